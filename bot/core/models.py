@@ -1,0 +1,158 @@
+"""Platform-neutral data shapes shared by readers, analysis, storage and adapters.
+
+Readers produce a ThreadDoc (what a source says); quote inference turns it into
+AnalysedPost values (who wrote which words); storage hands back StoredThread /
+StoredPost. Everything is frozen so analysis can run in worker threads safely.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+SegmentKind = Literal["own", "quote"]
+
+LOCAL_SCOPE = "local"
+_SCOPE_RE = re.compile(r"^(local|discord:\d{1,25}|matrix:![^\s]{1,255})$")
+
+
+def validate_scope(scope: str) -> str:
+    """A scope names who owns a thread: `local`, `discord:<guild id>` or `matrix:<room id>`."""
+    if not isinstance(scope, str) or not _SCOPE_RE.match(scope):
+        raise ValueError(f"invalid scope {scope!r}")
+    return scope
+
+
+# --- what a reader produces -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """One paragraph of a post as the source shows it.
+
+    `is_quote` is set only when the source marks the text as quoted (quote markup,
+    "NAME said:" headers, "> " lines); inferred quotes are found later.
+    """
+
+    text: str
+    is_quote: bool = False
+    quoted_author: str | None = None
+    quoted_source_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PostDoc:
+    blocks: tuple[Block, ...]
+    author: str | None = None
+    source_id: str | None = None
+    time: datetime | None = None
+    url: str | None = None
+
+    @property
+    def text(self) -> str:
+        return "\n".join(b.text for b in self.blocks)
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadDoc:
+    title: str
+    posts: tuple[PostDoc, ...]
+    source_kind: str  # "text", "markdown", "json", "xenforo", ...
+    url: str | None = None
+    language: str | None = None
+
+
+# --- what analysis produces and storage keeps ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A run of a post's text that is either the poster's own words or a quote.
+
+    `paragraph` is the 0-based index of the paragraph (line) of the post it lies in.
+    `source_post` is the 1-based number of the post whose own words are quoted, when known.
+    """
+
+    kind: SegmentKind
+    text: str
+    paragraph: int
+    source_post: int | None = None
+    source_author: str | None = None
+    explicit: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysedPost:
+    number: int  # 1-based, thread order
+    text: str
+    segments: tuple[Segment, ...]
+    author: str | None = None
+    source_id: str | None = None
+    time: datetime | None = None
+    url: str | None = None
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash(self.text)
+
+    @property
+    def own_text(self) -> str:
+        return "\n".join(s.text for s in self.segments if s.kind == "own")
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteEdge:
+    """Post `from_post` quotes the own words of post `to_post`, `count` times."""
+
+    from_post: int
+    to_post: int
+    count: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysedThread:
+    title: str
+    source_kind: str
+    posts: tuple[AnalysedPost, ...]
+    edges: tuple[QuoteEdge, ...]
+    url: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredThread:
+    id: int
+    scope: str
+    name: str
+    title: str
+    source_kind: str
+    source_url: str | None
+    language: str | None
+    revision: int
+    post_count: int
+    author_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPost:
+    number: int
+    text: str
+    content_hash: str
+    segments: tuple[Segment, ...] = field(default_factory=tuple)
+    author: str | None = None
+    source_id: str | None = None
+    time: datetime | None = None
+    url: str | None = None
+
+    @property
+    def own_text(self) -> str:
+        return "\n".join(s.text for s in self.segments if s.kind == "own")
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
