@@ -1,0 +1,258 @@
+"""Quote inference: which words of each post are its own and which repeat an earlier post.
+
+Plain-text copies of forums lose the quote markup, so a quote is simply an earlier post's
+words repeated. We index every post's OWN words as hashed word shingles (runs of
+SHINGLE words); each paragraph of a later post looks its shingles up, and runs of words
+covered by one earlier post become a quote segment of that post. Because only own words
+are indexed, a quote of a quote resolves to the post whose own words they are. Cost is
+linear in the number of words: one dictionary look-up per shingle, no pairwise compare.
+
+Explicit quotes from markup (readers set Block.is_quote) are kept as given; their source
+post is resolved by source id, else by matching their text against the quoted author's
+posts, else left unknown.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.core.models import (
+    AnalysedPost,
+    AnalysedThread,
+    Block,
+    PostDoc,
+    QuoteEdge,
+    Segment,
+    ThreadDoc,
+)
+from bot.core.text import word_spans
+
+SHINGLE = 4
+"""Words per shingle: long enough that "I think so too" style phrases rarely collide."""
+MIN_QUOTE_WORDS = 6
+"""A quote run shorter than this is never a quote (short common phrases)."""
+MIN_PARTIAL_WORDS = 10
+"""A run that covers only part of a paragraph must be at least this long to be cut out."""
+WHOLE_SHARE = 0.6
+"""A run covering this share of a paragraph's words makes the run a quote even if short."""
+MAX_GAP = 3
+"""Uncovered words tolerated inside a run: small edits between quote and original."""
+ABSORB_WORDS = 2
+"""Leftover words at a paragraph's edge this short join the quote instead of standing alone."""
+STOP_SHINGLE_POSTS = 64
+"""Shingles already seen in this many posts are too common to point at a source."""
+
+
+@dataclass(slots=True)
+class _Run:
+    source: int
+    start: int  # word index, inclusive
+    end: int  # word index, exclusive
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+
+class ShingleIndex:
+    """Hashed word shingles of own words → the posts that wrote them (in thread order)."""
+
+    def __init__(self) -> None:
+        self._posts: dict[int, list[int]] = defaultdict(list)
+
+    def add(self, words: Sequence[str], post: int) -> None:
+        for key in _shingle_keys(words):
+            posts = self._posts[key]
+            if (not posts or posts[-1] != post) and len(posts) <= STOP_SHINGLE_POSTS:
+                posts.append(post)
+
+    def lookup(self, key: int) -> list[int]:
+        posts = self._posts.get(key)
+        if not posts or len(posts) > STOP_SHINGLE_POSTS:
+            return []
+        return posts
+
+
+def _shingle_keys(words: Sequence[str]) -> list[int]:
+    return [hash(tuple(words[i : i + SHINGLE])) for i in range(len(words) - SHINGLE + 1)]
+
+
+def infer_quotes(doc: ThreadDoc) -> AnalysedThread:
+    """Split every post into own and quoted segments and derive the quote edges."""
+    index = ShingleIndex()
+    by_source_id: dict[str, int] = {}
+    authors: dict[int, str | None] = {}
+    posts: list[AnalysedPost] = []
+    for number, post in enumerate(doc.posts, start=1):
+        segments: list[Segment] = []
+        for paragraph, block in enumerate(post.blocks):
+            if block.is_quote:
+                segments.append(_explicit_quote(block, paragraph, index, by_source_id, authors))
+            else:
+                segments.extend(_infer_paragraph(block.text, paragraph, index, authors))
+        for seg in segments:
+            if seg.kind == "own":
+                index.add([w for w, _, _ in word_spans(seg.text)], number)
+        if post.source_id:
+            by_source_id.setdefault(post.source_id, number)
+        authors[number] = post.author
+        posts.append(_analysed(number, post, segments))
+    return AnalysedThread(
+        title=doc.title,
+        source_kind=doc.source_kind,
+        posts=tuple(posts),
+        edges=edges_from_posts(posts),
+        url=doc.url,
+        language=doc.language,
+    )
+
+
+def edges_from_posts(posts: Sequence[AnalysedPost]) -> tuple[QuoteEdge, ...]:
+    counts: Counter[tuple[int, int]] = Counter()
+    for post in posts:
+        for seg in post.segments:
+            if seg.kind == "quote" and seg.source_post is not None:
+                counts[(post.number, seg.source_post)] += 1
+    return tuple(QuoteEdge(a, b, n) for (a, b), n in sorted(counts.items()))
+
+
+def _analysed(number: int, post: PostDoc, segments: list[Segment]) -> AnalysedPost:
+    return AnalysedPost(
+        number=number,
+        text=post.text,
+        segments=tuple(segments),
+        author=post.author,
+        source_id=post.source_id,
+        time=post.time,
+        url=post.url,
+    )
+
+
+def _explicit_quote(
+    block: Block,
+    paragraph: int,
+    index: ShingleIndex,
+    by_source_id: dict[str, int],
+    authors: dict[int, str | None],
+) -> Segment:
+    source: int | None = None
+    if block.quoted_source_id is not None:
+        source = by_source_id.get(block.quoted_source_id)
+    if source is None:
+        words = [w for w, _, _ in word_spans(block.text)]
+        wanted = block.quoted_author.casefold() if block.quoted_author else None
+        coverage = _coverage(words, index)
+        ranked = sorted(coverage.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        for candidate, covered in ranked:
+            author = authors.get(candidate)
+            if wanted is not None and (author is None or author.casefold() != wanted):
+                continue
+            if len(covered) >= min(MIN_QUOTE_WORDS, len(words)):
+                source = candidate
+            break
+    source_author = authors.get(source) if source is not None else None
+    return Segment(
+        kind="quote",
+        text=block.text,
+        paragraph=paragraph,
+        source_post=source,
+        source_author=source_author or block.quoted_author,
+        explicit=True,
+    )
+
+
+def _coverage(words: Sequence[str], index: ShingleIndex) -> dict[int, set[int]]:
+    """For each earlier post sharing shingles with `words`, the word positions covered."""
+    covered: dict[int, set[int]] = defaultdict(set)
+    for i, key in enumerate(_shingle_keys(words)):
+        for post in index.lookup(key):
+            covered[post].update(range(i, i + SHINGLE))
+    return covered
+
+
+def _runs(positions: set[int], source: int) -> list[_Run]:
+    """Maximal runs of covered positions, bridging gaps of up to MAX_GAP words."""
+    runs: list[_Run] = []
+    for pos in sorted(positions):
+        if runs and pos - runs[-1].end <= MAX_GAP:
+            runs[-1].end = pos + 1
+        else:
+            runs.append(_Run(source, pos, pos + 1))
+    return runs
+
+
+def _infer_paragraph(
+    text: str, paragraph: int, index: ShingleIndex, authors: dict[int, str | None]
+) -> list[Segment]:
+    spans = word_spans(text)
+    words = [w for w, _, _ in spans]
+    total = len(words)
+    if total < MIN_QUOTE_WORDS:
+        return [Segment("own", text, paragraph)]
+    coverage = _coverage(words, index)
+    if not coverage:
+        return [Segment("own", text, paragraph)]
+    taken = [False] * total
+    chosen: list[_Run] = []
+    candidates = [
+        run
+        for source, positions in coverage.items()
+        for run in _runs(positions, source)
+        if run.length >= MIN_QUOTE_WORDS
+    ]
+    # Longest runs first; on equal length the earliest post, who said it first, wins.
+    for run in sorted(candidates, key=lambda r: (-r.length, r.source, r.start)):
+        if any(taken[run.start : run.end]):
+            continue
+        if run.length < MIN_PARTIAL_WORDS and run.length < WHOLE_SHARE * total:
+            continue
+        chosen.append(run)
+        for i in range(run.start, run.end):
+            taken[i] = True
+    if not chosen:
+        return [Segment("own", text, paragraph)]
+    chosen.sort(key=lambda r: r.start)
+    _absorb_edges(chosen, total)
+    return _cut(text, spans, chosen, paragraph, authors)
+
+
+def _absorb_edges(chosen: list[_Run], total: int) -> None:
+    """Let a quote swallow a word or two left at the paragraph's edges (typos, cut words)."""
+    if chosen[0].start <= ABSORB_WORDS:
+        chosen[0].start = 0
+    if total - chosen[-1].end <= ABSORB_WORDS:
+        chosen[-1].end = total
+
+
+def _cut(
+    text: str,
+    spans: list[tuple[str, int, int]],
+    chosen: list[_Run],
+    paragraph: int,
+    authors: dict[int, str | None],
+) -> list[Segment]:
+    segments: list[Segment] = []
+    cursor = 0
+    for run in chosen:
+        start = 0 if run.start == 0 else spans[run.start][1]
+        end = len(text) if run.end >= len(spans) else spans[run.end][1]
+        own = text[cursor:start].strip()
+        if own:
+            segments.append(Segment("own", own, paragraph))
+        quoted = text[start:end].strip()
+        segments.append(
+            Segment(
+                "quote",
+                quoted,
+                paragraph,
+                source_post=run.source,
+                source_author=authors.get(run.source),
+            )
+        )
+        cursor = end
+    rest = text[cursor:].strip()
+    if rest:
+        segments.append(Segment("own", rest, paragraph))
+    return segments

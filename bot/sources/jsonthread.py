@@ -1,0 +1,97 @@
+"""Reader for threadwise's generic JSON thread format, which any tool can produce.
+
+    {"title": str, "url": str?, "language": str?,
+     "posts": [{"id": str?, "author": str?, "time": ISO-8601?, "url": str?, "text": str}]}
+
+Quotes may be inline in "text" (inferred later); lines starting with "> " are explicit quotes.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.core.models import Block, PostDoc, ThreadDoc
+from bot.errors import SourceError
+from bot.sources.plaintext import _blocks
+
+_POST_KEYS = {"id", "author", "time", "url", "text"}
+_TOP_KEYS = {"title", "url", "posts", "language"}
+
+
+def read_json_thread(text: str) -> ThreadDoc:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SourceError(
+            f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from exc
+    if not isinstance(data, dict):
+        raise SourceError('a JSON thread must be an object with "title" and "posts"')
+    unknown = sorted(set(data) - _TOP_KEYS)
+    if unknown:
+        raise SourceError(f"unknown key(s) in the JSON thread: {', '.join(unknown)}")
+    title = _opt_str(data, "title", "the thread")
+    if not title or not title.strip():
+        raise SourceError('the JSON thread needs a non-empty "title"')
+    posts_raw = data.get("posts")
+    if not isinstance(posts_raw, list):
+        raise SourceError('the JSON thread needs a "posts" list')
+    posts = tuple(_post(i, p) for i, p in enumerate(posts_raw))
+    posts = tuple(p for p in posts if p.blocks)
+    if not posts:
+        raise SourceError("the thread has no posts with text")
+    return ThreadDoc(
+        title=title.strip(),
+        posts=posts,
+        source_kind="json",
+        url=_opt_str(data, "url", "the thread"),
+        language=_opt_str(data, "language", "the thread"),
+    )
+
+
+def _post(index: int, raw: Any) -> PostDoc:
+    where = f"post {index + 1}"
+    if not isinstance(raw, dict):
+        raise SourceError(f"{where} must be an object")
+    unknown = sorted(set(raw) - _POST_KEYS)
+    if unknown:
+        raise SourceError(f"unknown key(s) in {where}: {', '.join(unknown)}")
+    text = raw.get("text")
+    if not isinstance(text, str):
+        raise SourceError(f'{where} needs a "text" string')
+    source_id = raw.get("id")
+    if source_id is not None and not isinstance(source_id, str | int):
+        raise SourceError(f'{where}: "id" must be a string')
+    return PostDoc(
+        blocks=tuple(_blocks(text.replace("\r\n", "\n").split("\n"))),
+        author=_opt_str(raw, "author", where),
+        source_id=None if source_id is None else str(source_id),
+        time=_time(raw.get("time"), where),
+        url=_opt_str(raw, "url", where),
+    )
+
+
+def _opt_str(obj: dict[str, Any], key: str, where: str) -> str | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise SourceError(f'{where}: "{key}" must be a string')
+    return value.strip() or None
+
+
+def _time(value: Any, where: str) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise SourceError(f'{where}: "time" must be an ISO-8601 string')
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise SourceError(f'{where}: "time" is not ISO-8601: {value!r}') from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+__all__ = ["Block", "read_json_thread"]
