@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
 from bot.core.models import (
     AnalysedPost,
@@ -37,12 +38,163 @@ MIN_PARTIAL_WORDS = 10
 """A run that covers only part of a paragraph must be at least this long to be cut out."""
 WHOLE_SHARE = 0.6
 """A run covering this share of a paragraph's words makes the run a quote even if short."""
-MAX_GAP = 3
-"""Uncovered words tolerated inside a run: small edits between quote and original."""
+MAX_GAP = 5
+"""Uncovered words tolerated inside a run: small edits between quote and original (one
+changed word breaks the SHINGLE shingles around it; two close edits leave a wider gap)."""
+MIN_CONTENT_WORDS = 3
+"""Distinct content words a run needs: "fair enough, I think you are right about" is not a quote."""
+_FORMULAIC = frozenset(
+    [
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "agree",
+        "agreed",
+        "all",
+        "also",
+        "although",
+        "always",
+        "another",
+        "any",
+        "anyway",
+        "anything",
+        "around",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "best",
+        "better",
+        "between",
+        "both",
+        "but",
+        "cannot",
+        "could",
+        "course",
+        "definitely",
+        "did",
+        "does",
+        "doing",
+        "done",
+        "each",
+        "either",
+        "else",
+        "enough",
+        "even",
+        "ever",
+        "every",
+        "exactly",
+        "fair",
+        "fine",
+        "first",
+        "from",
+        "further",
+        "good",
+        "great",
+        "have",
+        "having",
+        "here",
+        "honestly",
+        "however",
+        "indeed",
+        "into",
+        "just",
+        "know",
+        "like",
+        "little",
+        "long",
+        "make",
+        "many",
+        "maybe",
+        "mean",
+        "might",
+        "more",
+        "most",
+        "much",
+        "must",
+        "never",
+        "nothing",
+        "once",
+        "only",
+        "other",
+        "otherwise",
+        "ought",
+        "over",
+        "perhaps",
+        "point",
+        "pretty",
+        "probably",
+        "quite",
+        "rather",
+        "really",
+        "right",
+        "said",
+        "same",
+        "says",
+        "seem",
+        "seems",
+        "should",
+        "since",
+        "some",
+        "something",
+        "still",
+        "such",
+        "sure",
+        "than",
+        "thank",
+        "thanks",
+        "that",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "thing",
+        "things",
+        "think",
+        "this",
+        "those",
+        "though",
+        "through",
+        "thus",
+        "true",
+        "under",
+        "until",
+        "very",
+        "want",
+        "well",
+        "were",
+        "what",
+        "when",
+        "where",
+        "whether",
+        "which",
+        "while",
+        "whole",
+        "will",
+        "with",
+        "within",
+        "without",
+        "would",
+        "wrong",
+        "yeah",
+        "your",
+        "yours",
+    ]
+)
 ABSORB_WORDS = 2
 """Leftover words at a paragraph's edge this short join the quote instead of standing alone."""
 STOP_SHINGLE_POSTS = 64
 """Shingles already seen in this many posts are too common to point at a source."""
+FUZZY_MIN_WORDS = 8
+FUZZY_MAX_WORDS = 60
+FUZZY_SHARE = 0.85
+"""A short paragraph whose words, in order, are this share of one earlier own paragraph's
+(a retyped quote with a typo leaves too few intact shingles) is a quote of it."""
 
 
 @dataclass(slots=True)
@@ -61,8 +213,10 @@ class ShingleIndex:
 
     def __init__(self) -> None:
         self._posts: dict[int, list[int]] = defaultdict(list)
+        self.paragraphs: dict[int, list[tuple[str, ...]]] = defaultdict(list)
 
     def add(self, words: Sequence[str], post: int) -> None:
+        self.paragraphs[post].append(tuple(words))
         for key in _shingle_keys(words):
             posts = self._posts[key]
             if (not posts or posts[-1] != post) and len(posts) <= STOP_SHINGLE_POSTS:
@@ -208,14 +362,41 @@ def _infer_paragraph(
             continue
         if run.length < MIN_PARTIAL_WORDS and run.length < WHOLE_SHARE * total:
             continue
+        if _content_words(words[run.start : run.end]) < MIN_CONTENT_WORDS:
+            continue
         chosen.append(run)
         for i in range(run.start, run.end):
             taken[i] = True
     if not chosen:
-        return [Segment("own", text, paragraph)]
+        source = _fuzzy_source(words, coverage, index)
+        if source is None:
+            return [Segment("own", text, paragraph)]
+        chosen = [_Run(source, 0, total)]
     chosen.sort(key=lambda r: r.start)
     _absorb_edges(chosen, total)
     return _cut(text, spans, chosen, paragraph, authors)
+
+
+def _content_words(words: Sequence[str]) -> int:
+    return len({w for w in words if len(w) >= 4 and w not in _FORMULAIC})
+
+
+def _fuzzy_source(
+    words: list[str], coverage: dict[int, set[int]], index: ShingleIndex
+) -> int | None:
+    """The earlier post one of whose own paragraphs this short paragraph retypes, if any."""
+    if not FUZZY_MIN_WORDS <= len(words) <= FUZZY_MAX_WORDS:
+        return None
+    if _content_words(words) < MIN_CONTENT_WORDS:
+        return None
+    ranked = sorted(coverage.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:3]
+    for source, _ in ranked:
+        for own in index.paragraphs[source]:
+            matcher = SequenceMatcher(None, words, own, autojunk=False)
+            matched = sum(block.size for block in matcher.get_matching_blocks())
+            if matched >= FUZZY_SHARE * len(words):
+                return source
+    return None
 
 
 def _absorb_edges(chosen: list[_Run], total: int) -> None:

@@ -7,7 +7,6 @@ nupunkt ships its Punkt model inside the wheel, so nothing is downloaded at run 
 from __future__ import annotations
 
 import re
-import unicodedata
 from functools import lru_cache
 
 import nupunkt
@@ -34,8 +33,10 @@ def normalise_word(word: str) -> str:
 
 def word_spans(text: str) -> list[tuple[str, int, int]]:
     """Normalised words of `text` with their character offsets, for mapping matches back."""
-    folded = unicodedata.normalize("NFC", text)
-    return [(normalise_word(m.group()), m.start(), m.end()) for m in WORD_RE.finditer(folded)]
+    folded = text.translate(_APOSTROPHES).casefold()
+    if len(folded) == len(text):  # one pass over the whole text; offsets still line up
+        return [(m.group(), m.start(), m.end()) for m in WORD_RE.finditer(folded)]
+    return [(normalise_word(m.group()), m.start(), m.end()) for m in WORD_RE.finditer(text)]
 
 
 class OfflineTokenizer:

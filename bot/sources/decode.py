@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from bot.errors import SourceError
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
@@ -52,7 +54,7 @@ def _check_text(text: str) -> str:
     controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\n\r\t\f")
     if controls > max(8, len(sample) // 100):
         raise SourceError("this looks like a binary file, not a text copy of a thread")
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
     if not text.strip():
         raise SourceError("the file is empty")
     return text

@@ -1,0 +1,451 @@
+"""Who-quoted-whom queries over the quote edges that quote inference stored.
+
+Pure functions over posts + edges: no I/O, no platform imports, safe in a worker thread.
+Inference (bot.core.quotes) decides *which* words are quoted; this module only counts and
+ranks, so a report can be rebuilt from storage at any time without re-running inference.
+
+Participants are authors when the source names them. A post without an author is its own
+participant, labelled "post N": lumping all nameless posts into one "unknown" person would
+invent a speaker, which the whole tool is meant never to do.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections import defaultdict, deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bot.core.models import QuoteEdge, Segment
+from bot.errors import NotFound, UserError
+
+EXCERPT_CHARS = 120
+MAX_CHAIN_DEPTH = 10
+_SPACE_RE = re.compile(r"\s+")
+_POST_LABEL_RE = re.compile(r"^post (\d+)$")
+
+
+class PostLike(Protocol):
+    """What a report needs from a post; models.AnalysedPost and models.StoredPost both fit."""
+
+    @property
+    def number(self) -> int: ...
+    @property
+    def author(self) -> str | None: ...
+    @property
+    def url(self) -> str | None: ...
+    @property
+    def segments(self) -> tuple[Segment, ...]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PairCount:
+    """Quotes from one participant to another, summed over all their posts."""
+
+    from_label: str
+    to_label: str
+    count: int
+    post_pairs: tuple[tuple[int, int], ...]  # (from_post, to_post), sorted
+    is_self: bool = False  # same author on both sides: kept, but not counted in rankings
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeRow:
+    """One post-level edge with the authors beside it (None where the source has none)."""
+
+    from_post: int
+    to_post: int
+    from_author: str | None
+    to_author: str | None
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class QuotedPost:
+    post: int
+    author: str | None
+    times_quoted: int  # quote segments pointing at this post's own words
+    quoted_by_posts: int  # distinct posts doing so
+    excerpt: str  # ≤ EXCERPT_CHARS of the post's own words
+    url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorCount:
+    author: str
+    times_quoted: int
+
+
+@dataclass(frozen=True, slots=True)
+class QuoterCount:
+    label: str  # author, or "post N" when the post has no author
+    times_quoting: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChainNode:
+    """One post in the reply tree under a post; the root has depth 0 and parent None."""
+
+    post: int
+    author: str | None
+    depth: int
+    parent: int | None
+    count: int = 0  # quote segments from this post to its parent
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteReport:
+    authors_known: bool
+    pairs: tuple[PairCount, ...]
+    edges: tuple[EdgeRow, ...]
+    most_quoted_posts: tuple[QuotedPost, ...]
+    most_quoted_authors: tuple[AuthorCount, ...]
+    most_quoting: tuple[QuoterCount, ...]
+    chain: tuple[ChainNode, ...] = ()
+    chain_truncated: bool = False  # the depth limit cut the chain short
+    author: str | None = None  # the author filter, as spelled in the thread
+    post: int | None = None  # the post filter
+    notes: tuple[str, ...] = ()
+
+    @property
+    def participants(self) -> tuple[str, ...]:
+        """Labels that take part in at least one quote, in first-seen pair order."""
+        seen: dict[str, None] = {}
+        for pair in self.pairs:
+            seen.setdefault(pair.from_label)
+            seen.setdefault(pair.to_label)
+        return tuple(seen)
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def _clean_author(author: str | None) -> str | None:
+    if author is None:
+        return None
+    author = author.strip()
+    return author or None
+
+
+def post_label(number: int) -> str:
+    return f"post {number}"
+
+
+def label_sort_key(label: str) -> tuple[int, str, int]:
+    """Authors alphabetically (case-insensitive), then post labels in number order."""
+    m = _POST_LABEL_RE.match(label)
+    if m:
+        return (1, "", int(m.group(1)))
+    return (0, label.casefold(), 0)
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """Whitespace-collapsed text cut at a word boundary, with an ellipsis, ≤ limit chars."""
+    text = _SPACE_RE.sub(" ", text).strip()
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space >= limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.-") + "…"
+
+
+def _own_text(post: PostLike) -> str:
+    return " ".join(s.text for s in post.segments if s.kind == "own")
+
+
+def _merge_edges(edges: Iterable[QuoteEdge]) -> dict[tuple[int, int], int]:
+    """Sum duplicate (from, to) edges and drop non-positive counts."""
+    merged: dict[tuple[int, int], int] = defaultdict(int)
+    for e in edges:
+        if e.count > 0:
+            merged[(e.from_post, e.to_post)] += e.count
+    return dict(merged)
+
+
+class _Thread:
+    """Posts indexed by number with their cleaned author names."""
+
+    def __init__(self, posts: Sequence[PostLike]) -> None:
+        self.posts: dict[int, PostLike] = {p.number: p for p in posts}
+        self.authors: dict[int, str | None] = {p.number: _clean_author(p.author) for p in posts}
+        self.authors_known = any(a is not None for a in self.authors.values())
+
+    def author(self, number: int) -> str | None:
+        return self.authors.get(number)
+
+    def label(self, number: int) -> str:
+        return self.author(number) or post_label(number)
+
+    def check_post(self, number: int) -> None:
+        if number in self.posts:
+            return
+        if not self.posts:
+            raise NotFound("This thread has no posts.")
+        lo, hi = min(self.posts), max(self.posts)
+        raise NotFound(f"No post {number} in this thread; posts run from {lo} to {hi}.")
+
+    def resolve_author(self, query: str) -> set[str]:
+        """Names equal to `query` ignoring case; NotFound names the nearest ones."""
+        if not self.authors_known:
+            raise NotFound(
+                "This source has no author names, so quotes can't be filtered by author; "
+                "filter by post number instead."
+            )
+        wanted = query.strip().casefold()
+        names = sorted({a for a in self.authors.values() if a}, key=str.casefold)
+        matches = {n for n in names if n.casefold() == wanted}
+        if matches:
+            return matches
+        folded = {n.casefold(): n for n in names}
+        close = difflib.get_close_matches(wanted, list(folded), n=3, cutoff=0.6)
+        close += [f for f in folded if wanted and wanted in f and f not in close]
+        if close:
+            hint = ", ".join(folded[c] for c in close[:3])
+            raise NotFound(f"No author named {query!r} in this thread. Did you mean: {hint}?")
+        shown = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
+        raise NotFound(
+            f"No author named {query!r} in this thread ({len(names)} authors, e.g. {shown})."
+        )
+
+
+def _chain(
+    thread: _Thread, merged: dict[tuple[int, int], int], root: int, max_depth: int
+) -> tuple[tuple[ChainNode, ...], bool]:
+    """Breadth-first walk over reversed edges: each post appears once, at its shallowest depth."""
+    quoted_by: dict[int, list[int]] = defaultdict(list)
+    for frm, to in merged:
+        quoted_by[to].append(frm)
+    nodes = [ChainNode(root, thread.author(root), 0, None)]
+    seen = {root}
+    queue: deque[ChainNode] = deque(nodes)
+    truncated = False
+    while queue:
+        node = queue.popleft()
+        children = [c for c in sorted(quoted_by.get(node.post, ())) if c not in seen]
+        if not children:
+            continue
+        if node.depth >= max_depth:
+            truncated = True
+            continue
+        for child in children:
+            seen.add(child)
+            cn = ChainNode(
+                child, thread.author(child), node.depth + 1, node.post, merged[(child, node.post)]
+            )
+            nodes.append(cn)
+            queue.append(cn)
+    return tuple(nodes), truncated
+
+
+# --- public API -------------------------------------------------------------------------
+
+
+def quote_chain(
+    posts: Sequence[PostLike],
+    edges: Sequence[QuoteEdge],
+    post: int,
+    *,
+    max_depth: int = MAX_CHAIN_DEPTH,
+) -> tuple[ChainNode, ...]:
+    """The replies under `post`: posts quoting it, posts quoting those, … (cycle-safe)."""
+    thread = _Thread(posts)
+    thread.check_post(post)
+    return _chain(thread, _merge_edges(edges), post, max_depth)[0]
+
+
+def quote_report(
+    posts: Sequence[PostLike],
+    edges: Sequence[QuoteEdge],
+    author: str | None = None,
+    post: int | None = None,
+    top: int = 5,
+    *,
+    max_depth: int = MAX_CHAIN_DEPTH,
+) -> QuoteReport:
+    """Aggregate quote edges into pairs, rankings and (with `post`) the reply chain.
+
+    Filters narrow the edges every section is computed from: `author` keeps edges with that
+    author on either side (case-insensitive), `post` keeps edges touching that post. The
+    chain always walks the whole thread's edges, so a reply tree is never cut by a filter.
+    Rankings leave self-quotes out (quoting yourself shouldn't make you "most quoted"); the
+    pairs keep them, flagged `is_self`.
+    """
+    if top < 0:
+        raise UserError("`top` must be 0 or more.")
+    thread = _Thread(posts)
+    merged = _merge_edges(edges)
+    notes: list[str] = []
+
+    names: set[str] | None = None
+    if author is not None:
+        names = thread.resolve_author(author)
+    if post is not None:
+        thread.check_post(post)
+
+    kept = {
+        key: count
+        for key, count in merged.items()
+        if (post is None or post in key)
+        and (names is None or thread.author(key[0]) in names or thread.author(key[1]) in names)
+    }
+
+    rows = tuple(
+        EdgeRow(frm, to, thread.author(frm), thread.author(to), count)
+        for (frm, to), count in sorted(kept.items())
+    )
+
+    pair_counts: dict[tuple[str, str], int] = defaultdict(int)
+    pair_posts: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
+    for row in rows:
+        key = (thread.label(row.from_post), thread.label(row.to_post))
+        pair_counts[key] += row.count
+        pair_posts[key].append((row.from_post, row.to_post))
+    pairs = tuple(
+        sorted(
+            (
+                PairCount(frm, to, count, tuple(pair_posts[(frm, to)]), is_self=frm == to)
+                for (frm, to), count in pair_counts.items()
+            ),
+            key=lambda p: (-p.count, label_sort_key(p.from_label), label_sort_key(p.to_label)),
+        )
+    )
+
+    others = [r for r in rows if thread.label(r.from_post) != thread.label(r.to_post)]
+    post_times: dict[int, int] = defaultdict(int)
+    post_quoters: dict[int, set[int]] = defaultdict(set)
+    author_times: dict[str, int] = defaultdict(int)
+    quoting: dict[str, int] = defaultdict(int)
+    for r in others:
+        post_times[r.to_post] += r.count
+        post_quoters[r.to_post].add(r.from_post)
+        if r.to_author:
+            author_times[r.to_author] += r.count
+        quoting[thread.label(r.from_post)] += r.count
+
+    most_posts = []
+    for number, times in sorted(post_times.items(), key=lambda kv: (-kv[1], kv[0]))[:top]:
+        p = thread.posts.get(number)
+        most_posts.append(
+            QuotedPost(
+                number,
+                thread.author(number),
+                times,
+                len(post_quoters[number]),
+                excerpt(_own_text(p)) if p is not None else "",
+                p.url if p is not None else None,
+            )
+        )
+    most_authors = tuple(
+        AuthorCount(a, n)
+        for a, n in sorted(author_times.items(), key=lambda kv: (-kv[1], label_sort_key(kv[0])))[
+            :top
+        ]
+    )
+    most_quoting = tuple(
+        QuoterCount(label, n)
+        for label, n in sorted(quoting.items(), key=lambda kv: (-kv[1], label_sort_key(kv[0])))[
+            :top
+        ]
+    )
+
+    chain: tuple[ChainNode, ...] = ()
+    truncated = False
+    if post is not None:
+        chain, truncated = _chain(thread, merged, post, max_depth)
+        if len(chain) == 1:
+            notes.append(f"Nobody quoted post {post}.")
+        if truncated:
+            notes.append(f"The reply chain is cut at depth {max_depth}.")
+
+    if not thread.authors_known:
+        notes.append(
+            "The source has no author names, so quotes are counted per post, not per person."
+        )
+    else:
+        nameless = sum(1 for a in thread.authors.values() if a is None)
+        if nameless:
+            notes.append(
+                f"{nameless} post(s) have no author name; each is shown as its own 'post N'."
+            )
+    if not merged:
+        notes.append("No quotes were found in this thread.")
+    elif not rows:
+        notes.append("No quotes match this filter.")
+
+    resolved = None
+    if names:
+        resolved = min(names, key=lambda n: (n != author, n))
+    return QuoteReport(
+        authors_known=thread.authors_known,
+        pairs=pairs,
+        edges=rows,
+        most_quoted_posts=tuple(most_posts),
+        most_quoted_authors=most_authors,
+        most_quoting=most_quoting,
+        chain=chain,
+        chain_truncated=truncated,
+        author=resolved,
+        post=post,
+        notes=tuple(notes),
+    )
+
+
+def to_json(report: QuoteReport) -> dict[str, Any]:
+    """A JSON-ready dict (post numbers 1-based, None where unknown) with a stable shape."""
+    return {
+        "authors_known": report.authors_known,
+        "filters": {"author": report.author, "post": report.post},
+        "notes": list(report.notes),
+        "edges": [
+            {
+                "from_post": e.from_post,
+                "to_post": e.to_post,
+                "from_author": e.from_author,
+                "to_author": e.to_author,
+                "count": e.count,
+            }
+            for e in report.edges
+        ],
+        "pairs": [
+            {
+                "from": p.from_label,
+                "to": p.to_label,
+                "count": p.count,
+                "is_self": p.is_self,
+                "post_pairs": [{"from_post": f, "to_post": t} for f, t in p.post_pairs],
+            }
+            for p in report.pairs
+        ],
+        "most_quoted_posts": [
+            {
+                "post": q.post,
+                "author": q.author,
+                "times_quoted": q.times_quoted,
+                "quoted_by_posts": q.quoted_by_posts,
+                "excerpt": q.excerpt,
+                "url": q.url,
+            }
+            for q in report.most_quoted_posts
+        ],
+        "most_quoted_authors": [
+            {"author": a.author, "times_quoted": a.times_quoted} for a in report.most_quoted_authors
+        ],
+        "most_quoting": [
+            {"label": q.label, "times_quoting": q.times_quoting} for q in report.most_quoting
+        ],
+        "chain": [
+            {
+                "post": c.post,
+                "author": c.author,
+                "depth": c.depth,
+                "parent": c.parent,
+                "count": c.count,
+            }
+            for c in report.chain
+        ],
+        "chain_truncated": report.chain_truncated,
+    }

@@ -1,0 +1,304 @@
+"""The one object that owns threadwise's SQLite connections.
+
+Two aiosqlite connections share one WAL database file:
+
+* the *write* connection runs every change inside ``BEGIN IMMEDIATE ... COMMIT``, one
+  transaction at a time under an asyncio lock, so writers never interleave and a
+  concurrent process waits (busy_timeout) instead of failing half-way;
+* the *read* connection only reads (``query_only``). In WAL mode it sees the last
+  committed snapshot, never the half-written state of a transaction in progress.
+
+Both connections live on aiosqlite's worker threads, so no sqlite3 call blocks the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import aiosqlite
+
+from bot.errors import StorageError
+
+from .migrations import MIGRATIONS, Migration, check_compatible, migrate
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BUSY_TIMEOUT_MS = 5000
+# RETURNING (3.35) is used by the repositories.
+MIN_SQLITE_VERSION = (3, 35, 0)
+
+Params = Sequence[Any] | dict[str, Any]
+
+
+class Database:
+    """Owns the write and read connections; open with ``await Database.open(path)``."""
+
+    def __init__(
+        self,
+        path: Path,
+        writer: aiosqlite.Connection,
+        reader: aiosqlite.Connection,
+        schema_version: int,
+    ) -> None:
+        # Use Database.open(); the constructor only stores already prepared connections.
+        self.path = path
+        self.schema_version = schema_version
+        self._writer: aiosqlite.Connection | None = writer
+        self._reader: aiosqlite.Connection | None = reader
+        self._write_lock = asyncio.Lock()
+        self._read_lock = asyncio.Lock()
+        self._tx_owner: asyncio.Task[Any] | None = None
+        self._tx_depth = 0
+        self._snapshot_owner: asyncio.Task[Any] | None = None
+
+    # --- life cycle -------------------------------------------------------------------------
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | Path,
+        *,
+        busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+        migrations: Sequence[Migration] = MIGRATIONS,
+    ) -> Database:
+        """Open (creating if needed) the database file and bring its schema up to date.
+
+        Raises StorageError when the file is not a SQLite database, cannot be opened, or
+        was written by a newer threadwise.
+        """
+        if sqlite3.sqlite_version_info < MIN_SQLITE_VERSION:
+            need = ".".join(map(str, MIN_SQLITE_VERSION))
+            have = sqlite3.sqlite_version
+            raise StorageError(f"threadwise needs SQLite {need} or newer; this Python has {have}.")
+        if str(path) == ":memory:" or str(path).startswith("file:"):
+            # Two connections to ":memory:" would be two separate databases.
+            raise StorageError("threadwise needs a database file path, not an in-memory database.")
+        db_path = await asyncio.to_thread(_prepare_path, path)
+
+        writer = reader = None
+        try:
+            writer = await _connect(db_path, busy_timeout_ms)
+            # Refuse newer or foreign files before switching them to WAL (a write).
+            await check_compatible(writer, migrations, path=db_path)
+            await _enable_wal(writer, db_path)
+            version = await migrate(writer, migrations, path=db_path)
+            reader = await _connect(db_path, busy_timeout_ms, read_only=True)
+        except BaseException as e:
+            # aiosqlite threads are not daemons: leaking one would hang interpreter exit.
+            for conn in (reader, writer):
+                if conn is not None:
+                    await _close_quietly(conn)
+            if isinstance(e, sqlite3.Error):
+                raise _storage_error(db_path, e) from e
+            raise
+        return cls(db_path, writer, reader, version)
+
+    async def close(self) -> None:
+        """Close both connections (WAL is checkpointed by the last one). Safe to call twice."""
+        async with self._write_lock, self._read_lock:
+            reader, writer = self._reader, self._writer
+            self._reader = self._writer = None
+            for conn in (reader, writer):
+                if conn is not None:
+                    await _close_quietly(conn)
+
+    @property
+    def closed(self) -> bool:
+        return self._writer is None
+
+    async def __aenter__(self) -> Database:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # --- writing ------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """``async with db.transaction() as conn``: all statements commit together or not at all.
+
+        Rolls back on any exception, CancelledError included. Re-entrant within one task: a
+        nested block becomes a SAVEPOINT, so its failure undoes only its own work if caught.
+        Tasks spawned inside a transaction must not open another one (they would wait on the
+        lock held by their parent).
+        """
+        task = asyncio.current_task()
+        if task is not None and self._tx_owner is task:
+            async with self._savepoint() as conn:
+                yield conn
+            return
+
+        async with self._write_lock:
+            conn = self._require(self._writer)
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+            except BaseException as e:
+                # Cancelled while BEGIN was queued: it still runs, so undo it here or the
+                # next writer would find a transaction already open on this connection.
+                await _rollback(conn)
+                if isinstance(e, sqlite3.OperationalError):
+                    raise StorageError(f"The database {self.path} is busy: {e}") from e
+                raise
+            self._tx_owner, self._tx_depth = task, 0
+            try:
+                yield conn
+            except BaseException:
+                await _rollback(conn)
+                raise
+            else:
+                try:
+                    await conn.execute("COMMIT")
+                except BaseException:
+                    # Cancelled or failed while committing: the outcome is still all or
+                    # nothing; make sure no transaction is left open on the connection.
+                    await _rollback(conn)
+                    raise
+            finally:
+                self._tx_owner, self._tx_depth = None, 0
+
+    @asynccontextmanager
+    async def _savepoint(self) -> AsyncIterator[aiosqlite.Connection]:
+        conn = self._require(self._writer)
+        self._tx_depth += 1
+        name = f"tw_sp{self._tx_depth}"
+        try:
+            await conn.execute(f"SAVEPOINT {name}")
+            yield conn
+        except BaseException:
+            await _quietly(conn, f"ROLLBACK TO {name}")
+            await _quietly(conn, f"RELEASE {name}")
+            raise
+        else:
+            await conn.execute(f"RELEASE {name}")
+        finally:
+            self._tx_depth -= 1
+
+    # --- reading ------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Several reads that must agree with each other (one WAL snapshot, read connection)."""
+        task = asyncio.current_task()
+        if task is not None and self._snapshot_owner is task:
+            yield self._require(self._reader)  # already inside this task's snapshot
+            return
+        async with self._read_lock:
+            conn = self._require(self._reader)
+            self._snapshot_owner = task
+            try:
+                await conn.execute("BEGIN")
+                yield conn
+            finally:
+                self._snapshot_owner = None
+                await _rollback(conn)
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        """Run one query on the read connection (last committed data only).
+
+        Inside a transaction() this does NOT see that transaction's own writes; query the
+        connection the transaction yielded instead.
+        """
+        task = asyncio.current_task()
+        if task is not None and self._snapshot_owner is task:
+            return list(await self._require(self._reader).execute_fetchall(sql, params))
+        # The lock keeps a single query out of another task's open snapshot (which would
+        # show it older data than it may just have committed itself).
+        async with self._read_lock:
+            return list(await self._require(self._reader).execute_fetchall(sql, params))
+
+    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+    def _require(self, conn: aiosqlite.Connection | None) -> aiosqlite.Connection:
+        if conn is None:
+            raise StorageError("The database is closed.")
+        return conn
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _prepare_path(path: str | Path) -> Path:
+    """Expand ~ and create the parent folder (file system calls: run off the loop)."""
+    db_path = Path(path).expanduser()
+    try:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise StorageError(f"Cannot create the folder for database {db_path}: {e}") from e
+    return db_path
+
+
+async def _connect(
+    path: Path, busy_timeout_ms: int, *, read_only: bool = False
+) -> aiosqlite.Connection:
+    """Open one connection with the PRAGMAs every threadwise connection must have."""
+    # isolation_level=None: the sqlite3 module must not open transactions behind our back;
+    # Database.transaction() issues BEGIN IMMEDIATE itself.
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    try:
+        conn.row_factory = sqlite3.Row
+        await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        # Reading the schema proves the file really is a SQLite database.
+        await conn.execute_fetchall("SELECT count(*) FROM sqlite_master")
+        rows = await conn.execute_fetchall("PRAGMA foreign_keys")
+        if not rows or rows[0][0] != 1:
+            raise StorageError("This SQLite build cannot enforce foreign keys.")
+        if read_only:
+            await conn.execute("PRAGMA query_only = ON")
+    except BaseException:
+        await _close_quietly(conn)
+        raise
+    return conn
+
+
+async def _enable_wal(conn: aiosqlite.Connection, path: Path) -> None:
+    """WAL is a property of the file: set once by the writer, seen by every connection."""
+    rows = await conn.execute_fetchall("PRAGMA journal_mode = WAL")
+    mode = str(rows[0][0]).lower() if rows else "?"
+    if mode != "wal":
+        raise StorageError(f"Cannot switch {path} to WAL mode (journal_mode is {mode!r}).")
+    # NORMAL is durable across application crashes in WAL mode and much faster than FULL.
+    await conn.execute("PRAGMA synchronous = NORMAL")
+
+
+async def _rollback(conn: aiosqlite.Connection) -> None:
+    """ROLLBACK, ignoring "no transaction is active" (SQLite may already have rolled back)."""
+    await _quietly(conn, "ROLLBACK")
+
+
+async def _quietly(conn: aiosqlite.Connection, sql: str) -> None:
+    try:
+        await conn.execute(sql)
+    except sqlite3.Error as e:
+        log.debug("%s failed: %s", sql, e)
+
+
+async def _close_quietly(conn: aiosqlite.Connection) -> None:
+    try:
+        await conn.close()
+    except Exception:
+        log.warning("closing a database connection failed", exc_info=True)
+
+
+def _storage_error(path: Path, e: sqlite3.Error) -> StorageError:
+    msg = str(e)
+    if "not a database" in msg or "malformed" in msg:
+        return StorageError(f"{path} is not a usable threadwise database ({msg}).")
+    if "unable to open" in msg:
+        return StorageError(f"Cannot open the database file {path} ({msg}).")
+    return StorageError(f"Database {path} cannot be used: {msg}")

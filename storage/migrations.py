@@ -1,0 +1,231 @@
+"""Numbered, forward-only schema steps.
+
+The schema version lives in ``PRAGMA user_version``. Each step runs in its own
+``BEGIN IMMEDIATE`` transaction together with its version bump, so a crash or error
+mid-step leaves the database at the previous version, never half-upgraded. A database
+whose version is newer than the newest step here is refused rather than guessed at.
+
+To change the schema, append a step; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import aiosqlite
+
+from bot.errors import StorageError
+
+Step = str | Callable[[aiosqlite.Connection], Awaitable[None]]
+
+
+class Migration(NamedTuple):
+    """One schema step: SQL text (several statements allowed) or an async callable.
+
+    A callable runs inside the step's transaction on the write connection and must not
+    COMMIT, ROLLBACK or run executescript (which commits).
+    """
+
+    version: int
+    description: str
+    step: Step
+
+
+_V1_SCHEMA = """
+CREATE TABLE threads (
+    id          INTEGER PRIMARY KEY,
+    scope       TEXT    NOT NULL,
+    name        TEXT    NOT NULL,
+    title       TEXT    NOT NULL,
+    source_kind TEXT    NOT NULL,
+    source_url  TEXT,
+    language    TEXT,
+    revision    INTEGER NOT NULL DEFAULT 1,
+    created_at  TEXT    NOT NULL,
+    updated_at  TEXT    NOT NULL,
+    UNIQUE (scope, name)
+);
+CREATE INDEX threads_scope_url ON threads (scope, source_url);
+
+CREATE TABLE posts (
+    id           INTEGER PRIMARY KEY,
+    thread_id    INTEGER NOT NULL REFERENCES threads (id) ON DELETE CASCADE,
+    number       INTEGER NOT NULL CHECK (number >= 1),
+    source_id    TEXT,
+    author       TEXT,
+    posted_at    TEXT,
+    url          TEXT,
+    text         TEXT    NOT NULL,
+    content_hash TEXT    NOT NULL,
+    UNIQUE (thread_id, number)
+);
+CREATE INDEX posts_thread_author ON posts (thread_id, author);
+
+CREATE TABLE segments (
+    post_id       INTEGER NOT NULL REFERENCES posts (id) ON DELETE CASCADE,
+    seq           INTEGER NOT NULL,
+    paragraph     INTEGER NOT NULL,
+    kind          TEXT    NOT NULL CHECK (kind IN ('own', 'quote')),
+    text          TEXT    NOT NULL,
+    source_post   INTEGER,
+    source_author TEXT,
+    explicit      INTEGER NOT NULL DEFAULT 0 CHECK (explicit IN (0, 1)),
+    PRIMARY KEY (post_id, seq)
+) WITHOUT ROWID;
+
+-- Derived from segments by ThreadRepository.save (never written independently).
+CREATE TABLE quote_edges (
+    thread_id INTEGER NOT NULL REFERENCES threads (id) ON DELETE CASCADE,
+    from_post INTEGER NOT NULL,
+    to_post   INTEGER NOT NULL,
+    count     INTEGER NOT NULL CHECK (count >= 1),
+    PRIMARY KEY (thread_id, from_post, to_post)
+) WITHOUT ROWID;
+CREATE INDEX quote_edges_to ON quote_edges (thread_id, to_post);
+
+CREATE TABLE analysis_cache (
+    thread_id   INTEGER NOT NULL REFERENCES threads (id) ON DELETE CASCADE,
+    kind        TEXT    NOT NULL,
+    params_key  TEXT    NOT NULL,
+    revision    INTEGER NOT NULL,
+    result_json TEXT    NOT NULL,
+    created_at  TEXT    NOT NULL,
+    PRIMARY KEY (thread_id, kind, params_key)
+);
+
+CREATE TABLE digest_schedules (
+    id             INTEGER PRIMARY KEY,
+    scope          TEXT    NOT NULL,
+    thread_id      INTEGER NOT NULL REFERENCES threads (id) ON DELETE CASCADE,
+    target         TEXT    NOT NULL,
+    time_of_day    TEXT    NOT NULL CHECK (time_of_day GLOB '[0-2][0-9]:[0-5][0-9]'),
+    timezone       TEXT    NOT NULL,
+    cadence        TEXT    NOT NULL DEFAULT 'daily' CHECK (cadence IN ('daily', 'weekly')),
+    weekday        INTEGER CHECK (weekday BETWEEN 0 AND 6),
+    last_post_seen INTEGER NOT NULL DEFAULT 0,
+    last_run_at    TEXT,
+    enabled        INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+    created_by     TEXT,
+    created_at     TEXT    NOT NULL
+);
+CREATE INDEX digest_schedules_scope ON digest_schedules (scope);
+CREATE INDEX digest_schedules_thread ON digest_schedules (thread_id);
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "threads, posts, segments, quote edges, analysis cache, digest schedules",
+              _V1_SCHEMA),
+)  # fmt: skip
+
+
+def latest_version(migrations: Sequence[Migration] = MIGRATIONS) -> int:
+    return migrations[-1].version if migrations else 0
+
+
+def check_sequence(migrations: Sequence[Migration]) -> None:
+    """Versions must be 1, 2, 3, ... so a gap or duplicate is caught before it ships."""
+    for expected, m in enumerate(migrations, start=1):
+        if m.version != expected:
+            raise ValueError(f"migration #{expected} has version {m.version}; expected {expected}")
+
+
+check_sequence(MIGRATIONS)
+
+
+def split_statements(sql: str) -> list[str]:
+    """Split SQL text into complete statements (executescript would COMMIT our transaction)."""
+    statements: list[str] = []
+    current = ""
+    for piece in sql.split(";"):
+        current += piece + ";"
+        if sqlite3.complete_statement(current):
+            if not _only_comments(current.strip().removesuffix(";")):
+                statements.append(current.strip())
+            current = ""
+    rest = current[:-1].strip()  # drop the ";" added after the last piece
+    if rest and not _only_comments(rest):
+        raise ValueError(f"incomplete SQL statement in migration: {rest[:80]!r}")
+    return statements
+
+
+def _only_comments(sql: str) -> bool:
+    return all(not line.strip() or line.strip().startswith("--") for line in sql.splitlines())
+
+
+def newer_schema_message(found: int, known: int) -> str:
+    return (
+        f"This database was written by a newer threadwise (schema {found}, this version knows "
+        f"{known}); upgrade threadwise or use another --db file."
+    )
+
+
+async def check_compatible(
+    conn: aiosqlite.Connection, migrations: Sequence[Migration] = MIGRATIONS, *, path: Path
+) -> int:
+    """Refuse a newer schema or a foreign SQLite file before anything is written to it."""
+    # One statement, so version and table list come from the same snapshot even while
+    # another process is migrating.
+    rows = await conn.execute_fetchall(
+        "SELECT (SELECT user_version FROM pragma_user_version),"
+        " (SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%')"
+    )
+    version, objects = rows[0][0], rows[0][1]
+    known = latest_version(migrations)
+    if version > known:
+        raise StorageError(newer_schema_message(version, known))
+    if version == 0 and objects:
+        raise StorageError(
+            f"{path} is a SQLite database but not a threadwise one (it already has tables and "
+            "no threadwise schema version); use another --db file."
+        )
+    return version
+
+
+async def migrate(
+    conn: aiosqlite.Connection, migrations: Sequence[Migration] = MIGRATIONS, *, path: Path
+) -> int:
+    """Apply every pending step, each with its version bump in one transaction.
+
+    `conn` must be in autocommit mode (isolation_level=None). Returns the final version.
+    """
+    check_sequence(migrations)
+    version = await check_compatible(conn, migrations, path=path)
+    for m in migrations:
+        if m.version <= version:
+            continue
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have upgraded while we waited for the write lock.
+            version = await _user_version(conn)
+            if version > latest_version(migrations):
+                raise StorageError(newer_schema_message(version, latest_version(migrations)))
+            if version >= m.version:
+                await conn.execute("ROLLBACK")
+                continue
+            if isinstance(m.step, str):
+                for statement in split_statements(m.step):
+                    await conn.execute(statement)
+            else:
+                await m.step(conn)
+            # user_version lives in the file header and is covered by the transaction.
+            await conn.execute(f"PRAGMA user_version = {int(m.version)}")
+            await conn.execute("COMMIT")
+        except BaseException as e:
+            with contextlib.suppress(sqlite3.Error):
+                await conn.execute("ROLLBACK")
+            if isinstance(e, sqlite3.Error):
+                raise StorageError(
+                    f"Upgrading {path} to schema {m.version} ({m.description}) failed: {e}"
+                ) from e
+            raise
+        version = m.version
+    return version
+
+
+async def _user_version(conn: aiosqlite.Connection) -> int:
+    rows = await conn.execute_fetchall("PRAGMA user_version")
+    return int(rows[0][0])

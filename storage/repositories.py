@@ -1,0 +1,640 @@
+"""Named queries that turn rows into the dataclasses of bot.core.models.
+
+Rule: every call that reads or writes threads (or anything hanging off a thread) takes
+a `scope` and matches it in SQL. There is no lookup by thread id alone, so one guild,
+room or the local CLI can never see or touch another's threads.
+
+Reads go to the read connection (last committed snapshot); writes run in one
+Database.transaction() each, so a save is all or nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import aiosqlite
+
+from bot.core.models import (
+    AnalysedPost,
+    AnalysedThread,
+    QuoteEdge,
+    Segment,
+    StoredPost,
+    StoredThread,
+    validate_scope,
+)
+from bot.errors import NotFound
+
+from .database import Database
+
+Clock = Callable[[], datetime]
+Cadence = Literal["daily", "weekly"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- result shapes that are storage's own ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SaveResult:
+    """What a save did: `added`/`updated`/`unchanged` count posts of the copy given."""
+
+    thread: StoredThread
+    created: bool
+    added: int
+    updated: int
+    unchanged: int
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSchedule:
+    """A daily/weekly digest of one thread posted to `target` (channel or room id).
+
+    `weekday` is 0=Monday ... 6=Sunday (datetime.weekday()), set only for weekly digests.
+    """
+
+    id: int
+    scope: str
+    thread_name: str
+    target: str
+    time_of_day: str
+    timezone: str
+    cadence: Cadence
+    weekday: int | None
+    last_post_seen: int
+    last_run_at: datetime | None
+    enabled: bool
+    created_by: str | None
+    created_at: datetime
+
+
+# --- conversions -----------------------------------------------------------------------------
+
+
+def to_db_time(value: datetime | None) -> str | None:
+    """ISO-8601 UTC text. A naive datetime is taken to be UTC already."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat()
+
+
+def from_db_time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _required_time(value: str) -> datetime:
+    parsed = from_db_time(value)
+    assert parsed is not None
+    return parsed
+
+
+def _check_name(name: str) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"invalid thread name {name!r}")
+    return name
+
+
+def _not_found(name: str) -> NotFound:
+    return NotFound(f"No thread named {name!r} here.")
+
+
+_THREAD_COLUMNS = """
+    t.id, t.scope, t.name, t.title, t.source_kind, t.source_url, t.language, t.revision,
+    t.created_at, t.updated_at,
+    (SELECT count(*) FROM posts p WHERE p.thread_id = t.id) AS post_count,
+    (SELECT count(DISTINCT p.author) FROM posts p WHERE p.thread_id = t.id) AS author_count
+"""
+
+
+def _thread_from_row(row: sqlite3.Row) -> StoredThread:
+    return StoredThread(
+        id=row["id"],
+        scope=row["scope"],
+        name=row["name"],
+        title=row["title"],
+        source_kind=row["source_kind"],
+        source_url=row["source_url"],
+        language=row["language"],
+        revision=row["revision"],
+        post_count=row["post_count"],
+        author_count=row["author_count"],
+        created_at=_required_time(row["created_at"]),
+        updated_at=_required_time(row["updated_at"]),
+    )
+
+
+SegmentRow = tuple[int, str, str, int | None, str | None, int]  # paragraph..explicit
+PostFields = tuple[str | None, str | None, str | None, str | None, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class _PostRow:
+    """A post as the database holds it, for comparing and writing."""
+
+    number: int
+    fields: PostFields  # source_id, author, posted_at, url, text, content_hash
+    segments: tuple[SegmentRow, ...]
+
+
+def _post_row(post: AnalysedPost) -> _PostRow:
+    return _PostRow(
+        number=post.number,
+        fields=(
+            post.source_id,
+            post.author,
+            to_db_time(post.time),
+            post.url,
+            post.text,
+            post.content_hash,
+        ),
+        segments=tuple(
+            (s.paragraph, s.kind, s.text, s.source_post, s.source_author, int(bool(s.explicit)))
+            for s in post.segments
+        ),
+    )
+
+
+def _segment_from_row(row: Sequence[Any]) -> Segment:
+    paragraph, kind, text, source_post, source_author, explicit = row
+    return Segment(
+        kind=kind,
+        text=text,
+        paragraph=paragraph,
+        source_post=source_post,
+        source_author=source_author,
+        explicit=bool(explicit),
+    )
+
+
+async def _write_posts(
+    conn: aiosqlite.Connection,
+    thread_id: int,
+    new: list[_PostRow],
+    changed: list[tuple[int, _PostRow]],
+) -> None:
+    """Insert new posts and overwrite changed ones (by post id), replacing their segments.
+
+    Batched with executemany: a few round trips to the worker thread instead of several per
+    post (5000 new posts: ~0.2 s instead of ~1.2 s).
+    """
+    if changed:
+        await conn.executemany(
+            "UPDATE posts SET source_id = ?, author = ?, posted_at = ?, url = ?, text = ?,"
+            " content_hash = ? WHERE id = ?",
+            [(*row.fields, post_id) for post_id, row in changed],
+        )
+        await conn.executemany(
+            "DELETE FROM segments WHERE post_id = ?", [(post_id,) for post_id, _ in changed]
+        )
+    written = list(changed)
+    if new:
+        await conn.executemany(
+            "INSERT INTO posts (thread_id, number, source_id, author, posted_at, url, text,"
+            " content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(thread_id, row.number, *row.fields) for row in new],
+        )
+        ids = await conn.execute_fetchall(
+            "SELECT number, id FROM posts WHERE thread_id = ?", (thread_id,)
+        )
+        post_ids: dict[int, int] = {number: post_id for number, post_id in ids}
+        written += [(post_ids[row.number], row) for row in new]
+    segments = [
+        (post_id, seq, *seg) for post_id, row in written for seq, seg in enumerate(row.segments)
+    ]
+    if segments:
+        await conn.executemany(
+            "INSERT INTO segments (post_id, seq, paragraph, kind, text, source_post,"
+            " source_author, explicit) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            segments,
+        )
+
+
+# --- threads -----------------------------------------------------------------------------------
+
+
+class ThreadRepository:
+    """Threads, their posts, segments and quote edges; always within one scope."""
+
+    def __init__(self, db: Database, *, clock: Clock = utcnow) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def get(self, scope: str, name: str) -> StoredThread | None:
+        validate_scope(scope)
+        _check_name(name)
+        row = await self._db.fetchone(
+            f"SELECT {_THREAD_COLUMNS} FROM threads t WHERE t.scope = ? AND t.name = ?",
+            (scope, name),
+        )
+        return None if row is None else _thread_from_row(row)
+
+    async def list(self, scope: str) -> list[StoredThread]:
+        """Every thread of the scope, ordered by name (case-insensitively, as people read)."""
+        validate_scope(scope)
+        rows = await self._db.fetchall(
+            f"SELECT {_THREAD_COLUMNS} FROM threads t WHERE t.scope = ?"
+            " ORDER BY t.name COLLATE NOCASE, t.name",
+            (scope,),
+        )
+        return [_thread_from_row(r) for r in rows]
+
+    async def names(self, scope: str, prefix: str = "", limit: int = 25) -> list[str]:
+        """Thread names starting with `prefix` (ASCII case-insensitive), for autocomplete."""
+        validate_scope(scope)
+        if limit <= 0:
+            return []
+        pattern = re.sub(r"([\\%_])", r"\\\1", prefix) + "%"
+        rows = await self._db.fetchall(
+            "SELECT name FROM threads WHERE scope = ? AND name LIKE ? ESCAPE '\\'"
+            " ORDER BY name COLLATE NOCASE, name LIMIT ?",
+            (scope, pattern, limit),
+        )
+        return [r[0] for r in rows]
+
+    async def find_by_source_url(self, scope: str, url: str) -> StoredThread | None:
+        """The oldest thread of the scope ingested from `url`, to spot re-ingests."""
+        validate_scope(scope)
+        row = await self._db.fetchone(
+            f"SELECT {_THREAD_COLUMNS} FROM threads t WHERE t.scope = ? AND t.source_url = ?"
+            " ORDER BY t.id LIMIT 1",
+            (scope, url),
+        )
+        return None if row is None else _thread_from_row(row)
+
+    async def posts(
+        self, scope: str, name: str, first: int | None = None, last: int | None = None
+    ) -> list[StoredPost]:
+        """Posts numbered first..last (inclusive, open ends allowed) with their segments.
+
+        Raises NotFound when the scope has no such thread.
+        """
+        validate_scope(scope)
+        _check_name(name)
+        lo = 1 if first is None else first
+        hi = -1 if last is None else last  # -1: no upper bound
+        where = "p.thread_id = ? AND p.number >= ? AND (? < 0 OR p.number <= ?)"
+        async with self._db.snapshot() as conn:
+            thread_id = await _thread_id(conn, scope, name)
+            params = (thread_id, lo, hi, hi)
+            post_rows = await conn.execute_fetchall(
+                "SELECT p.id, p.number, p.text, p.content_hash, p.author, p.source_id,"
+                f" p.posted_at, p.url FROM posts p WHERE {where} ORDER BY p.number",
+                params,
+            )
+            seg_rows = await conn.execute_fetchall(
+                "SELECT s.post_id, s.paragraph, s.kind, s.text, s.source_post, s.source_author,"
+                f" s.explicit FROM segments s JOIN posts p ON p.id = s.post_id WHERE {where}"
+                " ORDER BY s.post_id, s.seq",
+                params,
+            )
+        segments: dict[int, list[Segment]] = {}
+        for r in seg_rows:
+            segments.setdefault(r[0], []).append(_segment_from_row(tuple(r)[1:]))
+        return [
+            StoredPost(
+                number=r["number"],
+                text=r["text"],
+                content_hash=r["content_hash"],
+                segments=tuple(segments.get(r["id"], ())),
+                author=r["author"],
+                source_id=r["source_id"],
+                time=from_db_time(r["posted_at"]),
+                url=r["url"],
+            )
+            for r in post_rows
+        ]
+
+    async def post(self, scope: str, name: str, number: int) -> StoredPost | None:
+        """One post, or None if the thread has no such number (NotFound if no thread)."""
+        found = await self.posts(scope, name, number, number)
+        return found[0] if found else None
+
+    async def edges(self, scope: str, name: str) -> list[QuoteEdge]:
+        """Who quoted whom, ordered by (from_post, to_post). NotFound if no thread."""
+        validate_scope(scope)
+        _check_name(name)
+        async with self._db.snapshot() as conn:
+            thread_id = await _thread_id(conn, scope, name)
+            rows = await conn.execute_fetchall(
+                "SELECT from_post, to_post, count FROM quote_edges WHERE thread_id = ?"
+                " ORDER BY from_post, to_post",
+                (thread_id,),
+            )
+        return [QuoteEdge(from_post=r[0], to_post=r[1], count=r[2]) for r in rows]
+
+    async def save(self, scope: str, name: str, thread: AnalysedThread) -> SaveResult:
+        """Store `thread` under `name` in one transaction: all of it, or nothing.
+
+        Posts are matched by number: new ones are added, changed ones overwritten,
+        identical ones left alone, and stored posts missing from a shorter copy are kept.
+        The revision goes up only when something changed, so saving the same copy twice
+        is a no-op. Quote edges are recomputed from the stored segments (thread.edges is
+        not trusted) so the two can never disagree.
+        """
+        validate_scope(scope)
+        _check_name(name)
+        rows = [_post_row(p) for p in thread.posts]
+        numbers = [r.number for r in rows]
+        if len(set(numbers)) != len(numbers):
+            raise ValueError("post numbers must be unique within a thread")
+        if any(n < 1 for n in numbers):
+            raise ValueError("post numbers start at 1")
+        meta = (thread.title, thread.source_kind, thread.url, thread.language)
+
+        async with self._db.transaction() as conn:
+            now = to_db_time(self._clock())
+            found = await conn.execute_fetchall(
+                "SELECT id, title, source_kind, source_url, language FROM threads"
+                " WHERE scope = ? AND name = ?",
+                (scope, name),
+            )
+            existing_thread = next(iter(found), None)
+            created = existing_thread is None
+            if existing_thread is None:
+                inserted = await conn.execute_fetchall(
+                    "INSERT INTO threads (scope, name, title, source_kind, source_url, language,"
+                    " revision, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)"
+                    " RETURNING id",
+                    (scope, name, *meta, now, now),
+                )
+                thread_id = next(iter(inserted))[0]
+                meta_changed = False
+                stored: dict[int, tuple[int, _PostRow]] = {}
+            else:
+                thread_id = existing_thread["id"]
+                meta_changed = tuple(existing_thread)[1:] != meta
+                stored = await _stored_posts(conn, thread_id)
+
+            new = [row for row in rows if row.number not in stored]
+            changed = [
+                (stored[row.number][0], row)
+                for row in rows
+                if row.number in stored and stored[row.number][1] != row
+            ]
+            added, updated = len(new), len(changed)
+            if added or updated:
+                await _write_posts(conn, thread_id, new, changed)
+                await _recompute_edges(conn, thread_id)
+            if not created and (meta_changed or added or updated):
+                await conn.execute_fetchall(
+                    "UPDATE threads SET title = ?, source_kind = ?, source_url = ?, language = ?,"
+                    " revision = revision + 1, updated_at = ? WHERE id = ?",
+                    (*meta, now, thread_id),
+                )
+                # Results for older revisions can never be served again; don't keep them.
+                await conn.execute_fetchall(
+                    "DELETE FROM analysis_cache WHERE thread_id = ?", (thread_id,)
+                )
+            result_rows = await conn.execute_fetchall(
+                f"SELECT {_THREAD_COLUMNS} FROM threads t WHERE t.id = ? AND t.scope = ?",
+                (thread_id, scope),
+            )
+        return SaveResult(
+            thread=_thread_from_row(next(iter(result_rows))),
+            created=created,
+            added=added,
+            updated=updated,
+            unchanged=len(rows) - added - updated,
+        )
+
+    async def forget(self, scope: str, name: str) -> bool:
+        """Delete a thread with its posts, segments, edges, cache and schedules."""
+        validate_scope(scope)
+        _check_name(name)
+        async with self._db.transaction() as conn:
+            deleted = await conn.execute_fetchall(
+                "DELETE FROM threads WHERE scope = ? AND name = ? RETURNING id", (scope, name)
+            )
+        return bool(list(deleted))
+
+
+async def _thread_id(conn: aiosqlite.Connection, scope: str, name: str) -> int:
+    """Resolve a name within its scope; the only way repository code gets a thread id."""
+    rows = await conn.execute_fetchall(
+        "SELECT id FROM threads WHERE scope = ? AND name = ?", (scope, name)
+    )
+    row = next(iter(rows), None)
+    if row is None:
+        raise _not_found(name)
+    return int(row[0])
+
+
+async def _stored_posts(
+    conn: aiosqlite.Connection, thread_id: int
+) -> dict[int, tuple[int, _PostRow]]:
+    """number → (post id, row) for comparison with a new copy."""
+    post_rows = await conn.execute_fetchall(
+        "SELECT id, number, source_id, author, posted_at, url, text, content_hash FROM posts"
+        " WHERE thread_id = ?",
+        (thread_id,),
+    )
+    seg_rows = await conn.execute_fetchall(
+        "SELECT s.post_id, s.paragraph, s.kind, s.text, s.source_post, s.source_author,"
+        " s.explicit FROM segments s JOIN posts p ON p.id = s.post_id WHERE p.thread_id = ?"
+        " ORDER BY s.post_id, s.seq",
+        (thread_id,),
+    )
+    segments: dict[int, list[SegmentRow]] = {}
+    for r in seg_rows:
+        t = tuple(r)
+        segments.setdefault(t[0], []).append(t[1:])  # type: ignore[arg-type]
+    result: dict[int, tuple[int, _PostRow]] = {}
+    for r in post_rows:
+        t = tuple(r)
+        row = _PostRow(number=t[1], fields=t[2:], segments=tuple(segments.get(t[0], ())))  # type: ignore[arg-type]
+        result[row.number] = (t[0], row)
+    return result
+
+
+async def _recompute_edges(conn: aiosqlite.Connection, thread_id: int) -> None:
+    """Quote edges are a pure function of the stored quote segments."""
+    await conn.execute_fetchall("DELETE FROM quote_edges WHERE thread_id = ?", (thread_id,))
+    await conn.execute_fetchall(
+        "INSERT INTO quote_edges (thread_id, from_post, to_post, count)"
+        " SELECT p.thread_id, p.number, s.source_post, count(*)"
+        " FROM segments s JOIN posts p ON p.id = s.post_id"
+        " WHERE p.thread_id = ? AND s.kind = 'quote' AND s.source_post IS NOT NULL"
+        " GROUP BY p.number, s.source_post",
+        (thread_id,),
+    )
+
+
+# --- analysis cache -------------------------------------------------------------------------
+
+
+class AnalysisCacheRepository:
+    """Cached analysis results (JSON text), valid only for the revision they were made from."""
+
+    def __init__(self, db: Database, *, clock: Clock = utcnow) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def get(self, scope: str, name: str, kind: str, params_key: str) -> str | None:
+        validate_scope(scope)
+        _check_name(name)
+        row = await self._db.fetchone(
+            "SELECT c.result_json FROM analysis_cache c JOIN threads t ON t.id = c.thread_id"
+            " WHERE t.scope = ? AND t.name = ? AND c.kind = ? AND c.params_key = ?"
+            " AND c.revision = t.revision",
+            (scope, name, kind, params_key),
+        )
+        return None if row is None else row[0]
+
+    async def put(
+        self,
+        scope: str,
+        name: str,
+        kind: str,
+        params_key: str,
+        result_json: str,
+        *,
+        revision: int | None = None,
+    ) -> bool:
+        """Store a result for the thread's current revision.
+
+        Pass `revision` (the StoredThread.revision the result was computed from) to avoid
+        caching a result that a concurrent save has already made stale; then nothing is
+        stored and False is returned. NotFound if the scope has no such thread.
+        """
+        validate_scope(scope)
+        _check_name(name)
+        async with self._db.transaction() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT id, revision FROM threads WHERE scope = ? AND name = ?", (scope, name)
+            )
+            row = next(iter(rows), None)
+            if row is None:
+                raise _not_found(name)
+            thread_id, current = row[0], row[1]
+            if revision is not None and revision != current:
+                return False
+            await conn.execute_fetchall(
+                "INSERT INTO analysis_cache (thread_id, kind, params_key, revision, result_json,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (thread_id, kind, params_key) DO UPDATE SET"
+                " revision = excluded.revision, result_json = excluded.result_json,"
+                " created_at = excluded.created_at",
+                (thread_id, kind, params_key, current, result_json, to_db_time(self._clock())),
+            )
+        return True
+
+
+# --- digest schedules -----------------------------------------------------------------------
+
+_TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class DigestScheduleRepository:
+    """Recurring digests. Kept minimal; the digest feature decides what they mean."""
+
+    def __init__(self, db: Database, *, clock: Clock = utcnow) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def add(
+        self,
+        scope: str,
+        name: str,
+        target: str,
+        time_of_day: str,
+        timezone: str,
+        cadence: Cadence = "daily",
+        weekday: int | None = None,
+        created_by: str | None = None,
+    ) -> int:
+        """Schedule a digest of thread `name`; returns the schedule id. NotFound if no thread."""
+        validate_scope(scope)
+        _check_name(name)
+        if not target:
+            raise ValueError("a digest needs a target channel or room")
+        if not _TIME_OF_DAY.match(time_of_day):
+            raise ValueError(f"time of day must be HH:MM (24h), not {time_of_day!r}")
+        if not timezone:
+            raise ValueError("a digest needs a timezone")
+        if cadence == "weekly":
+            if weekday is None or not 0 <= weekday <= 6:
+                raise ValueError("a weekly digest needs a weekday 0 (Monday) .. 6 (Sunday)")
+        elif cadence == "daily":
+            if weekday is not None:
+                raise ValueError("a daily digest has no weekday")
+        else:
+            raise ValueError(f"cadence must be 'daily' or 'weekly', not {cadence!r}")
+        async with self._db.transaction() as conn:
+            thread_id = await _thread_id(conn, scope, name)
+            rows = await conn.execute_fetchall(
+                "INSERT INTO digest_schedules (scope, thread_id, target, time_of_day, timezone,"
+                " cadence, weekday, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " RETURNING id",
+                (
+                    scope,
+                    thread_id,
+                    target,
+                    time_of_day,
+                    timezone,
+                    cadence,
+                    weekday,
+                    created_by,
+                    to_db_time(self._clock()),
+                ),
+            )
+        return int(next(iter(rows))[0])
+
+    async def list(self, scope: str) -> list[DigestSchedule]:
+        """The scope's schedules, oldest first."""
+        validate_scope(scope)
+        rows = await self._db.fetchall(
+            "SELECT d.*, t.name AS thread_name FROM digest_schedules d"
+            " JOIN threads t ON t.id = d.thread_id AND t.scope = d.scope"
+            " WHERE d.scope = ? ORDER BY d.id",
+            (scope,),
+        )
+        return [
+            DigestSchedule(
+                id=r["id"],
+                scope=r["scope"],
+                thread_name=r["thread_name"],
+                target=r["target"],
+                time_of_day=r["time_of_day"],
+                timezone=r["timezone"],
+                cadence=r["cadence"],
+                weekday=r["weekday"],
+                last_post_seen=r["last_post_seen"],
+                last_run_at=from_db_time(r["last_run_at"]),
+                enabled=bool(r["enabled"]),
+                created_by=r["created_by"],
+                created_at=_required_time(r["created_at"]),
+            )
+            for r in rows
+        ]
+
+    async def remove(self, scope: str, schedule_id: int) -> bool:
+        validate_scope(scope)
+        async with self._db.transaction() as conn:
+            rows = await conn.execute_fetchall(
+                "DELETE FROM digest_schedules WHERE scope = ? AND id = ? RETURNING id",
+                (scope, schedule_id),
+            )
+        return bool(list(rows))
+
+    async def mark_run(
+        self, scope: str, schedule_id: int, last_post_seen: int, run_at: datetime
+    ) -> bool:
+        """Record a run: the digest covered posts up to `last_post_seen`."""
+        validate_scope(scope)
+        async with self._db.transaction() as conn:
+            rows = await conn.execute_fetchall(
+                "UPDATE digest_schedules SET last_post_seen = ?, last_run_at = ?"
+                " WHERE scope = ? AND id = ? RETURNING id",
+                (last_post_seen, to_db_time(run_at), scope, schedule_id),
+            )
+        return bool(list(rows))

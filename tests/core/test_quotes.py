@@ -1,0 +1,174 @@
+"""Quote inference: the seed's golden labels and synthetic threads with known answers."""
+
+from __future__ import annotations
+
+import json
+
+from bench.synthetic import make_thread
+from bot.core.models import Block, PostDoc, ThreadDoc
+from bot.core.quotes import infer_quotes
+from bot.sources.detect import read_file_bytes
+from tests.conftest import SEED_LABELS, need_shared
+
+A1 = (
+    "The council keeps promising a new library wing but every budget since the flood has "
+    "pushed it back another year while the old reading room leaks."
+)
+A2 = (
+    "If the wing is ever built it should open late on weekdays because students have "
+    "nowhere quiet to work after the cafes close at six."
+)
+B1 = "Honestly the leaking roof is the real scandal here and nobody on the council seems to care."
+
+
+def thread(*posts: list[str], authors: list[str | None] | None = None) -> ThreadDoc:
+    docs = tuple(
+        PostDoc(blocks=tuple(Block(p) for p in paras), author=(authors or [None] * 99)[i])
+        for i, paras in enumerate(posts)
+    )
+    return ThreadDoc(title="t", posts=docs, source_kind="text")
+
+
+def labels(t, number):
+    return [(s.kind, s.source_post) for s in t.posts[number - 1].segments]
+
+
+def test_seed_golden_edges_and_paragraph_labels(seed_bytes):
+    gold = json.loads(need_shared(SEED_LABELS).read_text())
+    analysed = infer_quotes(read_file_bytes(seed_bytes))
+    got = {(e.from_post, e.to_post) for e in analysed.edges}
+    optional = {tuple(e) for e in gold["quote_edges_optional"]}
+    assert {tuple(e) for e in gold["quote_edges"]} <= got
+    assert got - {tuple(e) for e in gold["quote_edges"]} <= optional
+    for want_post, post in zip(gold["posts"], analysed.posts, strict=True):
+        for index, para in enumerate(want_post["paragraphs"]):
+            segs = [s for s in post.segments if s.paragraph == index]
+            assert segs, (want_post["n"], para["line"])
+            label = para["label"]
+            where = f"post {want_post['n']} line {para['line']}: {[(s.kind, s.source_post) for s in segs]}"
+            if label == "own":
+                assert all(s.kind == "own" for s in segs), where
+            elif label == "external":
+                assert all(s.kind == "own" or s.source_post is None for s in segs), where
+            elif label == "external-or-2":
+                assert all(s.kind == "own" or s.source_post in (None, 2) for s in segs), where
+            else:
+                assert all(s.kind == "quote" and s.source_post == label for s in segs), where
+
+
+def test_whole_paragraph_quote_and_reply():
+    t = infer_quotes(thread([A1, A2], [A1, "I doubt the money exists at all."]))
+    assert labels(t, 2) == [("quote", 1), ("own", None)]
+    assert [(e.from_post, e.to_post, e.count) for e in t.edges] == [(2, 1, 1)]
+
+
+def test_fragment_cut_from_longer_paragraph():
+    fragment = "pushed it back another year while the old reading room leaks."
+    t = infer_quotes(thread([A1], [fragment, "That roof has leaked since I was at school."]))
+    assert labels(t, 2) == [("quote", 1), ("own", None)]
+
+
+def test_fragment_inside_a_line_is_cut_out_and_the_rest_stays_own():
+    line = (
+        "every budget since the flood has pushed it back another year while the old reading "
+        "room leaks, which is exactly why I stopped voting for them in the first place."
+    )
+    t = infer_quotes(thread([A1], [line]))
+    segs = t.posts[1].segments
+    assert [s.kind for s in segs] == ["quote", "own"]
+    assert segs[0].source_post == 1
+    assert segs[1].text.startswith("which is exactly why")
+
+
+def test_small_edits_between_original_and_quote():
+    edited = A2.replace("students", "studnets").replace("quiet", "quite")
+    t = infer_quotes(thread([A2], [edited, "Agreed."]))
+    assert labels(t, 2) == [("quote", 1), ("own", None)]
+
+
+def test_short_retyped_quote_with_a_typo():
+    original = "Buses every ten minutes would fix most of this tomorrow."
+    retyped = "Buses every ten minutes would fixx most of this tomorrow."
+    t = infer_quotes(thread([original], [retyped, "Only if there are drivers."]))
+    assert labels(t, 2) == [("quote", 1), ("own", None)]
+
+
+def test_multi_quote_post_alternates_quote_and_reply():
+    t = infer_quotes(thread([A1, A2], [A1, "Not necessary.", A2, "I think so too.", B1]))
+    assert labels(t, 2) == [("quote", 1), ("own", None), ("quote", 1), ("own", None), ("own", None)]
+    assert t.edges[0].count == 2
+
+
+def test_quote_of_a_quote_goes_to_the_original_author():
+    t = infer_quotes(thread([A1], [A1, B1], [A1, "Still true a year later."]))
+    assert labels(t, 3)[0] == ("quote", 1)
+    assert {(e.from_post, e.to_post) for e in t.edges} == {(2, 1), (3, 1)}
+
+
+def test_quote_from_outside_the_thread_gets_no_edge():
+    article = (
+        "According to the regional paper the ministry will fund ninety percent of any light "
+        "rail scheme approved before the end of the decade."
+    )
+    t = infer_quotes(thread([A1], [article, "Ninety percent sounds too good to be true."]))
+    assert t.edges == ()
+    assert all(s.kind == "own" for s in t.posts[1].segments)
+
+
+def test_short_common_phrases_are_not_quotes():
+    t = infer_quotes(
+        thread(
+            ["I think", "Not necessary", "Fair enough, I think you are right about that."],
+            ["I think", "Not necessary", "Fair enough, I think you are right about the bus."],
+        )
+    )
+    assert t.edges == ()
+
+
+def test_list_items_quoted_without_numbering():
+    items = [
+        "1. Extend the number four line out to the hospital and the new estates",
+        "2. Run the night bus every half hour instead of every hour on weekends",
+    ]
+    replies = [
+        "Extend the number four line out to the hospital and the new estates",
+        "Yes, long overdue.",
+        "Run the night bus every half hour instead of every hour on weekends",
+        "Who pays for it?",
+    ]
+    t = infer_quotes(thread(["My wish list:", *items], replies))
+    assert labels(t, 2) == [("quote", 1), ("own", None), ("quote", 1), ("own", None)]
+
+
+def test_explicit_quote_resolved_by_author_and_text():
+    doc = ThreadDoc(
+        title="t",
+        source_kind="markdown",
+        posts=(
+            PostDoc(blocks=(Block(A1),), author="ana"),
+            PostDoc(
+                blocks=(Block(A1, is_quote=True, quoted_author="ana"), Block("No.")), author="bo"
+            ),
+            PostDoc(
+                blocks=(Block("a line from elsewhere", is_quote=True, quoted_author="cy"),),
+                author="dee",
+            ),
+        ),
+    )
+    t = infer_quotes(doc)
+    first = t.posts[1].segments[0]
+    assert (first.kind, first.source_post, first.source_author, first.explicit) == (
+        "quote",
+        1,
+        "ana",
+        True,
+    )
+    outside = t.posts[2].segments[0]
+    assert (outside.source_post, outside.source_author) == (None, "cy")
+
+
+def test_synthetic_2000_post_thread_edges_equal_planted_ones():
+    synthetic = make_thread(posts=2000, seed=11)
+    analysed = infer_quotes(synthetic.doc)
+    got = {(e.from_post, e.to_post) for e in analysed.edges}
+    assert got == synthetic.expected_edges

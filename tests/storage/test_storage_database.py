@@ -1,0 +1,177 @@
+"""Database: PRAGMAs on every connection, snapshot isolation, atomic transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.errors import StorageError
+from storage import Database
+
+INSERT_THREAD = (
+    "INSERT INTO threads (scope, name, title, source_kind, created_at, updated_at)"
+    " VALUES ('local', ?, 'T', 'text', '2024-01-01T00:00:00+00:00', '2024-01-01T00:00:00+00:00')"
+)
+
+
+async def _names(db: Database) -> list[str]:
+    return [r[0] for r in await db.fetchall("SELECT name FROM threads ORDER BY name")]
+
+
+async def test_pragmas_on_write_and_read_connections(db: Database) -> None:
+    async with db.transaction() as conn:
+        fk = await conn.execute_fetchall("PRAGMA foreign_keys")
+        mode = await conn.execute_fetchall("PRAGMA journal_mode")
+        busy = await conn.execute_fetchall("PRAGMA busy_timeout")
+    assert (fk[0][0], mode[0][0], busy[0][0]) == (1, "wal", 5000)
+
+    assert (await db.fetchone("PRAGMA foreign_keys"))[0] == 1
+    assert (await db.fetchone("PRAGMA journal_mode"))[0] == "wal"
+    assert (await db.fetchone("PRAGMA busy_timeout"))[0] == 5000
+    assert (await db.fetchone("PRAGMA query_only"))[0] == 1
+    async with db.snapshot() as conn:
+        assert (await conn.execute_fetchall("PRAGMA foreign_keys"))[0][0] == 1
+
+
+async def test_wal_persists_in_file(db: Database, db_path: Path) -> None:
+    def mode() -> str:
+        with sqlite3.connect(db_path) as conn:
+            return conn.execute("PRAGMA journal_mode").fetchone()[0]
+
+    assert await asyncio.to_thread(mode) == "wal"
+
+
+async def test_foreign_keys_are_enforced(db: Database) -> None:
+    with pytest.raises(sqlite3.IntegrityError):
+        async with db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO posts (thread_id, number, text, content_hash)"
+                " VALUES (999, 1, 'x', 'h')"
+            )
+
+
+async def test_read_connection_cannot_write(db: Database) -> None:
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        await db.fetchall(INSERT_THREAD, ("sneaky",))
+
+
+async def test_reader_never_sees_an_open_transaction(db: Database) -> None:
+    inside = asyncio.Event()
+    release = asyncio.Event()
+
+    async def writer() -> None:
+        async with db.transaction() as conn:
+            await conn.execute(INSERT_THREAD, ("a",))
+            inside.set()
+            await release.wait()
+            await conn.execute(INSERT_THREAD, ("b",))
+
+    task = asyncio.create_task(writer())
+    await inside.wait()
+    assert await _names(db) == []
+    release.set()
+    await task
+    assert await _names(db) == ["a", "b"]
+
+
+async def test_exception_rolls_back(db: Database) -> None:
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as conn:
+            await conn.execute(INSERT_THREAD, ("a",))
+            raise RuntimeError("boom")
+    assert await _names(db) == []
+    async with db.transaction() as conn:  # the lock and connection are usable again
+        await conn.execute(INSERT_THREAD, ("b",))
+    assert await _names(db) == ["b"]
+
+
+async def test_cancellation_rolls_back(db: Database) -> None:
+    inside = asyncio.Event()
+
+    async def writer() -> None:
+        async with db.transaction() as conn:
+            await conn.execute(INSERT_THREAD, ("a",))
+            inside.set()
+            await asyncio.sleep(3600)
+
+    task = asyncio.create_task(writer())
+    await inside.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await _names(db) == []
+    async with db.transaction() as conn:
+        await conn.execute(INSERT_THREAD, ("b",))
+    assert await _names(db) == ["b"]
+
+
+async def test_nested_transaction_is_a_savepoint(db: Database) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(INSERT_THREAD, ("outer",))
+        with pytest.raises(RuntimeError):
+            async with db.transaction() as inner:
+                assert inner is conn
+                await inner.execute(INSERT_THREAD, ("inner",))
+                raise RuntimeError("inner fails")
+        async with db.transaction() as inner:
+            await inner.execute(INSERT_THREAD, ("kept",))
+    assert await _names(db) == ["kept", "outer"]
+
+
+async def test_concurrent_writers_take_turns(db: Database) -> None:
+    async def write(name: str) -> None:
+        async with db.transaction() as conn:
+            await conn.execute(INSERT_THREAD, (name,))
+            await asyncio.sleep(0)
+
+    await asyncio.gather(*(write(f"t{i:02}") for i in range(20)))
+    assert await _names(db) == [f"t{i:02}" for i in range(20)]
+
+
+async def test_second_process_style_connection_waits_instead_of_failing(db_path: Path) -> None:
+    async with await Database.open(db_path) as one, await Database.open(db_path) as two:
+
+        async def slow() -> None:
+            async with one.transaction() as conn:
+                await conn.execute(INSERT_THREAD, ("one",))
+                await asyncio.sleep(0.2)
+
+        async def fast() -> None:
+            await asyncio.sleep(0.05)
+            async with two.transaction() as conn:
+                await conn.execute(INSERT_THREAD, ("two",))
+
+        await asyncio.gather(slow(), fast())
+        assert await _names(two) == ["one", "two"]
+
+
+async def test_snapshot_reads_agree(db: Database) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(INSERT_THREAD, ("a",))
+    async with db.snapshot() as conn:
+        first = await conn.execute_fetchall("SELECT count(*) FROM threads")
+        async with db.transaction() as w:
+            await w.execute(INSERT_THREAD, ("b",))
+        second = await conn.execute_fetchall("SELECT count(*) FROM threads")
+    assert first[0][0] == second[0][0] == 1
+    assert await _names(db) == ["a", "b"]
+
+
+async def test_close_is_idempotent_and_final(db_path: Path) -> None:
+    db = await Database.open(db_path)
+    await db.close()
+    await db.close()
+    assert db.closed
+    with pytest.raises(StorageError, match="closed"):
+        await db.fetchall("SELECT 1")
+    with pytest.raises(StorageError, match="closed"):
+        async with db.transaction():
+            pass
+
+
+async def test_in_memory_is_refused() -> None:
+    with pytest.raises(StorageError, match="file"):
+        await Database.open(":memory:")

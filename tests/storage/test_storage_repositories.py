@@ -1,0 +1,483 @@
+"""Repositories: idempotent atomic saves, scope isolation, cache validity, cascades."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from storage_builders import T0, dump, expected_edges, make_post, make_thread
+
+import storage.repositories as repositories
+from bot.core.models import QuoteEdge
+from bot.errors import NotFound
+from storage import (
+    AnalysisCacheRepository,
+    Database,
+    DigestScheduleRepository,
+    ThreadRepository,
+)
+
+A, B = "discord:111", "matrix:!room:example.org"
+
+
+# --- save ---------------------------------------------------------------------------------
+
+
+async def test_first_save_creates_everything(threads: ThreadRepository) -> None:
+    thread = make_thread(6)
+    result = await threads.save("local", "trams", thread)
+    assert (result.created, result.added, result.updated, result.unchanged) == (True, 6, 0, 0)
+    stored = result.thread
+    assert (stored.scope, stored.name, stored.title, stored.revision) == (
+        "local",
+        "trams",
+        thread.title,
+        1,
+    )
+    assert (stored.source_kind, stored.source_url, stored.language) == ("text", thread.url, "en")
+    assert (stored.post_count, stored.author_count) == (6, 3)
+    assert stored.created_at == stored.updated_at and stored.created_at.tzinfo is not None
+    assert await threads.get("local", "trams") == stored
+
+    posts = await threads.posts("local", "trams")
+    assert [p.number for p in posts] == [1, 2, 3, 4, 5, 6]
+    for got, want in zip(posts, thread.posts, strict=True):
+        assert (got.text, got.segments, got.author, got.source_id, got.time, got.url) == (
+            want.text, want.segments, want.author, want.source_id, want.time, want.url,
+        )  # fmt: skip
+        assert got.content_hash == want.content_hash
+    assert await threads.edges("local", "trams") == expected_edges(thread)
+
+
+async def test_resaving_the_same_copy_changes_nothing(
+    db: Database, threads: ThreadRepository
+) -> None:
+    first = await threads.save("local", "trams", make_thread(8))
+    before = await dump(db)
+    again = await threads.save("local", "trams", make_thread(8))
+    assert (again.created, again.added, again.updated, again.unchanged) == (False, 0, 0, 8)
+    assert again.thread == first.thread  # same revision, same updated_at
+    assert await dump(db) == before
+
+
+async def test_longer_copy_adds_exactly_the_new_posts(
+    db: Database, threads: ThreadRepository
+) -> None:
+    first = await threads.save("local", "trams", make_thread(5))
+    old_rows = await db.fetchall("SELECT id, number FROM posts ORDER BY number")
+    result = await threads.save("local", "trams", make_thread(9))
+    assert (result.added, result.updated, result.unchanged) == (4, 0, 5)
+    assert result.thread.revision == first.thread.revision + 1
+    assert result.thread.post_count == 9
+    assert result.thread.updated_at >= first.thread.updated_at
+    assert result.thread.created_at == first.thread.created_at
+    new_rows = await db.fetchall("SELECT id, number FROM posts ORDER BY number")
+    assert [tuple(r) for r in new_rows[:5]] == [tuple(r) for r in old_rows]  # untouched
+    assert await threads.edges("local", "trams") == expected_edges(make_thread(9))
+
+
+async def test_shorter_copy_loses_nothing(threads: ThreadRepository) -> None:
+    await threads.save("local", "trams", make_thread(7))
+    result = await threads.save("local", "trams", make_thread(4))
+    assert (result.added, result.updated, result.unchanged) == (0, 0, 4)
+    assert result.thread.revision == 1
+    assert len(await threads.posts("local", "trams")) == 7
+
+
+async def test_edited_post_is_updated_and_edges_follow(threads: ThreadRepository) -> None:
+    await threads.save("local", "trams", make_thread(5))
+    posts = list(make_thread(5).posts)
+    posts[3] = make_post(4, text="I changed my mind entirely.", quotes=1)  # quoted 3, now 1
+    result = await threads.save("local", "trams", make_thread(0, posts=tuple(posts)))
+    assert (result.added, result.updated, result.unchanged) == (0, 1, 4)
+    assert result.thread.revision == 2
+    stored = await threads.post("local", "trams", 4)
+    assert stored is not None
+    assert stored.own_text == "I changed my mind entirely."
+    assert stored.segments == posts[3].segments
+    edges = await threads.edges("local", "trams")
+    assert QuoteEdge(4, 1, 1) in edges and QuoteEdge(4, 3, 1) not in edges
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"author": "someone else"},
+        {"url": "https://forum.example/elsewhere"},
+        {"source_id": "p999"},
+        {"time": T0 + timedelta(days=1)},
+    ],
+)
+async def test_any_post_field_change_is_an_update(threads: ThreadRepository, change: dict) -> None:
+    await threads.save("local", "trams", make_thread(3))
+    posts = list(make_thread(3).posts)
+    posts[1] = replace(posts[1], **change)
+    result = await threads.save("local", "trams", make_thread(0, posts=tuple(posts)))
+    assert (result.updated, result.thread.revision) == (1, 2)
+
+
+async def test_segment_only_change_is_an_update(threads: ThreadRepository) -> None:
+    await threads.save("local", "trams", make_thread(3))
+    posts = list(make_thread(3).posts)
+    seg = posts[2].segments[0]
+    posts[2] = replace(posts[2], segments=(replace(seg, explicit=False), *posts[2].segments[1:]))
+    result = await threads.save("local", "trams", make_thread(0, posts=tuple(posts)))
+    assert (result.updated, result.thread.revision) == (1, 2)
+    stored = await threads.post("local", "trams", 3)
+    assert stored is not None and stored.segments[0].explicit is False
+
+
+@pytest.mark.parametrize(
+    "change", [{"title": "New title"}, {"url": "https://x.example/t"}, {"language": "de"}]
+)
+async def test_thread_metadata_change_bumps_revision(
+    threads: ThreadRepository, change: dict
+) -> None:
+    await threads.save("local", "trams", make_thread(3))
+    result = await threads.save("local", "trams", make_thread(3, **change))
+    assert (result.added, result.updated, result.unchanged) == (0, 0, 3)
+    assert result.thread.revision == 2
+
+
+async def test_edges_come_from_segments_not_from_the_caller(threads: ThreadRepository) -> None:
+    lying = make_thread(4, edges=(QuoteEdge(1, 4, 7),))
+    await threads.save("local", "trams", lying)
+    assert await threads.edges("local", "trams") == expected_edges(lying)
+    assert QuoteEdge(1, 4, 7) not in await threads.edges("local", "trams")
+
+
+async def test_naive_post_times_are_stored_as_utc(threads: ThreadRepository) -> None:
+    post = replace(make_post(1), time=datetime(2024, 1, 2, 3, 4, 5))
+    await threads.save("local", "t", make_thread(0, posts=(post,)))
+    stored = await threads.post("local", "t", 1)
+    assert stored is not None and stored.time == datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+async def test_duplicate_or_bad_post_numbers_are_rejected(threads: ThreadRepository) -> None:
+    with pytest.raises(ValueError, match="unique"):
+        await threads.save("local", "t", make_thread(0, posts=(make_post(1), make_post(1))))
+    with pytest.raises(ValueError):
+        await threads.save("local", "t", make_thread(0, posts=(make_post(0),)))
+    assert await threads.get("local", "t") is None
+
+
+# --- atomicity ----------------------------------------------------------------------------
+
+
+async def _fail_in_sql(db: Database, trigger: str) -> None:
+    """A TEMP trigger on the write connection makes SQLite itself abort mid-save."""
+    async with db.transaction() as conn:
+        await conn.execute(trigger)
+
+
+async def test_failure_on_the_fifth_new_post_leaves_no_trace(
+    db: Database, threads: ThreadRepository
+) -> None:
+    await threads.save("local", "other", make_thread(3))
+    before = await dump(db)
+    # Posts 1-4 and the thread row are already written when post 5 fails.
+    await _fail_in_sql(
+        db,
+        "CREATE TEMP TRIGGER fail5 BEFORE INSERT ON posts WHEN NEW.number = 5"
+        " BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+    )
+    with pytest.raises(sqlite3.IntegrityError, match="injected failure"):
+        await threads.save("local", "trams", make_thread(10))
+    assert await dump(db) == before
+    await _fail_in_sql(db, "DROP TRIGGER temp.fail5")
+    result = await threads.save("local", "trams", make_thread(10))  # usable afterwards
+    assert result.created and result.added == 10
+
+
+async def test_failure_half_way_through_a_refresh_leaves_no_trace(
+    db: Database, threads: ThreadRepository
+) -> None:
+    await threads.save("local", "trams", make_thread(6))
+    before = await dump(db)
+    # Fails while re-inserting the segments of edited post 5: by then the title, all edited
+    # posts and the new posts 7-11 have been written and old segments deleted.
+    await _fail_in_sql(
+        db,
+        "CREATE TEMP TRIGGER fail_seg BEFORE INSERT ON segments"
+        " WHEN (SELECT number FROM posts WHERE id = NEW.post_id) = 5"
+        " BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+    )
+    posts = [make_post(i, text=f"edited {i}") for i in range(1, 7)]
+    posts += [make_post(i) for i in range(7, 12)]
+    with pytest.raises(sqlite3.IntegrityError):
+        await threads.save("local", "trams", make_thread(0, title="Changed", posts=tuple(posts)))
+    assert await dump(db) == before
+    stored = await threads.get("local", "trams")
+    assert stored is not None and stored.revision == 1
+
+
+async def test_python_error_after_all_writes_leaves_no_trace(
+    db: Database, threads: ThreadRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await threads.save("local", "trams", make_thread(2))
+    before = await dump(db)
+
+    async def broken(conn: object, thread_id: int) -> None:
+        raise RuntimeError("bug in edge code")
+
+    monkeypatch.setattr(repositories, "_recompute_edges", broken)
+    with pytest.raises(RuntimeError, match="bug in edge code"):
+        await threads.save("local", "trams", make_thread(9))
+    assert await dump(db) == before
+
+
+async def test_cancelled_save_leaves_no_trace(
+    db: Database, threads: ThreadRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await threads.save("local", "trams", make_thread(2))
+    before = await dump(db)
+    real = repositories._recompute_edges
+    reached = asyncio.Event()
+
+    async def slow(conn, thread_id):  # type: ignore[no-untyped-def]
+        await real(conn, thread_id)
+        reached.set()
+        await asyncio.sleep(3600)
+
+    monkeypatch.setattr(repositories, "_recompute_edges", slow)
+    task = asyncio.create_task(threads.save("local", "trams", make_thread(9)))
+    await reached.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await dump(db) == before
+    monkeypatch.undo()
+    assert (await threads.save("local", "trams", make_thread(9))).added == 7
+
+
+# --- reads ----------------------------------------------------------------------------------
+
+
+async def test_post_ranges_and_missing_things(threads: ThreadRepository) -> None:
+    await threads.save("local", "trams", make_thread(10))
+    assert [p.number for p in await threads.posts("local", "trams", first=3, last=5)] == [3, 4, 5]
+    assert [p.number for p in await threads.posts("local", "trams", first=9)] == [9, 10]
+    assert [p.number for p in await threads.posts("local", "trams", last=2)] == [1, 2]
+    assert await threads.post("local", "trams", 11) is None
+    assert await threads.get("local", "nope") is None
+    with pytest.raises(NotFound):
+        await threads.posts("local", "nope")
+    with pytest.raises(NotFound):
+        await threads.post("local", "nope", 1)
+    with pytest.raises(NotFound):
+        await threads.edges("local", "nope")
+
+
+async def test_list_names_and_source_url(threads: ThreadRepository) -> None:
+    for name in ("zebra", "Trams", "tram_lines", "tram%s", "buses"):
+        await threads.save("local", name, make_thread(2, url=f"https://forum.example/{name}"))
+    listed = [t.name for t in await threads.list("local")]
+    assert listed == ["buses", "tram%s", "tram_lines", "Trams", "zebra"]
+    assert all(t.post_count == 2 for t in await threads.list("local"))
+    assert await threads.names("local", "tram") == ["tram%s", "tram_lines", "Trams"]
+    assert await threads.names("local", "tram_") == ["tram_lines"]
+    assert await threads.names("local", "tram%") == ["tram%s"]
+    assert await threads.names("local", "", limit=2) == ["buses", "tram%s"]
+    assert await threads.names("local", "", limit=0) == []
+    found = await threads.find_by_source_url("local", "https://forum.example/zebra")
+    assert found is not None and found.name == "zebra"
+    assert await threads.find_by_source_url("local", "https://forum.example/none") is None
+
+
+# --- scopes ---------------------------------------------------------------------------------
+
+
+async def test_scopes_never_see_each_other(
+    db: Database,
+    threads: ThreadRepository,
+    cache: AnalysisCacheRepository,
+    schedules: DigestScheduleRepository,
+) -> None:
+    url = "https://forum.example/t/1"
+    await threads.save(A, "trams", make_thread(3, title="A's thread", url=url))
+    await threads.save(B, "trams", make_thread(0, title="B's thread", url=url, posts=(
+        make_post(1, text="only in B"), make_post(2, text="also B", quotes=1),
+    )))  # fmt: skip
+    await cache.put(A, "trams", "summary", "k", '"A result"')
+    sid_a = await schedules.add(A, "trams", "chan-a", "09:00", "UTC")
+    sid_b = await schedules.add(B, "trams", "!room-b", "10:00", "UTC")
+
+    a, b = await threads.get(A, "trams"), await threads.get(B, "trams")
+    assert a is not None and b is not None and a.id != b.id
+    assert (a.title, a.post_count, b.title, b.post_count) == ("A's thread", 3, "B's thread", 2)
+    assert [t.title for t in await threads.list(A)] == ["A's thread"]
+    assert await threads.names(B) == ["trams"]
+    assert (await threads.find_by_source_url(B, url)).title == "B's thread"  # type: ignore[union-attr]
+    assert [p.own_text for p in await threads.posts(B, "trams")] == ["only in B", "also B"]
+    assert await threads.edges(B, "trams") == [QuoteEdge(2, 1, 1)]
+    assert await threads.edges(A, "trams") == [QuoteEdge(2, 1, 1), QuoteEdge(3, 2, 1)]
+    assert await cache.get(B, "trams", "summary", "k") is None
+    assert await cache.get(A, "trams", "summary", "k") == '"A result"'
+    assert [s.id for s in await schedules.list(A)] == [sid_a]
+    assert [s.id for s in await schedules.list(B)] == [sid_b]
+    assert await threads.list("local") == []
+
+    # Nothing can be changed across scopes, not even with a known id.
+    assert not await schedules.remove(B, sid_a)
+    assert not await schedules.mark_run(B, sid_a, 3, T0)
+    assert await threads.forget("local", "trams") is False
+    assert await threads.forget(B, "trams") is True
+    assert await threads.get(A, "trams") == a
+    assert [s.id for s in await schedules.list(A)] == [sid_a]
+    with pytest.raises(NotFound):
+        await cache.put(B, "trams", "summary", "k", "{}")
+
+
+@pytest.mark.parametrize(
+    "scope", ["", "LOCAL", "discord:", "discord:abc", "matrix:room", "slack:1", None]
+)
+async def test_invalid_scope_is_rejected_everywhere(
+    threads: ThreadRepository,
+    cache: AnalysisCacheRepository,
+    schedules: DigestScheduleRepository,
+    scope: str,
+) -> None:
+    calls = [
+        threads.get(scope, "t"),
+        threads.list(scope),
+        threads.names(scope),
+        threads.find_by_source_url(scope, "u"),
+        threads.posts(scope, "t"),
+        threads.post(scope, "t", 1),
+        threads.edges(scope, "t"),
+        threads.save(scope, "t", make_thread(1)),
+        threads.forget(scope, "t"),
+        cache.get(scope, "t", "k", "p"),
+        cache.put(scope, "t", "k", "p", "{}"),
+        schedules.add(scope, "t", "c", "09:00", "UTC"),
+        schedules.list(scope),
+        schedules.remove(scope, 1),
+        schedules.mark_run(scope, 1, 1, T0),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match="scope"):
+            await call
+
+
+# --- analysis cache ---------------------------------------------------------------------------
+
+
+async def test_cache_is_valid_for_one_revision(
+    threads: ThreadRepository, cache: AnalysisCacheRepository
+) -> None:
+    await threads.save("local", "trams", make_thread(3))
+    assert await cache.get("local", "trams", "summary", "lsa:5") is None
+    assert await cache.put("local", "trams", "summary", "lsa:5", '{"v": 1}')
+    assert await cache.get("local", "trams", "summary", "lsa:5") == '{"v": 1}'
+    assert await cache.get("local", "trams", "summary", "lsa:6") is None
+    assert await cache.put("local", "trams", "summary", "lsa:5", '{"v": 2}')  # overwrite
+    assert await cache.get("local", "trams", "summary", "lsa:5") == '{"v": 2}'
+
+    await threads.save("local", "trams", make_thread(3))  # identical: still valid
+    assert await cache.get("local", "trams", "summary", "lsa:5") == '{"v": 2}'
+
+    await threads.save("local", "trams", make_thread(4))  # revision 2
+    assert await cache.get("local", "trams", "summary", "lsa:5") is None
+    # A result computed from revision 1 that arrives late is not stored.
+    assert not await cache.put("local", "trams", "summary", "lsa:5", '{"v": 3}', revision=1)
+    assert await cache.get("local", "trams", "summary", "lsa:5") is None
+    assert await cache.put("local", "trams", "summary", "lsa:5", '{"v": 4}', revision=2)
+    assert await cache.get("local", "trams", "summary", "lsa:5") == '{"v": 4}'
+
+
+async def test_cache_for_missing_thread(cache: AnalysisCacheRepository) -> None:
+    assert await cache.get("local", "nope", "summary", "k") is None
+    with pytest.raises(NotFound):
+        await cache.put("local", "nope", "summary", "k", "{}")
+
+
+# --- digest schedules -------------------------------------------------------------------------
+
+
+async def test_schedules_add_list_mark_remove(
+    threads: ThreadRepository, schedules: DigestScheduleRepository
+) -> None:
+    await threads.save("local", "trams", make_thread(3))
+    daily = await schedules.add("local", "trams", "term", "08:30", "Europe/Berlin", created_by="me")
+    weekly = await schedules.add("local", "trams", "term", "18:00", "UTC", "weekly", 4)
+    listed = await schedules.list("local")
+    assert [(s.id, s.cadence, s.weekday) for s in listed] == [
+        (daily, "daily", None),
+        (weekly, "weekly", 4),
+    ]
+    first = listed[0]
+    assert (first.thread_name, first.time_of_day, first.timezone) == (
+        "trams",
+        "08:30",
+        "Europe/Berlin",
+    )
+    assert (first.last_post_seen, first.last_run_at, first.enabled, first.created_by) == (
+        0,
+        None,
+        True,
+        "me",
+    )
+
+    run_at = datetime(2024, 5, 1, 6, 30, tzinfo=UTC)
+    assert await schedules.mark_run("local", daily, 3, run_at)
+    marked = (await schedules.list("local"))[0]
+    assert (marked.last_post_seen, marked.last_run_at) == (3, run_at)
+
+    assert await schedules.remove("local", weekly)
+    assert not await schedules.remove("local", weekly)
+    assert [s.id for s in await schedules.list("local")] == [daily]
+    assert not await schedules.mark_run("local", 12345, 1, run_at)
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (("c", "24:00", "UTC"), "HH:MM"),
+        (("c", "9:00", "UTC"), "HH:MM"),
+        (("", "09:00", "UTC"), "target"),
+        (("c", "09:00", ""), "timezone"),
+        (("c", "09:00", "UTC", "weekly"), "weekday"),
+        (("c", "09:00", "UTC", "weekly", 7), "weekday"),
+        (("c", "09:00", "UTC", "daily", 1), "weekday"),
+        (("c", "09:00", "UTC", "hourly"), "cadence"),
+    ],
+)
+async def test_schedule_arguments_are_checked(
+    threads: ThreadRepository, schedules: DigestScheduleRepository, args: tuple, match: str
+) -> None:
+    await threads.save("local", "trams", make_thread(1))
+    with pytest.raises(ValueError, match=match):
+        await schedules.add("local", "trams", *args)
+
+
+async def test_schedule_for_missing_thread(schedules: DigestScheduleRepository) -> None:
+    with pytest.raises(NotFound):
+        await schedules.add("local", "nope", "c", "09:00", "UTC")
+
+
+# --- forget -----------------------------------------------------------------------------------
+
+
+async def test_forget_cascades_to_everything(
+    db: Database,
+    threads: ThreadRepository,
+    cache: AnalysisCacheRepository,
+    schedules: DigestScheduleRepository,
+) -> None:
+    await threads.save("local", "keep", make_thread(2))
+    before = await dump(db)
+    await threads.save("local", "trams", make_thread(5))
+    await cache.put("local", "trams", "summary", "k", "{}")
+    await schedules.add("local", "trams", "c", "09:00", "UTC")
+    assert await threads.forget("local", "trams") is True
+    assert await threads.get("local", "trams") is None
+    assert await dump(db) == before  # no orphan posts, segments, edges, cache rows, schedules
+    assert await threads.forget("local", "trams") is False
+
+
+async def test_thread_name_is_required(threads: ThreadRepository) -> None:
+    with pytest.raises(ValueError, match="name"):
+        await threads.get("local", "  ")
