@@ -45,7 +45,8 @@ def test_seed_golden_edges_and_paragraph_labels(seed_bytes):
             segs = [s for s in post.segments if s.paragraph == index]
             assert segs, (want_post["n"], para["line"])
             label = para["label"]
-            where = f"post {want_post['n']} line {para['line']}: {[(s.kind, s.source_post) for s in segs]}"
+            found = [(s.kind, s.source_post) for s in segs]
+            where = f"post {want_post['n']} line {para['line']}: {found}"
             if label == "own":
                 assert all(s.kind == "own" for s in segs), where
             elif label == "external":
