@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	@bash scripts/demo.sh $(BIN)/threadwise
+	$(BIN)/threadwise --db demo-out/demo.db demo --graph demo-out/quotes.png
 
 test: $(STAMP)
 	MPLCONFIGDIR=$${MPLCONFIGDIR:-$$(mktemp -d)} OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -q

@@ -80,9 +80,13 @@ def language_scores(texts: Iterable[str]) -> dict[str, float]:
     A word found in k lists counts 1/k for each, so words shared by many languages
     ("a", "de", "la") say little and big lists do not win just by being big.
     """
+    return _scores(_sample(texts))
+
+
+def _scores(sample: list[str]) -> dict[str, float]:
     index = _stop_word_index()
     scores: dict[str, float] = {}
-    for word in _sample(texts):
+    for word in sample:
         langs = index.get(word)
         if not langs:
             continue
@@ -97,13 +101,11 @@ def detect_language(texts: Iterable[str] | str) -> str:
 
     Unsure means: too few words, too few stop words, or no clear winner.
     """
-    if isinstance(texts, str):
-        texts = [texts]
-    texts = list(texts)
-    sample_size = len(_sample(texts))
+    sample = _sample([texts] if isinstance(texts, str) else texts)
+    sample_size = len(sample)
     if sample_size < _MIN_WORDS:
         return DEFAULT_LANGUAGE
-    scores = language_scores(texts)
+    scores = _scores(sample)
     if not scores:
         return DEFAULT_LANGUAGE
     ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)

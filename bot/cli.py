@@ -1,0 +1,331 @@
+"""`threadwise` — the command line: ingest and analyse threads with no chat account.
+
+    threadwise [--config PATH] [--db PATH] COMMAND ...
+
+Every command prints readable text, or one JSON document on stdout with --json.
+Exit status: 0 success, 1 a problem with the request or the source (reason on stderr),
+2 bad usage, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from bot.core import jsonout, render
+from bot.core.models import LOCAL_SCOPE
+from bot.core.summary import ALGORITHMS, SummaryRequest
+from bot.errors import ThreadwiseError, UserError
+from bot.services import Services
+from bot.settings import Settings, load_settings, resolve_config_path
+from bot.sources.detect import FORMATS
+from bot.terminal import render_text
+from storage.database import Database
+
+EXAMPLE_FILE = "tram-thread.txt"
+EXAMPLE_NAME = "tram-example"
+
+
+def example_thread_path() -> Path:
+    """The original example thread shipped inside the package (used by the demo)."""
+    return Path(str(resources.files("bot.examples").joinpath(EXAMPLE_FILE)))
+
+
+# --- argument parsing -----------------------------------------------------------------------
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {number}")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="threadwise",
+        description="Read long forum threads so people don't have to: attributed summaries, "
+        "per-author stances and who-quoted-whom, offline.",
+        epilog="Run 'threadwise COMMAND --help' for a command's options. "
+        "Start with: threadwise demo",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="settings file (TOML); default $THREADWISE_CONFIG, else built-in defaults",
+    )
+    parser.add_argument(
+        "--db", metavar="PATH", help="SQLite database file (default: [storage] path)"
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress messages on stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, help_text: str, json_out: bool = True) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if json_out:
+            p.add_argument("--json", action="store_true", help="print one JSON document")
+        return p
+
+    p = command("ingest", "read a thread from a file (plain text, Markdown or JSON) and store it")
+    p.add_argument("source", help="a file path, or - for standard input")
+    p.add_argument("--name", help="name to store it under (default: made from the title)")
+    p.add_argument("--format", choices=FORMATS, default="auto", help="input format")
+
+    command("threads", "list stored threads")
+
+    p = command("show", "print a stored thread's posts")
+    p.add_argument("name")
+    p.add_argument("--post", type=_positive, metavar="N", help="only post N")
+
+    p = command("forget", "delete a stored thread and everything derived from it")
+    p.add_argument("name")
+
+    p = command("summary", "extractive summary of a thread's own words, every line attributed")
+    p.add_argument("name")
+    p.add_argument("--algorithm", choices=ALGORITHMS, help="default: [summary] algorithm")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--sentences", type=_positive, metavar="N")
+    length.add_argument("--words", type=_positive, metavar="N", help="at most N words")
+    length.add_argument("--chars", type=_positive, metavar="N", help="at most N characters")
+    p.add_argument("--since", type=int, metavar="N", help="only posts after post N")
+    p.add_argument("--from", dest="first", type=_positive, metavar="N", help="first post")
+    p.add_argument("--to", dest="last", type=_positive, metavar="N", help="last post")
+    p.add_argument("--author", help="only this author's posts")
+    p.add_argument("--explain", action="store_true", help="show each sentence's score and rank")
+
+    p = command("stance", "what each participant argues, whom they quote, agree or disagree with")
+    p.add_argument("name")
+    p.add_argument("--author", help="only this participant")
+    p.add_argument("--topic", help="their sentences about a topic, with polarity")
+
+    p = command("quotes", "who quoted whom, as text and as a graph picture")
+    p.add_argument("name")
+    p.add_argument("--author", help="only quotes by or of this author")
+    p.add_argument("--post", type=_positive, metavar="N", help="quotes of post N and replies")
+    p.add_argument("--graph", metavar="FILE.png", help="also write the quote graph picture")
+
+    p = command("demo", "ingest the bundled example thread and show every analysis")
+    p.add_argument("--graph", metavar="FILE.png", help="where to write the quote graph")
+    return parser
+
+
+# --- running ------------------------------------------------------------------------------
+
+
+class Console:
+    """Where output goes: results on stdout, progress and errors on stderr."""
+
+    def __init__(self, quiet: bool, json_mode: bool) -> None:
+        self.quiet = quiet
+        self.json_mode = json_mode
+
+    def progress(self, message: str) -> None:
+        if not self.quiet:
+            print(message, file=sys.stderr, flush=True)
+
+    def answer(self, answer: render.Answer, document: Any) -> None:
+        if self.json_mode:
+            print(json.dumps(document, ensure_ascii=False, indent=2))
+        else:
+            print(render_text(answer))
+
+
+Handler = Callable[[Services, argparse.Namespace, Console], Awaitable[None]]
+
+
+async def cmd_ingest(services: Services, args: argparse.Namespace, out: Console) -> None:
+    if args.source.startswith(("http://", "https://")):
+        raise UserError(
+            "reading forum URLs is not available in this version yet; save the thread as "
+            "text, Markdown or JSON and ingest the file"
+        )
+    if args.source == "-":
+        data = sys.stdin.buffer.read(services.settings.storage.max_upload_bytes + 1)
+        result = await services.ingest_bytes(
+            LOCAL_SCOPE, data, name=args.name, fmt=args.format, progress=out.progress
+        )
+    else:
+        result = await services.ingest_file(
+            LOCAL_SCOPE, args.source, name=args.name, fmt=args.format, progress=out.progress
+        )
+    t = result.thread
+    if result.created:
+        status = f"Stored “{t.title}” as {t.name}: {t.post_count} posts."
+    elif result.changed:
+        status = (
+            f"Updated {t.name}: {result.added} new posts, {result.updated} edited "
+            f"({t.post_count} in all)."
+        )
+    else:
+        status = f"{t.name} is already up to date ({t.post_count} posts); nothing changed."
+    answer = render.Answer(
+        title=status,
+        sections=(),
+        notes=(f"Next: threadwise summary {t.name}",),
+    )
+    out.answer(answer, jsonout.thread_json(t))
+
+
+async def cmd_threads(services: Services, args: argparse.Namespace, out: Console) -> None:
+    threads = await services.list_threads(LOCAL_SCOPE)
+    out.answer(render.thread_list(threads), [jsonout.thread_json(t) for t in threads])
+
+
+async def cmd_show(services: Services, args: argparse.Namespace, out: Console) -> None:
+    view = await services.show(LOCAL_SCOPE, args.name, args.post)
+    document = {
+        **jsonout.thread_json(view.thread),
+        "posts": [jsonout.post_json(p) for p in view.posts],
+    }
+    out.answer(render.posts_answer(view.thread, view.posts), document)
+
+
+async def cmd_forget(services: Services, args: argparse.Namespace, out: Console) -> None:
+    thread = await services.forget(LOCAL_SCOPE, args.name)
+    answer = render.Answer(title=f"Forgot {thread.name} (“{thread.title}”).", sections=())
+    out.answer(answer, {"forgotten": thread.name})
+
+
+async def cmd_summary(services: Services, args: argparse.Namespace, out: Console) -> None:
+    request = SummaryRequest(
+        algorithm=args.algorithm or services.settings.summary.algorithm,
+        sentences=args.sentences
+        or (None if args.words or args.chars else services.settings.summary.sentences),
+        words=args.words,
+        chars=args.chars,
+        first_post=args.first,
+        last_post=args.last,
+        since_post=args.since,
+        author=args.author,
+        explain=args.explain,
+    )
+    result = await services.summary(LOCAL_SCOPE, args.name, request)
+    out.answer(
+        render.summary_answer(result.thread, result.summary),
+        jsonout.summary_json(result.thread, result.summary),
+    )
+
+
+async def cmd_stance(services: Services, args: argparse.Namespace, out: Console) -> None:
+    result = await services.stance(LOCAL_SCOPE, args.name, args.author, args.topic)
+    out.answer(
+        render.stance_answer(result.thread, result.report),
+        jsonout.stance_json(result.thread, result.report),
+    )
+
+
+async def cmd_quotes(services: Services, args: argparse.Namespace, out: Console) -> None:
+    result = await services.quotes(LOCAL_SCOPE, args.name, args.author, args.post)
+    answer = render.quotes_answer(result.view.thread, result.report)
+    if args.graph:
+        png = await services.quote_graph(result)
+        await asyncio.to_thread(_write_file, Path(args.graph), png)
+        answer = _with_note(answer, f"Quote graph written to {args.graph}")
+    document = jsonout.quotes_json(result.view.thread, result.view.posts, result.report)
+    out.answer(answer, document)
+
+
+async def cmd_demo(services: Services, args: argparse.Namespace, out: Console) -> None:
+    source = example_thread_path()
+    out.progress(f"Ingesting the bundled example thread ({source.name})…")
+    result = await services.ingest_file(
+        LOCAL_SCOPE, source, name=EXAMPLE_NAME, progress=out.progress
+    )
+    name = result.thread.name
+    summary = await services.summary(LOCAL_SCOPE, name, SummaryRequest(sentences=5))
+    stance = await services.stance(LOCAL_SCOPE, name)
+    quotes = await services.quotes(LOCAL_SCOPE, name)
+    graph = Path(args.graph or "threadwise-demo-quotes.png")
+    png = await services.quote_graph(quotes)
+    await asyncio.to_thread(_write_file, graph, png)
+    if out.json_mode:
+        out.answer(
+            render.Answer(title="", sections=()),
+            {
+                "thread": jsonout.thread_json(result.thread),
+                "summary": jsonout.summary_json(summary.thread, summary.summary),
+                "stance": jsonout.stance_json(stance.thread, stance.report),
+                "quotes": jsonout.quotes_json(quotes.view.thread, quotes.view.posts, quotes.report),
+                "graph": str(graph),
+            },
+        )
+        return
+    for answer in (
+        render.summary_answer(summary.thread, summary.summary),
+        render.quotes_answer(quotes.view.thread, quotes.report),
+        render.stance_answer(stance.thread, stance.report),
+    ):
+        print(render_text(answer))
+        print()
+    print(f"Quote graph picture: {graph}")
+
+
+HANDLERS: dict[str, Handler] = {
+    "ingest": cmd_ingest,
+    "threads": cmd_threads,
+    "show": cmd_show,
+    "forget": cmd_forget,
+    "summary": cmd_summary,
+    "stance": cmd_stance,
+    "quotes": cmd_quotes,
+    "demo": cmd_demo,
+}
+
+
+def _with_note(answer: render.Answer, note: str) -> render.Answer:
+    return render.Answer(
+        title=answer.title,
+        sections=answer.sections,
+        notes=(*answer.notes, note),
+        link=answer.link,
+    )
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(resolve_config_path(args.config, os.environ), os.environ)
+
+
+async def run(args: argparse.Namespace) -> None:
+    settings = _settings(args)
+    db_path = args.db or settings.storage.path
+    console = Console(quiet=args.quiet, json_mode=getattr(args, "json", False))
+    db = await Database.open(db_path)
+    try:
+        await HANDLERS[args.command](Services(db, settings), args, console)
+    finally:
+        await db.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        asyncio.run(run(args))
+    except ThreadwiseError as exc:
+        print(f"threadwise: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("threadwise: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,123 @@
+"""The documented JSON shapes of `--json` output (see docs/json.md); one place, so CLI,
+tests and any bridge produce the same documents."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bot.core.models import StoredPost, StoredThread
+from bot.core.quote_report import QuoteReport
+from bot.core.quote_report import to_json as quote_report_json
+from bot.core.stance import StanceReport
+from bot.core.summary import Summary
+
+
+def thread_json(thread: StoredThread) -> dict[str, Any]:
+    return {
+        "name": thread.name,
+        "title": thread.title,
+        "posts": thread.post_count,
+        "authors": thread.author_count,
+        "source": thread.source_kind,
+        "url": thread.source_url,
+        "language": thread.language,
+        "revision": thread.revision,
+    }
+
+
+def post_json(post: StoredPost) -> dict[str, Any]:
+    return {
+        "number": post.number,
+        "author": post.author,
+        "time": post.time.isoformat() if post.time else None,
+        "url": post.url,
+        "text": post.text,
+    }
+
+
+def segments_json(post: StoredPost) -> dict[str, Any]:
+    return {
+        "number": post.number,
+        "author": post.author,
+        "segments": [
+            {
+                "kind": s.kind,
+                "text": s.text,
+                "source_post": s.source_post,
+                "source_author": s.source_author,
+                "explicit": s.explicit,
+            }
+            for s in post.segments
+        ],
+    }
+
+
+def summary_json(thread: StoredThread, summary: Summary) -> dict[str, Any]:
+    return {
+        "thread": thread.name,
+        "algorithm": summary.algorithm,
+        "language": summary.language,
+        "considered_sentences": summary.considered_sentences,
+        "considered_posts": summary.considered_posts,
+        "note": summary.note,
+        "sentences": [
+            {
+                "post": s.post,
+                "author": s.author,
+                "url": s.url,
+                "text": s.text,
+                "score": s.score,
+                "rank": s.rank,
+            }
+            for s in summary.sentences
+        ],
+    }
+
+
+def quotes_json(
+    thread: StoredThread, posts: Sequence[StoredPost], report: QuoteReport
+) -> dict[str, Any]:
+    doc = quote_report_json(report)
+    return {"thread": thread.name, "posts": [segments_json(p) for p in posts], **doc}
+
+
+def stance_json(thread: StoredThread, report: StanceReport) -> dict[str, Any]:
+    return {
+        "thread": thread.name,
+        "per_post": report.per_post,
+        "note": report.note,
+        "topic": report.topic,
+        "groups": [list(g) for g in report.groups],
+        "participants": [
+            {
+                "author": p.author,
+                "posts": list(p.posts),
+                "words": p.words,
+                "key_points": [
+                    {"post": k.post, "text": k.text, "url": k.url} for k in p.key_points
+                ],
+                "quotes": [{"who": who, "count": n} for who, n in p.quotes],
+                "quoted_by": [{"who": who, "count": n} for who, n in p.quoted_by],
+                "agrees_with": list(p.agrees_with),
+                "disagrees_with": list(p.disagrees_with),
+                "replies": [
+                    {
+                        "from_post": r.from_post,
+                        "to_post": r.to_post,
+                        "to_author": r.to_author,
+                        "label": r.label,
+                        "cue": r.cue,
+                        "reply": r.reply_excerpt,
+                        "quoted": r.quoted_text_excerpt,
+                    }
+                    for r in p.replies
+                ],
+                "topic_sentences": [
+                    {"post": t.post, "text": t.text, "polarity": t.polarity, "compound": t.compound}
+                    for t in p.topic_sentences
+                ],
+            }
+            for p in report.participants
+        ],
+    }

@@ -1,0 +1,288 @@
+"""The use cases every adapter calls (CLI, Discord cogs, Matrix): one place that owns I/O.
+
+Adapters parse a command, call one method here and render what comes back. CPU work
+(parsing, quote inference, sumy, drawing) runs in a worker thread so the event loop keeps
+answering; writes happen in one transaction after the analysis is complete in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.core.graph import render_quote_graph
+from bot.core.language import detect_language
+from bot.core.models import (
+    AnalysedThread,
+    QuoteEdge,
+    StoredPost,
+    StoredThread,
+    ThreadDoc,
+    validate_scope,
+)
+from bot.core.quote_report import QuoteReport, quote_report
+from bot.core.quotes import infer_quotes
+from bot.core.stance import StanceReport, stance_digest
+from bot.core.summary import Summary, SummaryRequest, summarise
+from bot.errors import NotFound, UserError
+from bot.settings import Settings
+from bot.sources.detect import read_file_bytes
+from storage.database import Database
+from storage.repositories import AnalysisCacheRepository, ThreadRepository
+
+ProgressFn = Callable[[str], None]
+"""Called (possibly from a worker thread) with a short human-readable progress line."""
+
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+def slugify(title: str) -> str:
+    """A short, typeable thread name from its title ("How could X?" → "how-could-x")."""
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")
+    slug = slug[:40].rstrip("-")
+    return slug or "thread"
+
+
+def check_name(name: str) -> str:
+    name = name.strip().lower()
+    if not _NAME_RE.match(name):
+        raise UserError(
+            f"invalid thread name {name!r}: use 1-64 letters, digits, '-', '_' or '.', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    thread: StoredThread
+    created: bool
+    added: int
+    updated: int
+    unchanged: int
+
+    @property
+    def changed(self) -> bool:
+        return self.created or self.added > 0 or self.updated > 0
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadView:
+    """A stored thread with its posts and quote edges, ready for analyses and renderers."""
+
+    thread: StoredThread
+    posts: tuple[StoredPost, ...]
+    edges: tuple[QuoteEdge, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryAnswer:
+    thread: StoredThread
+    summary: Summary
+
+
+@dataclass(frozen=True, slots=True)
+class StanceAnswer:
+    thread: StoredThread
+    report: StanceReport
+
+
+@dataclass(frozen=True, slots=True)
+class QuotesAnswer:
+    view: ThreadView
+    report: QuoteReport
+
+
+class Services:
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        self.threads = ThreadRepository(db)
+        self.cache = AnalysisCacheRepository(db)
+
+    # --- ingest ------------------------------------------------------------------------------
+
+    async def ingest_file(
+        self,
+        scope: str,
+        path: str | Path,
+        *,
+        name: str | None = None,
+        fmt: str = "auto",
+        progress: ProgressFn | None = None,
+    ) -> IngestResult:
+        path = Path(path)
+        limit = self.settings.storage.max_upload_bytes
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise UserError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        if path.is_dir():
+            raise UserError(f"{path} is a folder, not a file")
+        if size > limit:
+            raise UserError(
+                f"{path.name} is {size / 1048576:.1f} MB; the limit is {limit / 1048576:.1f} MB "
+                "([storage] max_upload_bytes)"
+            )
+        data = await asyncio.to_thread(path.read_bytes)
+        return await self.ingest_bytes(scope, data, name=name, fmt=fmt, progress=progress)
+
+    async def ingest_bytes(
+        self,
+        scope: str,
+        data: bytes,
+        *,
+        name: str | None = None,
+        fmt: str = "auto",
+        progress: ProgressFn | None = None,
+    ) -> IngestResult:
+        """Read an uploaded file (text, Markdown or JSON) and store it: all or nothing."""
+        validate_scope(scope)
+        limit = self.settings.storage.max_upload_bytes
+        _say(progress, f"Reading {len(data):,} bytes…")
+        doc = await asyncio.to_thread(read_file_bytes, data, fmt, limit)
+        return await self.ingest_doc(scope, doc, name=name, progress=progress)
+
+    async def ingest_doc(
+        self,
+        scope: str,
+        doc: ThreadDoc,
+        *,
+        name: str | None = None,
+        progress: ProgressFn | None = None,
+    ) -> IngestResult:
+        validate_scope(scope)
+        thread_name = check_name(name) if name else slugify(doc.title)
+        _say(progress, f"Found {len(doc.posts)} posts in “{doc.title}”; finding quotes…")
+        analysed = await asyncio.to_thread(_analyse, doc, progress)
+        existing = await self.threads.get(scope, thread_name)
+        if existing is not None:
+            await self._check_same_thread(scope, existing, analysed)
+        _say(progress, "Saving…")
+        saved = await self.threads.save(scope, thread_name, analysed)
+        return IngestResult(
+            thread=saved.thread,
+            created=saved.created,
+            added=saved.added,
+            updated=saved.updated,
+            unchanged=saved.unchanged,
+        )
+
+    async def _check_same_thread(
+        self, scope: str, existing: StoredThread, new: AnalysedThread
+    ) -> None:
+        """Refuse to mix two different threads under one name."""
+        if existing.source_url and new.url:
+            if existing.source_url == new.url:
+                return
+        elif existing.title == new.title and new.posts:
+            first = await self.threads.post(scope, existing.name, 1)
+            if first is not None and first.content_hash == new.posts[0].content_hash:
+                return
+        raise UserError(
+            f"a different thread is already stored as “{existing.name}” "
+            f"(“{existing.title}”); pick another name with --name, or forget it first"
+        )
+
+    # --- reading ---------------------------------------------------------------------------
+
+    async def list_threads(self, scope: str) -> list[StoredThread]:
+        return await self.threads.list(scope)
+
+    async def thread_names(self, scope: str, prefix: str = "", limit: int = 25) -> list[str]:
+        return await self.threads.names(scope, prefix.strip().lower(), limit)
+
+    async def view(self, scope: str, name: str) -> ThreadView:
+        thread = await self._thread(scope, name)
+        posts = await self.threads.posts(scope, thread.name)
+        edges = await self.threads.edges(scope, thread.name)
+        return ThreadView(thread=thread, posts=tuple(posts), edges=tuple(edges))
+
+    async def show(self, scope: str, name: str, post: int | None = None) -> ThreadView:
+        thread = await self._thread(scope, name)
+        if post is None:
+            return await self.view(scope, name)
+        found = await self.threads.post(scope, thread.name, post)
+        if found is None:
+            raise NotFound(
+                f"“{thread.name}” has posts 1 to {thread.post_count}; there is no post {post}"
+            )
+        return ThreadView(thread=thread, posts=(found,), edges=())
+
+    async def forget(self, scope: str, name: str) -> StoredThread:
+        thread = await self._thread(scope, name)
+        await self.threads.forget(scope, thread.name)
+        return thread
+
+    async def _thread(self, scope: str, name: str) -> StoredThread:
+        validate_scope(scope)
+        key = name.strip().lower()
+        thread = await self.threads.get(scope, key) if _NAME_RE.match(key) else None
+        if thread is None:
+            names = await self.threads.names(scope, "", 200)
+            hint = _suggest(key, names)
+            raise NotFound(f"no thread named “{name}” here.{hint}")
+        return thread
+
+    # --- analyses (CPU work off the event loop) -------------------------------------------
+
+    async def summary(self, scope: str, name: str, request: SummaryRequest) -> SummaryAnswer:
+        view = await self.view(scope, name)
+        summary = await asyncio.to_thread(
+            summarise, view.posts, request, view.thread.language, view.thread.title
+        )
+        return SummaryAnswer(thread=view.thread, summary=summary)
+
+    async def stance(
+        self, scope: str, name: str, author: str | None = None, topic: str | None = None
+    ) -> StanceAnswer:
+        view = await self.view(scope, name)
+        language = view.thread.language or "english"
+        report = await asyncio.to_thread(
+            stance_digest, view.posts, view.edges, author, topic, 3, language
+        )
+        return StanceAnswer(thread=view.thread, report=report)
+
+    async def quotes(
+        self, scope: str, name: str, author: str | None = None, post: int | None = None
+    ) -> QuotesAnswer:
+        view = await self.view(scope, name)
+        report = await asyncio.to_thread(quote_report, view.posts, view.edges, author, post)
+        return QuotesAnswer(view=view, report=report)
+
+    async def quote_graph(self, answer: QuotesAnswer) -> bytes:
+        title = f"Who quoted whom — {answer.view.thread.title}"
+        return await asyncio.to_thread(render_quote_graph, answer.report, title=title)
+
+
+def _analyse(doc: ThreadDoc, progress: ProgressFn | None) -> AnalysedThread:
+    analysed = infer_quotes(doc)
+    if analysed.language is None:
+        sample = [p.own_text for p in analysed.posts[:400]]
+        analysed = dataclasses.replace(analysed, language=detect_language(sample))
+    quotes = sum(e.count for e in analysed.edges)
+    _say(progress, f"Found {quotes} quotes between {len(analysed.edges)} pairs of posts.")
+    return analysed
+
+
+def _say(progress: ProgressFn | None, message: str) -> None:
+    if progress is not None:
+        progress(message)
+
+
+def _suggest(name: str, names: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+    if close:
+        return " Did you mean " + ", ".join(close) + "?"
+    if names:
+        shown = ", ".join(names[:8]) + (" …" if len(names) > 8 else "")
+        return f" Threads here: {shown}"
+    return " No threads are stored here yet; ingest one first."

@@ -1,0 +1,36 @@
+"""Neutral answers → plain text for the terminal."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+
+from bot.core.render import Answer
+
+
+def render_text(answer: Answer, width: int | None = None) -> str:
+    width = width or min(shutil.get_terminal_size((100, 20)).columns, 120)
+    out: list[str] = [answer.title]
+    if answer.sections:
+        out.append("=" * min(len(answer.title), width))
+    if answer.link:
+        out.append(answer.link)
+    for section in answer.sections:
+        out.append("")
+        if section.heading:
+            out.append(section.heading)
+            out.append("-" * min(len(section.heading), width))
+        for line in section.lines:
+            prefix = f"[{line.ref.label}] " if line.ref else ""
+            body = prefix + line.text
+            if line.detail:
+                body += f"  ({line.detail})"
+            out.append(
+                textwrap.fill(body, width=width, subsequent_indent="    ", break_long_words=False)
+            )
+            if line.ref and line.ref.url:
+                out.append(f"    {line.ref.url}")
+    if answer.notes:
+        out.append("")
+        out.extend(textwrap.fill(n, width=width) for n in answer.notes)
+    return "\n".join(out)
