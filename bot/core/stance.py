@@ -40,8 +40,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
+from sumy.utils import get_stop_words
+
 from bot.core.models import QuoteEdge, Segment
-from bot.core.summary import PostLike, own_sentences
+from bot.core.summary import PostLike, own_sentences, stemmer_for
 from bot.core.text import normalise_word, split_sentences, split_words, word_spans
 from bot.errors import UserError
 
@@ -384,22 +386,10 @@ def _echo_negation(reply_sentence: str, quoted: str) -> str | None:
 
 @lru_cache(maxsize=8)
 def _stop_words(language: str) -> frozenset[str]:
-    from sumy.utils import get_stop_words
-
     try:
         return frozenset(normalise_word(w) for w in get_stop_words(language))
     except LookupError:
         return frozenset()
-
-
-def _stemmer(language: str) -> Callable[[str], str]:
-    """sumy's stemmer for the language (no NLTK data needed), or its null stemmer."""
-    from sumy.nlp.stemmers import Stemmer, null_stemmer
-
-    try:
-        return Stemmer(language)
-    except LookupError:
-        return null_stemmer
 
 
 @lru_cache(maxsize=1)
@@ -502,7 +492,7 @@ def _excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
 def _key_points(
     sentences: list[tuple[int, str, str | None]],
     idf: dict[str, float],
-    stem: object,
+    stem: Callable[[str], str],
     stop: frozenset[str],
     count: int,
 ) -> tuple[KeyPoint, ...]:
@@ -517,9 +507,7 @@ def _key_points(
     vectors: list[dict[str, float]] = []
     for _, text, _ in sentences:
         terms = Counter(
-            stem(w)  # type: ignore[operator]
-            for w in (normalise_word(x) for x in split_words(text))
-            if w not in stop
+            stem(w) for w in (normalise_word(x) for x in split_words(text)) if w not in stop
         )
         vector = {t: tf * idf.get(t, 1.0) for t, tf in terms.items()}
         norm = sum(v * v for v in vector.values()) ** 0.5
@@ -650,7 +638,7 @@ def stance_digest(
 
     matcher = topic_pattern(topic) if topic and topic.strip() else None
     stop = _stop_words(language)
-    stem = _stemmer(language)
+    stem = stemmer_for(language)
 
     # IDF over every own sentence of the thread, so key points stand out against everyone.
     all_sentences: dict[str, list[tuple[int, str, str | None]]] = defaultdict(list)

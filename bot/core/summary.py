@@ -17,14 +17,16 @@ ranked with sumy's ordering, then shown in thread order. For a sentence count th
 are exactly sumy's `summarizer(document, k)`, except that a sentence whose text repeats
 an already picked one ("+1", "Thanks!") is skipped and the next best is taken.
 
-Caps (sumy is pure Python; measured on 2 cores): LexRank and TextRank build a dense
-n×n similarity matrix in Python (≈13 s at 1,000 sentences, quadratic), LSA loops over a
-words×sentences matrix and runs an SVD. Past `SENTENCE_CAPS` sentences we refuse with a
-UserError that says how to narrow the selection rather than keep a chat command waiting
-for minutes. KL-Sum's full ranking is cubic (25 s at 250 sentences in sumy); our early
-stop makes a few picks cheap, but each step still costs O(sentences × summary words), so
-KL-Sum is capped at `KL_MAX_SENTENCES` and ranks at most `KL_MAX_STEPS` sentences for a
-word/character budget (the note says when that limit cut the summary short).
+Caps (sumy is pure Python; measured on 2 cores, synthetic text, OPENBLAS_NUM_THREADS=1).
+LexRank and TextRank fill a dense n×n similarity matrix in Python (at ~1,440 sentences:
+LexRank 18 s, TextRank 10 s; quadratic); LSA loops over a words×sentences matrix and runs an
+SVD (8 s). Past `SENTENCE_CAPS` sentences we refuse with a UserError that says how to narrow
+the selection, rather than keep a chat command waiting for minutes (a later fast sparse path
+can lift these caps). KL-Sum's full ranking is cubic in sumy (25 s at 250 sentences); our
+early stop makes a few picks cheap (0.4 s for 5 of 1,000 sentences), but each step still
+costs sentences × summary words, so KL-Sum is capped at `KL_MAX_SENTENCES` and ranks at most
+`KL_MAX_STEPS` sentences (≈13 s at the cap); the note says when that cut a budget short.
+Luhn, SumBasic and Edmundson stay near a second at 1,500 sentences and get high caps.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numpy
 from sumy.models.dom import ObjectDocumentModel, Paragraph, Sentence
 from sumy.nlp.stemmers import Stemmer, null_stemmer
 from sumy.summarizers.edmundson import EdmundsonSummarizer
@@ -69,7 +72,8 @@ SENTENCE_CAPS: dict[str, int] = {
 """Most sentences each algorithm may be given; above this the request is refused."""
 KL_MAX_SENTENCES = SENTENCE_CAPS["kl"]
 KL_MAX_STEPS = 60
-"""KL-Sum ranks at most this many sentences (each step costs sentences × summary words)."""
+"""KL-Sum ranks at most this many sentences (each step costs sentences × summary words);
+above MAX_SENTENCES so only a word/character budget (or many repeats) can reach it."""
 
 ALGORITHM_NAMES: dict[str, str] = {
     "lexrank": "LexRank",
@@ -310,7 +314,8 @@ def build_document(
 # --- ratings -------------------------------------------------------------------------------
 
 
-def _stemmer(language: str) -> Callable[[str], str]:
+def stemmer_for(language: str) -> Callable[[str], str]:
+    """sumy's stemmer for the language (NLTK's Snowball code, no NLTK data), else a null one."""
     try:
         return Stemmer(language)
     except LookupError:
@@ -319,7 +324,7 @@ def _stemmer(language: str) -> Callable[[str], str]:
 
 def make_summarizer(algorithm: str, language: str, title: str = "") -> Any:
     """A configured sumy summariser (stemmer, stop words, Edmundson's word lists)."""
-    stemmer = _stemmer(language)
+    stemmer = stemmer_for(language)
     stop_words = get_stop_words(language)
     if algorithm == "edmundson":
         summarizer = EdmundsonSummarizer(stemmer)
@@ -361,7 +366,10 @@ def rate_sentences(summarizer: Any, document: ObjectDocumentModel) -> list[float
         return ()
 
     summarizer._get_best_sentences = record
-    summarizer(document, 1)
+    # LexRank divides by a zero norm when no two sentences share a rated word: sumy then
+    # rates everything NaN, which we keep (same picks as sumy) without the warning noise.
+    with numpy.errstate(invalid="ignore", divide="ignore"):
+        summarizer(document, 1)
     if len(recorded) != len(sentences):  # sumy gave up early (e.g. LSA: no content words)
         return [0.0] * len(sentences)
     return [float(r) for r in recorded]
@@ -403,9 +411,17 @@ def _sumbasic_ranking(
 
 
 def ranking(
-    algorithm: str, document: ObjectDocumentModel, language: str, title: str = ""
+    algorithm: str,
+    document: ObjectDocumentModel,
+    language: str,
+    title: str = "",
+    flags: dict[str, bool] | None = None,
 ) -> Iterator[tuple[int, float]]:
-    """(sentence index, score) best-first, in sumy's order, computed lazily where sumy is greedy."""
+    """(sentence index, score) best-first, in sumy's order, computed lazily where sumy is greedy.
+
+    `flags["uniform"]` is set when every sentence got the same rating (or none at all), so
+    the "best" are simply the earliest.
+    """
     summarizer = make_summarizer(algorithm, language, title)
     sentences = document.sentences
     if algorithm in ("kl", "sumbasic"):
@@ -418,6 +434,11 @@ def ranking(
             yield index, float(-step)
         return
     scores = rate_sentences(summarizer, document)
+    if flags is not None:
+        finite = [score for score in scores if math.isfinite(score)]
+        all_nan = not finite
+        all_equal = len(finite) == len(scores) and len(set(finite)) == 1
+        flags["uniform"] = len(scores) > 1 and (all_nan or all_equal)
     for index in _order_by_rating(scores):
         yield index, scores[index]
 
@@ -529,12 +550,13 @@ def summarise(
     budget = amount
     skipped_long = skipped_dupes = 0
     kl_stopped = False
+    flags: dict[str, bool] = {}
     for rank, (index, score) in enumerate(
-        ranking(algorithm, built.document, language, title), start=1
+        ranking(algorithm, built.document, language, title, flags), start=1
     ):
         if budget < smallest or (unit == "sentences" and budget == 0):
             break
-        if algorithm == "kl" and unit != "sentences" and rank > KL_MAX_STEPS:
+        if algorithm == "kl" and rank > KL_MAX_STEPS:
             kl_stopped = True
             break
         key = _dedupe_key(built.sources[index].text)
@@ -564,6 +586,11 @@ def summarise(
         notes.append(f"{skipped_long} better-rated sentence(s) did not fit the {unit} budget.")
     if skipped_dupes:
         notes.append(f"{skipped_dupes} repeated sentence(s) were left out.")
+    if flags.get("uniform") and picked:
+        notes.append(
+            f"{ALGORITHM_NAMES[algorithm]} rated every sentence the same "
+            "(too little shared vocabulary), so the earliest were taken."
+        )
     if kl_stopped:
         notes.append(f"KL-Sum ranks only its best {KL_MAX_STEPS} sentences for a {unit} budget.")
 

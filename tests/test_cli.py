@@ -1,0 +1,237 @@
+"""The `threadwise` command as a user runs it: a real process, a real SQLite file."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from tests.conftest import EXAMPLE_TEXT, SEED_TEXT, need_shared
+
+SEED_NAME = "how-could-ve-trotsky-took-power"
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+
+def tw(db: Path, *args: str, stdin: bytes | None = None, check: bool = True) -> Result:
+    """Run the command in-process (fast); test_real_process covers the installed entry point."""
+    out, err = io.StringIO(), io.StringIO()
+    old_stdin = sys.stdin
+    if stdin is not None:
+        sys.stdin = io.TextIOWrapper(io.BytesIO(stdin))
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            try:
+                code = main(["--db", str(db), *args])
+            except SystemExit as exc:  # argparse: --help and usage errors
+                code = int(exc.code or 0)
+    finally:
+        sys.stdin = old_stdin
+    result = Result(code, out.getvalue().encode(), err.getvalue().encode())
+    if check and code != 0:
+        raise AssertionError(f"exit {code}: {err.getvalue()}")
+    return result
+
+
+def test_real_process_entry_point(db):
+    env = {**os.environ, "THREADWISE_CONFIG": ""}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "--db", str(db), "ingest", str(EXAMPLE_TEXT), "--json"],
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["posts"] >= 18
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "--db", str(db), "summary", "nope"],
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.decode().strip().splitlines()[-1].startswith("threadwise: no thread")
+
+
+def dump(db: Path) -> list:
+    with sqlite3.connect(db) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return [(t, sorted(conn.execute(f"SELECT * FROM {t}").fetchall())) for t in sorted(tables)]
+
+
+def first_posts(text: str, count: int) -> str:
+    """The seed's title and its first `count` posts, as a shorter copy would hold them."""
+    lines = text.split("\n")
+    out, seen = [], 0
+    for line in lines:
+        if line != "" and line.strip() == "":
+            seen += 1
+            if seen == count:
+                break
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+@pytest.fixture
+def db(tmp_path) -> Path:
+    return tmp_path / "t.db"
+
+
+def test_ingest_json_output_and_threads_list(db):
+    need_shared(SEED_TEXT)
+    out = json.loads(tw(db, "ingest", str(SEED_TEXT), "--json").stdout)
+    assert out["name"] == SEED_NAME
+    assert out["title"] == "How could've Trotsky took power?"
+    assert out["posts"] == 19
+    assert out["authors"] == 0
+    listed = json.loads(tw(db, "threads", "--json").stdout)
+    assert [t["name"] for t in listed] == [SEED_NAME]
+
+
+def test_reingest_changes_nothing_and_longer_copy_adds_exactly_the_new_posts(db, tmp_path):
+    text = need_shared(SEED_TEXT).read_text(encoding="utf-8")
+    short = tmp_path / "short.txt"
+    short.write_text(first_posts(text, 12), encoding="utf-8")
+    tw(db, "ingest", str(short), "--name", "trotsky")
+    before = dump(db)
+    assert (
+        json.loads(tw(db, "ingest", str(short), "--name", "trotsky", "--json").stdout)["posts"]
+        == 12
+    )
+    assert dump(db) == before
+    tw(db, "ingest", str(SEED_TEXT), "--name", "trotsky")
+    shown = json.loads(tw(db, "show", "trotsky", "--json").stdout)
+    assert [p["number"] for p in shown["posts"]] == list(range(1, 20))
+    with sqlite3.connect(db) as conn:
+        old = dict(before)["posts"]
+        now = conn.execute("SELECT * FROM posts ORDER BY number").fetchall()
+    assert now[:12] == sorted(old, key=lambda r: r[2])
+
+
+def test_show_one_post_and_plain_text_output(db):
+    tw(db, "ingest", str(EXAMPLE_TEXT), "--name", "tram")
+    one = json.loads(tw(db, "show", "tram", "--post", "2", "--json").stdout)
+    assert [p["number"] for p in one["posts"]] == [2]
+    assert set(one["posts"][0]) >= {"number", "author", "time", "url", "text"}
+    text = tw(db, "show", "tram", "--post", "2").stdout.decode()
+    assert "#2" in text
+
+
+def test_quotes_summary_and_stance_documents(db, tmp_path):
+    tw(db, "ingest", str(EXAMPLE_TEXT), "--name", "tram")
+    png = tmp_path / "g.png"
+    quotes = json.loads(tw(db, "quotes", "tram", "--graph", str(png), "--json").stdout)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert quotes["edges"] and set(quotes["edges"][0]) >= {
+        "from_post",
+        "to_post",
+        "from_author",
+        "to_author",
+        "count",
+    }
+    seg = quotes["posts"][2]["segments"][0]
+    assert set(seg) >= {"kind", "text", "source_post", "source_author"}
+    summary = json.loads(tw(db, "summary", "tram", "--sentences", "3", "--json").stdout)
+    assert len(summary["sentences"]) == 3
+    assert set(summary["sentences"][0]) >= {"post", "author", "text", "score"}
+    stance = json.loads(tw(db, "stance", "tram", "--json").stdout)
+    assert set(stance["participants"][0]) >= {
+        "author",
+        "posts",
+        "key_points",
+        "quotes",
+        "quoted_by",
+        "agrees_with",
+        "disagrees_with",
+    }
+
+
+def test_seed_edges_as_printed_by_quotes(db):
+    need_shared(SEED_TEXT)
+    tw(db, "ingest", str(SEED_TEXT))
+    quotes = json.loads(tw(db, "quotes", SEED_NAME, "--json").stdout)
+    edges = {(e["from_post"], e["to_post"]) for e in quotes["edges"]}
+    assert {(3, 2), (4, 1), (6, 5), (7, 6), (9, 8), (11, 10)} <= edges
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty"),
+        (b"\x00\x01\x02\x03binary\x00", "binary"),
+        (b'{"title": "broken", "posts": [', "not valid JSON"),
+        (b"<html><body>saved page</body></html>", "HTML"),
+    ],
+)
+def test_bad_input_exits_non_zero_with_one_line_and_stores_nothing(db, tmp_path, content, message):
+    tw(db, "threads")  # creates the schema
+    before = dump(db)
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(content)
+    proc = tw(db, "ingest", str(bad), check=False)
+    assert proc.returncode == 1
+    err = proc.stderr.decode().strip()
+    last = err.splitlines()[-1]
+    assert last.startswith("threadwise: ") and message in last and "Traceback" not in err
+    assert dump(db) == before
+
+
+def test_missing_file_oversized_file_and_unknown_thread(db, tmp_path):
+    proc = tw(db, "ingest", str(tmp_path / "nope.txt"), check=False)
+    assert proc.returncode == 1 and "cannot read" in proc.stderr.decode()
+    big = tmp_path / "big.txt"
+    with big.open("wb") as f:
+        f.truncate(50 * 1024 * 1024)  # a 50 MB file
+    proc = tw(db, "ingest", str(big), check=False)
+    assert proc.returncode == 1 and "limit" in proc.stderr.decode()
+    proc = tw(db, "summary", "no-such-thread", check=False)
+    assert proc.returncode == 1 and "no thread named" in proc.stderr.decode()
+
+
+def test_a_different_thread_under_the_same_name_is_refused(db, tmp_path):
+    tw(db, "ingest", str(EXAMPLE_TEXT), "--name", "x")
+    other = tmp_path / "other.txt"
+    other.write_text("Other thread\n\nA post about something else entirely.\n", encoding="utf-8")
+    before = dump(db)
+    proc = tw(db, "ingest", str(other), "--name", "x", check=False)
+    assert proc.returncode == 1 and "different thread" in proc.stderr.decode()
+    assert dump(db) == before
+
+
+def test_forget_removes_everything(db):
+    tw(db, "ingest", str(EXAMPLE_TEXT), "--name", "tram")
+    tw(db, "forget", "tram")
+    with sqlite3.connect(db) as conn:
+        for table in ("threads", "posts", "segments", "quote_edges"):
+            assert conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0
+
+
+def test_stdin_ingest(db):
+    tw(db, "ingest", "-", "--name", "piped", stdin=EXAMPLE_TEXT.read_bytes())
+    assert json.loads(tw(db, "threads", "--json").stdout)[0]["name"] == "piped"
+
+
+@pytest.mark.parametrize(
+    "command", ["ingest", "threads", "show", "forget", "summary", "stance", "quotes", "demo"]
+)
+def test_every_command_has_help(db, command):
+    out = tw(db, command, "--help").stdout.decode()
+    assert "usage: threadwise" in out
+
+
+def test_usage_error_exits_2(db):
+    assert tw(db, "summary", check=False).returncode == 2
