@@ -235,7 +235,7 @@ def select_posts(
         raise UserError("This thread has no posts.")
     chosen = [
         p
-        for p in posts
+        for p in sorted(posts, key=lambda p: p.number)
         if (first_post is None or p.number >= first_post)
         and (last_post is None or p.number <= last_post)
         and (since_post is None or p.number > since_post)
@@ -513,8 +513,10 @@ def summarise(
     """Attributed extractive summary of the selected posts' own words.
 
     Pure and synchronous (CPU-bound: run it off the event loop). `language` None means
-    detect it from the selected text. Raises UserError for an unknown algorithm, a bad
-    length, an empty selection or a selection too big for the algorithm (see module doc).
+    detect it from the selected text. `title` (the thread title) feeds Edmundson's title
+    and bonus words; the other algorithms ignore it. Raises UserError for an unknown
+    algorithm, a bad length, an empty selection or a selection too big for the algorithm
+    (see the module docstring for the caps).
     """
     request = request or SummaryRequest()
     algorithm = _resolve_algorithm(request.algorithm)
