@@ -156,7 +156,7 @@ def render_quote_graph(
     ax = fig.add_axes(_AX_RECT)
     ax.set_axis_off()
 
-    if g.number_of_nodes() == 0:
+    if g.number_of_edges() == 0:
         ax.set_xlim(-1, 1)
         ax.set_ylim(-1, 1)
         ax.text(

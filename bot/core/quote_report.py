@@ -108,11 +108,13 @@ class QuoteReport:
     author: str | None = None  # the author filter, as spelled in the thread
     post: int | None = None  # the post filter
     notes: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()
+    """Everyone who posted (unfiltered reports only): quiet participants are people too."""
 
     @property
     def participants(self) -> tuple[str, ...]:
-        """Labels that take part in at least one quote, in first-seen pair order."""
-        seen: dict[str, None] = {}
+        """Everyone who posted, then labels that take part in a quote, in first-seen order."""
+        seen: dict[str, None] = dict.fromkeys(self.members)
         for pair in self.pairs:
             seen.setdefault(pair.from_label)
             seen.setdefault(pair.to_label)
@@ -391,6 +393,11 @@ def quote_report(
         author=resolved,
         post=post,
         notes=tuple(notes),
+        members=(
+            tuple(dict.fromkeys(thread.label(n) for n in sorted(thread.posts)))
+            if author is None and post is None
+            else ()
+        ),
     )
 
 

@@ -159,3 +159,12 @@ def test_renders_in_worker_threads() -> None:
 def test_max_nodes_must_be_positive() -> None:
     with pytest.raises(UserError):
         render_quote_graph(POSTS, EDGES, max_nodes=0)
+
+
+def test_quiet_participants_still_get_a_node() -> None:
+    from bot.core.models import QuoteEdge
+    from bot.core.quote_report import quote_report
+
+    posts = [post(1, "ana"), post(2, "bo"), post(3, "cy")]
+    g = build_quote_graph(quote_report(posts, [QuoteEdge(2, 1, 1)]))
+    assert set(g.nodes) == {"ana", "bo", "cy"}
