@@ -114,6 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--post", type=_positive, metavar="N", help="quotes of post N and replies")
     p.add_argument("--graph", metavar="FILE.png", help="also write the quote graph picture")
 
+    p = command("run", "start the Discord and/or Matrix bot, as configured", json_out=False)
+    p.add_argument(
+        "--sync-commands",
+        action="store_true",
+        help="register Discord slash commands with Discord on this start (never automatic)",
+    )
+
     p = command("demo", "ingest the bundled example thread and show every analysis")
     p.add_argument("--graph", metavar="FILE.png", help="where to write the quote graph")
     return parser
@@ -302,6 +309,13 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 async def run(args: argparse.Namespace) -> None:
     settings = _settings(args)
+    if args.command == "run":
+        from bot.log import setup_logging
+        from bot.runner import run_bots
+
+        setup_logging(quiet=args.quiet)
+        await run_bots(settings, args.db or settings.storage.path, sync_commands=args.sync_commands)
+        return
     db_path = args.db or settings.storage.path
     console = Console(quiet=args.quiet, json_mode=getattr(args, "json", False))
     db = await Database.open(db_path)

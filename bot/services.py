@@ -190,6 +190,32 @@ class Services:
             f"(“{existing.title}”); pick another name with --name, or forget it first"
         )
 
+    async def ingest_url(
+        self,
+        scope: str,
+        url: str,
+        *,
+        name: str | None = None,
+        progress: ProgressFn | None = None,
+    ) -> IngestResult:
+        """Fetch every page of a forum thread through the safe fetcher and store it."""
+        raise UserError(
+            "reading forum URLs is not available in this version yet; save the thread as "
+            "text, Markdown or JSON and ingest the file"
+        )
+
+    async def refresh(
+        self, scope: str, name: str, *, progress: ProgressFn | None = None
+    ) -> IngestResult:
+        """Re-read a stored thread from its source URL; only new and edited posts change."""
+        thread = await self._thread(scope, name)
+        if not thread.source_url:
+            raise UserError(
+                f"“{thread.name}” came from a file, so it cannot be refreshed; ingest a newer "
+                "copy of the file under the same name instead"
+            )
+        return await self.ingest_url(scope, thread.source_url, name=thread.name, progress=progress)
+
     # --- reading ---------------------------------------------------------------------------
 
     async def list_threads(self, scope: str) -> list[StoredThread]:

@@ -50,6 +50,10 @@ class PostDoc:
     source_id: str | None = None
     time: datetime | None = None
     url: str | None = None
+    reply_to_source_id: str | None = None
+    """The post this one answers without quoting it (Discourse reply_to, Reddit parent,
+    Discord/Matrix replies): counted as a quote edge to that post's author."""
+    deleted: bool = False
 
     @property
     def text(self) -> str:
@@ -63,6 +67,8 @@ class ThreadDoc:
     source_kind: str  # "text", "markdown", "json", "xenforo", ...
     url: str | None = None
     language: str | None = None
+    notes: tuple[str, ...] = ()
+    """What the reader wants the user told, e.g. "stopped at page 50 of 347"."""
 
 
 # --- what analysis produces and storage keeps ---------------------------------------------

@@ -160,8 +160,7 @@ def quotes_answer(thread: StoredThread, report: QuoteReport) -> Answer:
     pair_lines = tuple(
         Line(
             f"{p.from_label} quoted {p.to_label} "
-            f"{p.count} time{'s' if p.count != 1 else ''}"
-            + (" (self-quote)" if p.is_self else "")
+            f"{p.count} time{'s' if p.count != 1 else ''}" + (" (self-quote)" if p.is_self else "")
         )
         for p in report.pairs
     )

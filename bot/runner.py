@@ -1,0 +1,69 @@
+"""`threadwise run`: start every chat adapter that is configured, in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from bot.errors import UserError
+from bot.services import Services
+from bot.settings import Settings
+from storage.database import Database
+
+log = logging.getLogger(__name__)
+
+
+async def run_bots(settings: Settings, db_path: str | Path, *, sync_commands: bool = False) -> None:
+    """Run Discord and/or Matrix until SIGINT/SIGTERM, sharing one database and one core.
+
+    Each adapter exposes `run_*(services, settings, ...)`, a coroutine that runs until it
+    is cancelled and cleans up after itself.
+    """
+    jobs: list[Coroutine[Any, Any, None]] = []
+    db = await Database.open(db_path)
+    services = Services(db, settings)
+    try:
+        if settings.discord.enabled:
+            from bot.discord_app import run_discord
+
+            jobs.append(run_discord(services, settings, sync_commands=sync_commands))
+        if settings.matrix.enabled:
+            from bot.matrix_app import run_matrix
+
+            jobs.append(run_matrix(services, settings))
+        if not jobs:
+            raise UserError(
+                "nothing to run: set DISCORD_TOKEN (or [discord] token) for Discord, or "
+                "[matrix] homeserver, user_id and a password or access token for Matrix"
+            )
+        await _until_stopped(jobs)
+    finally:
+        for job in jobs:
+            job.close()  # never awaited when set-up failed part-way
+        await db.close()
+
+
+async def _until_stopped(jobs: list[Coroutine[Any, Any, None]]) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not main thread, Windows
+            loop.add_signal_handler(sig, stop.set)
+    tasks = [asyncio.create_task(job) for job in jobs]
+    jobs.clear()
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not stopper and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+    finally:
+        log.info("threadwise stopping")
+        for task in [*tasks, stopper]:
+            task.cancel()
+        await asyncio.gather(*tasks, stopper, return_exceptions=True)
