@@ -267,9 +267,27 @@ async def _connect(
 
 
 async def _enable_wal(conn: aiosqlite.Connection, path: Path) -> None:
-    """WAL is a property of the file: set once by the writer, seen by every connection."""
-    rows = await conn.execute_fetchall("PRAGMA journal_mode = WAL")
+    """WAL is a property of the file: set once by the writer, seen by every connection.
+
+    Switching the journal mode needs an exclusive lock and SQLite does not wait for it
+    through busy_timeout, so a second process opening a fresh file at the same moment
+    gets "database is locked": retry for a few seconds instead.
+    """
+    rows = await conn.execute_fetchall("PRAGMA journal_mode")
     mode = str(rows[0][0]).lower() if rows else "?"
+    delay = 0.01
+    for _ in range(60):
+        if mode == "wal":
+            break
+        try:
+            rows = await conn.execute_fetchall("PRAGMA journal_mode = WAL")
+            mode = str(rows[0][0]).lower() if rows else "?"
+            break
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) and "busy" not in str(e):
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.2)
     if mode != "wal":
         raise StorageError(f"Cannot switch {path} to WAL mode (journal_mode is {mode!r}).")
     # NORMAL is durable across application crashes in WAL mode and much faster than FULL.

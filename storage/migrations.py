@@ -116,9 +116,38 @@ CREATE INDEX digest_schedules_scope ON digest_schedules (scope);
 CREATE INDEX digest_schedules_thread ON digest_schedules (thread_id);
 """
 
+_V2_CHAT_SOURCES = """
+ALTER TABLE posts ADD COLUMN author_id TEXT;
+ALTER TABLE posts ADD COLUMN reply_to INTEGER;
+ALTER TABLE posts ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1));
+CREATE INDEX posts_thread_author_id ON posts (thread_id, author_id);
+
+-- Members who asked to be left out of chat-history ingests and digests (Discord /optout).
+CREATE TABLE opt_outs (
+    scope      TEXT NOT NULL,
+    user_id    TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (scope, user_id)
+) WITHOUT ROWID;
+
+-- A guild/room the bot left; its data is removed after a grace period, not at once.
+CREATE TABLE scope_departures (
+    scope   TEXT PRIMARY KEY,
+    left_at TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Small adapter state that must survive restarts (e.g. the Matrix sync token).
+CREATE TABLE bot_state (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "threads, posts, segments, quote edges, analysis cache, digest schedules",
               _V1_SCHEMA),
+    Migration(2, "chat sources: author ids, replies, deletions, opt-outs, bot state",
+              _V2_CHAT_SOURCES),
 )  # fmt: skip
 
 

@@ -134,7 +134,9 @@ def _thread_from_row(row: sqlite3.Row) -> StoredThread:
 
 
 SegmentRow = tuple[int, str, str, int | None, str | None, int]  # paragraph..explicit
-PostFields = tuple[str | None, str | None, str | None, str | None, str, str]
+PostFields = tuple[
+    str | None, str | None, str | None, str | None, str, str, str | None, int | None, int
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +144,8 @@ class _PostRow:
     """A post as the database holds it, for comparing and writing."""
 
     number: int
-    fields: PostFields  # source_id, author, posted_at, url, text, content_hash
+    fields: PostFields
+    # source_id, author, posted_at, url, text, content_hash, author_id, reply_to, deleted
     segments: tuple[SegmentRow, ...]
 
 
@@ -156,6 +159,9 @@ def _post_row(post: AnalysedPost) -> _PostRow:
             post.url,
             post.text,
             post.content_hash,
+            post.author_id,
+            post.reply_to,
+            int(bool(post.deleted)),
         ),
         segments=tuple(
             (s.paragraph, s.kind, s.text, s.source_post, s.source_author, int(bool(s.explicit)))
@@ -190,7 +196,7 @@ async def _write_posts(
     if changed:
         await conn.executemany(
             "UPDATE posts SET source_id = ?, author = ?, posted_at = ?, url = ?, text = ?,"
-            " content_hash = ? WHERE id = ?",
+            " content_hash = ?, author_id = ?, reply_to = ?, deleted = ? WHERE id = ?",
             [(*row.fields, post_id) for post_id, row in changed],
         )
         await conn.executemany(
@@ -200,7 +206,8 @@ async def _write_posts(
     if new:
         await conn.executemany(
             "INSERT INTO posts (thread_id, number, source_id, author, posted_at, url, text,"
-            " content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " content_hash, author_id, reply_to, deleted)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(thread_id, row.number, *row.fields) for row in new],
         )
         ids = await conn.execute_fetchall(
@@ -288,7 +295,8 @@ class ThreadRepository:
             params = (thread_id, lo, hi, hi)
             post_rows = await conn.execute_fetchall(
                 "SELECT p.id, p.number, p.text, p.content_hash, p.author, p.source_id,"
-                f" p.posted_at, p.url FROM posts p WHERE {where} ORDER BY p.number",
+                " p.posted_at, p.url, p.author_id, p.reply_to, p.deleted"
+                f" FROM posts p WHERE {where} ORDER BY p.number",
                 params,
             )
             seg_rows = await conn.execute_fetchall(
@@ -310,6 +318,9 @@ class ThreadRepository:
                 source_id=r["source_id"],
                 time=from_db_time(r["posted_at"]),
                 url=r["url"],
+                author_id=r["author_id"],
+                reply_to=r["reply_to"],
+                deleted=bool(r["deleted"]),
             )
             for r in post_rows
         ]
@@ -434,8 +445,8 @@ async def _stored_posts(
 ) -> dict[int, tuple[int, _PostRow]]:
     """number → (post id, row) for comparison with a new copy."""
     post_rows = await conn.execute_fetchall(
-        "SELECT id, number, source_id, author, posted_at, url, text, content_hash FROM posts"
-        " WHERE thread_id = ?",
+        "SELECT id, number, source_id, author, posted_at, url, text, content_hash, author_id,"
+        " reply_to, deleted FROM posts WHERE thread_id = ?",
         (thread_id,),
     )
     seg_rows = await conn.execute_fetchall(
@@ -457,15 +468,23 @@ async def _stored_posts(
 
 
 async def _recompute_edges(conn: aiosqlite.Connection, thread_id: int) -> None:
-    """Quote edges are a pure function of the stored quote segments."""
+    """Quote edges are a pure function of what is stored: quote segments per (post, source),
+    plus 1 for a reply (posts.reply_to) that quotes nothing of the post it answers."""
     await conn.execute_fetchall("DELETE FROM quote_edges WHERE thread_id = ?", (thread_id,))
     await conn.execute_fetchall(
         "INSERT INTO quote_edges (thread_id, from_post, to_post, count)"
-        " SELECT p.thread_id, p.number, s.source_post, count(*)"
-        " FROM segments s JOIN posts p ON p.id = s.post_id"
-        " WHERE p.thread_id = ? AND s.kind = 'quote' AND s.source_post IS NOT NULL"
-        " GROUP BY p.number, s.source_post",
-        (thread_id,),
+        " SELECT ?, from_post, to_post, sum(n) FROM ("
+        "   SELECT p.number AS from_post, s.source_post AS to_post, count(*) AS n"
+        "   FROM segments s JOIN posts p ON p.id = s.post_id"
+        "   WHERE p.thread_id = ? AND s.kind = 'quote' AND s.source_post IS NOT NULL"
+        "   GROUP BY p.number, s.source_post"
+        "   UNION ALL"
+        "   SELECT p.number, p.reply_to, 1 FROM posts p"
+        "   WHERE p.thread_id = ? AND p.reply_to IS NOT NULL AND p.reply_to <> p.number"
+        "   AND NOT EXISTS (SELECT 1 FROM segments s WHERE s.post_id = p.id"
+        "                   AND s.kind = 'quote' AND s.source_post = p.reply_to)"
+        " ) GROUP BY from_post, to_post",
+        (thread_id, thread_id, thread_id),
     )
 
 

@@ -47,6 +47,8 @@ class Block:
 class PostDoc:
     blocks: tuple[Block, ...]
     author: str | None = None
+    author_id: str | None = None
+    """A platform user id (Discord/Matrix), so opted-out members can be left out."""
     source_id: str | None = None
     time: datetime | None = None
     url: str | None = None
@@ -99,6 +101,10 @@ class AnalysedPost:
     source_id: str | None = None
     time: datetime | None = None
     url: str | None = None
+    author_id: str | None = None
+    reply_to: int | None = None
+    """Number of the post this one answers without quoting it (an edge of count 1)."""
+    deleted: bool = False
 
     @property
     def content_hash(self) -> str:
@@ -154,6 +160,9 @@ class StoredPost:
     source_id: str | None = None
     time: datetime | None = None
     url: str | None = None
+    author_id: str | None = None
+    reply_to: int | None = None
+    deleted: bool = False
 
     @property
     def own_text(self) -> str:

@@ -252,7 +252,8 @@ def infer_quotes(doc: ThreadDoc) -> AnalysedThread:
         if post.source_id:
             by_source_id.setdefault(post.source_id, number)
         authors[number] = post.author
-        posts.append(_analysed(number, post, segments))
+        reply_to = by_source_id.get(post.reply_to_source_id) if post.reply_to_source_id else None
+        posts.append(_analysed(number, post, segments, reply_to))
     return AnalysedThread(
         title=doc.title,
         source_kind=doc.source_kind,
@@ -264,15 +265,23 @@ def infer_quotes(doc: ThreadDoc) -> AnalysedThread:
 
 
 def edges_from_posts(posts: Sequence[AnalysedPost]) -> tuple[QuoteEdge, ...]:
+    """Quote segments per (post, source); a reply that quotes nothing of its parent counts 1.
+
+    storage/repositories.py computes the same in SQL from what it stores.
+    """
     counts: Counter[tuple[int, int]] = Counter()
     for post in posts:
         for seg in post.segments:
             if seg.kind == "quote" and seg.source_post is not None:
                 counts[(post.number, seg.source_post)] += 1
+        if post.reply_to is not None and (post.number, post.reply_to) not in counts:
+            counts[(post.number, post.reply_to)] += 1
     return tuple(QuoteEdge(a, b, n) for (a, b), n in sorted(counts.items()))
 
 
-def _analysed(number: int, post: PostDoc, segments: list[Segment]) -> AnalysedPost:
+def _analysed(
+    number: int, post: PostDoc, segments: list[Segment], reply_to: int | None
+) -> AnalysedPost:
     return AnalysedPost(
         number=number,
         text=post.text,
@@ -281,6 +290,9 @@ def _analysed(number: int, post: PostDoc, segments: list[Segment]) -> AnalysedPo
         source_id=post.source_id,
         time=post.time,
         url=post.url,
+        author_id=post.author_id,
+        reply_to=reply_to if reply_to != number else None,
+        deleted=post.deleted,
     )
 
 
