@@ -173,3 +173,23 @@ def test_synthetic_2000_post_thread_edges_equal_planted_ones():
     analysed = infer_quotes(synthetic.doc)
     got = {(e.from_post, e.to_post) for e in analysed.edges}
     assert got == synthetic.expected_edges
+
+
+def test_reply_without_quote_counts_as_one_edge_and_a_quoting_reply_is_not_doubled():
+    doc = ThreadDoc(
+        title="t",
+        source_kind="reddit",
+        posts=(
+            PostDoc(blocks=(Block(A1),), author="ana", source_id="c1"),
+            PostDoc(
+                blocks=(Block("Nonsense."),), author="bo", source_id="c2", reply_to_source_id="c1"
+            ),
+            PostDoc(blocks=(Block(A1), Block("Quite.")), author="cy", reply_to_source_id="c1"),
+            PostDoc(
+                blocks=(Block("Self."),), author="dee", source_id="c4", reply_to_source_id="c4"
+            ),
+        ),
+    )
+    t = infer_quotes(doc)
+    assert [(e.from_post, e.to_post, e.count) for e in t.edges] == [(2, 1, 1), (3, 1, 1)]
+    assert t.posts[1].reply_to == 1 and t.posts[3].reply_to is None

@@ -481,3 +481,32 @@ async def test_forget_cascades_to_everything(
 async def test_thread_name_is_required(threads: ThreadRepository) -> None:
     with pytest.raises(ValueError, match="name"):
         await threads.get("local", "  ")
+
+
+async def test_reply_edges_are_recomputed_in_sql_like_in_memory(tmp_path) -> None:
+    from bot.core.models import Block, PostDoc, ThreadDoc
+    from bot.core.quotes import infer_quotes
+    from storage.database import Database
+    from storage.repositories import ThreadRepository
+
+    long = "Every budget since the flood has pushed the library wing back another year again."
+    doc = ThreadDoc(
+        title="t",
+        source_kind="reddit",
+        posts=(
+            PostDoc(blocks=(Block(long),), author="ana", author_id="u1", source_id="c1"),
+            PostDoc(blocks=(Block("No."),), author="bo", source_id="c2", reply_to_source_id="c1"),
+            PostDoc(blocks=(Block(long), Block("Yes.")), author="cy", reply_to_source_id="c1"),
+            PostDoc(blocks=(Block("Gone."),), deleted=True),
+        ),
+    )
+    analysed = infer_quotes(doc)
+    db = await Database.open(tmp_path / "r.db")
+    try:
+        repo = ThreadRepository(db)
+        await repo.save("local", "t", analysed)
+        assert await repo.edges("local", "t") == list(analysed.edges)
+        posts = await repo.posts("local", "t")
+        assert posts[0].author_id == "u1" and posts[1].reply_to == 1 and posts[3].deleted
+    finally:
+        await db.close()
