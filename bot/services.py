@@ -33,6 +33,7 @@ from bot.errors import NotFound, UserError
 from bot.settings import Settings
 from bot.sources.detect import read_file_bytes
 from storage.database import Database
+from storage.members import BotStateRepository, OptOutRepository, RedactResult, ScopeRepository
 from storage.repositories import AnalysisCacheRepository, ThreadRepository
 
 ProgressFn = Callable[[str], None]
@@ -105,6 +106,9 @@ class Services:
         self.settings = settings
         self.threads = ThreadRepository(db)
         self.cache = AnalysisCacheRepository(db)
+        self.opt_outs = OptOutRepository(db)
+        self.scopes = ScopeRepository(db)
+        self.state = BotStateRepository(db)
 
     # --- ingest ------------------------------------------------------------------------------
 
@@ -255,6 +259,19 @@ class Services:
             hint = _suggest(key, names)
             raise NotFound(f"no thread named “{name}” here.{hint}")
         return thread
+
+    # --- members and places ----------------------------------------------------------------
+
+    async def opt_out(self, scope: str, user_id: str) -> RedactResult:
+        """Leave a member out of chat-history ingests and digests; redact what is stored."""
+        return await self.opt_outs.opt_out(scope, user_id)
+
+    async def opt_in(self, scope: str, user_id: str) -> bool:
+        return await self.opt_outs.opt_in(scope, user_id)
+
+    async def opted_out(self, scope: str) -> set[str]:
+        """User ids chat-history readers must skip in this scope."""
+        return await self.opt_outs.opted_out(scope)
 
     # --- analyses (CPU work off the event loop) -------------------------------------------
 

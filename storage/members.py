@@ -1,0 +1,168 @@
+"""What the bot keeps about chat members and places: opt-outs, departures, adapter state.
+
+The bot stores other people's words, so a member must be able to say "leave me out" and
+have what is stored of them removed, and a guild/room the bot leaves is purged after a
+grace period. Every call is scoped like the thread repositories.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.core.models import content_hash, validate_scope
+
+from .database import Database
+from .repositories import from_db_time, to_db_time, utcnow
+
+REDACTED = "[removed at the author's request]"
+
+
+@dataclass(frozen=True, slots=True)
+class RedactResult:
+    posts: int
+    threads: int
+
+
+class OptOutRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def is_opted_out(self, scope: str, user_id: str) -> bool:
+        validate_scope(scope)
+        row = await self._db.fetchone(
+            "SELECT 1 FROM opt_outs WHERE scope = ? AND user_id = ?", (scope, user_id)
+        )
+        return row is not None
+
+    async def opted_out(self, scope: str) -> set[str]:
+        validate_scope(scope)
+        rows = await self._db.fetchall("SELECT user_id FROM opt_outs WHERE scope = ?", (scope,))
+        return {r[0] for r in rows}
+
+    async def opt_out(self, scope: str, user_id: str) -> RedactResult:
+        """Record the opt-out and redact every stored post of that member, in one transaction."""
+        validate_scope(scope)
+        now = to_db_time(utcnow())
+        text_hash = content_hash(REDACTED)
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "INSERT OR IGNORE INTO opt_outs (scope, user_id, created_at) VALUES (?, ?, ?)",
+                (scope, user_id, now),
+            )
+            rows = await conn.execute_fetchall(
+                "SELECT p.id, p.thread_id FROM posts p JOIN threads t ON t.id = p.thread_id"
+                " WHERE t.scope = ? AND p.author_id = ?",
+                (scope, user_id),
+            )
+            post_ids = [r[0] for r in rows]
+            thread_ids = sorted({r[1] for r in rows})
+            if post_ids:
+                await conn.executemany(
+                    "UPDATE posts SET text = ?, content_hash = ?, author = NULL, author_id = NULL,"
+                    " deleted = 1 WHERE id = ?",
+                    [(REDACTED, text_hash, pid) for pid in post_ids],
+                )
+                await conn.executemany(
+                    "DELETE FROM segments WHERE post_id = ?", [(pid,) for pid in post_ids]
+                )
+                await conn.executemany(
+                    "INSERT INTO segments (post_id, seq, paragraph, kind, text, explicit)"
+                    " VALUES (?, 0, 0, 'own', ?, 0)",
+                    [(pid, REDACTED) for pid in post_ids],
+                )
+                # Quotes of the member's words in other posts are their words too.
+                for thread_id in thread_ids:
+                    numbers = await conn.execute_fetchall(
+                        "SELECT number FROM posts WHERE thread_id = ? AND id IN"
+                        f" ({','.join('?' * len(post_ids))})",
+                        (thread_id, *post_ids),
+                    )
+                    await conn.executemany(
+                        "UPDATE segments SET text = ?, source_author = NULL WHERE kind = 'quote'"
+                        " AND source_post = ? AND post_id IN"
+                        " (SELECT id FROM posts WHERE thread_id = ?)",
+                        [(REDACTED, n[0], thread_id) for n in numbers],
+                    )
+                for thread_id in thread_ids:
+                    await conn.execute(
+                        "UPDATE threads SET revision = revision + 1, updated_at = ? WHERE id = ?",
+                        (now, thread_id),
+                    )
+                    await conn.execute(
+                        "DELETE FROM analysis_cache WHERE thread_id = ?", (thread_id,)
+                    )
+        return RedactResult(posts=len(post_ids), threads=len(thread_ids))
+
+    async def opt_in(self, scope: str, user_id: str) -> bool:
+        """Future ingests include the member again; what was removed stays removed."""
+        validate_scope(scope)
+        async with self._db.transaction() as conn:
+            cur = await conn.execute(
+                "DELETE FROM opt_outs WHERE scope = ? AND user_id = ?", (scope, user_id)
+            )
+            return cur.rowcount > 0
+
+
+class ScopeRepository:
+    """Guilds/rooms the bot left: data is purged only after a grace period."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def mark_left(self, scope: str, when: datetime | None = None) -> None:
+        validate_scope(scope)
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "INSERT OR IGNORE INTO scope_departures (scope, left_at) VALUES (?, ?)",
+                (scope, to_db_time(when or utcnow())),
+            )
+
+    async def mark_back(self, scope: str) -> bool:
+        validate_scope(scope)
+        async with self._db.transaction() as conn:
+            cur = await conn.execute("DELETE FROM scope_departures WHERE scope = ?", (scope,))
+            return cur.rowcount > 0
+
+    async def purge_departed(self, grace: timedelta, now: datetime | None = None) -> list[str]:
+        """Delete every thread and schedule of scopes left longer than `grace` ago."""
+        cutoff = (now or utcnow()) - grace
+        async with self._db.transaction() as conn:
+            rows = await conn.execute_fetchall("SELECT scope, left_at FROM scope_departures")
+            gone = [
+                r[0] for r in rows if (left := from_db_time(r[1])) is not None and left <= cutoff
+            ]
+            for scope in gone:
+                await conn.execute("DELETE FROM digest_schedules WHERE scope = ?", (scope,))
+                await conn.execute("DELETE FROM threads WHERE scope = ?", (scope,))
+                await conn.execute("DELETE FROM opt_outs WHERE scope = ?", (scope,))
+                await conn.execute("DELETE FROM scope_departures WHERE scope = ?", (scope,))
+        return gone
+
+
+class BotStateRepository:
+    """Adapter state that must survive restarts (sync tokens, device ids)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get(self, key: str) -> str | None:
+        row = await self._db.fetchone("SELECT value FROM bot_state WHERE key = ?", (key,))
+        return None if row is None else str(row[0])
+
+    async def set(self, key: str, value: str) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO bot_state (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+
+__all__ = [
+    "REDACTED",
+    "BotStateRepository",
+    "OptOutRepository",
+    "RedactResult",
+    "ScopeRepository",
+]

@@ -1,0 +1,82 @@
+"""Opt-outs redact a member's stored words; departures purge after a grace period."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.core.models import Block, PostDoc, ThreadDoc
+from bot.core.quotes import infer_quotes
+from storage.database import Database
+from storage.members import REDACTED, BotStateRepository, OptOutRepository, ScopeRepository
+from storage.repositories import ThreadRepository
+
+WORDS = "The tram depot should go on the old gasworks site beside the ring road junction."
+
+
+def chat(*posts: tuple[str, str]) -> ThreadDoc:
+    return ThreadDoc(
+        title="chat",
+        source_kind="discord",
+        posts=tuple(
+            PostDoc(blocks=(Block(text),), author=f"name-{uid}", author_id=uid, source_id=str(i))
+            for i, (uid, text) in enumerate(posts)
+        ),
+    )
+
+
+async def test_opt_out_redacts_own_posts_and_quotes_of_them_in_that_scope_only(tmp_path):
+    db = await Database.open(tmp_path / "m.db")
+    try:
+        threads = ThreadRepository(db)
+        doc = chat(("u1", WORDS), ("u2", WORDS + "\nNo, the depot belongs north of the river."))
+        for scope in ("discord:1", "discord:2"):
+            await threads.save(scope, "c", infer_quotes(doc))
+        before = (await threads.get("discord:1", "c")).revision
+        result = await OptOutRepository(db).opt_out("discord:1", "u1")
+        assert (result.posts, result.threads) == (1, 1)
+        posts = await threads.posts("discord:1", "c")
+        assert posts[0].text == REDACTED and posts[0].author is None and posts[0].deleted
+        assert WORDS not in " ".join(s.text for p in posts for s in p.segments)
+        assert (await threads.get("discord:1", "c")).revision == before + 1
+        other = await threads.posts("discord:2", "c")
+        assert other[0].text == WORDS  # another guild is untouched
+        assert await OptOutRepository(db).is_opted_out("discord:1", "u1")
+        assert not await OptOutRepository(db).is_opted_out("discord:2", "u1")
+        assert await OptOutRepository(db).opt_in("discord:1", "u1")
+        assert not await OptOutRepository(db).is_opted_out("discord:1", "u1")
+    finally:
+        await db.close()
+
+
+async def test_departed_scope_is_purged_only_after_grace(tmp_path):
+    db = await Database.open(tmp_path / "m.db")
+    try:
+        threads = ThreadRepository(db)
+        scopes = ScopeRepository(db)
+        await threads.save("discord:7", "c", infer_quotes(chat(("u1", WORDS))))
+        left = datetime(2026, 1, 1, tzinfo=UTC)
+        await scopes.mark_left("discord:7", left)
+        assert await scopes.purge_departed(timedelta(days=7), now=left + timedelta(days=1)) == []
+        assert await threads.get("discord:7", "c") is not None
+        assert await scopes.purge_departed(timedelta(days=7), now=left + timedelta(days=8)) == [
+            "discord:7"
+        ]
+        assert await threads.get("discord:7", "c") is None
+        await scopes.mark_left("discord:8", left)
+        assert await scopes.mark_back("discord:8")
+        assert await scopes.purge_departed(timedelta(0), now=left + timedelta(days=99)) == []
+    finally:
+        await db.close()
+
+
+async def test_bot_state_survives_reopen(tmp_path):
+    db = await Database.open(tmp_path / "m.db")
+    await BotStateRepository(db).set("matrix:next_batch", "s1")
+    await BotStateRepository(db).set("matrix:next_batch", "s2")
+    await db.close()
+    db = await Database.open(tmp_path / "m.db")
+    try:
+        assert await BotStateRepository(db).get("matrix:next_batch") == "s2"
+        assert await BotStateRepository(db).get("nope") is None
+    finally:
+        await db.close()
