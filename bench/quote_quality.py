@@ -37,9 +37,7 @@ FIXTURES = REPO.parent / "shared" / "fixtures"
 
 # --- a tolerant little DOM on the stdlib parser (lxml is only a transitive dependency) -----
 
-_VOID = frozenset(
-    "area base br col embed hr img input link meta param source track wbr".split()
-)
+_VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
 
 
 @dataclass(slots=True, eq=False)
@@ -209,12 +207,12 @@ class _Renderer:
                 self.flush()
                 continue
             ref = _quote_ref(child)
-            opens = ref is not None and ref is not _CONTAINER
+            opened = ref if ref is not _CONTAINER else None
             block = child.tag in _BLOCK or ref is not None
             if block:
                 self.flush()
-            if opens:
-                self._quotes.append(ref)  # type: ignore[arg-type]
+            if opened is not None:
+                self._quotes.append(opened)
             if child.tag == "pre":
                 for raw in child.text().split("\n"):
                     self._buf.append(raw)
@@ -223,7 +221,7 @@ class _Renderer:
                 self.walk(child)
             if block:
                 self.flush()
-            if opens:
+            if opened is not None:
                 self._quotes.pop()
 
 
@@ -295,7 +293,9 @@ def threads_from_xenforo_page(html: str, name: str = "xenforo") -> list[SourceTh
     return [SourceThread(name, tuple(posts))] if posts else []
 
 
-def threads_from_forumscraper(data: dict[str, Any], name: str = "forumscraper") -> list[SourceThread]:
+def threads_from_forumscraper(
+    data: dict[str, Any], name: str = "forumscraper"
+) -> list[SourceThread]:
     """forumscraper's XenForo 2 JSON: each post's `text` is the XF2 post-body HTML."""
     posts = [
         SourcePost(str(p["id"]), tuple(render(parse_html(p.get("text") or ""))))
@@ -343,15 +343,18 @@ class GoldLine:
     findable: bool = True  # the words really are in the source post's text
 
 
-def _shingles(text: str, size: int = 4) -> set[tuple[str, ...]]:
-    words = [w for w, _, _ in word_spans(text)]
-    if len(words) < size:
-        return {tuple(words)} if words else set()
+def _grams(words: Sequence[str], size: int) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + size]) for i in range(len(words) - size + 1)}
 
 
-def _cover(needle: set[tuple[str, ...]], hay: set[tuple[str, ...]]) -> float:
-    return len(needle & hay) / len(needle) if needle else 0.0
+def _cover(needle: str, hay: str) -> float:
+    """Share of `needle`'s word 4-grams (all its words, if fewer) that occur in `hay`."""
+    words = [w for w, _, _ in word_spans(needle)]
+    if not words:
+        return 0.0
+    size = min(4, len(words))
+    grams = _grams(words, size)
+    return len(grams & _grams([w for w, _, _ in word_spans(hay)], size)) / len(grams)
 
 
 def gold_lines(thread: SourceThread) -> list[list[GoldLine]]:
@@ -381,10 +384,9 @@ def gold_lines(thread: SourceThread) -> list[list[GoldLine]]:
 def _chain(text: str, src: int, thread: SourceThread, gold: list[list[GoldLine]]) -> GoldLine:
     """Follow a quote into the quoted post: if its words are that post's quote of an earlier
     page post, the edge belongs to that post (QuoteEdge: whose OWN words are quoted)."""
-    needle = _shingles(text)
     source_lines = thread.posts[src - 1].lines
-    cover = [_cover(needle, _shingles(ln.text)) for ln in source_lines]
-    whole = _cover(needle, _shingles(" ".join(ln.text for ln in source_lines)))
+    cover = [_cover(text, ln.text) for ln in source_lines]
+    whole = _cover(text, " ".join(ln.text for ln in source_lines))
     if cover:
         best = max(range(len(cover)), key=cover.__getitem__)
         inner = gold[src - 1][best]
@@ -401,6 +403,9 @@ def plain_doc(thread: SourceThread) -> ThreadDoc:
     posts = tuple(PostDoc(blocks=tuple(Block(ln.text) for ln in p.lines)) for p in thread.posts)
     return ThreadDoc(title=thread.name, posts=posts, source_kind="text")
 
+
+VERBATIM = 0.9
+"""Share of a quote's word 4-grams found in a post's own lines that makes it a verbatim copy."""
 
 Label = tuple[str, int | None]  # ("own", None) or ("quote", source post)
 
@@ -441,6 +446,7 @@ class Score:
     fp_src: int = 0  # a gold quote, attributed to the wrong page post
     fp_ext: int = 0  # an external quote attributed to a page post
     fp_unatt: int = 0  # an unattributed quote (markdown `>`) attributed to a page post
+    fp_verbatim: int = 0  # wrong by the markup, yet the words are verbatim that post's own
     fn_unfindable: int = 0  # missed gold edges whose quote text is not in the source post
     chained_lines: int = 0
     res_words: int = 0  # gold quote words whose source is a page post
@@ -512,8 +518,7 @@ def evaluate(thread: SourceThread) -> Result:
                     src = Counter(lab[1] for lab in quoted).most_common(1)[0][0]
                     copy = src is not None and any(
                         ln.quote is not None
-                        and _cover(_shingles(kept.posts[a - 1].lines[i].text), _shingles(ln.text))
-                        > 0.5
+                        and _cover(kept.posts[a - 1].lines[i].text, ln.text) > 0.5
                         for ln in kept.posts[src - 1].lines
                     )
                     s.ext_wrong_copy += copy
@@ -547,7 +552,22 @@ def evaluate(thread: SourceThread) -> Result:
             s.fp_ext += 1
         else:
             s.fp_unatt += 1
-        details.append(f"  FP {a}→{b} ({kind}) [{kept.posts[a - 1].key}→{kept.posts[b - 1].key}]")
+        quoted_text = " ".join(
+            seg.text
+            for seg in analysed.posts[a - 1].segments
+            if seg.kind == "quote" and seg.source_post == b
+        )
+        own_b = " ".join(
+            ln.text
+            for ln, g in zip(kept.posts[b - 1].lines, gold[b - 1], strict=True)
+            if g.category == "own"
+        )
+        verbatim = _cover(quoted_text, own_b) >= VERBATIM
+        s.fp_verbatim += verbatim
+        details.append(
+            f"  FP {a}→{b} ({kind}{', verbatim' if verbatim else ''}) "
+            f"[{kept.posts[a - 1].key}→{kept.posts[b - 1].key}]"
+        )
         details.extend(f"      {w}" for w in where)
 
     for a, b in sorted(gold_edges - pred_edges):
@@ -560,7 +580,7 @@ def evaluate(thread: SourceThread) -> Result:
         s.fn_unfindable += unfindable
         tag = " (quote text not in source)" if unfindable else ""
         details.append(f"  FN {a}→{b}{tag} [{kept.posts[a - 1].key}→{kept.posts[b - 1].key}]")
-        for i, text, g in lines:
+        for i, text, _ in lines:
             got = Counter(pred[a - 1][i]).most_common(1)[0][0] if pred[a - 1][i] else None
             details.append(f"      line {i} got {got}: {_snippet(text)}")
     return Result(s, details)
@@ -576,9 +596,10 @@ _EDGE_HEAD = (
     "pred",
     "TP",
     "P",
+    "P verb",
     "R",
     "FP own/src/ext/unatt",
-    "FN unfindable",
+    "FN unfindable/all",
 )
 _SPAN_HEAD = (
     "file",
@@ -604,6 +625,7 @@ def edge_row(name: str, s: Score) -> tuple[str, ...]:
         str(s.pred_edges),
         str(s.edge_tp),
         _ratio(s.edge_tp, s.pred_edges),
+        _ratio(s.edge_tp + s.fp_verbatim, s.pred_edges),
         _ratio(s.edge_tp, s.gold_edges),
         f"{s.fp_own}/{s.fp_src}/{s.fp_ext}/{s.fp_unatt}",
         f"{s.fn_unfindable}/{fn}",
@@ -630,7 +652,8 @@ def table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
     def fmt(row: Sequence[str]) -> str:
         return "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
         )
 
     rule = "  ".join("-" * w for w in widths)
@@ -642,7 +665,7 @@ def short_name(stem: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--fixtures", type=Path, default=FIXTURES, help="fixtures folder")
     parser.add_argument("--details", action="store_true", help="list every FP/FN edge")
     args = parser.parse_args(argv)
@@ -666,11 +689,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows.append(("TOTAL", total))
     print("\nEdges (quoting post → post whose own words are quoted), page posts only")
     print(table(_EDGE_HEAD, [edge_row(n, s) for n, s in rows]))
-    print("\nQuoted words (word level; P counts any gold quote word, R and src ok findable ones)")
+    print("\nQuoted words (word level; P: any gold quote word counts; R, src ok: page posts)")
     print(table(_SPAN_HEAD, [span_row(n, s) for n, s in rows]))
     print(
         "\nP/R: precision/recall. FP own/src/ext/unatt: wrong edges carried by own words / "
         "by a gold quote of another page post / by an external quote / by an unattributed quote."
+        "\nP verb: precision counting as right the wrong-by-markup edges whose quoted words are"
+        " verbatim the target post's own words (bare `>` quotes, inline quotations, repeats)."
         "\nFN unfindable: missed edges whose quote text is not in the source post (edited)."
         "\nsrc ok: share of found findable quote words attributed to the right post. chained: "
         "quote lines re-pointed to the post whose own words they are."

@@ -82,9 +82,7 @@ def peak_mib(fn: Callable[[], object]) -> float:
     return peak / (1024 * 1024)
 
 
-def measure(
-    posts: int, *, runs: int | None = None, memory: bool = True, seed: int = 7
-) -> Timing:
+def measure(posts: int, *, runs: int | None = None, memory: bool = True, seed: int = 7) -> Timing:
     """Time one thread size; `runs` defaults to 3 up to REPEAT_UP_TO posts, else 1."""
     runs = runs or (3 if posts <= REPEAT_UP_TO else 1)
     start = time.perf_counter()
@@ -169,7 +167,7 @@ def format_table(rows: Sequence[Sequence[str]]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--big", action="store_true", help=f"also {BIG:,} posts")
     parser.add_argument("--sizes", type=int, nargs="+", help="thread sizes instead of defaults")
     parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc run")

@@ -1,0 +1,105 @@
+"""Smoke tests for bench/: the scripts run on tiny hand-made inputs, so they cannot rot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import quote_quality, quote_timing
+
+OWN_1 = (
+    "The lighthouse keeper logs every passing trawler by hand because the radar "
+    "misses small wooden hulls in heavy fog."
+)
+OWN_1B = "Paper logs also survive the power cuts that wipe the harbour office computers."
+REPLY_2 = "Hand logging sounds slow, but I trust it more than any radar screen."
+EXTERNAL = (
+    "Copper weather vanes on the old customs house were stolen twice during the "
+    "long winter of the storms."
+)
+BOOK = "A careful keeper writes the tide tables again every single spring without fail."
+
+
+def aside(user: str, post: int, text: str, topic: int = 77) -> str:
+    return (
+        f'<aside class="quote no-group" data-username="{user}" data-post="{post}" '
+        f'data-topic="{topic}"><div class="title"><div class="quote-controls"></div>'
+        f'<img class="avatar" src="x.png"> {user}:</div><blockquote><p>{text}</p>'
+        "</blockquote></aside>"
+    )
+
+
+def discourse_topic() -> dict[str, Any]:
+    posts = [
+        (1, f"<p>{OWN_1}</p>\n<p>{OWN_1B}</p>"),
+        (2, aside("alice", 1, OWN_1) + f"<p>{REPLY_2}</p>"),
+        (3, aside("carol", 99, EXTERNAL) + "<p>No idea who took them this time.</p>"),
+        (4, f"<blockquote><p>{BOOK}</p></blockquote><p>Found that in an old almanac.</p>"),
+    ]
+    # Descending, as /posts.json?post_number=N returns them: the bench must sort.
+    return {
+        "id": 77,
+        "post_stream": {
+            "posts": [
+                {"post_number": n, "topic_id": 77, "username": f"u{n}", "cooked": html}
+                for n, html in reversed(posts)
+            ]
+        },
+    }
+
+
+def test_discourse_quality_scores_a_hand_made_topic() -> None:
+    [thread] = quote_quality.threads_from_discourse(discourse_topic(), "demo")
+    assert [p.key for p in thread.posts] == ["1", "2", "3", "4"]
+    texts = [ln.text for p in thread.posts for ln in p.lines]
+    assert "alice:" not in texts and all("alice" not in t for t in texts)
+
+    result = quote_quality.evaluate(thread)
+    s = result.score
+    assert (s.gold_edges, s.pred_edges, s.edge_tp) == (1, 1, 1)
+    assert s.res_words == s.res_found == s.res_src_ok > 0
+    assert (s.ext_lines, s.ext_wrong, s.unatt_lines) == (1, 0, 1)
+    assert s.pred_quote_ok == s.pred_quote_words
+    row = quote_quality.edge_row("demo", s)
+    assert row[6:8] == ("1.00", "1.00")
+
+
+def test_xenforo_markup_drops_attribution_and_keeps_post_ids() -> None:
+    xf1 = (
+        '<div class="bbCodeBlock bbCodeQuote" data-author="Dana"><aside>'
+        '<div class="attribution type">Dana said: <a href="goto/post?id=501#post-501" '
+        'class="AttributionLink">&uarr;</a></div><blockquote class="quoteContainer">'
+        '<div class="quote">First line<br/>second line</div><div class="quoteExpand">'
+        "Click to expand...</div></blockquote></aside></div>My answer."
+    )
+    xf2 = (
+        '<blockquote data-quote="Eli" data-source="post: 502" class="bbCodeBlock '
+        'bbCodeBlock--quote"><div class="bbCodeBlock-title">Eli said:</div>'
+        '<div class="bbCodeBlock-content"><div class="bbCodeBlock-expandContent">Quoted'
+        '</div><div class="bbCodeBlock-expandLink">Click to expand...</div></div></blockquote>'
+        "Reply."
+    )
+    lines = quote_quality.render(quote_quality.parse_html(xf1 + xf2))
+    assert [(ln.text, ln.quote and ln.quote.post) for ln in lines] == [
+        ("First line", "501"),
+        ("second line", "501"),
+        ("My answer.", None),
+        ("Quoted", "502"),
+        ("Reply.", None),
+    ]
+
+
+def test_quality_main_without_fixtures_exits_cleanly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert quote_quality.main(["--fixtures", str(tmp_path / "absent")]) == 0
+    assert "no fixtures" in capsys.readouterr().out
+
+
+def test_timing_measures_a_small_thread() -> None:
+    t = quote_timing.measure(50, runs=1, memory=False)
+    assert t.edges_ok and t.reader_ok
+    assert quote_timing.row(t)[9] == "edges ok"
+    assert t.infer_s > 0 and t.read_s > 0
