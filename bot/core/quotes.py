@@ -14,8 +14,11 @@ posts, else left unknown.
 
 from __future__ import annotations
 
+import gc
+import re
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
@@ -84,9 +87,11 @@ class ShingleIndex:
     def __init__(self) -> None:
         self._posts: dict[int, list[int]] = defaultdict(list)
         self.paragraphs: dict[int, list[tuple[str, ...]]] = defaultdict(list)
+        self.words: dict[int, list[str]] = defaultdict(list)
 
     def add(self, words: Sequence[str], post: int) -> None:
         self.paragraphs[post].append(tuple(words))
+        self.words[post].extend(words)
         for key in _shingle_keys(words):
             posts = self._posts[key]
             if (not posts or posts[-1] != post) and len(posts) <= STOP_SHINGLE_POSTS:
@@ -99,12 +104,48 @@ class ShingleIndex:
         return posts
 
 
+_URL_RE = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+
+
+def quote_tokens(text: str) -> list[tuple[str, int, int]]:
+    """Words with offsets, but a URL is ONE token: two links to different videos on one
+    site share many URL "words" and must not look like a quote of each other."""
+    tokens: list[tuple[str, int, int]] = []
+    cursor = 0
+    for m in _URL_RE.finditer(text):
+        tokens.extend(
+            (w, a + cursor, b + cursor) for w, a, b in word_spans(text[cursor : m.start()])
+        )
+        tokens.append((m.group().casefold().rstrip(".,;:!?)]}'\""), m.start(), m.end()))
+        cursor = m.end()
+    tokens.extend((w, a + cursor, b + cursor) for w, a, b in word_spans(text[cursor:]))
+    return tokens
+
+
 def _shingle_keys(words: Sequence[str]) -> list[int]:
     return [hash(tuple(words[i : i + SHINGLE])) for i in range(len(words) - SHINGLE + 1)]
 
 
 def infer_quotes(doc: ThreadDoc) -> AnalysedThread:
     """Split every post into own and quoted segments and derive the quote edges."""
+    with _no_gc_pauses():
+        return _infer(doc)
+
+
+@contextmanager
+def _no_gc_pauses() -> Iterator[None]:
+    """The index makes millions of small containers: cyclic GC passes over them would
+    nearly double the run time on big threads, and nothing here makes cycles."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _infer(doc: ThreadDoc) -> AnalysedThread:
     index = ShingleIndex()
     by_source_id: dict[str, int] = {}
     authors: dict[int, str | None] = {}
@@ -118,7 +159,7 @@ def infer_quotes(doc: ThreadDoc) -> AnalysedThread:
                 segments.extend(_infer_paragraph(block.text, paragraph, index, authors))
         for seg in segments:
             if seg.kind == "own":
-                index.add([w for w, _, _ in word_spans(seg.text)], number)
+                index.add([w for w, _, _ in quote_tokens(seg.text)], number)
         if post.source_id:
             by_source_id.setdefault(post.source_id, number)
         authors[number] = post.author
@@ -177,7 +218,7 @@ def _explicit_quote(
     if block.quoted_source_id is not None:
         source = by_source_id.get(block.quoted_source_id)
     if source is None:
-        words = [w for w, _, _ in word_spans(block.text)]
+        words = [w for w, _, _ in quote_tokens(block.text)]
         wanted = block.quoted_author.casefold() if block.quoted_author else None
         coverage = _coverage(words, index)
         ranked = sorted(coverage.items(), key=lambda kv: (-len(kv[1]), kv[0]))
@@ -222,7 +263,7 @@ def _runs(positions: set[int], source: int) -> list[_Run]:
 def _infer_paragraph(
     text: str, paragraph: int, index: ShingleIndex, authors: dict[int, str | None]
 ) -> list[Segment]:
-    spans = word_spans(text)
+    spans = quote_tokens(text)
     words = [w for w, _, _ in spans]
     total = len(words)
     if total < MIN_QUOTE_WORDS:
@@ -233,10 +274,12 @@ def _infer_paragraph(
     taken = [False] * total
     chosen: list[_Run] = []
     candidates = [
-        run
+        aligned
         for source, positions in coverage.items()
         for run in _runs(positions, source)
         if run.length >= MIN_QUOTE_WORDS
+        for aligned in _aligned(run, words, index.words[source])
+        if aligned.length >= MIN_QUOTE_WORDS
     ]
     # Longest runs first; on equal length the earliest post, who said it first, wins.
     for run in sorted(candidates, key=lambda r: (-r.length, r.source, r.start)):
@@ -257,6 +300,28 @@ def _infer_paragraph(
     chosen.sort(key=lambda r: r.start)
     _absorb_edges(chosen, total)
     return _cut(text, spans, chosen, paragraph, authors)
+
+
+def _aligned(run: _Run, words: Sequence[str], source_words: Sequence[str]) -> list[_Run]:
+    """Parts of a run that are contiguous in the source too.
+
+    Bridging a gap is right for an edited quote (the source has other words in the same
+    place) but wrong for two phrases that happen to sit a few words apart here and far
+    apart in the source ("it makes it feel" … "than it actually is").
+    """
+    matcher = SequenceMatcher(None, words[run.start : run.end], source_words, autojunk=False)
+    parts: list[_Run] = []
+    last_a = last_b = -1
+    for a, b, size in matcher.get_matching_blocks():
+        if not size:
+            continue
+        quote_gap, source_gap = a - last_a, b - last_b
+        if parts and quote_gap <= MAX_GAP and 0 <= source_gap <= quote_gap + 2:
+            parts[-1].end = run.start + a + size
+        else:
+            parts.append(_Run(run.source, run.start + a, run.start + a + size))
+        last_a, last_b = a + size, b + size
+    return parts
 
 
 def _content_words(words: Sequence[str]) -> int:

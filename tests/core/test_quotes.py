@@ -193,3 +193,26 @@ def test_reply_without_quote_counts_as_one_edge_and_a_quoting_reply_is_not_doubl
     t = infer_quotes(doc)
     assert [(e.from_post, e.to_post, e.count) for e in t.edges] == [(2, 1, 1), (3, 1, 1)]
     assert t.posts[1].reply_to == 1 and t.posts[3].reply_to is None
+
+
+def test_two_phrases_far_apart_in_the_source_are_not_bridged_into_a_quote():
+    t = infer_quotes(
+        thread(
+            [
+                "Honestly it makes it feel like nobody plans anything here at the harbour.",
+                "Fixing the pier is always harder than it actually is on paper, ask anyone.",
+            ],
+            ["Watching the harbour videos it makes it feel easier to rebuild than it actually is."],
+        )
+    )
+    assert t.edges == ()
+
+
+def test_links_to_different_pages_of_one_site_are_not_quotes():
+    t = infer_quotes(
+        thread(
+            ["https://www.example.org/watch/video.php?v=111122223333"],
+            ["https://www.example.org/watch/video.php?v=999988887777"],
+        )
+    )
+    assert t.edges == ()
