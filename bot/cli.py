@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from importlib import resources
@@ -22,13 +23,14 @@ from typing import Any
 from bot.core import jsonout, render
 from bot.core.models import LOCAL_SCOPE
 from bot.core.summary import ALGORITHMS, SummaryRequest
-from bot.errors import ThreadwiseError, UserError
+from bot.errors import ThreadwiseError
 from bot.services import Services
 from bot.settings import Settings, load_settings, resolve_config_path
 from bot.sources.detect import FORMATS
 from bot.terminal import render_text
 from storage.database import Database
 
+_PAGE_RE = re.compile(r"\b(?:page|post)s? (\d+) of (\d+)")
 EXAMPLE_FILE = "tram-thread.txt"
 EXAMPLE_NAME = "tram-example"
 
@@ -137,8 +139,18 @@ class Console:
         self.json_mode = json_mode
 
     def progress(self, message: str) -> None:
-        if not self.quiet:
-            print(message, file=sys.stderr, flush=True)
+        """Progress lines on stderr; "page N of M" becomes a bar on a terminal."""
+        if self.quiet:
+            return
+        bar = _PAGE_RE.search(message)
+        if bar and sys.stderr.isatty():
+            done, total = int(bar.group(1)), max(int(bar.group(2)), 1)
+            filled = min(30, 30 * done // total)
+            end = "\n" if done >= total else ""
+            line = f"\r[{'#' * filled}{'.' * (30 - filled)}] {message}"
+            print(line, end=end, file=sys.stderr, flush=True)
+            return
+        print(message, file=sys.stderr, flush=True)
 
     def answer(self, answer: render.Answer, document: Any) -> None:
         if self.json_mode:
@@ -152,11 +164,10 @@ Handler = Callable[[Services, argparse.Namespace, Console], Awaitable[None]]
 
 async def cmd_ingest(services: Services, args: argparse.Namespace, out: Console) -> None:
     if args.source.startswith(("http://", "https://")):
-        raise UserError(
-            "reading forum URLs is not available in this version yet; save the thread as "
-            "text, Markdown or JSON and ingest the file"
+        result = await services.ingest_url(
+            LOCAL_SCOPE, args.source, name=args.name, progress=out.progress
         )
-    if args.source == "-":
+    elif args.source == "-":
         data = sys.stdin.buffer.read(services.settings.storage.max_upload_bytes + 1)
         result = await services.ingest_bytes(
             LOCAL_SCOPE, data, name=args.name, fmt=args.format, progress=out.progress
