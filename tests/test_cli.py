@@ -235,3 +235,11 @@ def test_every_command_has_help(db, command):
 
 def test_usage_error_exits_2(db):
     assert tw(db, "summary", check=False).returncode == 2
+
+
+def test_run_without_any_chat_platform_configured_says_what_to_set(db, monkeypatch):
+    for var in ("DISCORD_TOKEN", "MATRIX_PASSWORD", "MATRIX_ACCESS_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    proc = tw(db, "run", check=False)
+    assert proc.returncode == 1
+    assert "nothing to run" in proc.stderr.decode()
