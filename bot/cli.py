@@ -330,9 +330,11 @@ async def run(args: argparse.Namespace) -> None:
     db_path = args.db or settings.storage.path
     console = Console(quiet=args.quiet, json_mode=getattr(args, "json", False))
     db = await Database.open(db_path)
+    services = Services(db, settings)
     try:
-        await HANDLERS[args.command](Services(db, settings), args, console)
+        await HANDLERS[args.command](services, args, console)
     finally:
+        await services.close()
         await db.close()
 
 

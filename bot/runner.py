@@ -45,6 +45,7 @@ async def run_bots(settings: Settings, db_path: str | Path, *, sync_commands: bo
     finally:
         for job in jobs:
             job.close()  # never awaited when set-up failed part-way
+        await services.close()
         await db.close()
 
 

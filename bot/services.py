@@ -32,6 +32,7 @@ from bot.core.summary import Summary, SummaryRequest, summarise
 from bot.errors import NotFound, UserError
 from bot.settings import Settings
 from bot.sources.detect import read_file_bytes
+from bot.sources.fetch import SafeFetcher
 from storage.database import Database
 from storage.members import BotStateRepository, OptOutRepository, RedactResult, ScopeRepository
 from storage.repositories import AnalysisCacheRepository, ThreadRepository
@@ -101,14 +102,21 @@ class QuotesAnswer:
 
 
 class Services:
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, *, fetcher: SafeFetcher | None = None
+    ) -> None:
         self.db = db
         self.settings = settings
+        self.fetcher = fetcher or SafeFetcher(settings.fetch)
         self.threads = ThreadRepository(db)
         self.cache = AnalysisCacheRepository(db)
         self.opt_outs = OptOutRepository(db)
         self.scopes = ScopeRepository(db)
         self.state = BotStateRepository(db)
+
+    async def close(self) -> None:
+        """Close the shared HTTP client; the database is closed by its owner."""
+        await self.fetcher.close()
 
     # --- ingest ------------------------------------------------------------------------------
 

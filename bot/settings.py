@@ -211,6 +211,7 @@ class FetchSettings:
     allow_private_addresses: bool = _opt(False)
     max_pages: int = _opt(50, _between(1, 10_000))
     max_page_bytes: int = _opt(5 * MiB, _between(1024, 512 * MiB))
+    max_thread_bytes: int = _opt(64 * MiB, _between(1024, 4096 * MiB))
     per_host_delay: float = _opt(1.0, _between(0.0, 60.0))
     user_agent: str = _opt(
         "threadwise/0.1 (+https://github.com/threadwise/threadwise)", _header_safe

@@ -45,3 +45,18 @@ def test_storage_does_not_reach_into_analysis_or_adapters():
     for f in (REPO / "storage").rglob("*.py"):
         names = imported_modules(f)
         assert not any(n.startswith(("bot.services", "bot.cli", "cogs")) for n in names), f
+
+
+NETWORK_MODULES = ("aiohttp", "http.client", "urllib.request", "socket", "requests", "httpx")
+
+
+def test_only_the_fetcher_opens_connections_to_user_urls():
+    """One HTTP client (sources/fetch.py): readers ask it for pages, never open sockets."""
+    for f in sorted((REPO / "bot" / "sources").glob("*.py")):
+        if f.name == "fetch.py":
+            continue
+        names = imported_modules(f)
+        bad = sorted(
+            n for n in names if any(n == m or n.startswith(m + ".") for m in NETWORK_MODULES)
+        )
+        assert bad == [], f"{f.name} imports {bad}"
