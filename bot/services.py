@@ -31,8 +31,11 @@ from bot.core.stance import StanceReport, stance_digest
 from bot.core.summary import Summary, SummaryRequest, summarise
 from bot.errors import NotFound, UserError
 from bot.settings import Settings
+from bot.sources.base import ReadOptions
 from bot.sources.detect import read_file_bytes
-from bot.sources.fetch import SafeFetcher
+from bot.sources.fetch import SafeFetcher, canonical_url
+from bot.sources.refresh import merge_refresh
+from bot.sources.web import read_url
 from storage.database import Database
 from storage.members import BotStateRepository, OptOutRepository, RedactResult, ScopeRepository
 from storage.repositories import AnalysisCacheRepository, ThreadRepository
@@ -209,12 +212,36 @@ class Services:
         *,
         name: str | None = None,
         progress: ProgressFn | None = None,
+        best_effort: bool = False,
     ) -> IngestResult:
-        """Fetch every page of a forum thread through the safe fetcher and store it."""
-        raise UserError(
-            "reading forum URLs is not available in this version yet; save the thread as "
-            "text, Markdown or JSON and ingest the file"
+        """Fetch every page of a forum thread through the safe fetcher and store it.
+
+        A URL already stored in this scope is refreshed under its name: posts are matched
+        by their forum ids, so numbers stay stable, edits replace text, vanished posts are
+        marked deleted and new ones are appended.
+        """
+        validate_scope(scope)
+        canonical = canonical_url(url)
+        existing = await self.threads.find_by_source_url(scope, canonical)
+        if existing is not None and name is not None and check_name(name) != existing.name:
+            existing = None
+        if existing is None and name is not None:
+            existing = await self.threads.get(scope, check_name(name))
+        options = ReadOptions(max_pages=self.settings.fetch.max_pages, progress=progress)
+        _say(progress, f"Reading {canonical} …")
+        doc = await read_url(
+            self.fetcher.for_command(), canonical, options, best_effort=best_effort
         )
+        doc = dataclasses.replace(doc, url=doc.url or canonical)
+        for note in doc.notes:
+            _say(progress, note)
+        if existing is None:
+            return await self.ingest_doc(scope, doc, name=name, progress=progress)
+        stored = await self.threads.posts(scope, existing.name)
+        plan = merge_refresh(stored, doc)
+        if plan.deleted:
+            _say(progress, f"{plan.deleted} posts are gone from the forum; marked deleted.")
+        return await self.ingest_doc(scope, plan.doc, name=existing.name, progress=progress)
 
     async def refresh(
         self, scope: str, name: str, *, progress: ProgressFn | None = None

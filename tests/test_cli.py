@@ -174,7 +174,7 @@ def test_seed_edges_as_printed_by_quotes(db):
         (b"", "empty"),
         (b"\x00\x01\x02\x03binary\x00", "binary"),
         (b'{"title": "broken", "posts": [', "not valid JSON"),
-        (b"<html><body>saved page</body></html>", "HTML"),
+        (b"<html><body>saved page</body></html>", "threadwise reads XenForo"),
     ],
 )
 def test_bad_input_exits_non_zero_with_one_line_and_stores_nothing(db, tmp_path, content, message):

@@ -41,6 +41,8 @@ class Block:
     is_quote: bool = False
     quoted_author: str | None = None
     quoted_source_id: str | None = None
+    quoted_elsewhere: bool = False
+    """The markup says the quote comes from another thread: never match it to a post here."""
 
 
 @dataclass(frozen=True, slots=True)

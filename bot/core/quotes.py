@@ -217,7 +217,7 @@ def _explicit_quote(
     source: int | None = None
     if block.quoted_source_id is not None:
         source = by_source_id.get(block.quoted_source_id)
-    if source is None:
+    if source is None and not block.quoted_elsewhere:
         words = [w for w, _, _ in quote_tokens(block.text)]
         wanted = block.quoted_author.casefold() if block.quoted_author else None
         coverage = _coverage(words, index)

@@ -119,7 +119,7 @@ def test_generic_json_thread():
         (b'{"title": "x", "posts": []}', "no posts"),
         (b'{"title": "x", "posts": [{"text": 5}]}', "post 1"),
         (b'{"title": "x", "posts": [{"text": "a", "time": "yesterday"}]}', "ISO-8601"),
-        (b"<!DOCTYPE html><html><body>hi</body></html>", "HTML"),
+        (b"<!DOCTYPE html><html><body>hi</body></html>", "threadwise reads XenForo"),
         (b"# Title only\n\n## alice\n\n----------\n", "no posts"),
     ],
 )

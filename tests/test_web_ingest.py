@@ -1,0 +1,159 @@
+"""Web ingest end to end: the safe fetcher on loopback, a XenForo reader, SQLite, refresh."""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.errors import SourceError
+from bot.services import Services
+from bot.settings import load_settings
+from storage.database import Database
+from tests.sources.loopback import LoopbackServer, Page
+from tests.sources.test_xenforo import (
+    OWN_POSTS,
+    QUOTES,
+    T0,
+    THREAD_PATH,
+    xf2_page,
+    xf2_post,
+    xf2_quote,
+)
+
+
+def bodies(posts=OWN_POSTS, edits: dict[int, str] | None = None) -> list[str]:
+    out = []
+    for post_id, author, words in posts:
+        words = (edits or {}).get(post_id, words)
+        quote = ""
+        if post_id in QUOTES:
+            source, text = QUOTES[post_id]
+            quote = xf2_quote(next(a for i, a, _ in OWN_POSTS if i == source), source, text)
+        out.append(xf2_post(post_id, author, T0 + post_id * 60, quote + words))
+    return out
+
+
+def routes(post_bodies: list[str], per_page: int = 2) -> dict[str, Page]:
+    pages = [post_bodies[i : i + per_page] for i in range(0, len(post_bodies), per_page)]
+    last = len(pages)
+    return {
+        (THREAD_PATH if n == 1 else f"{THREAD_PATH}page-{n}"): Page(xf2_page(chunk, n, last))
+        for n, chunk in enumerate(pages, start=1)
+    }
+
+
+def settings(allow_private: bool = True):
+    base = load_settings(None, {})
+    fetch = dataclasses.replace(
+        base.fetch, allow_private_addresses=allow_private, per_host_delay=0.0
+    )
+    return dataclasses.replace(base, fetch=fetch)
+
+
+@pytest.fixture
+async def services(tmp_path):
+    db = await Database.open(tmp_path / "w.db")
+    svc = Services(db, settings())
+    yield svc
+    await svc.close()
+    await db.close()
+
+
+def dump(path: Path) -> list:
+    with sqlite3.connect(path) as conn:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return [(n, sorted(conn.execute(f"SELECT * FROM {n}").fetchall())) for n in sorted(names)]
+
+
+async def test_every_page_is_read_and_explicit_quotes_become_edges(services):
+    async with LoopbackServer(routes(bodies())) as forum:
+        lines: list[str] = []
+        url = forum.url(THREAD_PATH)
+        result = await services.ingest_url("local", url, progress=lines.append)
+    assert result.created and result.thread.post_count == 6
+    assert result.thread.source_url == url
+    assert any("page 3 of 3" in line for line in lines)
+    view = await services.view("local", result.thread.name)
+    assert [p.author for p in view.posts] == [a for _, a, _ in OWN_POSTS]
+    assert {(e.from_post, e.to_post) for e in view.edges} == {(2, 1), (4, 2), (6, 3)}
+    assert all(p.url and p.url.startswith("http://127.0.0.1") for p in view.posts)
+
+
+async def test_refresh_adds_exactly_the_new_posts_and_keeps_numbers(services):
+    async with LoopbackServer(routes(bodies())) as forum:
+        first = await services.ingest_url("local", forum.url(THREAD_PATH), name="tram")
+        assert (await services.refresh("local", "tram")).changed is False
+        more = [*OWN_POSTS, (1007, "Ines", "A river road tram would flood every other winter.")]
+        forum.routes.clear()
+        forum.routes.update(routes(bodies(more)))
+        result = await services.refresh("local", "tram")
+    assert (result.added, result.updated) == (1, 0)
+    assert result.thread.revision == first.thread.revision + 1
+    view = await services.view("local", "tram")
+    assert [p.source_id for p in view.posts] == [str(i) for i, _, _ in more]
+
+
+async def test_edited_and_vanished_posts_are_updated_and_marked_deleted(services):
+    async with LoopbackServer(routes(bodies())) as forum:
+        await services.ingest_url("local", forum.url(THREAD_PATH), name="tram")
+        remaining = [p for p in OWN_POSTS if p[0] != 1003]
+        forum.routes.clear()
+        forum.routes.update(routes(bodies(remaining, edits={1005: "Edited: trams win on cost."})))
+        result = await services.refresh("local", "tram")
+    view = await services.view("local", "tram")
+    by_id = {p.source_id: p for p in view.posts}
+    assert len(view.posts) == 6  # nothing renumbered, nothing lost
+    assert by_id["1003"].deleted and by_id["1003"].number == 3
+    assert "Edited: trams win on cost." in by_id["1005"].text
+    assert by_id["1004"].number == 4
+    assert result.updated == 2
+
+
+async def test_a_page_that_is_not_a_thread_stores_nothing(services, tmp_path):
+    index = xf2_page([], 1, 1, template="forum_view")
+    async with LoopbackServer({"/community/forums/general.3/": Page(index)}) as forum:
+        before = dump(tmp_path / "w.db")
+        with pytest.raises(SourceError, match="not a thread"):
+            await services.ingest_url("local", forum.url("/community/forums/general.3/"))
+    assert dump(tmp_path / "w.db") == before
+
+
+async def test_private_addresses_are_refused_by_default(tmp_path):
+    db = await Database.open(tmp_path / "p.db")
+    svc = Services(db, settings(allow_private=False))
+    try:
+        async with LoopbackServer(routes(bodies())) as forum:
+            with pytest.raises(SourceError, match="private or local"):
+                await svc.ingest_url("local", forum.url(THREAD_PATH))
+            assert forum.connections == []
+        assert await svc.list_threads("local") == []
+    finally:
+        await svc.close()
+        await db.close()
+
+
+def test_cli_ingests_a_url_with_a_config_that_allows_loopback(tmp_path):
+    import asyncio
+
+    from tests.test_cli import tw
+
+    config = tmp_path / "c.toml"
+    config.write_text("[fetch]\nallow_private_addresses = true\nper_host_delay = 0.0\n")
+
+    async def serve_and_ingest():
+        async with LoopbackServer(routes(bodies())) as forum:
+            return await asyncio.to_thread(
+                tw,
+                tmp_path / "cli.db",
+                "--config",
+                str(config),
+                "ingest",
+                forum.url(THREAD_PATH),
+                "--json",
+            )
+
+    result = asyncio.run(serve_and_ingest())
+    assert b'"posts": 6' in result.stdout
