@@ -24,7 +24,7 @@ from bot.core import jsonout, render
 from bot.core.models import LOCAL_SCOPE
 from bot.core.summary import ALGORITHMS, SummaryRequest
 from bot.errors import ThreadwiseError
-from bot.services import Services
+from bot.services import IngestResult, Services
 from bot.settings import Settings, load_settings, resolve_config_path
 from bot.sources.detect import FORMATS
 from bot.terminal import render_text
@@ -82,6 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source", help="a file path, or - for standard input")
     p.add_argument("--name", help="name to store it under (default: made from the title)")
     p.add_argument("--format", choices=FORMATS, default="auto", help="input format")
+    p.add_argument(
+        "--best-effort",
+        action="store_true",
+        help="read the main text of a page from a forum threadwise does not know",
+    )
+
+    p = command("refresh", "re-read a stored forum thread: new posts added, edits and deletions")
+    p.add_argument("name")
 
     command("threads", "list stored threads")
 
@@ -165,17 +173,40 @@ Handler = Callable[[Services, argparse.Namespace, Console], Awaitable[None]]
 async def cmd_ingest(services: Services, args: argparse.Namespace, out: Console) -> None:
     if args.source.startswith(("http://", "https://")):
         result = await services.ingest_url(
-            LOCAL_SCOPE, args.source, name=args.name, progress=out.progress
+            LOCAL_SCOPE,
+            args.source,
+            name=args.name,
+            progress=out.progress,
+            best_effort=args.best_effort,
         )
     elif args.source == "-":
         data = sys.stdin.buffer.read(services.settings.storage.max_upload_bytes + 1)
         result = await services.ingest_bytes(
-            LOCAL_SCOPE, data, name=args.name, fmt=args.format, progress=out.progress
+            LOCAL_SCOPE,
+            data,
+            name=args.name,
+            fmt=args.format,
+            progress=out.progress,
+            best_effort=args.best_effort,
         )
     else:
         result = await services.ingest_file(
-            LOCAL_SCOPE, args.source, name=args.name, fmt=args.format, progress=out.progress
+            LOCAL_SCOPE,
+            args.source,
+            name=args.name,
+            fmt=args.format,
+            progress=out.progress,
+            best_effort=args.best_effort,
         )
+    _report_ingest(result, out)
+
+
+async def cmd_refresh(services: Services, args: argparse.Namespace, out: Console) -> None:
+    result = await services.refresh(LOCAL_SCOPE, args.name, progress=out.progress)
+    _report_ingest(result, out)
+
+
+def _report_ingest(result: IngestResult, out: Console) -> None:
     t = result.thread
     if result.created:
         status = f"Stored “{t.title}” as {t.name}: {t.post_count} posts."
@@ -290,6 +321,7 @@ async def cmd_demo(services: Services, args: argparse.Namespace, out: Console) -
 
 HANDLERS: dict[str, Handler] = {
     "ingest": cmd_ingest,
+    "refresh": cmd_refresh,
     "threads": cmd_threads,
     "show": cmd_show,
     "forget": cmd_forget,

@@ -131,6 +131,7 @@ class Services:
         name: str | None = None,
         fmt: str = "auto",
         progress: ProgressFn | None = None,
+        best_effort: bool = False,
     ) -> IngestResult:
         path = Path(path)
         limit = self.settings.storage.max_upload_bytes
@@ -146,7 +147,9 @@ class Services:
                 "([storage] max_upload_bytes)"
             )
         data = await asyncio.to_thread(path.read_bytes)
-        return await self.ingest_bytes(scope, data, name=name, fmt=fmt, progress=progress)
+        return await self.ingest_bytes(
+            scope, data, name=name, fmt=fmt, progress=progress, best_effort=best_effort
+        )
 
     async def ingest_bytes(
         self,
@@ -156,12 +159,13 @@ class Services:
         name: str | None = None,
         fmt: str = "auto",
         progress: ProgressFn | None = None,
+        best_effort: bool = False,
     ) -> IngestResult:
         """Read an uploaded file (text, Markdown or JSON) and store it: all or nothing."""
         validate_scope(scope)
         limit = self.settings.storage.max_upload_bytes
         _say(progress, f"Reading {len(data):,} bytes…")
-        doc = await asyncio.to_thread(read_file_bytes, data, fmt, limit)
+        doc = await asyncio.to_thread(read_file_bytes, data, fmt, limit, best_effort)
         return await self.ingest_doc(scope, doc, name=name, progress=progress)
 
     async def ingest_doc(

@@ -226,7 +226,8 @@ def test_stdin_ingest(db):
 
 
 @pytest.mark.parametrize(
-    "command", ["ingest", "threads", "show", "forget", "summary", "stance", "quotes", "demo"]
+    "command",
+    ["ingest", "refresh", "threads", "show", "forget", "summary", "stance", "quotes", "demo"],
 )
 def test_every_command_has_help(db, command):
     out = tw(db, command, "--help").stdout.decode()

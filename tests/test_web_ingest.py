@@ -157,3 +157,16 @@ def test_cli_ingests_a_url_with_a_config_that_allows_loopback(tmp_path):
 
     result = asyncio.run(serve_and_ingest())
     assert b'"posts": 6' in result.stdout
+
+
+def test_unknown_forum_page_needs_best_effort(tmp_path):
+    from tests.conftest import SHARED, need_shared
+    from tests.test_cli import tw
+
+    page = need_shared(
+        SHARED / "fixtures" / "other" / "nodebb_community_new-design-for-nodebb-chat.html"
+    )
+    refused = tw(tmp_path / "n.db", "ingest", str(page), check=False)
+    assert refused.returncode == 1 and b"NodeBB" in refused.stderr
+    read = tw(tmp_path / "n.db", "ingest", str(page), "--best-effort", "--json")
+    assert b'"source": "web"' in read.stdout

@@ -214,6 +214,7 @@ class _QuoteFinder:
             content=body if isinstance(body, Tag) else tag,
             author=h.attr(tag, "data-username"),
             source_id=post if same_topic and post and post.isdigit() else None,
+            elsewhere=not same_topic,
         )
 
 

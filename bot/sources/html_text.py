@@ -323,6 +323,8 @@ class QuoteInfo:
     """The element holding the quoted words (without the "X said:" header)."""
     author: str | None = None
     source_id: str | None = None
+    elsewhere: bool = False
+    """The markup says the quote is of another thread: it must not be matched to a post here."""
 
 
 QuoteFinder = Callable[[Tag], QuoteInfo | None]
@@ -452,6 +454,7 @@ def _quote_blocks(info: QuoteInfo, rules: BodyRules, depth: int) -> list[Block]:
                 is_quote=True,
                 quoted_author=info.author or None,
                 quoted_source_id=info.source_id or None,
+                quoted_elsewhere=info.elsewhere,
             )
         )
     return nested

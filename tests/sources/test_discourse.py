@@ -552,3 +552,25 @@ async def test_a_failing_batch_keeps_the_posts_read_so_far():
     assert len(doc.notes) == 1
     assert doc.notes[0].startswith("stopped at post 40 of 80: the rest could not be read")
     assert "503" in doc.notes[0]
+
+
+def test_a_quote_of_another_topic_is_never_matched_to_a_post_here():
+    from bot.core.quotes import infer_quotes
+    from bot.sources.discourse import cooked_blocks
+
+    words = "This is a companion discussion topic for the original entry at the blog."
+    first = cooked_blocks(f"<p>{words}</p>", 7)
+    other = cooked_blocks(
+        f'<aside class="quote" data-username="ann" data-post="1" data-topic="99">'
+        f"<blockquote><p>{words}</p></blockquote></aside><p>Same boilerplate.</p>",
+        7,
+    )
+    assert other[0].quoted_elsewhere and other[0].quoted_source_id is None
+    from bot.core.models import PostDoc, ThreadDoc
+
+    doc = ThreadDoc(
+        title="t",
+        source_kind="discourse",
+        posts=(PostDoc(blocks=tuple(first), source_id="1"), PostDoc(blocks=tuple(other))),
+    )
+    assert infer_quotes(doc).edges == ()
