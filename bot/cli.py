@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from bot import digest_cli
 from bot.core import jsonout, render
 from bot.core.models import LOCAL_SCOPE
 from bot.core.summary import ALGORITHMS, SummaryRequest
@@ -133,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("demo", "ingest the bundled example thread and show every analysis")
     p.add_argument("--graph", metavar="FILE.png", help="where to write the quote graph")
+    digest_cli.register(sub)
     return parser
 
 
@@ -329,6 +331,7 @@ HANDLERS: dict[str, Handler] = {
     "stance": cmd_stance,
     "quotes": cmd_quotes,
     "demo": cmd_demo,
+    "digest": digest_cli.cmd_digest,
 }
 
 

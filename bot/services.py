@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.core.graph import render_quote_graph
 from bot.core.language import detect_language
@@ -39,6 +40,9 @@ from bot.sources.web import read_url
 from storage.database import Database
 from storage.members import BotStateRepository, OptOutRepository, RedactResult, ScopeRepository
 from storage.repositories import AnalysisCacheRepository, ThreadRepository
+
+if TYPE_CHECKING:
+    from bot.scheduler import CatchUp
 
 ProgressFn = Callable[[str], None]
 """Called (possibly from a worker thread) with a short human-readable progress line."""
@@ -320,6 +324,14 @@ class Services:
             summarise, view.posts, request, view.thread.language, view.thread.title
         )
         return SummaryAnswer(thread=view.thread, summary=summary)
+
+    async def summary_since_last_read(
+        self, scope: str, user: str, name: str, request: SummaryRequest | None = None
+    ) -> CatchUp:
+        """`/summary since:last`: what `user` has not been shown yet; remembers what is shown."""
+        from bot.scheduler import summary_since_last_read  # the scheduler imports services
+
+        return await summary_since_last_read(self, scope, user, name, request)
 
     async def stance(
         self, scope: str, name: str, author: str | None = None, topic: str | None = None

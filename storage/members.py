@@ -50,6 +50,10 @@ class OptOutRepository:
                 "INSERT OR IGNORE INTO opt_outs (scope, user_id, created_at) VALUES (?, ?, ?)",
                 (scope, user_id, now),
             )
+            # What they read is about them too ("since I last read" marks).
+            await conn.execute(
+                "DELETE FROM read_marks WHERE scope = ? AND user_id = ?", (scope, user_id)
+            )
             rows = await conn.execute_fetchall(
                 "SELECT p.id, p.thread_id FROM posts p JOIN threads t ON t.id = p.thread_id"
                 " WHERE t.scope = ? AND p.author_id = ?",

@@ -143,11 +143,105 @@ CREATE TABLE bot_state (
 ) WITHOUT ROWID;
 """
 
+# Scheduled digests (issue 7): several threads per schedule with a mark each, cadences
+# daily/weekly/every N hours/cron in an IANA zone, the next run time, a claim so two
+# processes never send the same digest, a record of every delivery, and per-user read
+# marks. SQLite cannot change a CHECK constraint, so digest_schedules is rebuilt: its rows
+# keep their ids, and each old (thread_id, last_post_seen) becomes a thread link with that
+# mark. Tables that point at the rebuilt table are created against the new table before
+# the rename (RENAME updates their REFERENCES), so dropping the old table cascades nothing.
+_V3_DIGESTS = """
+CREATE TABLE digest_schedules_v3 (
+    id            INTEGER PRIMARY KEY,
+    scope         TEXT    NOT NULL,
+    target        TEXT    NOT NULL,
+    cadence       TEXT    NOT NULL DEFAULT 'daily'
+                  CHECK (cadence IN ('daily', 'weekly', 'hours', 'cron')),
+    time_of_day   TEXT    CHECK (time_of_day GLOB '[0-2][0-9]:[0-5][0-9]'),
+    weekday       INTEGER CHECK (weekday BETWEEN 0 AND 6),
+    every_hours   INTEGER CHECK (every_hours BETWEEN 1 AND 24),
+    cron          TEXT,
+    timezone      TEXT    NOT NULL,
+    quiet_line    INTEGER NOT NULL DEFAULT 0 CHECK (quiet_line IN (0, 1)),
+    enabled       INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+    next_run_at   TEXT,
+    last_run_at   TEXT,
+    claimed_until TEXT,
+    claim_token   TEXT,
+    failures      INTEGER NOT NULL DEFAULT 0,
+    last_error    TEXT,
+    created_by    TEXT,
+    created_at    TEXT    NOT NULL,
+    CHECK ((cadence = 'cron') = (cron IS NOT NULL)),
+    CHECK ((cadence = 'cron') = (time_of_day IS NULL)),
+    CHECK ((cadence = 'weekly') = (weekday IS NOT NULL)),
+    CHECK ((cadence = 'hours') = (every_hours IS NOT NULL))
+);
+INSERT INTO digest_schedules_v3 (id, scope, target, cadence, time_of_day, weekday, timezone,
+                                 enabled, last_run_at, created_by, created_at)
+SELECT id, scope, target, cadence, time_of_day, weekday, timezone, enabled, last_run_at,
+       created_by, created_at
+FROM digest_schedules;
+
+CREATE TABLE digest_schedule_threads (
+    schedule_id INTEGER NOT NULL REFERENCES digest_schedules_v3 (id) ON DELETE CASCADE,
+    thread_id   INTEGER NOT NULL REFERENCES threads (id) ON DELETE CASCADE,
+    position    INTEGER NOT NULL,
+    mark        INTEGER NOT NULL DEFAULT 0 CHECK (mark >= 0),
+    PRIMARY KEY (schedule_id, thread_id)
+) WITHOUT ROWID;
+INSERT INTO digest_schedule_threads (schedule_id, thread_id, position, mark)
+SELECT id, thread_id, 0, last_post_seen FROM digest_schedules;
+
+-- One row per due slot of a schedule: (schedule_id, slot) is the idempotency key.
+CREATE TABLE digest_runs (
+    id          INTEGER PRIMARY KEY,
+    schedule_id INTEGER NOT NULL REFERENCES digest_schedules_v3 (id) ON DELETE CASCADE,
+    slot        TEXT    NOT NULL,
+    status      TEXT    NOT NULL
+                CHECK (status IN ('sending', 'sent', 'empty', 'failed', 'target_gone')),
+    attempts    INTEGER NOT NULL DEFAULT 1,
+    message_id  TEXT,
+    new_posts   INTEGER NOT NULL DEFAULT 0,
+    covered     TEXT    NOT NULL DEFAULT '{}',
+    error       TEXT,
+    started_at  TEXT    NOT NULL,
+    finished_at TEXT,
+    UNIQUE (schedule_id, slot)
+);
+
+DROP TABLE digest_schedules;
+ALTER TABLE digest_schedules_v3 RENAME TO digest_schedules;
+CREATE INDEX digest_schedules_scope ON digest_schedules (scope);
+CREATE INDEX digest_schedules_due ON digest_schedules (enabled, next_run_at);
+CREATE INDEX digest_schedule_threads_thread ON digest_schedule_threads (thread_id);
+
+-- A schedule whose last thread is forgotten has nothing left to digest: remove it too.
+CREATE TRIGGER digest_schedule_lost_last_thread AFTER DELETE ON digest_schedule_threads
+WHEN NOT EXISTS (SELECT 1 FROM digest_schedule_threads WHERE schedule_id = OLD.schedule_id)
+BEGIN
+    DELETE FROM digest_schedules WHERE id = OLD.schedule_id;
+END;
+
+-- "Since I last read": the last post shown to a person, per thread.
+CREATE TABLE read_marks (
+    thread_id  INTEGER NOT NULL REFERENCES threads (id) ON DELETE CASCADE,
+    user_id    TEXT    NOT NULL,
+    scope      TEXT    NOT NULL,
+    last_post  INTEGER NOT NULL CHECK (last_post >= 0),
+    updated_at TEXT    NOT NULL,
+    PRIMARY KEY (thread_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX read_marks_user ON read_marks (scope, user_id);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "threads, posts, segments, quote edges, analysis cache, digest schedules",
               _V1_SCHEMA),
     Migration(2, "chat sources: author ids, replies, deletions, opt-outs, bot state",
               _V2_CHAT_SOURCES),
+    Migration(3, "scheduled digests: several threads, cadences, claims, deliveries, read marks",
+              _V3_DIGESTS),
 )  # fmt: skip
 
 

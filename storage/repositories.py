@@ -554,11 +554,21 @@ _TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
 class DigestScheduleRepository:
-    """Recurring digests. Kept minimal; the digest feature decides what they mean."""
+    """The first, one-thread daily/weekly schedule API, kept for existing callers.
+
+    A thin wrapper over storage.digests.DigestRepository (schema 3): a schedule may now
+    name several threads, each with its own mark; here `thread_name` and `last_post_seen`
+    are those of its first thread. Schedules made with other cadences are listed with
+    `cadence` "hours" or "cron" (and `time_of_day` "" for cron). New code should use
+    DigestRepository, which also plans the next run and handles claims.
+    """
 
     def __init__(self, db: Database, *, clock: Clock = utcnow) -> None:
+        from .digests import DigestRepository  # digests imports this module
+
         self._db = db
         self._clock = clock
+        self._digests = DigestRepository(db, clock=clock)
 
     async def add(
         self,
@@ -570,8 +580,19 @@ class DigestScheduleRepository:
         cadence: Cadence = "daily",
         weekday: int | None = None,
         created_by: str | None = None,
+        *,
+        more_threads: Sequence[str] = (),
+        quiet_line: bool = False,
+        start_from_latest: bool = False,
     ) -> int:
-        """Schedule a digest of thread `name`; returns the schedule id. NotFound if no thread."""
+        """Schedule a digest of thread `name`; returns the schedule id. NotFound if no thread.
+
+        The first digest covers the whole thread unless `start_from_latest`; it fires at the
+        next `time_of_day` in `timezone` (the scheduler in bot/scheduler.py sends it).
+        """
+        from bot.core.schedule import Cadence as CadenceSpec
+        from bot.errors import UserError
+
         validate_scope(scope)
         _check_name(name)
         if not target:
@@ -588,72 +609,55 @@ class DigestScheduleRepository:
                 raise ValueError("a daily digest has no weekday")
         else:
             raise ValueError(f"cadence must be 'daily' or 'weekly', not {cadence!r}")
-        async with self._db.transaction() as conn:
-            thread_id = await _thread_id(conn, scope, name)
-            rows = await conn.execute_fetchall(
-                "INSERT INTO digest_schedules (scope, thread_id, target, time_of_day, timezone,"
-                " cadence, weekday, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " RETURNING id",
-                (
-                    scope,
-                    thread_id,
-                    target,
-                    time_of_day,
-                    timezone,
-                    cadence,
-                    weekday,
-                    created_by,
-                    to_db_time(self._clock()),
-                ),
-            )
-        return int(next(iter(rows))[0])
+        try:
+            spec = CadenceSpec(cadence, timezone, time_of_day=time_of_day, weekday=weekday)
+        except UserError as exc:
+            raise ValueError(str(exc)) from None
+        schedule = await self._digests.add(
+            scope,
+            [name, *more_threads],
+            target,
+            spec,
+            quiet_line=quiet_line,
+            created_by=created_by,
+            start_from_latest=start_from_latest,
+        )
+        return schedule.id
 
     async def list(self, scope: str) -> list[DigestSchedule]:
         """The scope's schedules, oldest first."""
-        validate_scope(scope)
-        rows = await self._db.fetchall(
-            "SELECT d.*, t.name AS thread_name FROM digest_schedules d"
-            " JOIN threads t ON t.id = d.thread_id AND t.scope = d.scope"
-            " WHERE d.scope = ? ORDER BY d.id",
-            (scope,),
-        )
         return [
             DigestSchedule(
-                id=r["id"],
-                scope=r["scope"],
-                thread_name=r["thread_name"],
-                target=r["target"],
-                time_of_day=r["time_of_day"],
-                timezone=r["timezone"],
-                cadence=r["cadence"],
-                weekday=r["weekday"],
-                last_post_seen=r["last_post_seen"],
-                last_run_at=from_db_time(r["last_run_at"]),
-                enabled=bool(r["enabled"]),
-                created_by=r["created_by"],
-                created_at=_required_time(r["created_at"]),
+                id=s.id,
+                scope=s.scope,
+                thread_name=s.threads[0].name,
+                target=s.target,
+                time_of_day=s.cadence.time_of_day or "",
+                timezone=s.cadence.timezone,
+                cadence=s.cadence.kind,  # type: ignore[arg-type]
+                weekday=s.cadence.weekday,
+                last_post_seen=s.threads[0].mark,
+                last_run_at=s.last_run_at,
+                enabled=s.enabled,
+                created_by=s.created_by,
+                created_at=s.created_at,
             )
-            for r in rows
+            for s in await self._digests.list(scope)
+            if s.threads
         ]
 
     async def remove(self, scope: str, schedule_id: int) -> bool:
-        validate_scope(scope)
-        async with self._db.transaction() as conn:
-            rows = await conn.execute_fetchall(
-                "DELETE FROM digest_schedules WHERE scope = ? AND id = ? RETURNING id",
-                (scope, schedule_id),
-            )
-        return bool(list(rows))
+        return await self._digests.remove(scope, schedule_id)
 
     async def mark_run(
         self, scope: str, schedule_id: int, last_post_seen: int, run_at: datetime
     ) -> bool:
-        """Record a run: the digest covered posts up to `last_post_seen`."""
+        """Record a run: the digest covered posts up to `last_post_seen` (first thread).
+
+        This does not move the next scheduled run; the scheduler owns that.
+        """
         validate_scope(scope)
-        async with self._db.transaction() as conn:
-            rows = await conn.execute_fetchall(
-                "UPDATE digest_schedules SET last_post_seen = ?, last_run_at = ?"
-                " WHERE scope = ? AND id = ? RETURNING id",
-                (last_post_seen, to_db_time(run_at), scope, schedule_id),
-            )
-        return bool(list(rows))
+        async with self._db.transaction():  # both updates or neither (nested savepoints)
+            if not await self._digests.set_mark(scope, schedule_id, None, last_post_seen):
+                return False
+            return await self._digests.set_last_run(scope, schedule_id, run_at)

@@ -1,0 +1,281 @@
+"""`threadwise digest …`: scheduled digests from the command line, and the stdout Publisher.
+
+    threadwise digest add NAME... --at HH:MM [--every day|week|Nh|CRON] [--on DAY]
+                                 [--tz ZONE] [--target local] [--quiet-line] [--from-start]
+    threadwise digest list
+    threadwise digest remove ID
+    threadwise digest now ID            (preview: nothing is stored or moved)
+    threadwise digest run-due [--now ISO-TIME] [--json]
+
+The CLI works in the `local` scope and its only target is `local`: `run-due` runs every due
+local schedule once, exactly as the bot's loop would, and prints each digest on stdout (run
+it from cron or a systemd timer). bot/cli.py wires this in with `register(sub)` and the
+`cmd_digest` handler.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from bot.core.digest import Digest, digest_answer, digest_json
+from bot.core.models import LOCAL_SCOPE
+from bot.core.render import Answer, Line, Section
+from bot.core.schedule import Cadence, parse_cadence
+from bot.errors import NotFound, UserError
+from bot.scheduler import RunReport, Scheduler, preview
+from bot.services import Services
+from bot.terminal import render_text
+from storage.digests import DigestRepository, Schedule
+
+LOCAL_TARGET = "local"
+
+
+def utcnow() -> datetime:
+    """The CLI's clock (tests replace it; `run-due --now` overrides it per run)."""
+    return datetime.now(UTC)
+
+
+class Output(Protocol):
+    """What the handlers need of bot.cli.Console."""
+
+    json_mode: bool
+
+    def progress(self, message: str) -> None: ...
+    def answer(self, answer: Answer, document: Any) -> None: ...
+
+
+class LocalPublisher:
+    """The `local` target: prints each digest on stdout (or hands the text to `write`).
+
+    It cannot take a digest back, so a crash between printing and the final commit shows that
+    digest once more on the next run (the retry carries a note saying so).
+    """
+
+    def __init__(self, write: Callable[[str], None] | None = print) -> None:
+        self._write = write
+        self.published: list[Answer] = []
+
+    async def publish(self, target: str, answer: Answer) -> str | None:
+        if target != LOCAL_TARGET:
+            raise UserError(f"the command line can only print digests (target {target!r})")
+        self.published.append(answer)
+        if self._write is not None:
+            if len(self.published) > 1:
+                self._write("")
+            self._write(render_text(answer))
+        return f"local-{len(self.published)}"
+
+
+# --- argument parsing -------------------------------------------------------------------------
+
+
+def _schedule_id(value: str) -> int:
+    text = value.lstrip("#")
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a digest number like 3, got {value!r}")
+    return int(text)
+
+
+def _instant(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO time like 2025-03-30T09:00+02:00, got {value!r}"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def register(sub: Any) -> argparse.ArgumentParser:
+    """Add `digest` and its actions to the `threadwise` subparsers (`sub`)."""
+    text = "scheduled digests: what is new in threads since the last one, at a chosen time"
+    parser = sub.add_parser("digest", help=text, description=text)
+    actions = parser.add_subparsers(dest="digest_command", metavar="ACTION", required=True)
+
+    def action(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = actions.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--json", action="store_true", help="print one JSON document")
+        return p
+
+    p = action("add", "schedule a digest of one or more stored threads")
+    p.add_argument("names", nargs="+", metavar="NAME", help="stored thread names")
+    p.add_argument("--at", metavar="HH:MM", help="local time (default: [digest] default_time)")
+    p.add_argument(
+        "--every",
+        metavar="day|week|Nh|CRON",
+        help="day (default), week, every N hours like 6h, or a cron expression in quotes",
+    )
+    p.add_argument("--on", metavar="DAY", help="the day of a weekly digest, e.g. monday")
+    p.add_argument("--tz", metavar="ZONE", help="IANA zone (default: [digest] default_timezone)")
+    p.add_argument("--target", default=LOCAL_TARGET, help="where to post; the CLI has: local")
+    p.add_argument(
+        "--quiet-line", action="store_true", help="say 'nothing new' instead of staying silent"
+    )
+    p.add_argument(
+        "--from-start", action="store_true", help="the first digest covers each whole thread"
+    )
+
+    action("list", "list this place's digests")
+    p = action("remove", "delete a digest")
+    p.add_argument("id", type=_schedule_id, metavar="ID")
+    p = action("now", "preview a digest now; nothing is stored or moved")
+    p.add_argument("id", type=_schedule_id, metavar="ID")
+    p.add_argument("--no-refresh", action="store_true", help="do not re-read sources first")
+    p = action("run-due", "run every due digest once, as the bot's loop would")
+    p.add_argument("--now", type=_instant, metavar="ISO-TIME", help="pretend it is this time")
+    return parser
+
+
+# --- handlers ---------------------------------------------------------------------------------
+
+
+async def cmd_digest(services: Services, args: argparse.Namespace, out: Output) -> None:
+    """The one handler bot/cli.py registers for `digest`; dispatches on the action."""
+    handler = _ACTIONS[args.digest_command]
+    await handler(services, args, out)
+
+
+async def cmd_add(services: Services, args: argparse.Namespace, out: Output) -> None:
+    if args.target != LOCAL_TARGET:
+        raise UserError("the command line posts only to --target local (it prints digests)")
+    settings = services.settings.digest
+    every_is_cron = args.every is not None and len(args.every.split()) > 1
+    at = args.at if args.at is not None or every_is_cron else settings.default_time
+    cadence = parse_cadence(args.every, at, args.on, args.tz or settings.default_timezone)
+    names = [await _thread_name(services, n) for n in args.names]
+    schedule = await DigestRepository(services.db, clock=utcnow).add(
+        LOCAL_SCOPE,
+        names,
+        args.target,
+        cadence,
+        quiet_line=args.quiet_line,
+        start_from_latest=not args.from_start,
+    )
+    answer = Answer(
+        title=f"Digest #{schedule.id}: {cadence.describe()} of {', '.join(names)}",
+        sections=(),
+        notes=(
+            f"First run: {_local(schedule.next_run_at, cadence)}.",
+            "Local digests are printed by `threadwise digest run-due`: run it from cron or "
+            "a systemd timer.",
+        ),
+    )
+    out.answer(answer, schedule_json(schedule))
+
+
+async def cmd_list(services: Services, args: argparse.Namespace, out: Output) -> None:
+    schedules = await DigestRepository(services.db).list(LOCAL_SCOPE)
+    lines = tuple(Line(_describe(s)) for s in schedules)
+    notes = () if schedules else ("No digests yet. Add one: threadwise digest add NAME --at 09:00",)
+    answer = Answer(title="Digests", sections=(Section(None, lines),), notes=notes)
+    out.answer(answer, [schedule_json(s) for s in schedules])
+
+
+async def cmd_remove(services: Services, args: argparse.Namespace, out: Output) -> None:
+    if not await DigestRepository(services.db).remove(LOCAL_SCOPE, args.id):
+        raise NotFound(f"no digest #{args.id} here (see: threadwise digest list)")
+    out.answer(Answer(title=f"Removed digest #{args.id}.", sections=()), {"removed": args.id})
+
+
+async def cmd_now(services: Services, args: argparse.Namespace, out: Output) -> None:
+    schedule, digest = await preview(services, LOCAL_SCOPE, args.id, refresh=not args.no_refresh)
+    title = f"Preview of digest #{schedule.id}: {digest.new_posts} new posts"
+    answer = digest_answer(digest, title=title)
+    out.answer(answer, {"schedule": schedule.id, **digest_json(digest)})
+
+
+async def cmd_run_due(services: Services, args: argparse.Namespace, out: Output) -> None:
+    now: datetime = args.now or utcnow()
+    publisher = LocalPublisher(None if out.json_mode else print)
+    scheduler = Scheduler(services, {"local": publisher}, clock=lambda: now)
+    reports = await scheduler.run_due(now)
+    sent = sum(r.status == "sent" for r in reports)
+    out.progress(
+        f"{len(reports)} due digest(s): {sent} posted, "
+        f"{sum(r.status == 'empty' for r in reports)} with nothing new"
+        + "".join(f"; #{r.schedule_id} {r.status}: {r.error}" for r in reports if r.error)
+    )
+    if out.json_mode:
+        out.answer(Answer(title="", sections=()), [report_json(r) for r in reports])
+
+
+_ACTIONS = {
+    "add": cmd_add,
+    "list": cmd_list,
+    "remove": cmd_remove,
+    "now": cmd_now,
+    "run-due": cmd_run_due,
+}
+
+
+# --- shapes -----------------------------------------------------------------------------------
+
+
+async def _thread_name(services: Services, name: str) -> str:
+    """The stored name (NotFound with suggestions when there is none)."""
+    key = name.strip().lower()
+    found = await services.threads.get(LOCAL_SCOPE, key) if key else None
+    if found is None:
+        await services.view(LOCAL_SCOPE, name)  # raises NotFound naming close matches
+        raise NotFound(f"no thread named “{name}” here.")
+    return found.name
+
+
+def _local(when: datetime | None, cadence: Cadence) -> str:
+    if when is None:
+        return "not planned"
+    return when.astimezone(cadence.zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _describe(s: Schedule) -> str:
+    names = ", ".join(t.name for t in s.threads)
+    text = f"#{s.id} {s.cadence.describe()} → {s.target}: {names}"
+    if not s.enabled:
+        return text + f" — off ({s.last_error or 'paused'})"
+    text += f"; next {_local(s.next_run_at, s.cadence)}"
+    if s.last_error:
+        text += f" (last try failed: {s.last_error})"
+    return text
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat()
+
+
+def schedule_json(s: Schedule) -> dict[str, Any]:
+    c = s.cadence
+    return {
+        "id": s.id,
+        "target": s.target,
+        "cadence": c.kind,
+        "describe": c.describe(),
+        "time": c.time_of_day,
+        "weekday": c.weekday,
+        "every_hours": c.every_hours,
+        "cron": c.cron,
+        "timezone": c.timezone,
+        "threads": [{"name": t.name, "mark": t.mark} for t in s.threads],
+        "quiet_line": s.quiet_line,
+        "enabled": s.enabled,
+        "next_run_at": _iso(s.next_run_at),
+        "last_run_at": _iso(s.last_run_at),
+        "last_error": s.last_error,
+    }
+
+
+def report_json(r: RunReport) -> dict[str, Any]:
+    digest = r.digest or Digest(threads=())
+    doc = digest_json(digest)
+    return {
+        "schedule": r.schedule_id,
+        "status": r.status,
+        "slot": _iso(r.slot),
+        "missed": r.missed,
+        "message_id": r.message_id,
+        "next_run_at": _iso(r.next_run_at),
+        "error": r.error,
+        **doc,
+    }

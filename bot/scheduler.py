@@ -1,0 +1,414 @@
+"""The digest loop: find due schedules, claim each, build its digest, hand it to a Publisher.
+
+One pass (`Scheduler.run_due`) does, for every due schedule this process can publish to:
+
+1. claim it in the database (one atomic UPDATE; another process gets nothing);
+2. refresh its threads that have a source URL through `Services.refresh` (a failing source
+   becomes a note in the digest, never an error for the others);
+3. build the digest off the event loop (sumy runs in a worker thread);
+4. record "about to publish" for the slot, publish, then store the new marks, the next run
+   time, the released claim and the record of the post in ONE transaction.
+
+Nothing new and no "quiet line" wanted: nothing is posted, the slot is still consumed.
+After downtime the first due slot fires once and the next run is planned after *now*, so
+missed slots collapse into one digest that says how many it stands for.
+
+Delivery guarantee. A crash between publishing and the final commit leaves the slot
+claimed; when the lease expires it is claimed again and published again with the same
+idempotency key, `digest-<schedule id>-<slot>`. A Publisher that sets
+`accepts_idempotency_key = True` receives that key and can make the retry a no-op (Matrix:
+the transaction id of PUT /send; Discord: `nonce` with `enforce_nonce`). Any other
+Publisher (the CLI's stdout one) can show the digest twice in that one case: at most one
+duplicate, and the retry says so in a note.
+
+Errors in one schedule are logged and stored on it (with a back-off before the next try);
+the loop goes on. A `TargetGone` from the Publisher (403/404) disables the schedule and
+tells an admin when the Publisher offers `notify_admin`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from bot.core.digest import Digest, ThreadDigest, catch_up_answer, digest_answer, thread_digest
+from bot.core.models import StoredThread
+from bot.core.render import Answer
+from bot.core.schedule import next_run, slots_between
+from bot.core.summary import Summary, SummaryRequest, summarise
+from bot.errors import NotFound, ThreadwiseError
+from storage.digests import (
+    DEFAULT_LEASE,
+    Claim,
+    ClaimLost,
+    DigestRepository,
+    ReadMarkRepository,
+    Schedule,
+    ScheduledThread,
+)
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+Sleep = Callable[[float], Awaitable[Any]]
+RunStatus = Literal["sent", "empty", "failed", "target_gone", "claim_lost"]
+
+RETRY_FIRST = timedelta(minutes=1)
+RETRY_MAX = timedelta(hours=1)
+MISSED_COUNT_LIMIT = 100
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class TargetGone(Exception):
+    """The target channel or room is gone or closed to the bot (HTTP 403 or 404).
+
+    Raise it from `Publisher.publish`; the scheduler then disables the schedule after this
+    one failure (no retries that would pile up 403s) and tells an admin where possible.
+    """
+
+    def __init__(self, target: str, reason: str = "") -> None:
+        super().__init__(f"{target}: {reason}" if reason else target)
+        self.target = target
+        self.reason = reason
+
+
+class Publisher(Protocol):
+    """Posts a digest to a target of one platform; Discord, Matrix and the CLI have one each.
+
+    `publish(target, answer)` sends `answer` (render it for the platform: embeds, HTML,
+    text; mentions disabled) to `target`, a channel id, room id or "local", and returns
+    the platform's message id (None if it has none). Raise `TargetGone` on 403/404; any
+    other exception counts as a temporary failure and the slot is retried later.
+
+    Optional extras, found with getattr so a plain Publisher needs neither:
+
+    * `accepts_idempotency_key = True`: publish is then called as
+      `publish(target, answer, idempotency_key=KEY)`; the same KEY for a retry of the
+      same slot means "send at most once" (see the module docstring).
+    * `async def notify_admin(scope: str, text: str) -> None`: told when a schedule was
+      disabled because its target is gone.
+    """
+
+    async def publish(self, target: str, answer: Answer) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    """What one due schedule did in a pass."""
+
+    schedule_id: int
+    scope: str
+    target: str
+    slot: datetime
+    status: RunStatus
+    digest: Digest | None = None
+    message_id: str | None = None
+    attempt: int = 1
+    missed: int = 1
+    """Scheduled slots this run stands for (more than 1 after downtime)."""
+    next_run_at: datetime | None = None
+    error: str | None = None
+
+
+def platform_of(scope: str) -> str:
+    """ "local", "discord" or "matrix": which Publisher serves a scope."""
+    return scope.split(":", 1)[0]
+
+
+# --- building a digest ---------------------------------------------------------------------
+
+
+async def build_digest(
+    services: Services,
+    scope: str,
+    threads: Sequence[ScheduledThread],
+    *,
+    refresh: bool = True,
+) -> tuple[Digest, dict[int, int]]:
+    """The digest of `threads` since their marks, and thread id → next mark.
+
+    Threads with a source URL are refreshed first; a failure is a note in the digest.
+    """
+    parts: list[ThreadDigest] = []
+    marks: dict[int, int] = {}
+    algorithm = services.settings.summary.algorithm
+    for item in threads:
+        notes: list[str] = []
+        if refresh and item.source_url:
+            try:
+                await services.refresh(scope, item.name)
+            except ThreadwiseError as exc:
+                notes.append(f"Could not refresh from its source: {exc}")
+            except Exception as exc:
+                log.warning("refreshing %s/%s failed", scope, item.name, exc_info=True)
+                notes.append(f"Could not refresh from its source ({type(exc).__name__}).")
+        try:
+            view = await services.view(scope, item.name)
+        except NotFound:
+            continue  # forgotten meanwhile; the schedule lost that thread with it
+        part = await asyncio.to_thread(
+            thread_digest,
+            view.thread,
+            view.posts,
+            view.edges,
+            item.mark,
+            algorithm=algorithm,
+            notes=notes,
+        )
+        parts.append(part)
+        marks[item.thread_id] = part.last_post
+    return Digest(threads=tuple(parts)), marks
+
+
+async def preview(
+    services: Services, scope: str, schedule_id: int, *, refresh: bool = True
+) -> tuple[Schedule, Digest]:
+    """`/digest now`: what the schedule would post now; nothing is stored or moved."""
+    schedule = await DigestRepository(services.db).get(scope, schedule_id)
+    if schedule is None:
+        raise NotFound(f"no digest #{schedule_id} here")
+    digest, _ = await build_digest(services, scope, schedule.threads, refresh=refresh)
+    return schedule, digest
+
+
+# --- the loop ------------------------------------------------------------------------------
+
+
+class Scheduler:
+    """Runs due digests for the platforms it has a Publisher for.
+
+    `publishers` maps a platform ("local", "discord", "matrix") to its Publisher; schedules
+    of other platforms are left to the process that has theirs. `clock` and `sleep` are
+    injectable so tests can move time.
+    """
+
+    def __init__(
+        self,
+        services: Services,
+        publishers: Mapping[str, Publisher],
+        *,
+        clock: Clock = utcnow,
+        sleep: Sleep = asyncio.sleep,
+        lease: timedelta = DEFAULT_LEASE,
+        poll_seconds: float = 60.0,
+        repository: DigestRepository | None = None,
+    ) -> None:
+        self.services = services
+        self.publishers = dict(publishers)
+        self.repo = repository or DigestRepository(services.db, clock=clock)
+        self._clock = clock
+        self._sleep = sleep
+        self._lease = lease
+        self._poll = poll_seconds
+
+    async def run_forever(self, stop: asyncio.Event | None = None) -> None:
+        """Pass after pass until `stop` is set or the task is cancelled."""
+        while stop is None or not stop.is_set():
+            try:
+                await self.run_due()
+            except Exception:
+                log.exception("a digest pass failed; trying again later")
+            await self._sleep(await self._delay())
+
+    async def _delay(self) -> float:
+        """Seconds until the earliest schedule may be due, between 1 s and the poll interval."""
+        try:
+            nxt = await self.repo.next_due_at(list(self.publishers))
+        except Exception:
+            log.exception("cannot read the next digest time")
+            return self._poll
+        if nxt is None:
+            return self._poll
+        wait = (nxt - self._clock()).total_seconds()
+        return min(self._poll, max(1.0, wait))
+
+    async def run_due(self, now: datetime | None = None) -> list[RunReport]:
+        """Run every schedule due at `now` once (the CLI's `digest run-due` calls this)."""
+        now = now or self._clock()
+        await self.repo.plan_missing(now)
+        reports = []
+        for schedule in await self.repo.due(now, list(self.publishers)):
+            try:
+                report = await self.run_one(schedule.id, now)
+            except Exception:
+                log.exception("digest #%s failed", schedule.id)
+                continue
+            if report is not None:
+                reports.append(report)
+        return reports
+
+    async def run_one(self, schedule_id: int, now: datetime) -> RunReport | None:
+        """Claim and run one schedule; None when it is not due or another worker has it."""
+        claim = await self.repo.claim(schedule_id, now, self._lease)
+        if claim is None:
+            return None
+        state = {"publishing": False}
+        try:
+            return await self._deliver(claim, now, state)
+        except asyncio.CancelledError:
+            # Before publishing, give the slot back. Once publish has started the message may
+            # be out, so let the lease expire: the retry then carries the same idempotency key.
+            if not state["publishing"]:
+                await self.repo.release(claim)
+            raise
+        except ClaimLost:
+            log.warning("digest #%s: the claim expired before publishing", schedule_id)
+            return self._report(claim, "claim_lost")
+        except Exception as exc:
+            log.exception("digest #%s failed", schedule_id)
+            error = str(exc) if isinstance(exc, ThreadwiseError) else type(exc).__name__
+            retry = now + _backoff(claim.schedule.failures)
+            await self.repo.fail(claim, error, retry)
+            return self._report(claim, "failed", error=error, next_run_at=retry)
+
+    async def _deliver(self, claim: Claim, now: datetime, state: dict[str, bool]) -> RunReport:
+        schedule = claim.schedule
+        publisher = self.publishers[platform_of(schedule.scope)]
+        digest, marks = await build_digest(self.services, schedule.scope, schedule.threads)
+        missed = slots_between(claim.slot, now, schedule.cadence, MISSED_COUNT_LIMIT)
+        if missed > 1:
+            more = "+" if missed >= MISSED_COUNT_LIMIT else ""
+            digest = digest.with_notes(
+                f"threadwise was offline: this digest stands for {missed}{more} scheduled ones."
+            )
+        upcoming = next_run(max(now, claim.slot), schedule.cadence)
+        covered = {t.name: c for t in digest.threads if (c := t.covered) is not None}
+        if not digest.has_news and not schedule.quiet_line:
+            await self.repo.complete(
+                claim, marks=marks, next_run_at=upcoming, status="empty", covered=covered
+            )
+            return self._report(claim, "empty", digest=digest, missed=missed, next_run_at=upcoming)
+
+        delivery = await self.repo.begin_delivery(claim, digest.new_posts, covered)
+        keyed = bool(getattr(publisher, "accepts_idempotency_key", False))
+        if delivery.attempt > 1 and not keyed:
+            digest = digest.with_notes(
+                "Sent again: an earlier delivery of this digest was interrupted, so it may "
+                "appear twice."
+            )
+        answer = digest_answer(digest)
+        state["publishing"] = True
+        try:
+            if keyed:
+                message_id = await publisher.publish(  # type: ignore[call-arg]
+                    schedule.target, answer, idempotency_key=claim.key
+                )
+            else:
+                message_id = await publisher.publish(schedule.target, answer)
+        except TargetGone as gone:
+            reason = f"the target is gone or forbidden ({gone})"
+            await self.repo.disable(claim, reason)
+            await self._tell_admin(publisher, schedule, reason)
+            return self._report(claim, "target_gone", digest=digest, error=reason)
+        stored = await self.repo.complete(
+            claim,
+            marks=marks,
+            next_run_at=upcoming,
+            status="sent",
+            message_id=message_id,
+            new_posts=digest.new_posts,
+            covered=covered,
+        )
+        if not stored:
+            log.warning("digest #%s was published but its claim was lost", schedule.id)
+        return self._report(
+            claim,
+            "sent" if stored else "claim_lost",
+            digest=digest,
+            message_id=message_id,
+            attempt=delivery.attempt,
+            missed=missed,
+            next_run_at=upcoming,
+        )
+
+    async def _tell_admin(self, publisher: Publisher, schedule: Schedule, reason: str) -> None:
+        notify = getattr(publisher, "notify_admin", None)
+        if notify is None:
+            return
+        names = ", ".join(t.name for t in schedule.threads)
+        text = (
+            f"The digest #{schedule.id} of {names} to {schedule.target} was turned off: "
+            f"{reason}. Fix the permissions or pick another target, then resume it."
+        )
+        try:
+            await notify(schedule.scope, text)
+        except Exception:
+            log.warning("could not tell an admin about digest #%s", schedule.id, exc_info=True)
+
+    @staticmethod
+    def _report(claim: Claim, status: RunStatus, **kw: Any) -> RunReport:
+        s = claim.schedule
+        return RunReport(
+            schedule_id=s.id, scope=s.scope, target=s.target, slot=claim.slot, status=status, **kw
+        )
+
+
+def _backoff(failures: int) -> timedelta:
+    """1, 2, 4 … minutes after each failure in a row, at most an hour."""
+    return min(RETRY_MAX, RETRY_FIRST * (2 ** min(failures, 10)))
+
+
+# --- "since I last read" -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CatchUp:
+    """A person's catch-up on one thread: the summary of what they have not seen yet."""
+
+    thread: StoredThread
+    summary: Summary | None
+    """None when nothing is new for them."""
+    since: int | None
+    """Their mark before this read (None: first read)."""
+    last_post: int
+    """Their mark now: the last post this catch-up covered."""
+    new_posts: int
+
+    def answer(self) -> Answer:
+        return catch_up_answer(self.thread, self.summary, self.since, self.last_post)
+
+
+async def summary_since_last_read(
+    services: Services,
+    scope: str,
+    user: str,
+    name: str,
+    request: SummaryRequest | None = None,
+) -> CatchUp:
+    """`/summary since:last`: summarise what `user` has not been shown, then remember it.
+
+    The mark moves to the last post the summary covered once the summary is made (if the
+    adapter then fails to deliver it, that part counts as shown; the thread stays there).
+    """
+    view = await services.view(scope, name)
+    marks = ReadMarkRepository(services.db)
+    since = await marks.get(scope, user, view.thread.name)
+    base = request or SummaryRequest(
+        algorithm=services.settings.summary.algorithm,
+        sentences=services.settings.summary.sentences,
+    )
+    last = max((p.number for p in view.posts), default=0)
+    if base.last_post is not None:
+        last = min(last, base.last_post)
+    fresh = [
+        p for p in view.posts if p.number > (since or 0) and p.number <= last and not p.deleted
+    ]
+    if not fresh:
+        return CatchUp(view.thread, None, since, max(since or 0, last), 0)
+    wanted = dataclasses.replace(base, since_post=since or None)
+    summary = await asyncio.to_thread(
+        summarise, view.posts, wanted, view.thread.language, view.thread.title
+    )
+    stored = await marks.advance(scope, user, view.thread.name, last)
+    return CatchUp(view.thread, summary, since, stored, len(fresh))
