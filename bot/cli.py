@@ -89,8 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="read the main text of a page from a forum threadwise does not know",
     )
 
-    p = command("refresh", "re-read a stored forum thread: new posts added, edits and deletions")
+    p = command("refresh", "re-read a stored forum thread from the last page read")
     p.add_argument("name")
+    p.add_argument(
+        "--full", action="store_true", help="re-read every page (catches old edits and deletions)"
+    )
 
     command("threads", "list stored threads")
 
@@ -204,7 +207,7 @@ async def cmd_ingest(services: Services, args: argparse.Namespace, out: Console)
 
 
 async def cmd_refresh(services: Services, args: argparse.Namespace, out: Console) -> None:
-    result = await services.refresh(LOCAL_SCOPE, args.name, progress=out.progress)
+    result = await services.refresh(LOCAL_SCOPE, args.name, progress=out.progress, full=args.full)
     _report_ingest(result, out)
 
 

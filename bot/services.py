@@ -221,6 +221,7 @@ class Services:
         name: str | None = None,
         progress: ProgressFn | None = None,
         best_effort: bool = False,
+        full: bool = False,
     ) -> IngestResult:
         """Fetch every page of a forum thread through the safe fetcher and store it.
 
@@ -235,7 +236,11 @@ class Services:
             existing = None
         if existing is None and name is not None:
             existing = await self.threads.get(scope, check_name(name))
-        options = ReadOptions(max_pages=self.settings.fetch.max_pages, progress=progress)
+        options = ReadOptions(
+            max_pages=self.settings.fetch.max_pages,
+            start_page=(existing.resume_page or 1) if existing is not None and not full else 1,
+            progress=progress,
+        )
         _say(progress, f"Reading {canonical} …")
         doc = await read_url(
             self.fetcher.for_command(), canonical, options, best_effort=best_effort
@@ -252,16 +257,19 @@ class Services:
         return await self.ingest_doc(scope, plan.doc, name=existing.name, progress=progress)
 
     async def refresh(
-        self, scope: str, name: str, *, progress: ProgressFn | None = None
+        self, scope: str, name: str, *, progress: ProgressFn | None = None, full: bool = False
     ) -> IngestResult:
-        """Re-read a stored thread from its source URL; only new and edited posts change."""
+        """Re-read a stored thread from the last page read before (`full`: from page 1, to
+        catch edits and deletions on earlier pages too); only what changed is written."""
         thread = await self._thread(scope, name)
         if not thread.source_url:
             raise UserError(
                 f"“{thread.name}” came from a file, so it cannot be refreshed; ingest a newer "
                 "copy of the file under the same name instead"
             )
-        return await self.ingest_url(scope, thread.source_url, name=thread.name, progress=progress)
+        return await self.ingest_url(
+            scope, thread.source_url, name=thread.name, progress=progress, full=full
+        )
 
     # --- reading ---------------------------------------------------------------------------
 

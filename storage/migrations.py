@@ -242,6 +242,8 @@ MIGRATIONS: tuple[Migration, ...] = (
               _V2_CHAT_SOURCES),
     Migration(3, "scheduled digests: several threads, cadences, claims, deliveries, read marks",
               _V3_DIGESTS),
+    Migration(4, "threads remember the last page read, so a refresh starts there",
+              "ALTER TABLE threads ADD COLUMN resume_page INTEGER CHECK (resume_page >= 1);"),
 )  # fmt: skip
 
 

@@ -110,7 +110,7 @@ def _not_found(name: str) -> NotFound:
 
 _THREAD_COLUMNS = """
     t.id, t.scope, t.name, t.title, t.source_kind, t.source_url, t.language, t.revision,
-    t.created_at, t.updated_at,
+    t.created_at, t.updated_at, t.resume_page,
     (SELECT count(*) FROM posts p WHERE p.thread_id = t.id) AS post_count,
     (SELECT count(DISTINCT p.author) FROM posts p WHERE p.thread_id = t.id) AS author_count
 """
@@ -130,6 +130,7 @@ def _thread_from_row(row: sqlite3.Row) -> StoredThread:
         author_count=row["author_count"],
         created_at=_required_time(row["created_at"]),
         updated_at=_required_time(row["updated_at"]),
+        resume_page=row["resume_page"],
     )
 
 
@@ -405,6 +406,13 @@ class ThreadRepository:
                 # Results for older revisions can never be served again; don't keep them.
                 await conn.execute_fetchall(
                     "DELETE FROM analysis_cache WHERE thread_id = ?", (thread_id,)
+                )
+            if thread.resume_page is not None:
+                # Where to read from next time: bookkeeping, not content (no new revision).
+                await conn.execute_fetchall(
+                    "UPDATE threads SET resume_page = ? WHERE id = ?"
+                    " AND resume_page IS NOT ?",
+                    (thread.resume_page, thread_id, thread.resume_page),
                 )
             result_rows = await conn.execute_fetchall(
                 f"SELECT {_THREAD_COLUMNS} FROM threads t WHERE t.id = ? AND t.scope = ?",

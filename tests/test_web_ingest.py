@@ -102,7 +102,7 @@ async def test_edited_and_vanished_posts_are_updated_and_marked_deleted(services
         remaining = [p for p in OWN_POSTS if p[0] != 1003]
         forum.routes.clear()
         forum.routes.update(routes(bodies(remaining, edits={1005: "Edited: trams win on cost."})))
-        result = await services.refresh("local", "tram")
+        result = await services.refresh("local", "tram", full=True)
     view = await services.view("local", "tram")
     by_id = {p.source_id: p for p in view.posts}
     assert len(view.posts) == 6  # nothing renumbered, nothing lost
@@ -170,3 +170,20 @@ def test_unknown_forum_page_needs_best_effort(tmp_path):
     assert refused.returncode == 1 and b"NodeBB" in refused.stderr
     read = tw(tmp_path / "n.db", "ingest", str(page), "--best-effort", "--json")
     assert b'"source": "web"' in read.stdout
+
+
+async def test_refresh_starts_at_the_last_page_read(services):
+    async with LoopbackServer(routes(bodies())) as forum:
+        first = await services.ingest_url("local", forum.url(THREAD_PATH), name="tram")
+        assert first.thread.resume_page == 3
+        more = [*OWN_POSTS, (1007, "Ines", "A river road tram would flood every other winter.")]
+        forum.routes.clear()
+        forum.routes.update(routes(bodies(more)))
+        before = {path: forum.hits(path) for path in forum.routes}
+        result = await services.refresh("local", "tram")
+        after = {path: forum.hits(path) for path in forum.routes}
+    assert result.added == 1 and result.thread.post_count == 7
+    assert after[THREAD_PATH] == before.get(THREAD_PATH, 0)  # page 1 was not fetched again
+    assert after[f"{THREAD_PATH}page-2"] == before.get(f"{THREAD_PATH}page-2", 0)
+    assert after[f"{THREAD_PATH}page-4"] == 1
+    assert result.thread.resume_page == 4

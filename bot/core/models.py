@@ -73,6 +73,8 @@ class ThreadDoc:
     language: str | None = None
     notes: tuple[str, ...] = ()
     """What the reader wants the user told, e.g. "stopped at page 50 of 347"."""
+    resume_page: int | None = None
+    """The last page read: a refresh starts there instead of at page 1."""
 
 
 # --- what analysis produces and storage keeps ---------------------------------------------
@@ -134,6 +136,7 @@ class AnalysedThread:
     edges: tuple[QuoteEdge, ...]
     url: str | None = None
     language: str | None = None
+    resume_page: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +153,7 @@ class StoredThread:
     author_count: int
     created_at: datetime
     updated_at: datetime
+    resume_page: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -172,6 +172,7 @@ def _infer(doc: ThreadDoc) -> AnalysedThread:
         edges=edges_from_posts(posts),
         url=doc.url,
         language=doc.language,
+        resume_page=doc.resume_page,
     )
 
 

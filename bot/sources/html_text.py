@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from urllib.parse import urljoin, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
@@ -637,6 +637,7 @@ class PagedHtmlReader:
         elif end < last:
             notes = (capped_note(end, last),)
         doc = self._doc(first, dedupe_posts(posts), notes, fallback_url=url)
+        doc = replace(doc, resume_page=done)
         if not doc.posts:
             raise SourceError(f"no posts found in this {self.engine} thread")
         return doc

@@ -44,19 +44,24 @@ def digests(db: Database, clock: Clock) -> DigestRepository:
 
 
 async def test_schema_2_schedules_survive_the_upgrade(db_path: Path) -> None:
-    async with await Database.open(db_path, migrations=MIGRATIONS[:2]) as old:
-        await ThreadRepository(old).save("local", "trams", make_thread(5))
-        await ThreadRepository(old).save(A, "buses", make_thread(2))
-        async with old.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO digest_schedules (scope, thread_id, target, time_of_day, timezone,"
-                " cadence, weekday, last_post_seen, last_run_at, enabled, created_by, created_at)"
-                " VALUES ('local', 1, 'term', '08:30', 'Europe/Berlin', 'weekly', 4, 3,"
-                " '2025-03-01T07:30:00+00:00', 1, 'me', '2025-01-01T00:00:00+00:00'),"
-                " (?, 2, 'chan', '09:00', 'UTC', 'daily', NULL, 0, NULL, 0, NULL,"
-                " '2025-01-02T00:00:00+00:00')",
-                (A,),
-            )
+    # Raw SQL: today's repositories expect today's schema.
+    old = await Database.open(db_path, migrations=MIGRATIONS[:2])
+    async with old, old.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO threads (id, scope, name, title, source_kind, created_at, updated_at)"
+            " VALUES (1, 'local', 'trams', 'Trams', 'text', ?, ?), (2, ?, 'buses', 'Buses',"
+            " 'text', ?, ?)",
+            ("2025-01-01T00:00:00+00:00",) * 2 + (A,) + ("2025-01-01T00:00:00+00:00",) * 2,
+        )
+        await conn.execute(
+            "INSERT INTO digest_schedules (scope, thread_id, target, time_of_day, timezone,"
+            " cadence, weekday, last_post_seen, last_run_at, enabled, created_by, created_at)"
+            " VALUES ('local', 1, 'term', '08:30', 'Europe/Berlin', 'weekly', 4, 3,"
+            " '2025-03-01T07:30:00+00:00', 1, 'me', '2025-01-01T00:00:00+00:00'),"
+            " (?, 2, 'chan', '09:00', 'UTC', 'daily', NULL, 0, NULL, 0, NULL,"
+            " '2025-01-02T00:00:00+00:00')",
+            (A,),
+        )
     async with await Database.open(db_path) as db:
         assert db.schema_version == len(MIGRATIONS) >= 3
         legacy = await DigestScheduleRepository(db).list("local")
