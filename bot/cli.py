@@ -128,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--post", type=_positive, metavar="N", help="quotes of post N and replies")
     p.add_argument("--graph", metavar="FILE.png", help="also write the quote graph picture")
 
+    command("discord-commands", "print the Discord commands a sync would send (no connection)")
+
     p = command("run", "start the Discord and/or Matrix bot, as configured", json_out=False)
     p.add_argument(
         "--sync-commands",
@@ -356,8 +358,26 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(resolve_config_path(args.config, os.environ), os.environ)
 
 
+def print_discord_commands(settings: Settings, as_json: bool) -> None:
+    from bot.discord_app import command_payload
+
+    payload = command_payload(settings)
+    if as_json:
+        print(json.dumps(payload, ensure_ascii=False, indent=2))
+        return
+    for c in payload:
+        subs = [o["name"] for o in c.get("options", []) if o.get("type") in (1, 2)]
+        perms = c.get("default_member_permissions")
+        who = "everyone" if perms is None else "admins" if str(perms) == "0" else f"perms {perms}"
+        lead = "/" if c.get("type", 1) == 1 else "message menu: "
+        print(f"{lead}{c['name']}{' ' + '|'.join(subs) if subs else ''}  ({who}; servers only)")
+
+
 async def run(args: argparse.Namespace) -> None:
     settings = _settings(args)
+    if args.command == "discord-commands":
+        print_discord_commands(settings, args.json)
+        return
     if args.command == "run":
         from bot.log import setup_logging
         from bot.runner import run_bots

@@ -233,6 +233,11 @@ class DiscordSettings:
     token: str | None = _secret_opt("DISCORD_TOKEN")
     owner_ids: tuple[int, ...] = _opt((), _positive_ids)
     admin_role: str | None = _opt(None, _not_blank)
+    message_content: bool = _opt(False)
+    """Chat-history ingest (/thread ingest here:True, "Ingest this thread") asks for the
+    privileged Message Content intent, which must also be enabled in the Developer Portal."""
+    leave_grace_days: int = _opt(7, _between(0, 365))
+    """Days a server's threads are kept after the bot is removed from it."""
 
     @property
     def enabled(self) -> bool:

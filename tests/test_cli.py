@@ -244,3 +244,13 @@ def test_run_without_any_chat_platform_configured_says_what_to_set(db, monkeypat
     proc = tw(db, "run", check=False)
     assert proc.returncode == 1
     assert "nothing to run" in proc.stderr.decode()
+
+
+def test_discord_commands_payload_without_connecting(db):
+    payload = json.loads(tw(db, "discord-commands", "--json").stdout)
+    by_name = {c["name"]: c for c in payload}
+    assert by_name["thread"]["default_member_permissions"] not in (None, "")
+    assert by_name["summary"].get("default_member_permissions") is None
+    assert all(c.get("contexts") == [0] for c in payload)
+    text = tw(db, "discord-commands").stdout.decode()
+    assert "/summary" in text

@@ -1,0 +1,246 @@
+"""The Discord bot: a commands.Bot with the cogs, one error handler, and guild lifecycle.
+
+Start-up work lives in setup_hook (on_ready fires again on every reconnect). Commands are
+never synced on start: only `/sync` (owner) or `threadwise run --sync-commands` do it, and
+`command_payload()` shows exactly what a sync would send without connecting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands, tasks
+
+from bot.errors import ConfigError, ThreadwiseError
+from bot.services import Services
+from bot.settings import Settings
+from cogs import NO_MENTIONS, Responder, history_enabled, make_cogs
+
+log = logging.getLogger(__name__)
+
+PURGE_EVERY_HOURS = 6
+GENERIC_FAILURE = "Something went wrong on my side; it has been logged. Please try again later."
+
+
+def build_intents(history: bool) -> discord.Intents:
+    """Only GUILDS (joins, leaves, channel cache). MESSAGE_CONTENT is privileged and is
+    asked for only when chat-history ingest is switched on; MEMBERS never."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    if history:
+        intents.message_content = True
+    return intents
+
+
+def leave_grace(settings: Settings) -> timedelta:
+    """How long a server's threads are kept after the bot is removed ([discord])."""
+    return timedelta(days=settings.discord.leave_grace_days)
+
+
+def describe_error(error: Exception) -> str | None:
+    """The message a user sees for an expected error; None means "unexpected: log it"."""
+    if isinstance(error, app_commands.CommandInvokeError | commands.CommandInvokeError):
+        error = error.original
+    if isinstance(error, app_commands.TransformerError) and error.__cause__ is not None:
+        cause = error.__cause__
+        if isinstance(cause, ThreadwiseError):
+            return str(cause)
+    if isinstance(error, ThreadwiseError):
+        return str(error)
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return "threadwise commands work in servers only."
+    if isinstance(error, app_commands.MissingPermissions):
+        return "You need the " + ", ".join(error.missing_permissions) + " permission for this."
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return f"Slow down: try again in {error.retry_after:.0f} s."
+    if isinstance(error, app_commands.CheckFailure):
+        return str(error) or "You cannot use this command here."
+    if isinstance(error, app_commands.TransformerError):
+        return f"“{error.value}” is not a valid value for this option."
+    if isinstance(error, app_commands.CommandNotFound | app_commands.CommandSignatureMismatch):
+        return "This command has changed since Discord last heard of it; ask the owner to /sync."
+    return None
+
+
+class ThreadwiseTree(app_commands.CommandTree):
+    """The one global error handler, and a guard for contexts Discord should never send."""
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        # `_integration_owners` (authorizing_integration_owners: "0" guild install, "1" user
+        # install) is private in discord.py 2.7; pyproject pins discord.py below 2.8.
+        guild_install = not interaction._integration_owners or 0 in interaction._integration_owners
+        if interaction.guild_id is not None and guild_install:
+            return True
+        if interaction.type is discord.InteractionType.autocomplete:
+            await interaction.response.autocomplete([])
+        else:
+            await interaction.response.send_message(
+                "threadwise works in servers it has been added to, not in DMs or as a user app.",
+                ephemeral=True,
+                allowed_mentions=NO_MENTIONS,
+            )
+        return False
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError, /
+    ) -> None:
+        bot: ThreadwiseBot = interaction.client  # type: ignore[assignment]
+        responder = bot.responders.pop(interaction.id, None) or Responder(
+            bot, interaction, private=True
+        )
+        text = describe_error(error)
+        if text is None:
+            original = getattr(error, "original", error)
+            command = interaction.command.qualified_name if interaction.command else "?"
+            log.error(
+                "command /%s failed (guild %s, channel %s, user %s, options %s)",
+                command,
+                interaction.guild_id,
+                interaction.channel_id,
+                interaction.user.id if interaction.user else "?",
+                _options(interaction),
+                exc_info=original,
+            )
+            text = GENERIC_FAILURE
+        try:
+            await responder.fail(text)
+        except Exception:  # the reply itself failed (Discord down, token gone): log, stop
+            log.exception("could not tell the user about an error in /%s", interaction.command)
+
+
+def _options(interaction: discord.Interaction) -> dict[str, Any]:
+    data: Any = interaction.data or {}
+    options = data.get("options", [])
+    while options and options[0].get("type") in (1, 2):  # subcommand (group)
+        options = options[0].get("options", [])
+    return {o.get("name"): o.get("value") for o in options}
+
+
+class ThreadwiseBot(commands.Bot):
+    """Holds Services and Settings for the cogs; knows nothing of SQL or analysis."""
+
+    def __init__(
+        self,
+        services: Services | None,
+        settings: Settings,
+        *,
+        sync_commands: bool = False,
+        clock: Callable[[], datetime] = discord.utils.utcnow,
+        **options: Any,
+    ) -> None:
+        self.services: Services = services  # type: ignore[assignment]  # None: payload only
+        self.settings = settings
+        self.sync_on_start = sync_commands
+        self.clock = clock
+        self.history_enabled = history_enabled(settings)
+        self.responders: dict[int, Responder] = {}
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            intents=build_intents(self.history_enabled),
+            allowed_mentions=NO_MENTIONS,
+            tree_cls=ThreadwiseTree,
+            allowed_contexts=app_commands.AppCommandContext(
+                guild=True, dm_channel=False, private_channel=False
+            ),
+            allowed_installs=app_commands.AppInstallationType(guild=True, user=False),
+            **options,
+        )
+
+    async def setup_hook(self) -> None:
+        """Runs once per login, before the gateway connects (unlike on_ready)."""
+        for cog in make_cogs(self):
+            await self.add_cog(cog)
+        if self.sync_on_start:
+            synced = await self.tree.sync()
+            log.info("synced %d application commands (--sync-commands)", len(synced))
+        if not self.purge_departed.is_running():
+            self.purge_departed.start()
+
+    async def close(self) -> None:
+        self.purge_departed.cancel()
+        await super().close()
+
+    async def on_ready(self) -> None:
+        log.info("Discord ready as %s in %d guilds", self.user, len(self.guilds))
+
+    async def on_app_command_completion(
+        self, interaction: discord.Interaction, command: Any
+    ) -> None:
+        """A command that returned without answering still gets an answer."""
+        responder = self.responders.pop(interaction.id, None)
+        if responder is not None and not responder.delivered:
+            log.warning("/%s finished without an answer", command.qualified_name)
+            with contextlib.suppress(discord.HTTPException):
+                await responder.say("Done.")
+
+    # --- guild lifecycle -------------------------------------------------------------------
+
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """Kicked or the guild was deleted: purge after the grace period. An outage
+        (GUILD_DELETE with unavailable) never gets here in discord.py; checked anyway."""
+        if guild.unavailable:
+            return
+        await self.services.scopes.mark_left(f"discord:{guild.id}")
+        grace = leave_grace(self.settings)
+        log.info("left guild %s; its data is removed after %s", guild.id, grace)
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        if await self.services.scopes.mark_back(f"discord:{guild.id}"):
+            log.info("back in guild %s; its data is kept", guild.id)
+
+    async def purge_departed_scopes(self, now: datetime | None = None) -> list[str]:
+        gone = await self.services.scopes.purge_departed(leave_grace(self.settings), now)
+        for scope in gone:
+            log.info("purged %s after the grace period", scope)
+        return gone
+
+    @tasks.loop(hours=PURGE_EVERY_HOURS)
+    async def purge_departed(self) -> None:
+        try:
+            await self.purge_departed_scopes()
+        except Exception:
+            log.exception("purging departed guilds failed; retrying next round")
+
+
+def command_payload(settings: Settings) -> list[dict[str, Any]]:
+    """The application-command JSON a sync sends (names, options, permissions, contexts),
+    built without connecting; `threadwise discord-commands --json` prints it."""
+    bot = ThreadwiseBot(None, settings)
+    tree = bot.tree
+    for cog in make_cogs(bot):
+        group = cog.app_command
+        for command in [group] if group is not None else cog.get_app_commands():
+            tree.add_command(command)
+        for menu in getattr(cog, "context_menus", list)():
+            tree.add_command(menu)
+    return [command.to_dict(tree) for command in tree.get_commands()]
+
+
+async def run_discord(
+    services: Services, settings: Settings, *, sync_commands: bool = False
+) -> None:
+    """Run the bot until cancelled; the gateway and HTTP session are always closed."""
+    token = settings.discord.require_token()
+    bot = ThreadwiseBot(services, settings, sync_commands=sync_commands)
+    try:
+        async with bot:
+            await bot.start(token)
+    except discord.LoginFailure as exc:
+        raise ConfigError("Discord rejected the token (DISCORD_TOKEN / [discord] token)") from exc
+    except discord.PrivilegedIntentsRequired as exc:
+        raise ConfigError(
+            "Discord refused the Message Content intent: enable it for the bot in the "
+            "Developer Portal, or turn chat-history ingest off"
+        ) from exc
+    finally:
+        if not bot.is_closed():
+            with contextlib.suppress(Exception):
+                await asyncio.shield(bot.close())

@@ -1,0 +1,42 @@
+"""`/stance`: what each participant argues, and whom they agree or disagree with."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.core import render
+from bot.discord_render import render_answer
+from cogs import Responder, guild_only, scope_of, thread_autocomplete
+
+if TYPE_CHECKING:
+    from bot.discord_app import ThreadwiseBot
+
+
+class StanceCog(commands.Cog):
+    def __init__(self, bot: ThreadwiseBot) -> None:
+        self.bot = bot
+
+    @guild_only
+    @app_commands.command(name="stance", description="Each participant's position in a thread")
+    @app_commands.describe(
+        thread="a stored thread",
+        user="only this participant (their name in the thread)",
+        topic="their sentences about this word, with polarity",
+        private="only you see the answer",
+    )
+    @app_commands.autocomplete(thread=thread_autocomplete)
+    async def stance(
+        self,
+        itx: discord.Interaction,
+        thread: str,
+        user: app_commands.Range[str, 1, 100] | None = None,
+        topic: app_commands.Range[str, 1, 100] | None = None,
+        private: bool = False,
+    ) -> None:
+        responder = await Responder.start(itx, private=private)
+        result = await self.bot.services.stance(scope_of(itx), thread, user, topic)
+        await responder.send(render_answer(render.stance_answer(result.thread, result.report)))
