@@ -225,11 +225,22 @@ def command_payload(settings: Settings) -> list[dict[str, Any]]:
 
 
 async def run_discord(
-    services: Services, settings: Settings, *, sync_commands: bool = False
+    services: Services,
+    settings: Settings,
+    *,
+    sync_commands: bool = False,
+    publishers: dict[str, Any] | None = None,
 ) -> None:
-    """Run the bot until cancelled; the gateway and HTTP session are always closed."""
+    """Run the bot until cancelled; the gateway and HTTP session are always closed.
+
+    `publishers` (the digest scheduler's) gets the Discord Publisher for this bot.
+    """
     token = settings.discord.require_token()
     bot = ThreadwiseBot(services, settings, sync_commands=sync_commands)
+    if publishers is not None:
+        from bot.discord_publisher import DiscordPublisher
+
+        publishers["discord"] = DiscordPublisher(bot)
     try:
         async with bot:
             await bot.start(token)

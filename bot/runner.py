@@ -27,15 +27,22 @@ async def run_bots(settings: Settings, db_path: str | Path, *, sync_commands: bo
     jobs: list[Coroutine[Any, Any, None]] = []
     db = await Database.open(db_path)
     services = Services(db, settings)
+    publishers: dict[str, Any] = {}
     try:
         if settings.discord.enabled:
             from bot.discord_app import run_discord
 
-            jobs.append(run_discord(services, settings, sync_commands=sync_commands))
+            jobs.append(
+                run_discord(services, settings, sync_commands=sync_commands, publishers=publishers)
+            )
         if settings.matrix.enabled:
             from bot.matrix_app import run_matrix
 
             jobs.append(run_matrix(services, settings))
+        if jobs:
+            from bot.scheduler import Scheduler
+
+            jobs.append(Scheduler(services, publishers).run_forever())
         if not jobs:
             raise UserError(
                 "nothing to run: set DISCORD_TOKEN (or [discord] token) for Discord, or "

@@ -145,7 +145,7 @@ async def build_digest(
     algorithm = services.settings.summary.algorithm
     for item in threads:
         notes: list[str] = []
-        if refresh and item.source_url:
+        if refresh and item.source_url and item.source_url.startswith(("http://", "https://")):
             try:
                 await services.refresh(scope, item.name)
             except ThreadwiseError as exc:
@@ -205,7 +205,8 @@ class Scheduler:
         repository: DigestRepository | None = None,
     ) -> None:
         self.services = services
-        self.publishers = dict(publishers)
+        # Kept by reference: chat adapters register their Publisher once they are connected.
+        self.publishers = publishers
         self.repo = repository or DigestRepository(services.db, clock=clock)
         self._clock = clock
         self._sleep = sleep

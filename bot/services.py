@@ -262,6 +262,11 @@ class Services:
         """Re-read a stored thread from the last page read before (`full`: from page 1, to
         catch edits and deletions on earlier pages too); only what changed is written."""
         thread = await self._thread(scope, name)
+        if thread.source_kind in ("discord", "matrix"):
+            raise UserError(
+                f"“{thread.name}” was read from chat history; refresh it with the bot's own "
+                "command in that channel or room"
+            )
         if not thread.source_url:
             raise UserError(
                 f"“{thread.name}” came from a file, so it cannot be refreshed; ingest a newer "

@@ -1,0 +1,60 @@
+"""Posting scheduled digests to Discord channels (the scheduler's Publisher for Discord)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot.core.render import Answer
+from bot.discord_render import render_answer
+from bot.scheduler import TargetGone
+
+if TYPE_CHECKING:
+    from discord.ext import commands
+
+log = logging.getLogger(__name__)
+
+NONCE_MAX = 25  # Discord's limit on a message nonce
+
+
+def nonce_for(key: str, part: int) -> str:
+    """A short, stable nonce: with enforce_nonce Discord returns the existing message for a
+    repeated nonce, so a retried digest slot is not posted twice."""
+    return hashlib.sha256(f"{key}/{part}".encode()).hexdigest()[:NONCE_MAX]
+
+
+class DiscordPublisher:
+    accepts_idempotency_key = True
+
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = bot
+
+    async def publish(
+        self, target: str, answer: Answer, idempotency_key: str | None = None
+    ) -> str | None:
+        await self.bot.wait_until_ready()
+        if not target.isdigit():
+            raise TargetGone(target, "not a Discord channel id")
+        try:
+            channel = self.bot.get_channel(int(target)) or await self.bot.fetch_channel(int(target))
+        except (discord.NotFound, discord.Forbidden) as exc:
+            raise TargetGone(target, str(exc)) from exc
+        if not isinstance(channel, discord.abc.Messageable):
+            raise TargetGone(target, "not a text channel")
+        first_id: str | None = None
+        try:
+            for part, out in enumerate(render_answer(answer)):
+                nonce = nonce_for(idempotency_key, part) if idempotency_key else None
+                message = await channel.send(
+                    content=out.content,
+                    embeds=list(out.embeds),
+                    allowed_mentions=discord.AllowedMentions.none(),
+                    nonce=nonce,
+                )
+                first_id = first_id or str(message.id)
+        except (discord.NotFound, discord.Forbidden) as exc:
+            raise TargetGone(target, str(exc)) from exc
+        return first_id

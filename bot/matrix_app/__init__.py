@@ -1,0 +1,34 @@
+"""The Matrix bot: matrix-nio in front of the same services as the CLI and Discord.
+
+`run_matrix(services, settings)` logs in, syncs and answers commands until it is cancelled,
+then closes the connection. Modules, one job each: client (nio set-up, login, stored
+state), app (the sync loop and which events count), router (command text → Command),
+handlers (one method per command), history (a room or thread → ThreadDoc), html (answers →
+m.notice HTML), outbox (sending, threads, images), ratelimit (429s with a cap), power
+(power levels).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.services import Services
+from bot.settings import Settings
+
+from .app import MatrixBot
+from .client import make_client
+
+log = logging.getLogger(__name__)
+
+
+async def run_matrix(services: Services, settings: Settings) -> None:
+    """Run the Matrix bot until cancelled; the client is closed on the way out."""
+    bot = MatrixBot(services, settings, make_client(settings.matrix))
+    try:
+        await bot.run()
+    finally:
+        await bot.close()
+        log.info("Matrix bot stopped")
+
+
+__all__ = ["run_matrix"]

@@ -1,0 +1,321 @@
+"""The sync loop: which events become commands, invites, departures; nothing else is answered.
+
+Rules kept here (platform-rules M1, M3, M5, M7, M8):
+- the sync token is stored before a sync's events are handled, so a restart or a crash
+  inside a handler never runs a command twice; the first sync without a token only
+  takes invites, never the backlog;
+- only m.text from someone else is a command: never an m.notice, never the bot's own
+  account (any device), never an edit, never anything older than this start or than the
+  bot's join; each event id is handled once;
+- invites are joined only from settings.matrix.allowed_inviters, other invites rejected;
+  an encrypted room is told plainly that the bot cannot read it, then left;
+- a kick or ban marks the room's scope as left (purged after the grace period).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from nio import (
+    AsyncClient,
+    InviteMemberEvent,
+    JoinResponse,
+    RoomGetStateEventResponse,
+    SyncResponse,
+)
+
+from bot.services import Services
+from bot.settings import Settings
+
+from . import router
+from .client import BotState, login
+from .handlers import Context, Handlers
+from .outbox import Outbox, RoomFailed, Target
+from .ratelimit import RetryPolicy, retry_after
+
+log = logging.getLogger(__name__)
+
+SYNC_TIMEOUT_MS = 30_000
+MAX_PARALLEL_COMMANDS = 4
+_SEEN_MAX = 10_000
+
+ENCRYPTED_REFUSAL = (
+    "This room is end-to-end encrypted, and threadwise does not support encrypted rooms: "
+    "it could not read the messages here. Invite it to an unencrypted room instead. Leaving now."
+)
+
+
+class MatrixBot:
+    def __init__(
+        self,
+        services: Services,
+        settings: Settings,
+        client: AsyncClient,
+        *,
+        policy: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.services = services
+        self.settings = settings
+        self.client = client
+        self.policy = policy or RetryPolicy()
+        self.outbox = Outbox(client, self.policy)
+        self.handlers = Handlers(services, settings, client, self.outbox, self.policy.call)
+        self.prefix = settings.matrix.command_prefix
+        self._clock = clock
+        self._started_ms = 0
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._rooms_in_hand: set[str] = set()  # joins/refusals under way
+        self._refused: set[str] = set()  # encrypted rooms already told and left
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(MAX_PARALLEL_COMMANDS)
+
+    @property
+    def user_id(self) -> str:
+        return self.client.user_id
+
+    async def run(self) -> None:
+        """Log in and sync until cancelled."""
+        state = BotState(self.services.state, self.settings.matrix.user_id or "")
+        await login(self.client, self.settings.matrix, state)
+        self._started_ms = int(self._clock() * 1000)
+        token = await state.sync_token()
+        backlog = token is None
+        first = True
+        failures = 0
+        while True:
+            try:
+                resp = await self.client.sync(
+                    timeout=0 if first else SYNC_TIMEOUT_MS,
+                    since=token,
+                    full_state=True if first else None,
+                    set_presence="online",
+                )
+            except Exception as exc:  # a dropped connection must not end the bot
+                resp = exc
+            if not isinstance(resp, SyncResponse):
+                failures += 1
+                delay = retry_after(resp) or min(60.0, 2.0**failures)
+                log.warning("Matrix sync failed (%r); retrying in %.0f s", resp, delay)
+                await asyncio.sleep(delay)
+                continue
+            failures = 0
+            token = resp.next_batch
+            try:
+                await state.set_sync_token(token)  # before handling: at-most-once
+                await self.on_sync(resp, backlog=backlog)
+            except Exception:
+                log.exception("Matrix: handling a sync failed; its events are skipped")
+            if first:
+                log.info(
+                    "Matrix bot ready as %s (device %s) in %d rooms",
+                    self.user_id,
+                    self.client.device_id,
+                    len(self.client.rooms),
+                )
+            first = backlog = False
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.client.close()
+
+    # --- one sync ------------------------------------------------------------------------
+
+    async def on_sync(self, resp: SyncResponse, *, backlog: bool) -> None:
+        for room_id, invite in resp.rooms.invite.items():
+            self._on_invite(room_id, invite.invite_state)
+        for room_id, left in resp.rooms.leave.items():
+            await self._on_leave(room_id, [e.source for e in left.timeline.events])
+        for room_id, joined in resp.rooms.join.items():
+            sources = [e.source for e in joined.state] + [e.source for e in joined.timeline.events]
+            if any(_is_encryption(ev) for ev in sources):
+                self._spawn(self._refuse_encrypted(room_id), room_id)
+                continue
+            if backlog:
+                continue  # first start: nothing said before the bot was running is answered
+            for ev in _after_own_join(joined.timeline.events, self.user_id):
+                self._on_event(room_id, ev)
+
+    def _on_event(self, room_id: str, ev: dict[str, Any]) -> None:
+        ctx_command = self._command(room_id, ev)
+        if ctx_command is None:
+            return
+        ctx, body = ctx_command
+        try:
+            command = router.parse(body, self.prefix)
+        except router.UsageError as exc:
+            self._spawn(self._usage(ctx, str(exc)), room_id)
+            return
+        if command is not None:
+            self._spawn(self._run_command(ctx, command), room_id)
+
+    def _command(self, room_id: str, ev: dict[str, Any]) -> tuple[Context, str] | None:
+        """The event as a command context and its text, or None if it is not one for us."""
+        content = ev.get("content")
+        event_id = ev.get("event_id")
+        if ev.get("type") != "m.room.message" or not isinstance(content, dict):
+            return None
+        if not isinstance(event_id, str) or ev.get("sender") == self.user_id:
+            return None
+        if content.get("msgtype") != "m.text" or not isinstance(content.get("body"), str):
+            return None  # m.notice is never answered (spec), nor files, emotes, ...
+        rel = content.get("m.relates_to") or {}
+        if not isinstance(rel, dict) or rel.get("rel_type") == "m.replace":
+            return None  # an edit of a command is not a second command
+        ts = ev.get("origin_server_ts")
+        if not isinstance(ts, int) or ts < self._started_ms:
+            return None
+        body = router.strip_reply_fallback(content["body"])
+        if not router.addressed(body, self.prefix) or not self._first_time(event_id):
+            return None
+        in_reply = (rel.get("m.in_reply_to") or {}).get("event_id")
+        thread_root = rel.get("event_id") if rel.get("rel_type") == "m.thread" else None
+        if thread_root is not None and rel.get("is_falling_back"):
+            in_reply = None  # a thread's fallback reply is not a real reply
+        ctx = Context(
+            room_id=room_id,
+            sender=str(ev["sender"]),
+            event_id=event_id,
+            thread_root=thread_root if isinstance(thread_root, str) else None,
+            reply_to=in_reply if isinstance(in_reply, str) else None,
+        )
+        return ctx, body
+
+    def _first_time(self, event_id: str) -> bool:
+        if event_id in self._seen:
+            return False
+        self._seen[event_id] = None
+        if len(self._seen) > _SEEN_MAX:
+            self._seen.popitem(last=False)
+        return True
+
+    async def _run_command(self, ctx: Context, command: router.Command) -> None:
+        async with self._slots:
+            log.info("Matrix: %s in %s: %s", ctx.sender, ctx.room_id, command.name)
+            await self.handlers.handle(ctx, command)
+
+    async def _usage(self, ctx: Context, text: str) -> None:
+        with contextlib.suppress(RoomFailed):
+            await self.outbox.notice(ctx.target, text)
+
+    # --- membership ----------------------------------------------------------------------
+
+    def _on_invite(self, room_id: str, invite_state: list[Any]) -> None:
+        """`invite_state` holds nio's stripped events (their .source lacks the content)."""
+        inviter = next(
+            (
+                ev.sender
+                for ev in invite_state
+                if isinstance(ev, InviteMemberEvent)
+                and ev.state_key == self.user_id
+                and ev.membership == "invite"
+            ),
+            None,
+        )
+        if not isinstance(inviter, str) or room_id in self._rooms_in_hand:
+            return
+        if not self.settings.matrix.may_invite(inviter):
+            log.info("Matrix: rejecting invite to %s from %s (not allowed)", room_id, inviter)
+            self._spawn(self._reject(room_id), room_id)
+            return
+        encrypted = any(_is_encryption(ev.source) for ev in invite_state)
+        self._spawn(self._join(room_id, inviter, encrypted), room_id)
+
+    async def _join(self, room_id: str, inviter: str, encrypted: bool) -> None:
+        self._rooms_in_hand.add(room_id)
+        try:
+            resp = await self.policy.call(lambda: self.client.join(room_id))
+            if not isinstance(resp, JoinResponse):
+                log.warning("Matrix: could not join %s: %s", room_id, resp)
+                return
+            log.info("Matrix: joined %s (invited by %s)", room_id, inviter)
+            if not encrypted:
+                state = await self.policy.call(
+                    lambda: self.client.room_get_state_event(room_id, "m.room.encryption")
+                )
+                encrypted = isinstance(state, RoomGetStateEventResponse) and bool(state.content)
+            if encrypted:
+                await self._refuse_encrypted(room_id, in_hand=True)
+                return
+            await self.services.scopes.mark_back(f"matrix:{room_id}")
+            await self.outbox.notice(
+                Target(room_id),
+                f"Hello! I summarise long threads. Type “{self.prefix} help” to see how.",
+            )
+        finally:
+            self._rooms_in_hand.discard(room_id)
+
+    async def _reject(self, room_id: str) -> None:
+        await self.policy.call(lambda: self.client.room_leave(room_id))
+
+    async def _refuse_encrypted(self, room_id: str, *, in_hand: bool = False) -> None:
+        if room_id in self._refused or (room_id in self._rooms_in_hand and not in_hand):
+            return
+        self._refused.add(room_id)
+        self._rooms_in_hand.add(room_id)
+        try:
+            with contextlib.suppress(RoomFailed):
+                await self.outbox.notice(Target(room_id), ENCRYPTED_REFUSAL)
+            await self.policy.call(lambda: self.client.room_leave(room_id))
+            log.info("Matrix: left encrypted room %s", room_id)
+        finally:
+            self._rooms_in_hand.discard(room_id)
+
+    async def _on_leave(self, room_id: str, timeline: list[dict[str, Any]]) -> None:
+        for ev in reversed(timeline):
+            if ev.get("type") != "m.room.member" or ev.get("state_key") != self.user_id:
+                continue
+            membership = (ev.get("content") or {}).get("membership")
+            if membership in ("leave", "ban") and ev.get("sender") != self.user_id:
+                log.info(
+                    "Matrix: removed from %s by %s (%s)", room_id, ev.get("sender"), membership
+                )
+                await self.services.scopes.mark_left(f"matrix:{room_id}")
+                self._spawn(self._forget(room_id), room_id)
+            return
+
+    async def _forget(self, room_id: str) -> None:
+        await self.policy.call(lambda: self.client.room_forget(room_id))
+
+    # --- tasks ---------------------------------------------------------------------------
+
+    def _spawn(self, job: Coroutine[Any, Any, None], room_id: str) -> None:
+        """Run one room's job beside the sync loop; a failure is logged, never fatal."""
+        task = asyncio.create_task(job)
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task[None]) -> None:
+            self._tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.error("Matrix job in %s failed", room_id, exc_info=t.exception())
+
+        task.add_done_callback(done)
+
+
+def _is_encryption(ev: dict[str, Any]) -> bool:
+    return ev.get("type") == "m.room.encryption" and ev.get("state_key") == ""
+
+
+def _after_own_join(events: list[Any], user_id: str) -> list[dict[str, Any]]:
+    """Timeline events after the bot's own join, if the join is in this batch."""
+    sources = [e.source for e in events]
+    start = 0
+    for i, ev in enumerate(sources):
+        content = ev.get("content") or {}
+        prev = (ev.get("unsigned") or {}).get("prev_content") or {}
+        if (
+            ev.get("type") == "m.room.member"
+            and ev.get("state_key") == user_id
+            and content.get("membership") == "join"
+            and prev.get("membership") != "join"
+        ):
+            start = i + 1
+    return sources[start:]

@@ -1,0 +1,375 @@
+"""One method per command: check, call a service, render, send. No SQL, no analysis here.
+
+Errors follow one order: a ThreadwiseError (bad request, unknown thread, unreadable source,
+refused permission) is told to the user as is; a room that cannot be sent to is logged;
+anything else is logged with its context and the user gets a short generic reply.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import re
+import zoneinfo
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+from nio import (
+    AsyncClient,
+    MemoryDownloadResponse,
+    RoomGetEventResponse,
+    RoomGetStateResponse,
+)
+
+from bot.core import render
+from bot.core.summary import SummaryRequest
+from bot.errors import SourceError, ThreadwiseError, UserError
+from bot.services import IngestResult, Services
+from bot.settings import Settings
+from storage.repositories import DigestScheduleRepository
+
+from . import history, router
+from .outbox import Outbox, RoomFailed, Target
+from .power import power_level
+from .ratelimit import RateLimited, Retrying
+
+log = logging.getLogger(__name__)
+
+_MXID = re.compile(r"^@([^\s:]+):\S+$")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Who asked what, where: the command event and the place its answer belongs."""
+
+    room_id: str
+    sender: str
+    event_id: str
+    thread_root: str | None = None
+    reply_to: str | None = None
+    """The event the command replies to (not a thread's fallback), e.g. an uploaded file."""
+
+    @property
+    def scope(self) -> str:
+        return f"matrix:{self.room_id}"
+
+    @property
+    def target(self) -> Target:
+        return Target(self.room_id, self.event_id, self.thread_root)
+
+
+Handler = Callable[["Handlers", Context, argparse.Namespace], Awaitable[None]]
+
+
+class Handlers:
+    def __init__(
+        self,
+        services: Services,
+        settings: Settings,
+        client: AsyncClient,
+        outbox: Outbox,
+        retrying: Retrying,
+    ) -> None:
+        self.services = services
+        self.settings = settings
+        self.client = client
+        self.outbox = outbox
+        self.retrying = retrying
+        self.digests = DigestScheduleRepository(services.db)
+        self.prefix = settings.matrix.command_prefix
+
+    async def handle(self, ctx: Context, command: router.Command) -> None:
+        """Run one parsed command and answer it; never raises except on cancellation."""
+        try:
+            if command.admin:
+                await self._require_admin(ctx, command.name)
+            await _COMMANDS[command.name](self, ctx, command.args)
+        except RoomFailed:
+            pass  # logged by the outbox; nothing more can reach that room now
+        except RateLimited:
+            await self._tell(ctx, "The homeserver is rate-limiting me; please try again later.")
+        except ThreadwiseError as exc:
+            await self._tell(ctx, str(exc))
+        except Exception:
+            log.exception(
+                "Matrix command %r from %s in %s failed", command.name, ctx.sender, ctx.room_id
+            )
+            await self._tell(ctx, "Something went wrong on my side; it has been logged.")
+
+    async def _tell(self, ctx: Context, text: str) -> None:
+        with contextlib.suppress(RoomFailed):
+            await self.outbox.notice(ctx.target, text)
+
+    # --- checks --------------------------------------------------------------------------
+
+    async def _require_admin(self, ctx: Context, name: str) -> None:
+        """Writes need the configured power level in this room, read fresh from the server."""
+        needed = self.settings.matrix.admin_power_level
+        state = await self.retrying(lambda: self.client.room_get_state(ctx.room_id))
+        if not isinstance(state, RoomGetStateResponse):
+            raise UserError("I could not read this room's power levels, so I did nothing.")
+        level = power_level(state.events, ctx.sender)
+        if level < needed:
+            raise UserError(
+                f"“{name}” changes what is stored for this room, so it needs power level "
+                f"{needed}; yours is {int(level)}. Nothing was changed."
+            )
+
+    @contextlib.asynccontextmanager
+    async def _typing(self, ctx: Context) -> AsyncIterator[None]:
+        """Show "typing" while slow work runs: Matrix's way of saying the bot is on it."""
+        with contextlib.suppress(Exception):
+            await self.client.room_typing(ctx.room_id, True, timeout=60_000)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                await self.client.room_typing(ctx.room_id, False)
+
+    # --- threads -------------------------------------------------------------------------
+
+    async def thread_ingest(self, ctx: Context, args: argparse.Namespace) -> None:
+        source = (args.source or "").strip()
+        async with self._typing(ctx):
+            if source.lower() == "here":
+                source_ = history.Source(ctx.room_id, ctx.thread_root)
+                result = await self._ingest_room(ctx, source_, args.name)
+            elif source.startswith(("http://", "https://")):
+                result = await self.services.ingest_url(ctx.scope, source, name=args.name)
+            elif not source and ctx.reply_to:
+                result = await self._ingest_upload(ctx, ctx.reply_to, args.name)
+            else:
+                raise router.UsageError(
+                    f"give a forum URL, “here”, or send “{self.prefix} thread ingest” as a "
+                    "reply to an uploaded file (.txt, .md or .json)"
+                )
+        await self.outbox.notice(ctx.target, _ingest_status(result, self.prefix))
+
+    async def _ingest_room(
+        self, ctx: Context, source: history.Source, name: str | None = None
+    ) -> IngestResult:
+        events, truncated = await history.read_history(self.client, source, self.retrying)
+        skip = {self.client.user_id, *await self.services.opted_out(ctx.scope)}
+        notes = (f"Read only the latest {len(events)} events.",) if truncated else ()
+        doc = history.events_to_thread(
+            events,
+            source=source,
+            title=self._title(source, events),
+            skip_senders=skip,
+            command_prefix=self.prefix,
+            names=self._name_of(ctx.room_id),
+            notes=notes,
+        )
+        if not doc.posts:
+            raise UserError("there are no messages to ingest here yet")
+        return await self.services.ingest_doc(ctx.scope, doc, name=name)
+
+    async def _ingest_upload(self, ctx: Context, event_id: str, name: str | None) -> IngestResult:
+        resp = await self.retrying(lambda: self.client.room_get_event(ctx.room_id, event_id))
+        if not isinstance(resp, RoomGetEventResponse):
+            raise UserError("I could not read the message you replied to.")
+        content = resp.event.source.get("content") or {}
+        if content.get("msgtype") != "m.file":
+            raise UserError("reply to an uploaded file (.txt, .md or .json) to ingest it")
+        if "file" in content:
+            raise UserError("encrypted attachments are not supported; upload it unencrypted")
+        url = content.get("url")
+        if not isinstance(url, str) or not url.startswith("mxc://"):
+            raise UserError("that file has no downloadable address")
+        limit = self.settings.storage.max_upload_bytes
+        size = (content.get("info") or {}).get("size")
+        if isinstance(size, int) and size > limit:
+            raise UserError(_too_big(size, limit))
+        download = await self.retrying(lambda: self.client.download(mxc=url))
+        if not isinstance(download, MemoryDownloadResponse):
+            raise SourceError(f"could not download the file: {getattr(download, 'message', '')}")
+        if len(download.body) > limit:
+            raise UserError(_too_big(len(download.body), limit))
+        return await self.services.ingest_bytes(ctx.scope, download.body, name=name)
+
+    async def thread_refresh(self, ctx: Context, args: argparse.Namespace) -> None:
+        threads = await self.services.list_threads(ctx.scope)
+        key = args.name.strip().lower()
+        thread = next((t for t in threads if t.name == key), None)
+        async with self._typing(ctx):
+            if thread is not None and thread.source_kind == "matrix":
+                source = history.Source.from_url(thread.source_url or "")
+                if source is None or source.room_id != ctx.room_id:
+                    raise UserError(f"“{thread.name}” was not read from this room")
+                result = await self._ingest_room(ctx, source, name=thread.name)
+            else:
+                result = await self.services.refresh(ctx.scope, args.name)
+        await self.outbox.notice(ctx.target, _ingest_status(result, self.prefix))
+
+    async def thread_list(self, ctx: Context, args: argparse.Namespace) -> None:
+        threads = await self.services.list_threads(ctx.scope)
+        await self.outbox.answer(ctx.target, render.thread_list(threads))
+
+    async def thread_forget(self, ctx: Context, args: argparse.Namespace) -> None:
+        thread = await self.services.forget(ctx.scope, args.name)
+        await self.outbox.notice(ctx.target, f"Forgot {thread.name} (“{thread.title}”).")
+
+    # --- analyses ------------------------------------------------------------------------
+
+    async def summary(self, ctx: Context, args: argparse.Namespace) -> None:
+        defaults = self.settings.summary
+        request = SummaryRequest(
+            algorithm=args.algorithm or defaults.algorithm,
+            sentences=args.sentences or (None if args.words or args.chars else defaults.sentences),
+            words=args.words,
+            chars=args.chars,
+            first_post=args.first,
+            last_post=args.last,
+            since_post=args.since,
+            author=args.author,
+            explain=args.explain,
+        )
+        async with self._typing(ctx):
+            result = await self.services.summary(ctx.scope, args.name, request)
+        await self.outbox.answer(ctx.target, render.summary_answer(result.thread, result.summary))
+
+    async def stance(self, ctx: Context, args: argparse.Namespace) -> None:
+        rest = list(args.rest)
+        author = args.author
+        if author is None and rest and rest[0].startswith("@"):
+            author = rest.pop(0)
+        topic = args.topic or (" ".join(rest) or None)
+        if author is not None:
+            author = self._participant(ctx.room_id, author)
+        async with self._typing(ctx):
+            result = await self.services.stance(ctx.scope, args.name, author, topic)
+        await self.outbox.answer(ctx.target, render.stance_answer(result.thread, result.report))
+
+    async def quotes(self, ctx: Context, args: argparse.Namespace) -> None:
+        async with self._typing(ctx):
+            result = await self.services.quotes(ctx.scope, args.name, args.author, args.post)
+            answer = render.quotes_answer(result.view.thread, result.report)
+            await self.outbox.answer(ctx.target, answer)
+            png = await self.services.quote_graph(result)
+        await self.outbox.image(ctx.target, png, f"{result.view.thread.name}-quotes.png")
+
+    # --- digests -------------------------------------------------------------------------
+
+    async def digest_add(self, ctx: Context, args: argparse.Namespace) -> None:
+        defaults = self.settings.digest
+        at = (args.at or defaults.default_time).strip()
+        if not _HHMM.match(at):
+            raise router.UsageError(f'--at must be a 24-hour time like "09:00", not {at!r}')
+        zone = (args.timezone or defaults.default_timezone).strip()
+        try:
+            zoneinfo.ZoneInfo(zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise router.UsageError(f'unknown time zone {zone!r}; try "Europe/Berlin"') from None
+        cadence = "weekly" if args.weekly is not None else "daily"
+        schedule_id = await self.digests.add(
+            ctx.scope,
+            args.name.strip().lower(),
+            ctx.room_id,
+            at,
+            zone,
+            cadence=cadence,
+            weekday=args.weekly,
+            created_by=ctx.sender,
+        )
+        when = f"{router.WEEKDAYS[args.weekly].title()}s" if args.weekly is not None else "daily"
+        await self.outbox.notice(
+            ctx.target,
+            f"Digest {schedule_id} saved: {args.name.strip().lower()}, {when} at {at} {zone}, "
+            "in this room. Posting scheduled digests arrives with the scheduler; until then "
+            f"use “{self.prefix} summary NAME --since N” for what is new.",
+        )
+
+    async def digest_list(self, ctx: Context, args: argparse.Namespace) -> None:
+        schedules = await self.digests.list(ctx.scope)
+        lines = tuple(
+            render.Line(
+                f"{s.id}: {s.thread_name}, "
+                + (f"{router.WEEKDAYS[s.weekday].title()}s" if s.weekday is not None else "daily")
+                + f" at {s.time_of_day} {s.timezone}"
+                + ("" if s.enabled else " (paused)")
+            )
+            for s in schedules
+        )
+        notes = () if schedules else (f"No digests yet: {self.prefix} digest add NAME",)
+        await self.outbox.answer(
+            ctx.target,
+            render.Answer(title="Digests", sections=(render.Section(None, lines),), notes=notes),
+        )
+
+    async def digest_remove(self, ctx: Context, args: argparse.Namespace) -> None:
+        if not await self.digests.remove(ctx.scope, args.id):
+            raise UserError(f"there is no digest {args.id} in this room")
+        await self.outbox.notice(ctx.target, f"Digest {args.id} removed.")
+
+    async def help(self, ctx: Context, args: argparse.Namespace) -> None:
+        await self.outbox.notice(ctx.target, router.help_text(self.prefix, args.topic))
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _name_of(self, room_id: str) -> Callable[[str], str | None]:
+        room = self.client.rooms.get(room_id)
+
+        def name(mxid: str) -> str | None:
+            shown = room.user_name(mxid) if room is not None else None
+            return shown or _localpart(mxid)
+
+        return name
+
+    def _participant(self, room_id: str, who: str) -> str:
+        """ "@alice:example.org" → the name she has in this room (or "alice")."""
+        if not _MXID.match(who):
+            return who
+        return self._name_of(room_id)(who) or who
+
+    def _title(self, source: history.Source, events: list[dict]) -> str:
+        if source.thread_root:
+            for ev in events:
+                if ev.get("event_id") == source.thread_root:
+                    body = router.strip_reply_fallback(str(ev.get("content", {}).get("body", "")))
+                    first = body.strip().split("\n", 1)[0][:80]
+                    return f"Thread: {first}" if first else "Matrix thread"
+        room = self.client.rooms.get(source.room_id)
+        return (room.display_name if room is not None else "") or "Matrix room"
+
+
+def _localpart(mxid: str) -> str | None:
+    m = _MXID.match(mxid)
+    return m.group(1) if m else None
+
+
+def _too_big(size: int, limit: int) -> str:
+    return (
+        f"the file is {size / 1048576:.1f} MB; the limit is {limit / 1048576:.1f} MB "
+        "([storage] max_upload_bytes)"
+    )
+
+
+def _ingest_status(result: IngestResult, prefix: str) -> str:
+    t = result.thread
+    if result.created:
+        status = f"Stored “{t.title}” as {t.name}: {t.post_count} posts."
+    elif result.changed:
+        status = (
+            f"Updated {t.name}: {result.added} new posts, {result.updated} edited "
+            f"({t.post_count} in all)."
+        )
+    else:
+        status = f"{t.name} is already up to date ({t.post_count} posts); nothing changed."
+    return f"{status} Next: {prefix} summary {t.name}"
+
+
+_COMMANDS: dict[str, Handler] = {
+    "thread ingest": Handlers.thread_ingest,
+    "thread refresh": Handlers.thread_refresh,
+    "thread list": Handlers.thread_list,
+    "thread forget": Handlers.thread_forget,
+    "summary": Handlers.summary,
+    "stance": Handlers.stance,
+    "quotes": Handlers.quotes,
+    "digest add": Handlers.digest_add,
+    "digest list": Handlers.digest_list,
+    "digest remove": Handlers.digest_remove,
+    "help": Handlers.help,
+}
