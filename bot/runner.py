@@ -38,7 +38,7 @@ async def run_bots(settings: Settings, db_path: str | Path, *, sync_commands: bo
         if settings.matrix.enabled:
             from bot.matrix_app import run_matrix
 
-            jobs.append(run_matrix(services, settings))
+            jobs.append(run_matrix(services, settings, publishers=publishers))
         if jobs:
             from bot.scheduler import Scheduler
 

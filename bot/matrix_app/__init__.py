@@ -11,6 +11,7 @@ m.notice HTML), outbox (sending, threads, images), ratelimit (429s with a cap), 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from bot.services import Services
 from bot.settings import Settings
@@ -21,9 +22,18 @@ from .client import make_client
 log = logging.getLogger(__name__)
 
 
-async def run_matrix(services: Services, settings: Settings) -> None:
-    """Run the Matrix bot until cancelled; the client is closed on the way out."""
+async def run_matrix(
+    services: Services, settings: Settings, *, publishers: dict[str, Any] | None = None
+) -> None:
+    """Run the Matrix bot until cancelled; the client is closed on the way out.
+
+    `publishers` (the digest scheduler's) gets the Matrix Publisher for this bot.
+    """
     bot = MatrixBot(services, settings, make_client(settings.matrix))
+    if publishers is not None:
+        from .publisher import MatrixPublisher
+
+        publishers["matrix"] = MatrixPublisher(bot.client, bot.outbox)
     try:
         await bot.run()
     finally:

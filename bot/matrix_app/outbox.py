@@ -77,11 +77,12 @@ class Outbox:
             raise self._failed(target.room_id, f"upload refused: {_why(resp)}")
         return await self.send(target, html.image_content(resp.content_uri, png, filename))
 
-    async def send(self, target: Target, content: dict[str, Any]) -> str:
+    async def send(self, target: Target, content: dict[str, Any], tx_id: str | None = None) -> str:
+        """`tx_id`: the same id for a retried send makes the homeserver keep one event."""
         relation = target.relation()
         if relation is not None:
             content = {**content, "m.relates_to": relation}
-        tx_id = str(uuid.uuid4())
+        tx_id = tx_id or str(uuid.uuid4())
         resp = await self._call(
             target.room_id,
             lambda: self._client.room_send(target.room_id, "m.room.message", content, tx_id=tx_id),

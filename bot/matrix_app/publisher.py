@@ -1,0 +1,38 @@
+"""Posting scheduled digests to Matrix rooms (the scheduler's Publisher for Matrix)."""
+
+from __future__ import annotations
+
+from nio import AsyncClient
+
+from bot.core.render import Answer
+from bot.scheduler import TargetGone
+
+from . import html
+from .outbox import Outbox, RoomFailed, Target
+
+
+class MatrixPublisher:
+    """Digests go out as m.notice like every answer; the scheduler's idempotency key
+    becomes the transaction id, so a retried slot is stored once by the homeserver."""
+
+    accepts_idempotency_key = True
+
+    def __init__(self, client: AsyncClient, outbox: Outbox) -> None:
+        self.client = client
+        self.outbox = outbox
+
+    async def publish(
+        self, target: str, answer: Answer, idempotency_key: str | None = None
+    ) -> str | None:
+        if target not in self.client.rooms:
+            raise TargetGone(target, "the bot is not in that room")
+        ids = []
+        for part, content in enumerate(html.answer_contents(answer)):
+            tx_id = f"{idempotency_key}-{part}" if idempotency_key else None
+            try:
+                ids.append(await self.outbox.send(Target(target), content, tx_id=tx_id))
+            except RoomFailed as exc:
+                if "M_FORBIDDEN" in str(exc) or "not in room" in str(exc).lower():
+                    raise TargetGone(target, str(exc)) from exc
+                raise
+        return ids[0] if ids else None
