@@ -215,15 +215,7 @@ async def cmd_refresh(services: Services, args: argparse.Namespace, out: Console
 
 def _report_ingest(result: IngestResult, out: Console) -> None:
     t = result.thread
-    if result.created:
-        status = f"Stored “{t.title}” as {t.name}: {t.post_count} posts."
-    elif result.changed:
-        status = (
-            f"Updated {t.name}: {result.added} new posts, {result.updated} edited "
-            f"({t.post_count} in all)."
-        )
-    else:
-        status = f"{t.name} is already up to date ({t.post_count} posts); nothing changed."
+    status = result.status_line()
     answer = render.Answer(
         title=status,
         sections=(),

@@ -80,6 +80,18 @@ class IngestResult:
     def changed(self) -> bool:
         return self.created or self.added > 0 or self.updated > 0
 
+    def status_line(self) -> str:
+        """One line every adapter shows after an ingest or refresh."""
+        t = self.thread
+        if self.created:
+            return f"Stored “{t.title}” as {t.name}: {t.post_count} posts."
+        if self.changed:
+            return (
+                f"Updated {t.name}: {self.added} new posts, {self.updated} edited "
+                f"({t.post_count} in all)."
+            )
+        return f"{t.name} is already up to date ({t.post_count} posts); nothing changed."
+
 
 @dataclass(frozen=True, slots=True)
 class ThreadView:

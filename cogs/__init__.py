@@ -324,15 +324,7 @@ class Progress:
 
 
 def ingest_status(result: IngestResult) -> str:
-    t = result.thread
-    if result.created:
-        return f"Stored “{t.title}” as {t.name}: {t.post_count} posts."
-    if result.changed:
-        return (
-            f"Updated {t.name}: {result.added} new posts, {result.updated} edited "
-            f"({t.post_count} in all)."
-        )
-    return f"{t.name} is already up to date ({t.post_count} posts); nothing changed."
+    return result.status_line()
 
 
 def history_enabled(settings: Settings) -> bool:

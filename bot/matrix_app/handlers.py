@@ -347,17 +347,7 @@ def _too_big(size: int, limit: int) -> str:
 
 
 def _ingest_status(result: IngestResult, prefix: str) -> str:
-    t = result.thread
-    if result.created:
-        status = f"Stored “{t.title}” as {t.name}: {t.post_count} posts."
-    elif result.changed:
-        status = (
-            f"Updated {t.name}: {result.added} new posts, {result.updated} edited "
-            f"({t.post_count} in all)."
-        )
-    else:
-        status = f"{t.name} is already up to date ({t.post_count} posts); nothing changed."
-    return f"{status} Next: {prefix} summary {t.name}"
+    return f"{result.status_line()} Next: {prefix} summary {result.thread.name}"
 
 
 _COMMANDS: dict[str, Handler] = {
