@@ -11,7 +11,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 SegmentKind = Literal["own", "quote"]
 
@@ -173,6 +173,19 @@ class StoredPost:
     @property
     def own_text(self) -> str:
         return "\n".join(s.text for s in self.segments if s.kind == "own")
+
+
+class PostLike(Protocol):
+    """What the analyses need of a post; StoredPost and AnalysedPost both fit."""
+
+    @property
+    def number(self) -> int: ...
+    @property
+    def author(self) -> str | None: ...
+    @property
+    def url(self) -> str | None: ...
+    @property
+    def segments(self) -> tuple[Segment, ...]: ...
 
 
 def content_hash(text: str) -> str:

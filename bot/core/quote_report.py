@@ -16,28 +16,15 @@ import re
 from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from bot.core.models import QuoteEdge, Segment
+from bot.core.models import PostLike, QuoteEdge
 from bot.errors import NotFound, UserError
 
 EXCERPT_CHARS = 120
 MAX_CHAIN_DEPTH = 10
 _SPACE_RE = re.compile(r"\s+")
 _POST_LABEL_RE = re.compile(r"^post (\d+)$")
-
-
-class PostLike(Protocol):
-    """What a report needs from a post; models.AnalysedPost and models.StoredPost both fit."""
-
-    @property
-    def number(self) -> int: ...
-    @property
-    def author(self) -> str | None: ...
-    @property
-    def url(self) -> str | None: ...
-    @property
-    def segments(self) -> tuple[Segment, ...]: ...
 
 
 @dataclass(frozen=True, slots=True)
