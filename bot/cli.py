@@ -267,7 +267,7 @@ async def cmd_summary(services: Services, args: argparse.Namespace, out: Console
 async def cmd_stance(services: Services, args: argparse.Namespace, out: Console) -> None:
     result = await services.stance(LOCAL_SCOPE, args.name, args.author, args.topic)
     out.answer(
-        render.stance_answer(result.thread, result.report),
+        render.stance_answer(result.thread, result.report, result.post_urls),
         jsonout.stance_json(result.thread, result.report),
     )
 
@@ -311,7 +311,7 @@ async def cmd_demo(services: Services, args: argparse.Namespace, out: Console) -
     for answer in (
         render.summary_answer(summary.thread, summary.summary),
         render.quotes_answer(quotes.view.thread, quotes.report),
-        render.stance_answer(stance.thread, stance.report),
+        render.stance_answer(stance.thread, stance.report, stance.post_urls),
     ):
         print(render_text(answer))
         print()

@@ -112,6 +112,7 @@ class SummaryAnswer:
 class StanceAnswer:
     thread: StoredThread
     report: StanceReport
+    post_urls: dict[int, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,7 +367,8 @@ class Services:
         report = await asyncio.to_thread(
             stance_digest, view.posts, view.edges, author, topic, 3, language
         )
-        return StanceAnswer(thread=view.thread, report=report)
+        urls = {p.number: p.url for p in view.posts if p.url}
+        return StanceAnswer(thread=view.thread, report=report, post_urls=urls)
 
     async def quotes(
         self, scope: str, name: str, author: str | None = None, post: int | None = None

@@ -39,4 +39,6 @@ class StanceCog(commands.Cog):
     ) -> None:
         responder = await Responder.start(itx, private=private)
         result = await self.bot.services.stance(scope_of(itx), thread, user, topic)
-        await responder.send(render_answer(render.stance_answer(result.thread, result.report)))
+        await responder.send(
+            render_answer(render.stance_answer(result.thread, result.report, result.post_urls))
+        )

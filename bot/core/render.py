@@ -7,7 +7,7 @@ post it came from; nothing here knows any markup.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.core.models import StoredPost, StoredThread
@@ -112,7 +112,11 @@ def summary_answer(thread: StoredThread, summary: Summary) -> Answer:
     )
 
 
-def stance_answer(thread: StoredThread, report: StanceReport) -> Answer:
+def stance_answer(
+    thread: StoredThread, report: StanceReport, post_urls: Mapping[int, str] | None = None
+) -> Answer:
+    """`post_urls` lets reply and topic lines link to their post, not just the thread."""
+    urls = post_urls or {}
     sections = []
     for p in report.participants:
         lines: list[Line] = [
@@ -132,16 +136,13 @@ def stance_answer(thread: StoredThread, report: StanceReport) -> Answer:
             lines.append(
                 Line(
                     f"{verb} {target}: “{r.reply_excerpt}”",
-                    Ref(r.from_post, None, None),
+                    Ref(r.from_post, None, _post_url(thread, r.from_post, urls.get(r.from_post))),
                     detail=f"cue: {r.cue}" if r.cue else None,
                 )
             )
         for ts in p.topic_sentences:
-            lines.append(
-                Line(
-                    ts.text, Ref(ts.post, None, None), detail=f"{ts.polarity} ({ts.compound:+.2f})"
-                )
-            )
+            ref = Ref(ts.post, None, _post_url(thread, ts.post, urls.get(ts.post)))
+            lines.append(Line(ts.text, ref, detail=f"{ts.polarity} ({ts.compound:+.2f})"))
         sections.append(Section(p.author, tuple(lines)))
     if report.groups:
         sections.append(

@@ -240,7 +240,9 @@ class Handlers:
             author = self._participant(ctx.room_id, author)
         async with self._typing(ctx):
             result = await self.services.stance(ctx.scope, args.name, author, topic)
-        await self.outbox.answer(ctx.target, render.stance_answer(result.thread, result.report))
+        await self.outbox.answer(
+            ctx.target, render.stance_answer(result.thread, result.report, result.post_urls)
+        )
 
     async def quotes(self, ctx: Context, args: argparse.Namespace) -> None:
         async with self._typing(ctx):
