@@ -31,7 +31,7 @@ from bot.core.models import (
     Segment,
     ThreadDoc,
 )
-from bot.core.text import word_spans
+from bot.core.text import WORD_RE, word_spans
 
 SHINGLE = 4
 """Words per shingle: long enough that "I think so too" style phrases rarely collide."""
@@ -107,23 +107,61 @@ class ShingleIndex:
 _URL_RE = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 
 
+def _may_hold_url(text: str) -> bool:
+    return "://" in text or "www." in text or "WWW." in text
+
+
 def quote_tokens(text: str) -> list[tuple[str, int, int]]:
     """Words with offsets, but a URL is ONE token: two links to different videos on one
     site share many URL "words" and must not look like a quote of each other."""
+    if not _may_hold_url(text):
+        return word_spans(text)
     tokens: list[tuple[str, int, int]] = []
     cursor = 0
     for m in _URL_RE.finditer(text):
-        tokens.extend(
-            (w, a + cursor, b + cursor) for w, a, b in word_spans(text[cursor : m.start()])
-        )
-        tokens.append((m.group().casefold().rstrip(".,;:!?)]}'\""), m.start(), m.end()))
+        before = word_spans(text[cursor : m.start()])
+        tokens.extend((w, a + cursor, b + cursor) for w, a, b in before)
+        tokens.append((_url_token(m.group()), m.start(), m.end()))
         cursor = m.end()
     tokens.extend((w, a + cursor, b + cursor) for w, a, b in word_spans(text[cursor:]))
     return tokens
 
 
+def quote_words(text: str) -> list[str]:
+    """The words of quote_tokens without offsets: the hot path (most text has no quote)."""
+    if not _may_hold_url(text):
+        return normalised_words(text)
+    words: list[str] = []
+    cursor = 0
+    for m in _URL_RE.finditer(text):
+        words.extend(normalised_words(text[cursor : m.start()]))
+        words.append(_url_token(m.group()))
+        cursor = m.end()
+    words.extend(normalised_words(text[cursor:]))
+    return words
+
+
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'"})
+
+
+def normalised_words(text: str) -> list[str]:
+    """Exactly the words of text.word_spans, without building offset tuples."""
+    if "’" in text or "‘" in text or "`" in text:  # translate is slow: only when needed
+        text = text.translate(_APOSTROPHES)
+    folded = text.casefold()
+    if len(folded) == len(text):
+        return WORD_RE.findall(folded)
+    return [w for w, _, _ in word_spans(text)]
+
+
+def _url_token(url: str) -> str:
+    return url.casefold().rstrip(".,;:!?)]}'\"")
+
+
 def _shingle_keys(words: Sequence[str]) -> list[int]:
-    return [hash(tuple(words[i : i + SHINGLE])) for i in range(len(words) - SHINGLE + 1)]
+    # zip of shifted views: no slice per position (this is the hottest loop of an ingest)
+    shifted = [words[i:] for i in range(SHINGLE)]
+    return [hash(t) for t in zip(*shifted, strict=False)]
 
 
 def infer_quotes(doc: ThreadDoc) -> AnalysedThread:
@@ -159,7 +197,7 @@ def _infer(doc: ThreadDoc) -> AnalysedThread:
                 segments.extend(_infer_paragraph(block.text, paragraph, index, authors))
         for seg in segments:
             if seg.kind == "own":
-                index.add([w for w, _, _ in quote_tokens(seg.text)], number)
+                index.add(quote_words(seg.text), number)
         if post.source_id:
             by_source_id.setdefault(post.source_id, number)
         authors[number] = post.author
@@ -219,7 +257,7 @@ def _explicit_quote(
     if block.quoted_source_id is not None:
         source = by_source_id.get(block.quoted_source_id)
     if source is None and not block.quoted_elsewhere:
-        words = [w for w, _, _ in quote_tokens(block.text)]
+        words = quote_words(block.text)
         wanted = block.quoted_author.casefold() if block.quoted_author else None
         coverage = _coverage(words, index)
         ranked = sorted(coverage.items(), key=lambda kv: (-len(kv[1]), kv[0]))
@@ -264,8 +302,7 @@ def _runs(positions: set[int], source: int) -> list[_Run]:
 def _infer_paragraph(
     text: str, paragraph: int, index: ShingleIndex, authors: dict[int, str | None]
 ) -> list[Segment]:
-    spans = quote_tokens(text)
-    words = [w for w, _, _ in spans]
+    words = quote_words(text)
     total = len(words)
     if total < MIN_QUOTE_WORDS:
         return [Segment("own", text, paragraph)]
@@ -300,7 +337,7 @@ def _infer_paragraph(
         chosen = [_Run(source, 0, total)]
     chosen.sort(key=lambda r: r.start)
     _absorb_edges(chosen, total)
-    return _cut(text, spans, chosen, paragraph, authors)
+    return _cut(text, quote_tokens(text), chosen, paragraph, authors)
 
 
 def _aligned(run: _Run, words: Sequence[str], source_words: Sequence[str]) -> list[_Run]:
