@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -131,6 +131,7 @@ class Services:
         self.threads = ThreadRepository(db)
         self.cache = AnalysisCacheRepository(db)
         self.opt_outs = OptOutRepository(db)
+        self._ingest_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self.scopes = ScopeRepository(db)
         self.state = BotStateRepository(db)
 
@@ -192,16 +193,32 @@ class Services:
         *,
         name: str | None = None,
         progress: ProgressFn | None = None,
+        same_thread: bool = False,
     ) -> IngestResult:
+        """Analyse and store a thread read by any reader (file, forum, chat history).
+
+        When the name is taken by the same thread (`same_thread`: the caller found it by
+        its source; otherwise shared post ids and source), the copy is merged by post id:
+        numbers never shift, edits replace text, vanished posts are marked deleted. A
+        different thread under a taken name is refused. One ingest per name at a time.
+        """
         validate_scope(scope)
         thread_name = check_name(name) if name else slugify(doc.title)
-        _say(progress, f"Found {len(doc.posts)} posts in “{doc.title}”; finding quotes…")
-        analysed = await asyncio.to_thread(_analyse, doc, progress)
-        existing = await self.threads.get(scope, thread_name)
-        if existing is not None:
-            await self._check_same_thread(scope, existing, analysed)
-        _say(progress, "Saving…")
-        saved = await self.threads.save(scope, thread_name, analysed)
+        async with self._name_lock(scope, thread_name):
+            existing = await self.threads.get(scope, thread_name)
+            if existing is not None:
+                stored = await self.threads.posts(scope, existing.name)
+                if same_thread or _same_source(existing, stored, doc):
+                    plan = merge_refresh(stored, doc)
+                    if plan.deleted:
+                        _say(progress, f"{plan.deleted} posts are gone from the source.")
+                    doc, same_thread = plan.doc, True
+            _say(progress, f"Found {len(doc.posts)} posts in “{doc.title}”; finding quotes…")
+            analysed = await asyncio.to_thread(_analyse, doc, progress)
+            if existing is not None and not same_thread:
+                await self._check_same_thread(scope, existing, analysed)
+            _say(progress, "Saving…")
+            saved = await self.threads.save(scope, thread_name, analysed)
         return IngestResult(
             thread=saved.thread,
             created=saved.created,
@@ -209,6 +226,9 @@ class Services:
             updated=saved.updated,
             unchanged=saved.unchanged,
         )
+
+    def _name_lock(self, scope: str, name: str) -> asyncio.Lock:
+        return self._ingest_locks.setdefault((scope, name), asyncio.Lock())
 
     async def _check_same_thread(
         self, scope: str, existing: StoredThread, new: AnalysedThread
@@ -263,11 +283,10 @@ class Services:
             _say(progress, note)
         if existing is None:
             return await self.ingest_doc(scope, doc, name=name, progress=progress)
-        stored = await self.threads.posts(scope, existing.name)
-        plan = merge_refresh(stored, doc)
-        if plan.deleted:
-            _say(progress, f"{plan.deleted} posts are gone from the forum; marked deleted.")
-        return await self.ingest_doc(scope, plan.doc, name=existing.name, progress=progress)
+        # Found by its stored address: the same thread even if the forum renamed it since.
+        return await self.ingest_doc(
+            scope, doc, name=existing.name, progress=progress, same_thread=True
+        )
 
     async def refresh(
         self, scope: str, name: str, *, progress: ProgressFn | None = None, full: bool = False
@@ -347,7 +366,7 @@ class Services:
     async def summary(self, scope: str, name: str, request: SummaryRequest) -> SummaryAnswer:
         view = await self.view(scope, name)
         summary = await asyncio.to_thread(
-            summarise, view.posts, request, view.thread.language, view.thread.title
+            summarise, _live(view.posts), request, view.thread.language, view.thread.title
         )
         return SummaryAnswer(thread=view.thread, summary=summary)
 
@@ -365,7 +384,7 @@ class Services:
         view = await self.view(scope, name)
         language = view.thread.language or "english"
         report = await asyncio.to_thread(
-            stance_digest, view.posts, view.edges, author, topic, 3, language
+            stance_digest, _live(view.posts), view.edges, author, topic, 3, language
         )
         urls = {p.number: p.url for p in view.posts if p.url}
         return StanceAnswer(thread=view.thread, report=report, post_urls=urls)
@@ -380,6 +399,27 @@ class Services:
     async def quote_graph(self, answer: QuotesAnswer) -> bytes:
         title = f"Who quoted whom — {answer.view.thread.title}"
         return await asyncio.to_thread(render_quote_graph, answer.report, title=title)
+
+
+def _live(posts: Sequence[StoredPost]) -> list[StoredPost]:
+    """Posts that still stand: deleted and redacted ones are no one's argument any more."""
+    return [p for p in posts if not p.deleted]
+
+
+def _same_source(existing: StoredThread, stored: Sequence[StoredPost], doc: ThreadDoc) -> bool:
+    """A new copy of a stored thread: same kind of source, same address where both have
+    one, and post ids in common (chat message ids, forum post ids)."""
+    if existing.source_kind != doc.source_kind:
+        return False
+    if existing.source_url and doc.url and existing.source_url != doc.url:
+        return False
+    stored_ids = {p.source_id for p in stored if p.source_id}
+    fresh_ids = {p.source_id for p in doc.posts if p.source_id}
+    if not stored_ids or not fresh_ids:
+        return False
+    if existing.source_url is None and doc.url is None and existing.title != doc.title:
+        return False
+    return bool(stored_ids & fresh_ids)
 
 
 def _analyse(doc: ThreadDoc, progress: ProgressFn | None) -> AnalysedThread:

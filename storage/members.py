@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import aiosqlite
+
 from bot.core.models import content_hash, validate_scope
 
 from .database import Database
@@ -55,12 +57,12 @@ class OptOutRepository:
                 "DELETE FROM read_marks WHERE scope = ? AND user_id = ?", (scope, user_id)
             )
             rows = await conn.execute_fetchall(
-                "SELECT p.id, p.thread_id FROM posts p JOIN threads t ON t.id = p.thread_id"
-                " WHERE t.scope = ? AND p.author_id = ?",
+                "SELECT p.id, p.thread_id, p.number, p.author FROM posts p"
+                " JOIN threads t ON t.id = p.thread_id WHERE t.scope = ? AND p.author_id = ?",
                 (scope, user_id),
             )
             post_ids = [r[0] for r in rows]
-            thread_ids = sorted({r[1] for r in rows})
+            names = sorted({r[3] for r in rows if r[3]})
             if post_ids:
                 await conn.executemany(
                     "UPDATE posts SET text = ?, content_hash = ?, author = NULL, author_id = NULL,"
@@ -75,27 +77,42 @@ class OptOutRepository:
                     " VALUES (?, 0, 0, 'own', ?, 0)",
                     [(pid, REDACTED) for pid in post_ids],
                 )
-                # Quotes of the member's words in other posts are their words too.
-                for thread_id in thread_ids:
-                    numbers = await conn.execute_fetchall(
-                        "SELECT number FROM posts WHERE thread_id = ? AND id IN"
-                        f" ({','.join('?' * len(post_ids))})",
-                        (thread_id, *post_ids),
-                    )
-                    await conn.executemany(
-                        "UPDATE segments SET text = ?, source_author = NULL WHERE kind = 'quote'"
-                        " AND source_post = ? AND post_id IN"
-                        " (SELECT id FROM posts WHERE thread_id = ?)",
-                        [(REDACTED, n[0], thread_id) for n in numbers],
-                    )
-                for thread_id in thread_ids:
-                    await conn.execute(
-                        "UPDATE threads SET revision = revision + 1, updated_at = ? WHERE id = ?",
-                        (now, thread_id),
-                    )
-                    await conn.execute(
-                        "DELETE FROM analysis_cache WHERE thread_id = ?", (thread_id,)
-                    )
+            # Quotes of the member's words in other posts are their words too: by the post
+            # they quote, or by their name where the quoted post is not stored.
+            quoting = await conn.execute_fetchall(
+                "SELECT DISTINCT s.post_id FROM segments s JOIN posts p ON p.id = s.post_id"
+                " JOIN threads t ON t.id = p.thread_id WHERE t.scope = ? AND s.kind = 'quote'"
+                " AND s.text <> ? AND ("
+                "   EXISTS (SELECT 1 FROM posts q WHERE q.thread_id = p.thread_id"
+                "           AND q.number = s.source_post AND q.id IN"
+                f"          ({','.join('?' * len(post_ids)) or 'NULL'}))"
+                f"   OR s.source_author IN ({','.join('?' * len(names)) or 'NULL'}))",
+                (scope, REDACTED, *post_ids, *names),
+            )
+            quoting_ids = [r[0] for r in quoting]
+            for pid in quoting_ids:
+                await conn.execute(
+                    "UPDATE segments SET text = ?, source_author = NULL WHERE post_id = ?"
+                    " AND kind = 'quote' AND ("
+                    "   source_post IN (SELECT q.number FROM posts q JOIN posts me"
+                    "     ON me.thread_id = q.thread_id WHERE me.id = ? AND q.id IN"
+                    f"    ({','.join('?' * len(post_ids)) or 'NULL'}))"
+                    f"   OR source_author IN ({','.join('?' * len(names)) or 'NULL'}))",
+                    (REDACTED, pid, pid, *post_ids, *names),
+                )
+                await _rebuild_text(conn, pid)
+            touched = await conn.execute_fetchall(
+                "SELECT DISTINCT thread_id FROM posts WHERE id IN"
+                f" ({','.join('?' * len(post_ids + quoting_ids)) or 'NULL'})",
+                (*post_ids, *quoting_ids),
+            )
+            thread_ids = [r[0] for r in touched]
+            for thread_id in thread_ids:
+                await conn.execute(
+                    "UPDATE threads SET revision = revision + 1, updated_at = ? WHERE id = ?",
+                    (now, thread_id),
+                )
+                await conn.execute("DELETE FROM analysis_cache WHERE thread_id = ?", (thread_id,))
         return RedactResult(posts=len(post_ids), threads=len(thread_ids))
 
     async def opt_in(self, scope: str, user_id: str) -> bool:
@@ -106,6 +123,21 @@ class OptOutRepository:
                 "DELETE FROM opt_outs WHERE scope = ? AND user_id = ?", (scope, user_id)
             )
             return cur.rowcount > 0
+
+
+async def _rebuild_text(conn: aiosqlite.Connection, post_id: int) -> None:
+    """A post's stored text from its (redacted) segments: paragraphs by line, as stored."""
+    segs = await conn.execute_fetchall(
+        "SELECT paragraph, text FROM segments WHERE post_id = ? ORDER BY seq", (post_id,)
+    )
+    paragraphs: dict[int, list[str]] = {}
+    for paragraph, text in segs:
+        paragraphs.setdefault(paragraph, []).append(text)
+    text = "\n".join(" ".join(parts) for _, parts in sorted(paragraphs.items()))
+    await conn.execute(
+        "UPDATE posts SET text = ?, content_hash = ? WHERE id = ?",
+        (text, content_hash(text), post_id),
+    )
 
 
 class ScopeRepository:

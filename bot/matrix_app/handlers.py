@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
+import difflib
 import logging
 import re
 import zoneinfo
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
 
 from nio import (
     AsyncClient,
@@ -23,11 +27,15 @@ from nio import (
 )
 
 from bot.core import render
+from bot.core.digest import digest_answer
+from bot.core.schedule import Cadence, load_zone, parse_cadence
 from bot.core.summary import SummaryRequest
 from bot.errors import SourceError, ThreadwiseError, UserError
+from bot.scheduler import preview
 from bot.services import IngestResult, Services
 from bot.settings import Settings
-from storage.repositories import DigestScheduleRepository
+from storage.digests import DigestRepository, Schedule
+from storage.repositories import Clock, utcnow
 
 from . import history, router
 from .outbox import Outbox, RoomFailed, Target
@@ -38,6 +46,11 @@ log = logging.getLogger(__name__)
 
 _MXID = re.compile(r"^@([^\s:]+):\S+$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_WEEKLY = ("week", "weekly", "7d")
+PREVIEW_NOTE = (
+    "This is a preview: nothing was stored or moved, so the next scheduled digest still "
+    "covers these posts."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,13 +84,15 @@ class Handlers:
         client: AsyncClient,
         outbox: Outbox,
         retrying: Retrying,
+        *,
+        clock: Clock = utcnow,
     ) -> None:
         self.services = services
         self.settings = settings
         self.client = client
         self.outbox = outbox
         self.retrying = retrying
-        self.digests = DigestScheduleRepository(services.db)
+        self.schedules = DigestRepository(services.db, clock=clock)
         self.prefix = settings.matrix.command_prefix
 
     async def handle(self, ctx: Context, command: router.Command) -> None:
@@ -222,10 +237,17 @@ class Handlers:
             chars=args.chars,
             first_post=args.first,
             last_post=args.last,
-            since_post=args.since,
+            since_post=None if args.since == router.LAST else args.since,
             author=args.author,
             explain=args.explain,
         )
+        if args.since == router.LAST:  # the sender's own catch-up: their mark moves
+            async with self._typing(ctx):
+                read = await self.services.summary_since_last_read(
+                    ctx.scope, ctx.sender, args.name, request
+                )
+            await self.outbox.answer(ctx.target, read.answer())
+            return
         async with self._typing(ctx):
             result = await self.services.summary(ctx.scope, args.name, request)
         await self.outbox.answer(ctx.target, render.summary_answer(result.thread, result.summary))
@@ -255,55 +277,81 @@ class Handlers:
     # --- digests -------------------------------------------------------------------------
 
     async def digest_add(self, ctx: Context, args: argparse.Namespace) -> None:
-        defaults = self.settings.digest
-        at = (args.at or defaults.default_time).strip()
-        if not _HHMM.match(at):
-            raise router.UsageError(f'--at must be a 24-hour time like "09:00", not {at!r}')
-        zone = (args.timezone or defaults.default_timezone).strip()
-        try:
-            zoneinfo.ZoneInfo(zone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise router.UsageError(f'unknown time zone {zone!r}; try "Europe/Berlin"') from None
-        cadence = "weekly" if args.weekly is not None else "daily"
-        schedule_id = await self.digests.add(
-            ctx.scope,
-            args.name.strip().lower(),
-            ctx.room_id,
-            at,
-            zone,
-            cadence=cadence,
-            weekday=args.weekly,
-            created_by=ctx.sender,
+        cadence = self._cadence(args)
+        names = await self._stored_names(ctx.scope, args.names)
+        schedule = await self.schedules.add(
+            ctx.scope, names, ctx.room_id, cadence, created_by=ctx.sender, start_from_latest=True
         )
-        when = f"{router.WEEKDAYS[args.weekly].title()}s" if args.weekly is not None else "daily"
         await self.outbox.notice(
             ctx.target,
-            f"Digest {schedule_id} saved: {args.name.strip().lower()}, {when} at {at} {zone}, "
-            "in this room. Posting scheduled digests arrives with the scheduler; until then "
-            f"use “{self.prefix} summary NAME --since N” for what is new.",
+            f"Digest #{schedule.id} saved: {cadence.describe()}, what is new in "
+            f"{', '.join(names)}, posted in this room. First digest: "
+            f"{local_time(schedule.next_run_at, cadence)}. It covers posts that arrive from "
+            f"now on; “{self.prefix} digest now {schedule.id}” shows one right away.",
         )
 
+    def _cadence(self, args: argparse.Namespace) -> Cadence:
+        """The options as one cadence; a UserError names the option to fix."""
+        defaults = self.settings.digest
+        every, on = args.every, args.on
+        if args.weekly is not None:
+            if on is not None or (every is not None and every.strip().lower() not in _WEEKLY):
+                raise router.UsageError("--weekly DAY means --every week --on DAY; use one form")
+            every, on = "week", router.WEEKDAYS[args.weekly]
+        zone = _check_zone(args.tz or defaults.default_timezone)
+        cron = every is not None and len(every.split()) > 1
+        at = args.at
+        if at is not None and not _HHMM.match(at.strip()):
+            raise router.UsageError(f"--at must be a 24-hour time like 09:00, not {at!r}")
+        if at is None and not cron:
+            at = defaults.default_time
+        if on is not None and every is None:
+            every = "week"  # a day alone means weekly
+        return parse_cadence(every, at, on, zone)
+
+    async def _stored_names(self, scope: str, names: list[str]) -> list[str]:
+        """The stored names, without repeats; NotFound (with close matches) for a missing one."""
+        found: list[str] = []
+        for name in names:
+            key = name.strip().lower()
+            try:
+                thread = await self.services.threads.get(scope, key) if key else None
+            except ValueError:  # not even a valid name: view() says what is stored
+                thread = None
+            if thread is None:
+                await self.services.view(scope, name)  # raises NotFound naming close matches
+                raise UserError(f"no thread named “{name}” here.")
+            found.append(thread.name)
+        return list(dict.fromkeys(found))
+
     async def digest_list(self, ctx: Context, args: argparse.Namespace) -> None:
-        schedules = await self.digests.list(ctx.scope)
-        lines = tuple(
-            render.Line(
-                f"{s.id}: {s.thread_name}, "
-                + (f"{router.WEEKDAYS[s.weekday].title()}s" if s.weekday is not None else "daily")
-                + f" at {s.time_of_day} {s.timezone}"
-                + ("" if s.enabled else " (paused)")
-            )
-            for s in schedules
-        )
-        notes = () if schedules else (f"No digests yet: {self.prefix} digest add NAME",)
+        schedules = await self.schedules.list(ctx.scope)
+        lines = tuple(render.Line(_describe(s, ctx.room_id)) for s in schedules)
+        notes = () if schedules else (f"No digests yet: {self.prefix} digest add NAME --at 09:00",)
         await self.outbox.answer(
             ctx.target,
             render.Answer(title="Digests", sections=(render.Section(None, lines),), notes=notes),
         )
 
     async def digest_remove(self, ctx: Context, args: argparse.Namespace) -> None:
-        if not await self.digests.remove(ctx.scope, args.id):
-            raise UserError(f"there is no digest {args.id} in this room")
-        await self.outbox.notice(ctx.target, f"Digest {args.id} removed.")
+        if not await self.schedules.remove(ctx.scope, args.id):
+            raise UserError(self._missing(args.id))
+        await self.outbox.notice(ctx.target, f"Digest #{args.id} removed.")
+
+    async def digest_now(self, ctx: Context, args: argparse.Namespace) -> None:
+        """A preview: the digest as it would be posted now; no mark or run time moves."""
+        if await self.schedules.get(ctx.scope, args.id) is None:
+            raise UserError(self._missing(args.id))
+        async with self._typing(ctx):
+            _, digest = await preview(self.services, ctx.scope, args.id)
+        news = digest.new_posts
+        title = f"Preview of digest #{args.id}: {news} new post{'' if news == 1 else 's'}"
+        answer = digest_answer(digest, title=title)
+        answer = dataclasses.replace(answer, notes=(*answer.notes, PREVIEW_NOTE))
+        await self.outbox.answer(ctx.target, answer)
+
+    def _missing(self, schedule_id: int) -> str:
+        return f"there is no digest #{schedule_id} in this room (see {self.prefix} digest list)"
 
     async def help(self, ctx: Context, args: argparse.Namespace) -> None:
         await self.outbox.notice(ctx.target, router.help_text(self.prefix, args.topic))
@@ -336,6 +384,43 @@ class Handlers:
         return (room.display_name if room is not None else "") or "Matrix room"
 
 
+@lru_cache(maxsize=1)
+def _zones() -> tuple[str, ...]:
+    return tuple(sorted(zoneinfo.available_timezones() | {"UTC"}))
+
+
+def _check_zone(name: str) -> str:
+    """The zone name, or a UsageError naming --tz with the closest known zone."""
+    name = name.strip()
+    try:
+        load_zone(name)
+    except UserError:
+        close = difflib.get_close_matches(name, _zones(), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else '; use one like "Europe/Berlin" or UTC'
+        raise router.UsageError(f"--tz: {name!r} is not a known IANA time zone{hint}") from None
+    return name
+
+
+def local_time(when: datetime | None, cadence: Cadence) -> str:
+    """An instant on the schedule's own clock: "Mon 2025-03-31 07:30 CEST"."""
+    if when is None:
+        return "not planned"
+    return when.astimezone(cadence.zone).strftime("%a %Y-%m-%d %H:%M %Z")
+
+
+def _describe(s: Schedule, room_id: str) -> str:
+    """One line of `digest list`: number, cadence, threads, next run (or why it is off)."""
+    names = ", ".join(t.name for t in s.threads) or "(no threads left)"
+    where = "" if s.target == room_id else f" → {s.target}"
+    text = f"#{s.id} {s.cadence.describe()}{where}: {names}"
+    if not s.enabled:
+        return f"{text} — off: {s.last_error or 'paused'}"
+    text += f"; next {local_time(s.next_run_at, s.cadence)}"
+    if s.last_error:
+        text += f" (the last try failed: {s.last_error})"
+    return text
+
+
 def _localpart(mxid: str) -> str | None:
     m = _MXID.match(mxid)
     return m.group(1) if m else None
@@ -363,5 +448,6 @@ _COMMANDS: dict[str, Handler] = {
     "digest add": Handlers.digest_add,
     "digest list": Handlers.digest_list,
     "digest remove": Handlers.digest_remove,
+    "digest now": Handlers.digest_now,
     "help": Handlers.help,
 }

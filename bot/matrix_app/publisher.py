@@ -24,6 +24,10 @@ class MatrixPublisher:
     async def publish(
         self, target: str, answer: Answer, idempotency_key: str | None = None
     ) -> str | None:
+        if not self.client.next_batch:
+            # Not synced yet (just started): a temporary failure, retried later; never
+            # "gone", which would switch the schedule off.
+            raise RuntimeError("the Matrix client has not synced yet")
         if target not in self.client.rooms:
             raise TargetGone(target, "the bot is not in that room")
         ids = []

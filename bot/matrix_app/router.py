@@ -19,9 +19,20 @@ from bot.core.summary import ALGORITHMS
 from bot.errors import UserError
 
 ADMIN_COMMANDS = frozenset(
-    {"thread ingest", "thread refresh", "thread forget", "digest add", "digest remove"}
+    {
+        "thread ingest",
+        "thread refresh",
+        "thread forget",
+        "digest add",
+        "digest remove",
+        "digest now",
+    }
 )
-"""Commands that write: they need the room's admin power level."""
+"""Commands that write (or, for `digest now`, refresh sources on demand): they need the
+room's admin power level."""
+
+LAST = "last"
+"""`summary NAME --since last`: what the sender has not been shown yet."""
 
 _SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
 _FALLBACK_LINE = re.compile(r"^> ?")
@@ -141,6 +152,21 @@ def _positive(value: str) -> int:
     return number
 
 
+def _since(value: str) -> int | str:
+    """A post number, or "last" (the sender's own catch-up)."""
+    if value.strip().lower() == LAST:
+        return LAST
+    try:
+        number = int(value.lstrip("#"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a post number or “last”, got {value!r}"
+        ) from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"expected a post number of at least 0, got {number}")
+    return number
+
+
 def _weekday(value: str) -> int:
     key = value.strip().lower()
     matches = [i for i, day in enumerate(WEEKDAYS) if day.startswith(key)] if key else []
@@ -186,7 +212,12 @@ def _parser(prefix: str) -> _Parser:
     length.add_argument("--sentences", type=_positive, metavar="N")
     length.add_argument("--words", type=_positive, metavar="N")
     length.add_argument("--chars", type=_positive, metavar="N")
-    summary.add_argument("--since", type=int, metavar="N", help="only posts after post N")
+    summary.add_argument(
+        "--since",
+        type=_since,
+        metavar="N|last",
+        help="only posts after post N; “last”: what is new since you last read it",
+    )
     summary.add_argument("--from", dest="first", type=_positive, metavar="N")
     summary.add_argument("--to", dest="last", type=_positive, metavar="N")
     summary.add_argument("--author")
@@ -201,16 +232,29 @@ def _parser(prefix: str) -> _Parser:
     quotes.add_argument("--author")
     quotes.add_argument("--post", type=_positive, metavar="N")
 
-    digest = add(groups, "digest", "scheduled digests of a thread in this room")
+    digest = add(groups, "digest", "scheduled digests of threads, posted in this room")
     dactions = digest.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     dactions.required = True
-    dadd = add(dactions, "add", "post a digest of a thread here every day (or week)", _name)
-    dadd.add_argument("--at", metavar="HH:MM", help="time of day (default: [digest] setting)")
-    dadd.add_argument("--timezone", metavar="ZONE", help='IANA zone like "Europe/Berlin"')
-    dadd.add_argument("--weekly", type=_weekday, metavar="DAY", help="weekly on DAY")
-    add(dactions, "list", "list this room's digests")
-    dremove = add(dactions, "remove", "stop a digest")
+    dadd = add(dactions, "add", "post what is new in threads here, on a schedule")
+    dadd.add_argument("names", nargs="+", metavar="NAME", help="stored thread names")
+    dadd.add_argument("--at", metavar="HH:MM", help="local time (default: [digest] setting)")
+    dadd.add_argument(
+        "--every",
+        metavar="day|week|Nh|CRON",
+        help="day (default), week, every N hours like 6h, or a cron expression in quotes "
+        'like "0 9 * * 1-5"',
+    )
+    dadd.add_argument("--on", metavar="DAY", help="the day of a weekly digest, e.g. monday")
+    dadd.add_argument(
+        "--tz", "--timezone", dest="tz", metavar="ZONE", help='IANA zone like "Europe/Berlin"'
+    )
+    # The first spelling, still accepted: --weekly DAY is --every week --on DAY.
+    dadd.add_argument("--weekly", type=_weekday, metavar="DAY", help=argparse.SUPPRESS)
+    add(dactions, "list", "list this room's digests and when each runs next")
+    dremove = add(dactions, "remove", "stop and delete a digest")
     dremove.add_argument("id", type=_positive, metavar="ID")
+    dnow = add(dactions, "now", "preview a digest now; nothing is stored or moved")
+    dnow.add_argument("id", type=_positive, metavar="ID")
 
     helper = add(groups, "help", "how to use the commands")
     helper.add_argument("topic", nargs="*")

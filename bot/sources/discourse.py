@@ -12,6 +12,7 @@ only `DiscourseReader.read` fetches.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import re
@@ -327,7 +328,7 @@ class DiscourseReader:
         view = parse_topic_view(await fetcher.get_json(f"{where.base}/t/{where.topic_id}.json"))
         where = TopicUrl(where.base, view.topic_id, view.slug or where.slug)
         if not view.stream:  # very old servers: the view is all there is
-            return topic_doc(view, list(view.posts), where.base)
+            return await asyncio.to_thread(topic_doc, view, list(view.posts), where.base)
         got = {raw["id"]: raw for raw in view.posts if _is_int(raw.get("id"))}
         start = max(options.start_page - 1, 0) * BATCH
         wanted = list(view.stream[start:])
@@ -352,7 +353,8 @@ class DiscourseReader:
         if done < len(batches):
             covered = start + wanted.index(batches[done][0])  # everything before it was asked
             notes = (f"stopped at post {covered} of {len(view.stream)}: {why}",)
-        return topic_doc(view, posts, where.base, notes)
+        # BeautifulSoup over hundreds of cooked posts takes seconds: not on the event loop.
+        return await asyncio.to_thread(topic_doc, view, posts, where.base, notes)
 
     def parse_saved(self, text: str, url: str | None = None) -> ThreadDoc:
         data = load_json(text)

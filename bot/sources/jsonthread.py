@@ -23,6 +23,8 @@ _TOP_KEYS = {"title", "url", "posts", "language"}
 def read_json_thread(text: str) -> ThreadDoc:
     try:
         data = json.loads(text)
+    except RecursionError as exc:
+        raise SourceError("the JSON is nested too deeply to be a thread") from exc
     except json.JSONDecodeError as exc:
         raise SourceError(
             f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"

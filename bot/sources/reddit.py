@@ -14,6 +14,7 @@ lines are explicit quotes of the parent. Parsing is pure; only `RedditReader.rea
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import re
@@ -492,7 +493,7 @@ class RedditReader:
                 break
             pages += 1
             _progress(options, pages)
-        return thread_doc(listing, where.origin, tuple(notes))
+        return await asyncio.to_thread(thread_doc, listing, where.origin, tuple(notes))
 
     async def _expand(
         self, fetcher: PageFetcher, where: RedditUrl, listing: Listing, stub: Node

@@ -55,13 +55,17 @@ def stored_to_doc(post: StoredPost, source_ids: dict[int, str]) -> PostDoc:
 
 
 def merge_refresh(stored: Sequence[StoredPost], fresh: ThreadDoc) -> RefreshPlan:
-    """The thread after a refresh: `fresh` may hold all pages or only the last ones."""
+    """The thread after a refresh: `fresh` may hold all pages or only some of them.
+
+    Only stored posts between the first and the last post the fresh copy holds can be
+    known gone; posts outside that window (pages not re-read, a capped read) are kept.
+    Posts without ids are matched by their text, so a re-read never duplicates them.
+    """
     source_ids = {p.number: p.source_id for p in stored if p.source_id}
     fresh_by_id = {p.source_id: p for p in fresh.posts if p.source_id}
-    first_fresh = next((p.source_id for p in fresh.posts if p.source_id), None)
     stored_ids = [p.source_id for p in stored]
-    # Stored posts from the first re-read one on are "in range": absent there means deleted.
-    start = stored_ids.index(first_fresh) if first_fresh in stored_ids else 0
+    seen = [i for i, sid in enumerate(stored_ids) if sid and sid in fresh_by_id]
+    start, end = (seen[0], seen[-1]) if seen else (len(stored), -1)
     merged: list[PostDoc] = []
     edited = deleted = 0
     for position, post in enumerate(stored):
@@ -71,13 +75,19 @@ def merge_refresh(stored: Sequence[StoredPost], fresh: ThreadDoc) -> RefreshPlan
             if new.text != old.text or new.deleted != old.deleted:
                 edited += 1
             merged.append(new)
-        elif position >= start and post.source_id and not post.deleted:
+        elif start <= position <= end and post.source_id and not post.deleted:
             deleted += 1
             merged.append(replace(old, deleted=True))
         else:
             merged.append(old)
-    known = {p.source_id for p in stored if p.source_id}
-    added = [p for p in fresh.posts if not p.source_id or p.source_id not in known]
+    known_ids = {p.source_id for p in stored if p.source_id}
+    known_texts = {p.text for p in stored if not p.source_id}
+    added = [
+        p
+        for p in fresh.posts
+        if (p.source_id and p.source_id not in known_ids)
+        or (not p.source_id and p.text not in known_texts)
+    ]
     merged.extend(added)
     doc = replace(fresh, posts=tuple(merged))
     return RefreshPlan(doc=doc, new=len(added), edited=edited, deleted=deleted)

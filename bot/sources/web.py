@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from bot.core.models import ThreadDoc
 from bot.errors import SourceError
 from bot.sources import discourse, fallback, phpbb, reddit, vbulletin, xenforo
@@ -41,7 +43,7 @@ async def read_url(
         page = await fetcher.get_text(url)
         reader = reader_for_page(page.text, page.url, best_effort)
         if reader is fallback.READER:
-            return fallback.READER.parse_saved(page.text, page.url)
+            return await asyncio.to_thread(fallback.READER.parse_saved, page.text, page.url)
     doc = await reader.read(fetcher, url, options)
     if not doc.posts:
         raise SourceError(f"{url} holds no posts")

@@ -80,3 +80,42 @@ async def test_bot_state_survives_reopen(tmp_path):
         assert await BotStateRepository(db).get("nope") is None
     finally:
         await db.close()
+
+
+async def test_opt_out_also_clears_quoted_words_from_other_posts_text(tmp_path):
+    db = await Database.open(tmp_path / "q.db")
+    try:
+        threads = ThreadRepository(db)
+        doc = ThreadDoc(
+            title="chat",
+            source_kind="discord",
+            posts=(
+                PostDoc(blocks=(Block(WORDS),), author="alice", author_id="u1", source_id="1"),
+                PostDoc(
+                    blocks=(Block(WORDS), Block("Nonsense, the depot belongs north.")),
+                    author="bob",
+                    author_id="u2",
+                    source_id="2",
+                ),
+                PostDoc(
+                    blocks=(
+                        Block("her PIN is 4242 she said", is_quote=True, quoted_author="alice"),
+                        Block("Please do not post that."),
+                    ),
+                    author="carol",
+                    author_id="u3",
+                    source_id="3",
+                ),
+            ),
+        )
+        await threads.save("discord:1", "c", infer_quotes(doc))
+        await OptOutRepository(db).opt_out("discord:1", "u1")
+        posts = await threads.posts("discord:1", "c")
+        everything = " ".join(p.text for p in posts) + " ".join(
+            s.text for p in posts for s in p.segments
+        )
+        assert "gasworks" not in everything and "4242" not in everything
+        assert "Nonsense, the depot belongs north." in posts[1].text
+        assert "Please do not post that." in posts[2].text
+    finally:
+        await db.close()
