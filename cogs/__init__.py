@@ -248,7 +248,12 @@ class Responder:
         if first:
             name = self.itx.command.qualified_name if self.itx.command else "command"
             lead = f"Answer to /{name} (it took longer than Discord's 15-minute reply window):"
-            content = f"{lead}\n{content}" if content else lead
+            # The content may already fill Discord's 2,000 characters: the lead goes alone.
+            combined = f"{lead}\n{content}" if content else lead
+            if len(combined.encode("utf-16-le")) // 2 <= 2000:
+                content = combined
+            else:
+                await self._via_channel(Outgoing(content=lead), None, filename, first=False)
         kwargs: dict[str, Any] = {
             "content": content,
             "embeds": list(message.embeds),
