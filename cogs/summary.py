@@ -1,8 +1,15 @@
-"""`/summary`: an extractive summary of a stored thread, every line linked to its post."""
+"""`/summary`: an extractive summary of a stored thread, every line linked to its post.
+
+`since:` takes a post number ("only posts after it") or `last`: a personal catch-up that
+summarises what this member has not been shown yet and remembers what it showed
+(services.summary_since_last_read, per member and thread). A catch-up is about one person's
+reading, so it is private unless `private:False` is given; every other summary is public
+unless `private:True` is given.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import discord
 from discord import app_commands
@@ -11,10 +18,42 @@ from discord.ext import commands
 from bot.core import render
 from bot.core.summary import ALGORITHM_NAMES, ALGORITHMS, MAX_SENTENCES, SummaryRequest
 from bot.discord_render import render_answer
+from bot.errors import UserError
 from cogs import Responder, guild_only, scope_of, thread_autocomplete
 
 if TYPE_CHECKING:
     from bot.discord_app import ThreadwiseBot
+
+LAST = "last"
+Since = int | Literal["last"] | None
+
+
+def parse_since(value: str | int | None) -> Since:
+    """None, a post number (0 or more), or "last"; anything else names the option.
+
+    An int arrives from guilds still holding the older integer option (before a /sync).
+    """
+    if value is None:
+        return None
+    text = str(value).strip().lower().lstrip("#")
+    if text == LAST:
+        return LAST
+    if text.isdigit():
+        return int(text)
+    raise UserError(f"since: give a post number like 12, or “last”, not “{value}”.")
+
+
+async def since_autocomplete(
+    itx: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    """Offer `last`, and the number being typed."""
+    choices = [app_commands.Choice(name="last: what is new since you last read it", value=LAST)]
+    typed = current.strip().lstrip("#")
+    if typed.isdigit() and len(typed) <= 9:
+        choices.insert(0, app_commands.Choice(name=f"after post {typed}", value=typed))
+    elif typed and not LAST.startswith(typed.lower()):
+        return []
+    return choices
 
 
 class SummaryCog(commands.Cog):
@@ -27,31 +66,40 @@ class SummaryCog(commands.Cog):
         thread="a stored thread",
         algorithm="how sentences are picked (default: the server's setting)",
         length="how many sentences",
-        since="only posts after this post number",
+        since="only posts after this post number, or “last”: what is new since you last read",
         author="only this author's posts",
-        private="only you see the answer",
+        private="only you see the answer (default: yes for since:last, else no)",
     )
     @app_commands.choices(
         algorithm=[app_commands.Choice(name=ALGORITHM_NAMES[a], value=a) for a in ALGORITHMS]
     )
-    @app_commands.autocomplete(thread=thread_autocomplete)
+    @app_commands.autocomplete(thread=thread_autocomplete, since=since_autocomplete)
     async def summary(
         self,
         itx: discord.Interaction,
         thread: str,
         algorithm: str | None = None,
         length: app_commands.Range[int, 1, MAX_SENTENCES] | None = None,
-        since: app_commands.Range[int, 0] | None = None,
+        since: app_commands.Range[str, 1, 12] | None = None,
         author: app_commands.Range[str, 1, 100] | None = None,
-        private: bool = False,
+        private: bool | None = None,
     ) -> None:
-        responder = await Responder.start(itx, private=private)
+        after = parse_since(since)  # pure: decides the answer's privacy before the defer
+        catch_up = after == LAST
+        responder = await Responder.start(itx, private=catch_up if private is None else private)
         defaults = self.bot.settings.summary
         request = SummaryRequest(
             algorithm=algorithm or defaults.algorithm,
             sentences=length or defaults.sentences,
-            since_post=since,
+            since_post=after if isinstance(after, int) else None,
             author=author,
         )
-        result = await self.bot.services.summary(scope_of(itx), thread, request)
+        services = self.bot.services
+        if catch_up:
+            read = await services.summary_since_last_read(
+                scope_of(itx), str(itx.user.id), thread, request
+            )
+            await responder.send(render_answer(read.answer()))
+            return
+        result = await services.summary(scope_of(itx), thread, request)
         await responder.send(render_answer(render.summary_answer(result.thread, result.summary)))

@@ -29,6 +29,7 @@ from discord_helpers import (
 from fake_discord import OWNER_ID
 
 from bot.services import Services
+from storage.digests import DigestRepository
 from storage.repositories import DigestScheduleRepository
 
 GARDEN = "a-garden-behind-the-library"
@@ -80,7 +81,9 @@ COMMANDS: dict[str, tuple[str, list[dict[str, Any]], bool]] = {
     "thread forget": ("thread", [sub("forget", opt("thread", HOSTILE))], True),
     "digest add": ("digest", [sub("add", opt("thread", HOSTILE), opt("time", "08:30"))], True),
     "digest list": ("digest", [sub("list")], True),
-    "digest remove": ("digest", [sub("remove", opt("schedule", 1))], True),
+    "digest remove": ("digest", [sub("remove", opt("id", 1))], True),
+    "digest now": ("digest", [sub("now", opt("id", 1))], True),
+    "summary since last": ("summary", [opt("thread", HOSTILE), opt("since", "last")], True),
     "optout": ("optout", [], True),
     "optin": ("optin", [], True),
 }
@@ -102,8 +105,8 @@ def record_storage_calls(services: Services, fake: Any, monkeypatch: Any) -> Non
     for name in dir(Services):
         if not name.startswith("_") and asyncio.iscoroutinefunction(getattr(Services, name)):
             wrap(services, name)
-    for name in ("add", "list", "remove"):
-        wrap(DigestScheduleRepository, name)
+    for name in ("add", "list", "remove", "get"):
+        wrap(DigestRepository, name)
 
 
 @pytest.mark.parametrize("case", COMMANDS, ids=list(COMMANDS))
@@ -355,9 +358,9 @@ async def test_two_guilds_never_see_each_others_threads(driver, fake, services) 
     assert [t.name for t in await services.list_threads(SCOPE_A)] == ["garden-a"]
 
     add = await driver.command("digest", sub("add", opt("thread", "garden-a")))
-    assert "Digest 1 saved" in text_of(add)
-    assert "no digest schedule 1" in text_of(
-        await driver.command("digest", sub("remove", opt("schedule", 1)), **in_b)
+    assert "Digest #1 saved" in text_of(add)
+    assert "no digest #1 in this server" in text_of(
+        await driver.command("digest", sub("remove", opt("id", 1)), **in_b)
     )
     assert "garden-a" not in text_of(await driver.command("digest", sub("list"), **in_b))
     assert len(await DigestScheduleRepository(services.db).list(SCOPE_A)) == 1
@@ -382,7 +385,7 @@ async def test_digest_add_list_remove(driver, fake, services) -> None:
         opt("weekday", 4),
         opt("timezone", "Europe/Berlin"),
     )
-    assert "Digest 1 saved" in text_of(await driver.command("digest", add))
+    assert "Digest #1 saved" in text_of(await driver.command("digest", add))
     (schedule,) = await DigestScheduleRepository(services.db).list(SCOPE_A)
     assert (schedule.cadence, schedule.weekday, schedule.time_of_day) == ("weekly", 4, "18:45")
     assert schedule.target == str(CHANNEL_A) and schedule.created_by == str(ADMIN)
@@ -390,7 +393,7 @@ async def test_digest_add_list_remove(driver, fake, services) -> None:
     assert "every Friday at 18:45 (Europe/Berlin)" in listing
     bad = sub("add", opt("thread", GARDEN), opt("time", "25:00"))
     assert "HH:MM" in text_of(await driver.command("digest", bad))
-    assert "removed" in text_of(await driver.command("digest", sub("remove", opt("schedule", 1))))
+    assert "removed" in text_of(await driver.command("digest", sub("remove", opt("id", 1))))
     assert await DigestScheduleRepository(services.db).list(SCOPE_A) == []
 
 

@@ -194,7 +194,7 @@ async def test_uploaded_file_is_ingested_and_every_analysis_answers(
         added = await command(alice, room_id, "!tw digest add garden --at 07:30 --weekly mon")
         assert "saved" in body(added)
         listed = await command(alice, room_id, "!tw digest list")
-        assert "garden" in body(listed) and "Mondays at 07:30" in body(listed)
+        assert "garden" in body(listed) and "every Monday at 07:30" in body(listed)
         (schedule_id,) = db_rows(bot.db, "SELECT id FROM digest_schedules WHERE scope = ?", scope)
         removed = await command(alice, room_id, f"!tw digest remove {schedule_id[0]}")
         assert "removed" in body(removed)
