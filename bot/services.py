@@ -338,6 +338,10 @@ class Services:
         await self.threads.forget(scope, thread.name)
         return thread
 
+    async def thread(self, scope: str, name: str) -> StoredThread:
+        """The stored thread, or NotFound with the nearest names in this scope."""
+        return await self._thread(scope, name)
+
     async def _thread(self, scope: str, name: str) -> StoredThread:
         validate_scope(scope)
         key = name.strip().lower()
