@@ -380,7 +380,7 @@ async def run(args: argparse.Namespace) -> None:
     db_path = args.db or settings.storage.path
     console = Console(quiet=args.quiet, json_mode=getattr(args, "json", False))
     db = await Database.open(db_path)
-    services = Services(db, settings)
+    services = Services(db, settings, processes=False)
     try:
         await HANDLERS[args.command](services, args, console)
     finally:

@@ -11,12 +11,12 @@ import asyncio
 import dataclasses
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from bot.core.graph import render_quote_graph
+from bot.analysis import Analyses
 from bot.core.language import detect_language
 from bot.core.models import (
     AnalysedThread,
@@ -26,10 +26,10 @@ from bot.core.models import (
     ThreadDoc,
     validate_scope,
 )
-from bot.core.quote_report import QuoteReport, quote_report
+from bot.core.quote_report import QuoteReport
 from bot.core.quotes import infer_quotes
-from bot.core.stance import StanceReport, stance_digest
-from bot.core.summary import Summary, SummaryRequest, summarise
+from bot.core.stance import StanceReport
+from bot.core.summary import Summary, SummaryRequest
 from bot.errors import NotFound, UserError
 from bot.settings import Settings
 from bot.sources.base import ReadOptions
@@ -123,11 +123,19 @@ class QuotesAnswer:
 
 class Services:
     def __init__(
-        self, db: Database, settings: Settings, *, fetcher: SafeFetcher | None = None
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        fetcher: SafeFetcher | None = None,
+        processes: bool = True,
     ) -> None:
+        """`processes=False` keeps analyses in worker threads (the CLI: one command per
+        process, where a process pool would only add its start-up time)."""
         self.db = db
         self.settings = settings
         self.fetcher = fetcher or SafeFetcher(settings.fetch)
+        self.analyses = Analyses(db, processes=processes)
         self.threads = ThreadRepository(db)
         self.cache = AnalysisCacheRepository(db)
         self.opt_outs = OptOutRepository(db)
@@ -136,8 +144,9 @@ class Services:
         self.state = BotStateRepository(db)
 
     async def close(self) -> None:
-        """Close the shared HTTP client; the database is closed by its owner."""
+        """Close the shared HTTP client and the analysis pool; the database is its owner's."""
         await self.fetcher.close()
+        await self.analyses.close()
 
     # --- ingest ------------------------------------------------------------------------------
 
@@ -368,11 +377,16 @@ class Services:
     # --- analyses (CPU work off the event loop) -------------------------------------------
 
     async def summary(self, scope: str, name: str, request: SummaryRequest) -> SummaryAnswer:
-        view = await self.view(scope, name)
-        summary = await asyncio.to_thread(
-            summarise, _live(view.posts), request, view.thread.language, view.thread.title
-        )
-        return SummaryAnswer(thread=view.thread, summary=summary)
+        thread = await self._thread(scope, name)
+        summary = await self.analyses.summary(thread, request, self._loader(thread))
+        return SummaryAnswer(thread=thread, summary=summary)
+
+    def _loader(self, thread: StoredThread) -> Callable[[], Awaitable[tuple[Any, Any]]]:
+        async def load() -> tuple[list[StoredPost], list[QuoteEdge]]:
+            posts = await self.threads.posts(thread.scope, thread.name)
+            return posts, await self.threads.edges(thread.scope, thread.name)
+
+        return load
 
     async def summary_since_last_read(
         self, scope: str, user: str, name: str, request: SummaryRequest | None = None
@@ -386,10 +400,7 @@ class Services:
         self, scope: str, name: str, author: str | None = None, topic: str | None = None
     ) -> StanceAnswer:
         view = await self.view(scope, name)
-        language = view.thread.language or "english"
-        report = await asyncio.to_thread(
-            stance_digest, _live(view.posts), view.edges, author, topic, 3, language
-        )
+        report = await self.analyses.stance(view.thread, self._loader(view.thread), author, topic)
         urls = {p.number: p.url for p in view.posts if p.url}
         return StanceAnswer(thread=view.thread, report=report, post_urls=urls)
 
@@ -397,12 +408,16 @@ class Services:
         self, scope: str, name: str, author: str | None = None, post: int | None = None
     ) -> QuotesAnswer:
         view = await self.view(scope, name)
-        report = await asyncio.to_thread(quote_report, view.posts, view.edges, author, post)
+
+        async def loaded() -> tuple[tuple[StoredPost, ...], tuple[QuoteEdge, ...]]:
+            return view.posts, view.edges
+
+        report = await self.analyses.quotes(view.thread, loaded, author, post)
         return QuotesAnswer(view=view, report=report)
 
     async def quote_graph(self, answer: QuotesAnswer) -> bytes:
         title = f"Who quoted whom — {answer.view.thread.title}"
-        return await asyncio.to_thread(render_quote_graph, answer.report, title=title)
+        return await self.analyses.quote_graph(answer.view.thread, answer.report, title)
 
 
 def _live(posts: Sequence[StoredPost]) -> list[StoredPost]:

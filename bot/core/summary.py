@@ -17,16 +17,24 @@ ranked with sumy's ordering, then shown in thread order. For a sentence count th
 are exactly sumy's `summarizer(document, k)`, except that a sentence whose text repeats
 an already picked one ("+1", "Thanks!") is skipped and the next best is taken.
 
-Caps (sumy is pure Python; measured on 2 cores, synthetic text, OPENBLAS_NUM_THREADS=1).
-LexRank and TextRank fill a dense n×n similarity matrix in Python (at ~1,440 sentences:
-LexRank 18 s, TextRank 10 s; quadratic); LSA loops over a words×sentences matrix and runs an
-SVD (8 s). Past `SENTENCE_CAPS` sentences we refuse with a UserError that says how to narrow
-the selection, rather than keep a chat command waiting for minutes (a later fast sparse path
-can lift these caps). KL-Sum's full ranking is cubic in sumy (25 s at 250 sentences); our
-early stop makes a few picks cheap (0.4 s for 5 of 1,000 sentences), but each step still
-costs sentences × summary words, so KL-Sum is capped at `KL_MAX_SENTENCES` and ranks at most
-`KL_MAX_STEPS` sentences (≈13 s at the cap); the note says when that cut a budget short.
-Luhn, SumBasic and Edmundson stay near a second at 1,500 sentences and get high caps.
+LexRank and TextRank are rated by bot.core.fastrank: sumy's ratings (to ~1e-12) with numpy
+instead of sumy's Python double loop, which took 18 s at ~1,440 sentences; sentences whose
+ratings tie keep thread order. TextRank's cost is linear in the words (0.7 s at 59,000
+sentences); LexRank's grows with the square of the thread (pairs of sentences sharing a term:
+2 s at 20,000 sentences, 17 s at 59,000). Past `LEXRANK_MAX_TRIPLES` shared-term triples a
+LexRank request is rated by TextRank instead and the note says so: a chat command should not
+wait a quarter of a minute, and TextRank is the closest graph ranking that stays fast.
+
+Caps for the rest (sumy is pure Python; measured on 2 cores, synthetic text,
+OPENBLAS_NUM_THREADS=1). LSA loops over a words×sentences matrix and runs an SVD (8 s at
+~1,440 sentences). Past `SENTENCE_CAPS` sentences we refuse with a UserError that says how to
+narrow the selection, rather than keep a chat command waiting for minutes. KL-Sum's full
+ranking is cubic in sumy (25 s at 250 sentences); our early stop makes a few picks cheap
+(0.4 s for 5 of 1,000 sentences), but each step still costs sentences × summary words, so
+KL-Sum is capped at `KL_MAX_SENTENCES` and ranks at most `KL_MAX_STEPS` sentences (≈13 s at
+the cap); the note says when that cut a budget short. Luhn, SumBasic and Edmundson stay near
+a second at 1,500 sentences and get high caps. sumy, and NLTK under its stemmers, are
+imported only when a summary is made: ~0.6 s that other commands need not pay.
 """
 
 from __future__ import annotations
@@ -34,24 +42,20 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-import numpy
-from sumy.models.dom import ObjectDocumentModel, Paragraph, Sentence
-from sumy.nlp.stemmers import Stemmer, null_stemmer
-from sumy.summarizers.edmundson import EdmundsonSummarizer
-from sumy.summarizers.kl import KLSummarizer
-from sumy.summarizers.lex_rank import LexRankSummarizer
-from sumy.summarizers.lsa import LsaSummarizer
-from sumy.summarizers.luhn import LuhnSummarizer
-from sumy.summarizers.sum_basic import SumBasicSummarizer
-from sumy.summarizers.text_rank import TextRankSummarizer
-from sumy.utils import get_stop_words
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.core.language import detect_language, resolve_language, supported_languages
 from bot.core.models import Segment
 from bot.core.text import OfflineTokenizer, normalise_word, split_sentences, split_words
 from bot.errors import UserError
+
+if TYPE_CHECKING:
+    from sumy.models.dom import ObjectDocumentModel, Sentence
+    from sumy.summarizers.kl import KLSummarizer
+    from sumy.summarizers.sum_basic import SumBasicSummarizer
+
+    from bot.core.fastrank import SentenceTerms
 
 ALGORITHMS: tuple[str, ...] = ("lexrank", "textrank", "lsa", "luhn", "kl", "sumbasic", "edmundson")
 DEFAULT_ALGORITHM = "lexrank"
@@ -61,8 +65,8 @@ MAX_WORDS = 5_000
 MAX_CHARS = 40_000
 
 SENTENCE_CAPS: dict[str, int] = {
-    "lexrank": 1_500,
-    "textrank": 1_500,
+    "lexrank": 100_000,
+    "textrank": 100_000,
     "lsa": 1_500,
     "kl": 1_000,
     "sumbasic": 20_000,
@@ -70,6 +74,11 @@ SENTENCE_CAPS: dict[str, int] = {
     "edmundson": 20_000,
 }
 """Most sentences each algorithm may be given; above this the request is refused."""
+FAST_ALGORITHMS = frozenset({"lexrank", "textrank"})
+"""Rated by bot.core.fastrank (sumy's ratings, numpy speed)."""
+LEXRANK_MAX_TRIPLES = 40_000_000
+"""Past this many (sentence, sentence, shared term) triples (≈ 2 s; a 20,000-sentence
+synthetic thread has 3.7e7) LexRank is replaced by TextRank, with a note."""
 KL_MAX_SENTENCES = SENTENCE_CAPS["kl"]
 KL_MAX_STEPS = 60
 """KL-Sum ranks at most this many sentences (each step costs sentences × summary words);
@@ -163,26 +172,33 @@ class SentenceSource:
     text: str
 
 
-class _PostSentence(Sentence):
-    """A sumy Sentence that is equal only to itself.
+@lru_cache(maxsize=1)
+def _post_sentence_class() -> type[Sentence]:
+    """sumy's Sentence, equal only to itself (made on first use: sumy imports NLTK).
 
     sumy's Sentence compares and hashes by text, so two posts saying "Agreed." would share
     one entry in the rating dicts; identity keeps every sentence (and its author) apart.
     """
+    from sumy.models.dom import Sentence
 
-    __slots__ = ("index",)
+    class _PostSentence(Sentence):
+        __slots__ = ("index",)
 
-    def __init__(self, text: str, tokenizer: OfflineTokenizer, index: int, heading: bool = False):
-        super().__init__(text, tokenizer, is_heading=heading)
-        self.index = index
+        def __init__(
+            self, text: str, tokenizer: OfflineTokenizer, index: int, heading: bool = False
+        ):
+            super().__init__(text, tokenizer, is_heading=heading)
+            self.index = index
 
-    def __eq__(self, other: object) -> bool:
-        return self is other
+        def __eq__(self, other: object) -> bool:
+            return self is other
 
-    def __ne__(self, other: object) -> bool:
-        return self is not other
+        def __ne__(self, other: object) -> bool:
+            return self is not other
 
-    __hash__ = object.__hash__
+        __hash__ = object.__hash__
+
+    return _PostSentence
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +206,17 @@ class BuiltDocument:
     document: ObjectDocumentModel
     sources: tuple[SentenceSource, ...]
     posts: int
+
+
+@dataclass(frozen=True, slots=True)
+class CollectedSentences:
+    """Every own-words sentence of the selected posts, in thread order, without sumy objects."""
+
+    sources: tuple[SentenceSource, ...]
+    groups: tuple[int, ...]
+    """Per sentence, the own segment (sumy Paragraph) it belongs to, counted from 0."""
+    posts: int
+    """Posts that contributed at least one sentence."""
 
 
 # --- selection ----------------------------------------------------------------------------
@@ -273,6 +300,38 @@ def own_sentences(post: PostLike) -> Iterator[tuple[int, str]]:
                 yield segment.paragraph, sentence
 
 
+def collect_sentences(posts: Sequence[PostLike]) -> CollectedSentences:
+    """The sentences of the posts' own words, with where each came from."""
+    sources: list[SentenceSource] = []
+    groups: list[int] = []
+    group = 0
+    used_posts = 0
+    for post in posts:
+        contributed = False
+        for segment in post.segments:
+            if segment.kind != "own":
+                continue
+            before = len(sources)
+            for line in segment.text.splitlines():
+                for text in split_sentences(line):
+                    sources.append(
+                        SentenceSource(
+                            len(sources),
+                            post.number,
+                            post.author,
+                            post.url,
+                            segment.paragraph,
+                            text,
+                        )
+                    )
+            if len(sources) > before:
+                groups.extend([group] * (len(sources) - before))
+                group += 1
+                contributed = True
+        used_posts += contributed
+    return CollectedSentences(tuple(sources), tuple(groups), used_posts)
+
+
 def build_document(
     posts: Sequence[PostLike], language: str = "english", title: str = ""
 ) -> BuiltDocument:
@@ -281,51 +340,91 @@ def build_document(
     The title, when given, is added as a heading (Edmundson's title and location methods
     read headings; headings are never summary sentences).
     """
+    return _document(collect_sentences(posts), language, title)
+
+
+def _document(collected: CollectedSentences, language: str, title: str) -> BuiltDocument:
+    from sumy.models.dom import ObjectDocumentModel, Paragraph
+
+    post_sentence = _post_sentence_class()
     tokenizer = OfflineTokenizer(language)
     paragraphs: list[Paragraph] = []
-    sources: list[SentenceSource] = []
-    used_posts = 0
-    for post in posts:
-        contributed = False
-        for segment in post.segments:
-            if segment.kind != "own":
-                continue
-            sentences: list[Sentence] = []
-            for line in segment.text.splitlines():
-                for text in split_sentences(line):
-                    index = len(sources)
-                    sentences.append(_PostSentence(text, tokenizer, index))
-                    sources.append(
-                        SentenceSource(
-                            index, post.number, post.author, post.url, segment.paragraph, text
-                        )
-                    )
-            if sentences:
-                paragraphs.append(Paragraph(sentences))
-                contributed = True
-        used_posts += contributed
+    current: list[Sentence] = []
+    previous = -1
+    for source, group in zip(collected.sources, collected.groups, strict=True):
+        if current and group != previous:
+            paragraphs.append(Paragraph(current))
+            current = []
+        current.append(post_sentence(source.text, tokenizer, source.index))
+        previous = group
+    if current:
+        paragraphs.append(Paragraph(current))
     if title.strip() and paragraphs:
-        heading = _PostSentence(title.strip(), tokenizer, -1, heading=True)
+        heading = post_sentence(title.strip(), tokenizer, -1, heading=True)
         first = paragraphs[0]
         paragraphs[0] = Paragraph((heading, *first.sentences))
-    return BuiltDocument(ObjectDocumentModel(paragraphs), tuple(sources), used_posts)
+    return BuiltDocument(ObjectDocumentModel(paragraphs), collected.sources, collected.posts)
 
 
 # --- ratings -------------------------------------------------------------------------------
 
 
+class _MemoStemmer:
+    """A stemmer that stems each distinct word once.
+
+    NLTK's Snowball stemmer costs ~50 µs a word; a 10,000-post thread has 1.2 million words
+    but a few thousand distinct ones. Bounded, so a long-running bot cannot grow it forever.
+    """
+
+    LIMIT = 200_000
+
+    def __init__(self, stem: Callable[[str], str]) -> None:
+        self._stem = stem
+        self._memo: dict[str, str] = {}
+
+    def __call__(self, word: str) -> str:
+        try:
+            return self._memo[word]
+        except KeyError:
+            pass
+        if len(self._memo) >= self.LIMIT:
+            self._memo.clear()
+        stemmed = self._memo[word] = self._stem(word)
+        return stemmed
+
+
+@lru_cache(maxsize=64)
 def stemmer_for(language: str) -> Callable[[str], str]:
-    """sumy's stemmer for the language (NLTK's Snowball code, no NLTK data), else a null one."""
+    """sumy's stemmer for the language (NLTK's Snowball code, no NLTK data), else a null
+    one; memoised per word, and made once per language."""
+    from sumy.nlp.stemmers import Stemmer, null_stemmer
+
     try:
-        return Stemmer(language)
+        return _MemoStemmer(Stemmer(language))
     except LookupError:
         return null_stemmer
 
 
+@lru_cache(maxsize=64)
+def stop_words_for(language: str) -> frozenset[str]:
+    """sumy's stop words for the language (read from its package data once)."""
+    from sumy.utils import get_stop_words
+
+    return frozenset(get_stop_words(language))
+
+
 def make_summarizer(algorithm: str, language: str, title: str = "") -> Any:
     """A configured sumy summariser (stemmer, stop words, Edmundson's word lists)."""
+    from sumy.summarizers.edmundson import EdmundsonSummarizer
+    from sumy.summarizers.kl import KLSummarizer
+    from sumy.summarizers.lex_rank import LexRankSummarizer
+    from sumy.summarizers.lsa import LsaSummarizer
+    from sumy.summarizers.luhn import LuhnSummarizer
+    from sumy.summarizers.sum_basic import SumBasicSummarizer
+    from sumy.summarizers.text_rank import TextRankSummarizer
+
     stemmer = stemmer_for(language)
-    stop_words = get_stop_words(language)
+    stop_words = stop_words_for(language)
     if algorithm == "edmundson":
         summarizer = EdmundsonSummarizer(stemmer)
         folded_stop = {normalise_word(w) for w in stop_words}
@@ -364,6 +463,8 @@ def rate_sentences(summarizer: Any, document: ObjectDocumentModel) -> list[float
         else:
             recorded.extend(rating(s, *args, **kwargs) for s in found)
         return ()
+
+    import numpy
 
     summarizer._get_best_sentences = record
     # LexRank divides by a zero norm when no two sentences share a rated word: sumy then
@@ -433,14 +534,56 @@ def ranking(
         for step, index in enumerate(steps):
             yield index, float(-step)
         return
-    scores = rate_sentences(summarizer, document)
+    yield from _best_first(rate_sentences(summarizer, document), flags)
+
+
+def _best_first(
+    scores: Sequence[float],
+    flags: dict[str, bool] | None,
+    order: Sequence[int] | None = None,
+) -> Iterator[tuple[int, float]]:
+    """(index, score) best first: sumy's order unless `order` is given."""
     if flags is not None:
         finite = [score for score in scores if math.isfinite(score)]
         all_nan = not finite
         all_equal = len(finite) == len(scores) and len(set(finite)) == 1
         flags["uniform"] = len(scores) > 1 and (all_nan or all_equal)
-    for index in _order_by_rating(scores):
+    for index in _order_by_rating(scores) if order is None else order:
         yield index, scores[index]
+
+
+def sentence_terms(texts: Sequence[str], language: str) -> SentenceTerms:
+    """The tokens sumy's LexRank and TextRank would rate for these sentences."""
+    from bot.core.fastrank import SentenceTerms
+
+    return SentenceTerms.from_words(
+        (split_words(text) for text in texts), stop_words_for(language), stemmer_for(language)
+    )
+
+
+def fast_scores(algorithm: str, terms: SentenceTerms) -> list[float]:
+    """sumy's LexRank or TextRank ratings, computed by bot.core.fastrank."""
+    from bot.core.fastrank import lexrank_scores, textrank_scores
+
+    scores = lexrank_scores(terms) if algorithm == "lexrank" else textrank_scores(terms)
+    return [float(score) for score in scores]
+
+
+def fast_ranking(
+    algorithm: str, terms: SentenceTerms, flags: dict[str, bool] | None = None
+) -> Iterator[tuple[int, float]]:
+    """(sentence index, score) best first for LexRank or TextRank; tied ratings (equal to
+    fastrank.TIE_DIGITS digits, where sumy's order is rounding noise) in thread order."""
+    from bot.core.fastrank import best_first
+
+    scores = fast_scores(algorithm, terms)
+    return _best_first(scores, flags, best_first(scores))
+
+
+def _too_dense_for_lexrank(terms: SentenceTerms) -> bool:
+    from bot.core.fastrank import lexrank_triples
+
+    return lexrank_triples(terms) > LEXRANK_MAX_TRIPLES
 
 
 # --- the use case ---------------------------------------------------------------------------
@@ -492,11 +635,16 @@ def _resolve_summary_language(language: str | None, texts: list[str]) -> str:
     return resolved
 
 
+_ALTERNATIVES = ("textrank", "luhn", "sumbasic", "edmundson")
+
+
 def _cap_message(algorithm: str, count: int, cap: int) -> str:
     name = ALGORITHM_NAMES[algorithm]
+    fits = [a for a in _ALTERNATIVES if a != algorithm and count <= SENTENCE_CAPS[a]][:2]
+    use = f"use {' or '.join(fits)}, or " if fits else ""
     return (
         f"{name} is too slow past {cap:,} sentences (this selection has {count:,}); "
-        "use luhn or sumbasic, or narrow it with --since, --author or a post range."
+        f"{use}narrow it with --since, --author or a post range."
     )
 
 
@@ -534,17 +682,34 @@ def summarise(
             "The selected posts have no words of their own to summarise (only quotes or nothing)."
         )
     language = _resolve_summary_language(language, own_texts)
-    built = build_document(chosen, language, title if algorithm == "edmundson" else "")
-    count = len(built.sources)
+    collected = collect_sentences(chosen)
+    count = len(collected.sources)
     if count == 0:
         raise UserError("The selected posts have no sentences of their own to summarise.")
     cap = SENTENCE_CAPS[algorithm]
     if count > cap:
         raise UserError(_cap_message(algorithm, count, cap))
 
+    notes: list[str] = []
+    flags: dict[str, bool] = {}
+    used = algorithm
+    ranked: Iterator[tuple[int, float]]
+    if algorithm in FAST_ALGORITHMS:
+        terms = sentence_terms([s.text for s in collected.sources], language)
+        if algorithm == "lexrank" and _too_dense_for_lexrank(terms):
+            used = "textrank"
+            notes.append(
+                f"LexRank would take too long on {count:,} sentences, so TextRank ranked them."
+            )
+        ranked = fast_ranking(used, terms, flags)
+    else:
+        built = _document(collected, language, title if algorithm == "edmundson" else "")
+        ranked = ranking(algorithm, built.document, language, title, flags)
+    sources = collected.sources
+
     costs = [
         1 if unit == "sentences" else len(split_words(s.text)) if unit == "words" else len(s.text)
-        for s in built.sources
+        for s in sources
     ]
     smallest = min(costs)
     picked: list[tuple[int, float, int]] = []  # (index, score, rank)
@@ -552,16 +717,13 @@ def summarise(
     budget = amount
     skipped_long = skipped_dupes = 0
     kl_stopped = False
-    flags: dict[str, bool] = {}
-    for rank, (index, score) in enumerate(
-        ranking(algorithm, built.document, language, title, flags), start=1
-    ):
+    for rank, (index, score) in enumerate(ranked, start=1):
         if budget < smallest or (unit == "sentences" and budget == 0):
             break
         if algorithm == "kl" and rank > KL_MAX_STEPS:
             kl_stopped = True
             break
-        key = _dedupe_key(built.sources[index].text)
+        key = _dedupe_key(sources[index].text)
         if key in seen:
             skipped_dupes += 1
             continue
@@ -572,7 +734,6 @@ def summarise(
         picked.append((index, score, rank))
         budget -= costs[index]
 
-    notes: list[str] = []
     if not picked:
         notes.append(
             f"No sentence fits in {amount} {unit}; the shortest has {smallest} {unit}."
@@ -590,7 +751,7 @@ def summarise(
         notes.append(f"{skipped_dupes} repeated sentence(s) were left out.")
     if flags.get("uniform") and picked:
         notes.append(
-            f"{ALGORITHM_NAMES[algorithm]} rated every sentence the same "
+            f"{ALGORITHM_NAMES[used]} rated every sentence the same "
             "(too little shared vocabulary), so the earliest were taken."
         )
     if kl_stopped:
@@ -598,10 +759,10 @@ def summarise(
 
     sentences = tuple(
         SummarySentence(
-            post=built.sources[i].post,
-            author=built.sources[i].author,
-            url=built.sources[i].url,
-            text=built.sources[i].text,
+            post=sources[i].post,
+            author=sources[i].author,
+            url=sources[i].url,
+            text=sources[i].text,
             score=score if math.isfinite(score) else 0.0,
             rank=rank,
         )
@@ -609,10 +770,10 @@ def summarise(
     )
     return Summary(
         sentences=sentences,
-        algorithm=algorithm,
+        algorithm=used,
         language=language,
         considered_sentences=count,
-        considered_posts=built.posts,
+        considered_posts=collected.posts,
         note=" ".join(notes) or None,
         explain=request.explain,
     )

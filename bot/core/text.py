@@ -1,7 +1,24 @@
 """Offline sentence and word splitting shared by every analysis.
 
 nupunkt ships its Punkt model inside the wheel, so nothing is downloaded at run time
-(NLTK's punkt downloader is unavailable on many servers).
+(NLTK's punkt downloader is unavailable on many servers). It is also the slow part of every
+analysis: ~1.7 µs a word, 2.1 s of CPU for the 1.2 million words of a 10,000-post thread.
+
+So `split_sentences` decides the plain cases itself and leaves the rest to nupunkt. A mark
+inside a paragraph is plain when it is a single "." or a run of "!"/"?" right after a word of
+letters, followed by spaces and a letter; or "."/"!"/"?" glued to a following letter or
+digit ("3.5", "example.com", never a boundary for Punkt). Punkt always breaks after such a
+mark unless the word is one of its listed abbreviations or a single letter; for those
+("Dr.", "no.", "just." ...) it decides from the word and the next token alone, so
+`_breaks_after` asks nupunkt about exactly that three-part text and remembers the answer.
+Any other mark (an ellipsis, quotes or brackets after the mark, a number or "U.S." before
+it, a digit after it) sends the whole paragraph to nupunkt.
+
+The output is therefore nupunkt's: tests/core/test_summary.py compares the two on the seed
+thread, the example thread, a synthetic thread and hypothesis-made paragraphs full of
+abbreviations and odd marks. Measured (CPU): 0.54 s instead of 2.1 s on the synthetic
+10,000-post thread (every paragraph plain); on the seed thread 85 % of paragraphs are plain,
+on the forum fixtures 93 %.
 """
 
 from __future__ import annotations
@@ -14,26 +31,133 @@ import nupunkt
 WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'"})
 
+_MARKS_RE = re.compile(r"[.!?…]+")
+_WORD_OF_LETTERS_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+"""A word of letters with inner apostrophes: never a number, an initial with a dot inside,
+or a dotted abbreviation."""
+
+
+@lru_cache(maxsize=1)
+def _abbreviations() -> frozenset[str]:
+    """nupunkt's abbreviation types (lowercase, without the final period)."""
+    return frozenset(nupunkt.load("default").abbreviations)
+
+
+@lru_cache(maxsize=65_536)
+def _breaks_after(word: str, spaces: str, next_token: str) -> bool:
+    """nupunkt's own decision for "word. Next" when `word` is a listed abbreviation or a
+    single letter. Punkt decides from this context alone (the marked word and the next
+    token), so the three-part text gets the answer it would get inside any paragraph."""
+    return len(nupunkt.sent_tokenize(f"{word}.{spaces}{next_token}")) > 1
+
+
+def _is_letters(word: str) -> bool:
+    return word.isalpha() or _WORD_OF_LETTERS_RE.fullmatch(word) is not None
+
+
+_NO_BREAK = -1
+
+
+def _break_at(text: str, mark: int, end: int) -> int | None:
+    """Where the next sentence starts if the marks text[mark:end] (followed by spaces) end
+    one; _NO_BREAK when nupunkt keeps the sentence going; None when this is no plain case."""
+    size = len(text)
+    nxt = end
+    while nxt < size and text[nxt] == " ":
+        nxt += 1
+    if nxt == end or nxt >= size or not text[nxt].isalpha():
+        return None
+    word = text[text.rfind(" ", 0, mark) + 1 : mark]
+    if not _is_letters(word):
+        return None
+    run = text[mark:end]
+    if run == ".":
+        if len(word) < 2 or word.lower() in _abbreviations():
+            stop = text.find(" ", nxt)
+            token = text[nxt : stop if stop >= 0 else size]
+            if not _breaks_after(word, text[end:nxt], token):
+                return _NO_BREAK
+    elif run.strip("!?"):
+        return None  # "...", "…", "?." and other mixed runs
+    return nxt
+
+
+def _plain_breaks(text: str) -> list[int] | None:
+    """Offsets where the sentences of a stripped paragraph start (after the first), or None
+    when some sentence-ending mark is not a plain case and nupunkt must read it all."""
+    marks = text.count(".") + text.count("!") + text.count("?")
+    if not marks and "…" not in text:
+        return []
+    spaced = text
+    if "! " in text or "? " in text:
+        spaced = text.replace("! ", ". ").replace("? ", ". ")
+    if "…" in text or spaced.count(". ") + (text[-1] in ".!?") != marks:
+        return _careful_breaks(text)  # runs ("!!", "..."), or marks inside tokens ("3.5")
+    breaks: list[int] = []
+    mark = spaced.find(". ")
+    while mark >= 0:
+        at = _break_at(text, mark, mark + 1)
+        if at is None:
+            return None
+        if at != _NO_BREAK:
+            breaks.append(at)
+        mark = spaced.find(". ", mark + 2)
+    return breaks
+
+
+def _careful_breaks(text: str) -> list[int] | None:
+    """`_plain_breaks` for paragraphs with runs of marks or marks inside tokens."""
+    breaks: list[int] = []
+    size = len(text)
+    for match in _MARKS_RE.finditer(text):
+        end = match.end()
+        if end == size or text[end].isalnum():
+            continue  # the paragraph's last mark, or inside a token: "3.5", "example.com"
+        if text[end] != " ":
+            return None  # quotes, brackets or other punctuation after the mark
+        at = _break_at(text, match.start(), end)
+        if at is None:
+            return None
+        if at != _NO_BREAK:
+            breaks.append(at)
+    return breaks
+
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences of one paragraph, stripped, empty ones dropped."""
+    """Sentences of one paragraph, stripped, empty ones dropped (nupunkt's segmentation)."""
     text = text.strip()
     if not text:
         return []
-    return [s.strip() for s in nupunkt.sent_tokenize(text) if s.strip()]
+    breaks = _plain_breaks(text)
+    if breaks is None:
+        return [s.strip() for s in nupunkt.sent_tokenize(text) if s.strip()]
+    if not breaks:
+        return [text]
+    starts = [0, *breaks]
+    ends = [*breaks, len(text)]
+    return [text[a:b].strip() for a, b in zip(starts, ends, strict=True)]
 
 
 def split_words(text: str) -> list[str]:
     return WORD_RE.findall(text)
 
 
+def _straighten(text: str) -> str:
+    """Curly apostrophes and backticks as "'" (translate is slow: skip it when none occur)."""
+    if "’" in text or "‘" in text or "`" in text:
+        return text.translate(_APOSTROPHES)
+    return text
+
+
 def normalise_word(word: str) -> str:
-    return word.translate(_APOSTROPHES).casefold()
+    if "’" in word or "‘" in word or "`" in word:  # inlined _straighten: called per word
+        word = word.translate(_APOSTROPHES)
+    return word.casefold()
 
 
 def word_spans(text: str) -> list[tuple[str, int, int]]:
     """Normalised words of `text` with their character offsets, for mapping matches back."""
-    folded = text.translate(_APOSTROPHES).casefold()
+    folded = _straighten(text).casefold()
     if len(folded) == len(text):  # one pass over the whole text; offsets still line up
         return [(m.group(), m.start(), m.end()) for m in WORD_RE.finditer(folded)]
     return [(normalise_word(m.group()), m.start(), m.end()) for m in WORD_RE.finditer(text)]

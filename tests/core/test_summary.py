@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 from itertools import pairwise
 
+import nupunkt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sumy.models.dom import ObjectDocumentModel, Paragraph, Sentence
 from sumy.nlp.stemmers import Stemmer
 from sumy.summarizers.kl import KLSummarizer
@@ -16,6 +21,7 @@ from sumy.summarizers.sum_basic import SumBasicSummarizer
 from sumy.summarizers.text_rank import TextRankSummarizer
 from sumy.utils import get_stop_words
 
+from bench.synthetic import make_thread
 from bot.core import summary as summary_module
 from bot.core.models import StoredPost, content_hash
 from bot.core.summary import (
@@ -27,6 +33,7 @@ from bot.core.summary import (
 )
 from bot.core.text import OfflineTokenizer, split_sentences, split_words
 from bot.errors import UserError
+from tests.conftest import EXAMPLE_TEXT, REPO, SEED_TEXT, need_shared
 
 TITLE = "Should the city build a tram line?"
 
@@ -284,10 +291,12 @@ def test_kl_refuses_selections_past_its_cap(tram_posts, monkeypatch):
     assert run(tram_posts, algorithm="kl", since_post=8).sentences
 
 
-def test_every_algorithm_has_a_cap_and_the_dense_ones_are_modest():
+def test_every_algorithm_has_a_cap_and_only_the_slow_ones_are_modest():
     assert set(summary_module.SENTENCE_CAPS) == set(ALGORITHMS)
-    for name in ("lexrank", "textrank", "lsa", "kl"):
+    for name in ("lsa", "kl"):  # sumy's own code: minutes past these
         assert summary_module.SENTENCE_CAPS[name] <= 1_500
+    for name in ("lexrank", "textrank"):  # bot.core.fastrank: a 10,000-post thread fits
+        assert summary_module.SENTENCE_CAPS[name] >= 60_000
 
 
 def test_kl_word_budget_is_bounded(tram_posts, monkeypatch):
@@ -320,3 +329,95 @@ def test_flat_ratings_are_explained(build_post):
     assert [s.text for s in result.sentences] == ["Trams hum quietly."]
     assert result.sentences[0].score == 0.0  # sumy's NaN shown as 0
     assert "rated every sentence the same" in result.note
+
+
+# --- big threads: fast LexRank/TextRank, the LexRank fallback, lazy sumy ----------------------
+
+
+def test_lexrank_too_costly_falls_back_to_textrank(tram_posts, monkeypatch):
+    monkeypatch.setattr(summary_module, "LEXRANK_MAX_TRIPLES", 10)
+    result = run(tram_posts, sentences=3)
+    assert result.algorithm == "textrank"
+    assert "LexRank would take too long on 30 sentences, so TextRank ranked them." in (
+        result.note or ""
+    )
+    assert [s.text for s in result.sentences] == [
+        s.text for s in run(tram_posts, algorithm="textrank", sentences=3).sentences
+    ]
+
+
+def test_cap_message_names_algorithms_that_fit(tram_posts, monkeypatch):
+    monkeypatch.setitem(summary_module.SENTENCE_CAPS, "luhn", 12)
+    with pytest.raises(UserError) as caught:
+        run(tram_posts, algorithm="luhn")
+    assert "use textrank or sumbasic, or narrow it" in str(caught.value)
+
+
+def test_importing_summary_does_not_load_the_summarisers():
+    """sumy's summarisers drag in NLTK (~0.6 s): commands that never summarise (ingest,
+    threads, quotes) should not pay for it at start-up."""
+    code = (
+        "import sys, bot.core.summary; "
+        "print('nltk' in sys.modules, 'sumy.summarizers' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert out.stdout.split() == ["False", "False"]
+
+
+# --- sentence splitting (bot.core.text, which every summary starts with) ---------------------
+
+
+def nupunkt_sentences(paragraph: str) -> list[str]:
+    paragraph = paragraph.strip()
+    return [s.strip() for s in nupunkt.sent_tokenize(paragraph) if s.strip()] if paragraph else []
+
+
+def test_splitter_equals_nupunkt_on_the_seed_thread():
+    paragraphs = need_shared(SEED_TEXT).read_text(encoding="utf-8").splitlines()
+    assert sum(1 for p in paragraphs if p.strip()) > 50
+    for paragraph in paragraphs:
+        assert split_sentences(paragraph) == nupunkt_sentences(paragraph), paragraph
+
+
+def test_splitter_equals_nupunkt_on_the_example_and_a_synthetic_thread():
+    paragraphs = EXAMPLE_TEXT.read_text(encoding="utf-8").splitlines()
+    synthetic = make_thread(posts=150, seed=21, authors=9)
+    paragraphs += [b.text for p in synthetic.doc.posts for b in p.blocks]
+    for paragraph in paragraphs:
+        assert split_sentences(paragraph) == nupunkt_sentences(paragraph), paragraph
+
+
+@pytest.mark.parametrize(
+    ("paragraph", "sentences"),
+    [
+        ("Dr. Smith came. He left.", ["Dr. Smith came.", "He left."]),
+        ("We use e.g. trams here. Fine.", ["We use e.g. trams here.", "Fine."]),
+        ("The U.S. Army came. It left.", ["The U.S. Army came.", "It left."]),
+        ("We went to St. Louis. It rained.", ["We went to St. Louis.", "It rained."]),
+        ("Is it? yes it is.", ["Is it?", "yes it is."]),
+        ("It costs 3.5 euros. Cheap!", ["It costs 3.5 euros.", "Cheap!"]),
+        ("Really?! Sure.", ["Really?!", "Sure."]),
+        ('He said "go." Then left.', ['He said "go."', "Then left."]),
+        ("I like it... Then no.", ["I like it...", "Then no."]),
+        ("A. Smith came.", ["A. Smith came."]),
+        ("No full stop at the end", ["No full stop at the end"]),
+    ],
+)
+def test_abbreviations_and_odd_marks(paragraph, sentences):
+    assert split_sentences(paragraph) == sentences == nupunkt_sentences(paragraph)
+
+
+_PIECES = [
+    "tram", "Trams", "bus", "depot", "the", "city", "Dr.", "e.g.", "U.S.", "St.", "no.", "No.",
+    "etc.", "Mr.", "A.", "3.5", "12.", "end.", "end!", "why?", "so!!", "wait...", "(yes.)",
+    '"quoted."', "it's", "don’t", "—", "-", "x.y", "ok.", "Ok.", "I", "Élan", "élan.", "…",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), min_size=1, max_size=14), st.sampled_from([" ", "  "]))
+def test_splitter_equals_nupunkt_on_awkward_paragraphs(pieces, gap):
+    paragraph = gap.join(pieces)
+    assert split_sentences(paragraph) == nupunkt_sentences(paragraph)
