@@ -189,11 +189,6 @@ def params_key(kind: str, params: dict[str, Any]) -> str:
 
 
 def _live(posts: Sequence[StoredPost]) -> list[StoredPost]:
-    """Deleted and redacted posts are no one's argument any more."""
-    return [p for p in posts if not p.deleted]
-
-
-def _live(posts: Sequence[StoredPost]) -> list[StoredPost]:
     """Posts that still stand: deleted and redacted ones are no one's argument any more
     (summaries and stances leave them out; who-quoted-whom keeps them)."""
     return [p for p in posts if not p.deleted]
