@@ -410,8 +410,7 @@ class ThreadRepository:
             if thread.resume_page is not None:
                 # Where to read from next time: bookkeeping, not content (no new revision).
                 await conn.execute_fetchall(
-                    "UPDATE threads SET resume_page = ? WHERE id = ?"
-                    " AND resume_page IS NOT ?",
+                    "UPDATE threads SET resume_page = ? WHERE id = ? AND resume_page IS NOT ?",
                     (thread.resume_page, thread_id, thread.resume_page),
                 )
             result_rows = await conn.execute_fetchall(
