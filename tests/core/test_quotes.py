@@ -216,3 +216,13 @@ def test_links_to_different_pages_of_one_site_are_not_quotes():
         )
     )
     assert t.edges == ()
+
+
+def test_bundled_example_thread_gives_exactly_its_labelled_edges():
+    from tests.conftest import EXAMPLE_LABELS, EXAMPLE_TEXT
+
+    gold = json.loads(EXAMPLE_LABELS.read_text(encoding="utf-8"))
+    analysed = infer_quotes(read_file_bytes(EXAMPLE_TEXT.read_bytes()))
+    assert {(e.from_post, e.to_post) for e in analysed.edges} == {
+        tuple(e) for e in gold["quote_edges"]
+    }
