@@ -35,15 +35,13 @@ import math
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
-from sumy.utils import get_stop_words
-
 from bot.core.models import QuoteEdge, Segment
-from bot.core.summary import PostLike, own_sentences, stemmer_for
+from bot.core.summary import PostLike, own_sentences, stemmer_for, stop_words_for
 from bot.core.text import normalise_word, split_sentences, split_words, word_spans
 from bot.errors import UserError
 
@@ -387,7 +385,7 @@ def _echo_negation(reply_sentence: str, quoted: str) -> str | None:
 @lru_cache(maxsize=8)
 def _stop_words(language: str) -> frozenset[str]:
     try:
-        return frozenset(normalise_word(w) for w in get_stop_words(language))
+        return frozenset(normalise_word(w) for w in stop_words_for(language))
     except LookupError:
         return frozenset()
 
@@ -491,24 +489,21 @@ def _excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
 
 def _key_points(
     sentences: list[tuple[int, str, str | None]],
+    analysed: list[tuple[list[str], Counter[str]]],
     idf: dict[str, float],
-    stem: Callable[[str], str],
-    stop: frozenset[str],
     count: int,
 ) -> tuple[KeyPoint, ...]:
     """The sentences closest to the centroid of the participant's own TF-IDF vectors.
 
     Linear in their words (LexRank would be quadratic per participant), and "closest to
     what this person keeps saying" is what a key point is. Very short sentences are
-    discounted so "Agreed." does not stand for someone's position.
+    discounted so "Agreed." does not stand for someone's position. `analysed` holds each
+    sentence's normalised words and stemmed term counts (worked out once per thread).
     """
     if count <= 0 or not sentences:
         return ()
     vectors: list[dict[str, float]] = []
-    for _, text, _ in sentences:
-        terms = Counter(
-            stem(w) for w in (normalise_word(x) for x in split_words(text)) if w not in stop
-        )
+    for _, terms in analysed:
         vector = {t: tf * idf.get(t, 1.0) for t, tf in terms.items()}
         norm = sum(v * v for v in vector.values()) ** 0.5
         vectors.append({t: v / norm for t, v in vector.items()} if norm else {})
@@ -518,12 +513,12 @@ def _key_points(
             centroid[term] += value / len(vectors)
     scored = []
     seen: set[str] = set()
-    for index, ((_, text, _), vector) in enumerate(zip(sentences, vectors, strict=True)):
-        key = " ".join(normalise_word(w) for w in split_words(text))
+    for index, ((words, _), vector) in enumerate(zip(analysed, vectors, strict=True)):
+        key = " ".join(words)
         if not vector or key in seen:
             continue
         seen.add(key)
-        length_factor = min(1.0, len(split_words(text)) / 8)
+        length_factor = min(1.0, len(words) / 8)
         score = sum(value * centroid[term] for term, value in vector.items()) * length_factor
         scored.append((score, index))
     scored.sort(key=lambda item: (-item[0], item[1]))
@@ -642,15 +637,17 @@ def stance_digest(
 
     # IDF over every own sentence of the thread, so key points stand out against everyone.
     all_sentences: dict[str, list[tuple[int, str, str | None]]] = defaultdict(list)
+    analysed: dict[str, list[tuple[list[str], Counter[str]]]] = defaultdict(list)
     document_frequency: Counter[str] = Counter()
     total_sentences = 0
     for post in posts:
         for _, text in own_sentences(post):
+            words = [normalise_word(x) for x in split_words(text)]
+            terms = Counter(stem(w) for w in words if w not in stop)
             all_sentences[labels[post.number]].append((post.number, text, post.url))
+            analysed[labels[post.number]].append((words, terms))
             total_sentences += 1
-            document_frequency.update(
-                {stem(w) for w in (normalise_word(x) for x in split_words(text)) if w not in stop}
-            )
+            document_frequency.update(terms.keys())
     idf = {
         term: math.log((1 + total_sentences) / (1 + df)) + 1.0
         for term, df in document_frequency.items()
@@ -708,10 +705,13 @@ def stance_digest(
             disagrees[speaker].append(target)
 
     participants: list[Participant] = []
+    posts_of: dict[str, list[int]] = defaultdict(list)
+    for post in posts:  # once, not once per participant: 10,000 posts without names are
+        posts_of[labels[post.number]].append(post.number)  # 10,000 participants
     for name in names:
         if wanted is not None and name != wanted:
             continue
-        own_posts = tuple(p.number for p in posts if labels[p.number] == name)
+        own_posts = tuple(posts_of[name])
         words = sum(
             len(split_words(s.text))
             for number in own_posts
@@ -731,7 +731,7 @@ def stance_digest(
                 author=name,
                 posts=own_posts,
                 words=words,
-                key_points=_key_points(all_sentences[name], idf, stem, stop, key_points),
+                key_points=_key_points(all_sentences[name], analysed[name], idf, key_points),
                 quotes=_count_pairs(quotes[name], order),
                 quoted_by=_count_pairs(quoted_by[name], order),
                 replies=tuple(replies[name]),
