@@ -15,9 +15,13 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from tests.conftest import EXAMPLE_TEXT, SEED_TEXT, need_shared
+from tests.conftest import EXAMPLE_TEXT, SEED_LABELS, SEED_TEXT, need_shared
 
-SEED_NAME = "how-could-ve-trotsky-took-power"
+def seed_name() -> str:
+    """The name ingest gives the seed: made from its title (read from ../shared)."""
+    from bot.services import slugify
+
+    return slugify(json.loads(need_shared(SEED_LABELS).read_text(encoding="utf-8"))["title"])
 
 
 @dataclass
@@ -94,27 +98,28 @@ def db(tmp_path) -> Path:
 def test_ingest_json_output_and_threads_list(db):
     need_shared(SEED_TEXT)
     out = json.loads(tw(db, "ingest", str(SEED_TEXT), "--json").stdout)
-    assert out["name"] == SEED_NAME
-    assert out["title"] == "How could've Trotsky took power?"
+    assert out["name"] == seed_name()
+    gold = json.loads(need_shared(SEED_LABELS).read_text(encoding="utf-8"))
+    assert out["title"] == gold["title"]
     assert out["posts"] == 19
     assert out["authors"] == 0
     listed = json.loads(tw(db, "threads", "--json").stdout)
-    assert [t["name"] for t in listed] == [SEED_NAME]
+    assert [t["name"] for t in listed] == [seed_name()]
 
 
 def test_reingest_changes_nothing_and_longer_copy_adds_exactly_the_new_posts(db, tmp_path):
     text = need_shared(SEED_TEXT).read_text(encoding="utf-8")
     short = tmp_path / "short.txt"
     short.write_text(first_posts(text, 12), encoding="utf-8")
-    tw(db, "ingest", str(short), "--name", "trotsky")
+    tw(db, "ingest", str(short), "--name", "seed")
     before = dump(db)
     assert (
-        json.loads(tw(db, "ingest", str(short), "--name", "trotsky", "--json").stdout)["posts"]
+        json.loads(tw(db, "ingest", str(short), "--name", "seed", "--json").stdout)["posts"]
         == 12
     )
     assert dump(db) == before
-    tw(db, "ingest", str(SEED_TEXT), "--name", "trotsky")
-    shown = json.loads(tw(db, "show", "trotsky", "--json").stdout)
+    tw(db, "ingest", str(SEED_TEXT), "--name", "seed")
+    shown = json.loads(tw(db, "show", "seed", "--json").stdout)
     assert [p["number"] for p in shown["posts"]] == list(range(1, 20))
     with sqlite3.connect(db) as conn:
         old = dict(before)["posts"]
@@ -163,7 +168,7 @@ def test_quotes_summary_and_stance_documents(db, tmp_path):
 def test_seed_edges_as_printed_by_quotes(db):
     need_shared(SEED_TEXT)
     tw(db, "ingest", str(SEED_TEXT))
-    quotes = json.loads(tw(db, "quotes", SEED_NAME, "--json").stdout)
+    quotes = json.loads(tw(db, "quotes", seed_name(), "--json").stdout)
     edges = {(e["from_post"], e["to_post"]) for e in quotes["edges"]}
     assert {(3, 2), (4, 1), (6, 5), (7, 6), (9, 8), (11, 10)} <= edges
 
