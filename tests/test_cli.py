@@ -17,6 +17,7 @@ import pytest
 from bot.cli import main
 from tests.conftest import EXAMPLE_TEXT, SEED_LABELS, SEED_TEXT, need_shared
 
+
 def seed_name() -> str:
     """The name ingest gives the seed: made from its title (read from ../shared)."""
     from bot.services import slugify
@@ -114,8 +115,7 @@ def test_reingest_changes_nothing_and_longer_copy_adds_exactly_the_new_posts(db,
     tw(db, "ingest", str(short), "--name", "seed")
     before = dump(db)
     assert (
-        json.loads(tw(db, "ingest", str(short), "--name", "seed", "--json").stdout)["posts"]
-        == 12
+        json.loads(tw(db, "ingest", str(short), "--name", "seed", "--json").stdout)["posts"] == 12
     )
     assert dump(db) == before
     tw(db, "ingest", str(SEED_TEXT), "--name", "seed")
