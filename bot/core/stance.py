@@ -222,6 +222,54 @@ _CUES: tuple[_Cue, ...] = (
     _cue(r"\b(?:i'm |i am |im )?not (?:so |too |that )?sure\b", DISAGREE, 0.4, framing=True),
 )
 
+
+def _branches(pattern: str) -> list[str]:
+    """The top-level alternatives of a regex (`a|(b|c)` → `a`, `(b|c)`)."""
+    branches, depth, start, index, in_class = [], 0, 0, 0, False
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            if pattern[index + 1 : index + 2] == "]":  # "[]...]": a literal "]" first
+                index += 1
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            branches.append(pattern[start:index])
+            start = index + 1
+        index += 1
+    return [*branches, pattern[start:]]
+
+
+def _any_cue_pattern(cues: Sequence[_Cue]) -> re.Pattern[str]:
+    """One pattern that matches wherever some cue matches (a sentence it misses has no cue).
+
+    Running 51 patterns over every reply sentence was a third of a 10,000-post digest.
+    Branches that start with a word boundary share it, so it is tested once per position
+    instead of once per branch: about 5× cheaper than the cues it screens for.
+    """
+    bounded: list[str] = []
+    others: list[str] = []
+    for cue in cues:
+        for branch in _branches(cue.pattern.pattern):
+            if branch.startswith(r"\b"):
+                bounded.append(branch[2:])
+            else:
+                others.append(branch)
+    parts = [r"\b(?:" + "|".join(f"(?:{p})" for p in bounded) + ")"] if bounded else []
+    parts += [f"(?:{p})" for p in others]
+    return re.compile("|".join(parts), re.IGNORECASE)
+
+
+_ANY_CUE_RE = _any_cue_pattern(_CUES)
+
 _NEGATORS = frozenset(
     (
         "not",
@@ -262,6 +310,13 @@ _CLAUSE_BREAK_RE = re.compile(r"[,;:.!?()\[\]—–]|\bbut\b", re.IGNORECASE)
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'"})
 
 
+_NEGATOR_RE = re.compile(
+    r"(?<![^\W_])(?:" + "|".join(sorted(_NEGATORS)) + r")(?![^\W_])|n['’‘`]t(?![^\W_])",
+    re.IGNORECASE,
+)
+"""Finds a text's negators before it is tokenised (a superset of `_is_negator`'s words)."""
+
+
 def _is_negator(word: str) -> bool:
     return word in _NEGATORS or word.endswith("n't")
 
@@ -297,6 +352,8 @@ def _find_matches(text: str, spans: list[tuple[int, int]]) -> list[_Match]:
     found: list[_Match] = []
     for number, (start, end) in enumerate(spans):
         sentence = text[start:end]
+        if _ANY_CUE_RE.search(sentence) is None:
+            continue
         for cue in _CUES:
             for m in cue.pattern.finditer(sentence):
                 if m.end() > m.start():
@@ -315,6 +372,8 @@ def _tokens_between(words: list[tuple[str, int, int]], start: int, end: int) -> 
 
 def _resolve(text: str, matches: list[_Match], spans: list[tuple[int, int]]) -> None:
     """Set polarity, weight and shown text of every match: negation, framings, concessions."""
+    if not matches:
+        return
     words = word_spans(text)
     for i, match in enumerate(matches):
         match.polarity, match.weight = match.cue.polarity, match.cue.weight
@@ -363,6 +422,8 @@ def _resolve(text: str, matches: list[_Match], spans: list[tuple[int, int]]) -> 
 
 def _echo_negation(reply_sentence: str, quoted: str) -> str | None:
     """The added negation ("not cheap") when the reply repeats a quoted claim negated."""
+    if _NEGATOR_RE.search(reply_sentence) is None:  # the common case, without tokenising
+        return None
     stop = _stop_words("english")
     reply_words = word_spans(reply_sentence)
     reply_content = {w for w, _, _ in reply_words if w not in stop and not _is_negator(w)}

@@ -271,6 +271,20 @@ async def test_post_ranges_and_missing_things(threads: ThreadRepository) -> None
         await threads.edges("local", "nope")
 
 
+async def test_post_urls_are_the_links_of_the_stored_posts(threads: ThreadRepository) -> None:
+    thread = make_thread(6)
+    posts = [replace(p, url=None) if p.number == 4 else p for p in thread.posts]
+    await threads.save("local", "trams", replace(thread, posts=posts))
+    stored = await threads.posts("local", "trams")
+    want = {p.number: p.url for p in stored if p.url}
+    assert 4 not in want and len(want) == 5
+    assert await threads.post_urls("local", "trams") == want
+    with pytest.raises(NotFound):
+        await threads.post_urls("local", "nope")
+    with pytest.raises(NotFound):
+        await threads.post_urls(A, "trams")
+
+
 async def test_list_names_and_source_url(threads: ThreadRepository) -> None:
     for name in ("zebra", "Trams", "tram_lines", "tram%s", "buses"):
         await threads.save("local", name, make_thread(2, url=f"https://forum.example/{name}"))
