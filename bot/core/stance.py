@@ -31,7 +31,6 @@ How a reply is classified (`classify_reply`):
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from collections import Counter, defaultdict
@@ -40,6 +39,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
+from bot.core.keypoints import KeyPointIndex
 from bot.core.models import QuoteEdge, Segment
 from bot.core.summary import PostLike, own_sentences, stemmer_for, stop_words_for
 from bot.core.text import normalise_word, split_sentences, split_words, word_spans
@@ -548,45 +548,6 @@ def _excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
 # --- key points, topics ------------------------------------------------------------------------
 
 
-def _key_points(
-    sentences: list[tuple[int, str, str | None]],
-    analysed: list[tuple[list[str], Counter[str]]],
-    idf: dict[str, float],
-    count: int,
-) -> tuple[KeyPoint, ...]:
-    """The sentences closest to the centroid of the participant's own TF-IDF vectors.
-
-    Linear in their words (LexRank would be quadratic per participant), and "closest to
-    what this person keeps saying" is what a key point is. Very short sentences are
-    discounted so "Agreed." does not stand for someone's position. `analysed` holds each
-    sentence's normalised words and stemmed term counts (worked out once per thread).
-    """
-    if count <= 0 or not sentences:
-        return ()
-    vectors: list[dict[str, float]] = []
-    for _, terms in analysed:
-        vector = {t: tf * idf.get(t, 1.0) for t, tf in terms.items()}
-        norm = sum(v * v for v in vector.values()) ** 0.5
-        vectors.append({t: v / norm for t, v in vector.items()} if norm else {})
-    centroid: dict[str, float] = defaultdict(float)
-    for vector in vectors:
-        for term, value in vector.items():
-            centroid[term] += value / len(vectors)
-    scored = []
-    seen: set[str] = set()
-    for index, ((words, _), vector) in enumerate(zip(analysed, vectors, strict=True)):
-        key = " ".join(words)
-        if not vector or key in seen:
-            continue
-        seen.add(key)
-        length_factor = min(1.0, len(words) / 8)
-        score = sum(value * centroid[term] for term, value in vector.items()) * length_factor
-        scored.append((score, index))
-    scored.sort(key=lambda item: (-item[0], item[1]))
-    chosen = sorted(index for _, index in scored[:count])
-    return tuple(KeyPoint(sentences[i][0], sentences[i][1], sentences[i][2]) for i in chosen)
-
-
 def topic_pattern(topic: str) -> re.Pattern[str]:
     """Whole-word, case-insensitive match of `topic`, allowing simple plural / possessive forms.
 
@@ -696,23 +657,18 @@ def stance_digest(
     stop = _stop_words(language)
     stem = stemmer_for(language)
 
-    # IDF over every own sentence of the thread, so key points stand out against everyone.
-    all_sentences: dict[str, list[tuple[int, str, str | None]]] = defaultdict(list)
-    analysed: dict[str, list[tuple[list[str], Counter[str]]]] = defaultdict(list)
-    document_frequency: Counter[str] = Counter()
-    total_sentences = 0
+    # Key points: every own sentence of the thread, scored once (bot/core/keypoints.py).
+    owner_of = {name: owner for owner, name in enumerate(names)}
+    key_sentences = KeyPointIndex(stop, stem)
+    sentences: list[tuple[int, str, str | None]] = []
+    sentences_of: dict[str, list[int]] = defaultdict(list)
+    own_words: Counter[str] = Counter()
     for post in posts:
+        label = labels[post.number]
         for _, text in own_sentences(post):
-            words = [normalise_word(x) for x in split_words(text)]
-            terms = Counter(stem(w) for w in words if w not in stop)
-            all_sentences[labels[post.number]].append((post.number, text, post.url))
-            analysed[labels[post.number]].append((words, terms))
-            total_sentences += 1
-            document_frequency.update(terms.keys())
-    idf = {
-        term: math.log((1 + total_sentences) / (1 + df)) + 1.0
-        for term, df in document_frequency.items()
-    }
+            sentences_of[label].append(len(sentences))
+            sentences.append((post.number, text, post.url))
+            own_words[label] += key_sentences.add(owner_of[label], text)
 
     quotes: dict[str, Counter[str]] = defaultdict(Counter)
     quoted_by: dict[str, Counter[str]] = defaultdict(Counter)
@@ -773,16 +729,10 @@ def stance_digest(
         if wanted is not None and name != wanted:
             continue
         own_posts = tuple(posts_of[name])
-        words = sum(
-            len(split_words(s.text))
-            for number in own_posts
-            for s in by_number[number].segments
-            if s.kind == "own"
-        )
         topic_sentences: tuple[TopicSentence, ...] = ()
         if matcher is not None:
             found = []
-            for number, text, _ in all_sentences[name]:
+            for number, text, _ in (sentences[i] for i in sentences_of[name]):
                 if matcher.search(_normalise(text)):
                     compound = round(sentiment(text), 3)
                     found.append(TopicSentence(number, text, _polarity(compound), compound))
@@ -791,8 +741,10 @@ def stance_digest(
             Participant(
                 author=name,
                 posts=own_posts,
-                words=words,
-                key_points=_key_points(all_sentences[name], analysed[name], idf, key_points),
+                words=own_words[name],
+                key_points=tuple(
+                    KeyPoint(*sentences[i]) for i in key_sentences.best(owner_of[name], key_points)
+                ),
                 quotes=_count_pairs(quotes[name], order),
                 quoted_by=_count_pairs(quoted_by[name], order),
                 replies=tuple(replies[name]),
