@@ -82,26 +82,56 @@ class _Run:
 
 
 class ShingleIndex:
-    """Hashed word shingles of own words → the posts that wrote them (in thread order)."""
+    """Hashed word shingles of own words → the posts that wrote them (in thread order).
+
+    Most shingles of a thread are written once, so the first post is kept in a plain
+    dict and only the later ones in lists: a 33,000-post thread has ~4 million shingles,
+    and a list per shingle was most of the index's memory and time. Set operations in C
+    find which keys are new (or known) without a Python-level step per shingle.
+    """
 
     def __init__(self) -> None:
-        self._posts: dict[int, list[int]] = defaultdict(list)
+        self._first: dict[int, int] = {}
+        self._more: dict[int, list[int]] = {}
         self.paragraphs: dict[int, list[tuple[str, ...]]] = defaultdict(list)
         self.words: dict[int, list[str]] = defaultdict(list)
 
-    def add(self, words: Sequence[str], post: int) -> None:
+    def add(self, words: Sequence[str], post: int, keys: list[int] | None = None) -> None:
+        """Index `words` as post `post`'s own; `keys` are their shingle keys if known."""
         self.paragraphs[post].append(tuple(words))
         self.words[post].extend(words)
-        for key in _shingle_keys(words):
-            posts = self._posts[key]
-            if (not posts or posts[-1] != post) and len(posts) <= STOP_SHINGLE_POSTS:
-                posts.append(post)
+        keys = _shingle_keys(words) if keys is None else keys
+        first, more = self._first, self._more
+        known = first.keys() & keys
+        if not known:
+            first.update(dict.fromkeys(keys, post))
+        else:
+            first.update({key: post for key in keys if key not in known})
+        for key in known:
+            later = more.get(key)
+            last = later[-1] if later else first[key]
+            if last == post:
+                continue
+            if later is None:
+                more[key] = [post]
+            elif len(later) < STOP_SHINGLE_POSTS:
+                later.append(post)
+
+    def known(self, keys: Sequence[int]) -> set[int]:
+        """The keys some earlier post wrote (whether common or not)."""
+        return self._first.keys() & keys
 
     def lookup(self, key: int) -> list[int]:
-        posts = self._posts.get(key)
-        if not posts or len(posts) > STOP_SHINGLE_POSTS:
+        """The posts that wrote `key`, or none when too many did to point at a source."""
+        first = self._first.get(key)
+        if first is None:
             return []
-        return posts
+        later = self._more.get(key)
+        if later is None:
+            return [first]
+        if len(later) >= STOP_SHINGLE_POSTS:
+            return []
+        return [first, *later]
 
 
 _URL_RE = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
@@ -188,16 +218,22 @@ def _infer(doc: ThreadDoc) -> AnalysedThread:
     by_source_id: dict[str, int] = {}
     authors: dict[int, str | None] = {}
     posts: list[AnalysedPost] = []
+    own: list[tuple[list[str], list[int] | None]] = []
     for number, post in enumerate(doc.posts, start=1):
         segments: list[Segment] = []
         for paragraph, block in enumerate(post.blocks):
             if block.is_quote:
                 segments.append(_explicit_quote(block, paragraph, index, by_source_id, authors))
             else:
-                segments.extend(_infer_paragraph(block.text, paragraph, index, authors))
-        for seg in segments:
-            if seg.kind == "own":
-                index.add(quote_words(seg.text), number)
+                found, words, keys = _infer_paragraph(block.text, paragraph, index, authors)
+                segments.extend(found)
+                if len(found) == 1 and found[0].kind == "own":  # all own: words known
+                    own.append((words, keys))
+                else:
+                    own.extend((quote_words(s.text), None) for s in found if s.kind == "own")
+        for words, keys in own:  # after the whole post: a post never quotes itself
+            index.add(words, number, keys)
+        own.clear()
         if post.source_id:
             by_source_id.setdefault(post.source_id, number)
         authors[number] = post.author
@@ -279,12 +315,19 @@ def _explicit_quote(
     )
 
 
-def _coverage(words: Sequence[str], index: ShingleIndex) -> dict[int, set[int]]:
+def _coverage(
+    words: Sequence[str], index: ShingleIndex, keys: list[int] | None = None
+) -> dict[int, set[int]]:
     """For each earlier post sharing shingles with `words`, the word positions covered."""
+    keys = _shingle_keys(words) if keys is None else keys
     covered: dict[int, set[int]] = defaultdict(set)
-    for i, key in enumerate(_shingle_keys(words)):
-        for post in index.lookup(key):
-            covered[post].update(range(i, i + SHINGLE))
+    known = index.known(keys)
+    if not known:  # most paragraphs: nothing here was written before
+        return covered
+    for i, key in enumerate(keys):
+        if key in known:
+            for post in index.lookup(key):
+                covered[post].update(range(i, i + SHINGLE))
     return covered
 
 
@@ -301,14 +344,17 @@ def _runs(positions: set[int], source: int) -> list[_Run]:
 
 def _infer_paragraph(
     text: str, paragraph: int, index: ShingleIndex, authors: dict[int, str | None]
-) -> list[Segment]:
+) -> tuple[list[Segment], list[str], list[int] | None]:
+    """The paragraph's segments, with its words and shingle keys (the index reuses them
+    when the whole paragraph is own words, as most are)."""
     words = quote_words(text)
     total = len(words)
     if total < MIN_QUOTE_WORDS:
-        return [Segment("own", text, paragraph)]
-    coverage = _coverage(words, index)
+        return [Segment("own", text, paragraph)], words, None
+    keys = _shingle_keys(words)
+    coverage = _coverage(words, index, keys)
     if not coverage:
-        return [Segment("own", text, paragraph)]
+        return [Segment("own", text, paragraph)], words, keys
     taken = [False] * total
     chosen: list[_Run] = []
     candidates = [
@@ -333,11 +379,11 @@ def _infer_paragraph(
     if not chosen:
         source = _fuzzy_source(words, coverage, index)
         if source is None:
-            return [Segment("own", text, paragraph)]
+            return [Segment("own", text, paragraph)], words, keys
         chosen = [_Run(source, 0, total)]
     chosen.sort(key=lambda r: r.start)
     _absorb_edges(chosen, total)
-    return _cut(text, quote_tokens(text), chosen, paragraph, authors)
+    return _cut(text, quote_tokens(text), chosen, paragraph, authors), words, keys
 
 
 def _aligned(run: _Run, words: Sequence[str], source_words: Sequence[str]) -> list[_Run]:
@@ -347,7 +393,10 @@ def _aligned(run: _Run, words: Sequence[str], source_words: Sequence[str]) -> li
     place) but wrong for two phrases that happen to sit a few words apart here and far
     apart in the source ("it makes it feel" … "than it actually is").
     """
-    matcher = SequenceMatcher(None, words[run.start : run.end], source_words, autojunk=False)
+    quoted = words[run.start : run.end]
+    if _contiguous_in(quoted, source_words):  # the usual quote: one block, no alignment
+        return [run]
+    matcher = SequenceMatcher(None, quoted, source_words, autojunk=False)
     parts: list[_Run] = []
     last_a = last_b = -1
     for a, b, size in matcher.get_matching_blocks():
@@ -360,6 +409,11 @@ def _aligned(run: _Run, words: Sequence[str], source_words: Sequence[str]) -> li
             parts.append(_Run(run.source, run.start + a, run.start + a + size))
         last_a, last_b = a + size, b + size
     return parts
+
+
+def _contiguous_in(part: Sequence[str], whole: Sequence[str]) -> bool:
+    """Whether `part` occurs in `whole` word for word (tokens never hold a space)."""
+    return f" {' '.join(part)} " in f" {' '.join(whole)} "
 
 
 def _content_words(words: Sequence[str]) -> int:

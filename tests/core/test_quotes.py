@@ -226,3 +226,31 @@ def test_bundled_example_thread_gives_exactly_its_labelled_edges():
     assert {(e.from_post, e.to_post) for e in analysed.edges} == {
         tuple(e) for e in gold["quote_edges"]
     }
+
+
+# --- the shingle index -----------------------------------------------------------------------
+
+
+def test_shingle_index_keeps_posts_in_order_once_each_up_to_the_stop_limit():
+    from bot.core.quotes import STOP_SHINGLE_POSTS, ShingleIndex, _shingle_keys
+
+    phrase = "the depot by the old bridge".split()
+    other = "a quite different thing to say here".split()
+    keys = _shingle_keys(phrase)
+    index = ShingleIndex()
+    index.add(phrase, 1)
+    index.add(phrase, 1)  # a second own paragraph of the same post
+    index.add(other, 2)
+    index.add(phrase, 3, keys)
+    assert index.lookup(keys[0]) == [1, 3]
+    assert index.lookup(_shingle_keys(other)[0]) == [2]
+    assert index.known([*keys, 12345]) == set(keys)
+    assert index.lookup(12345) == []
+    for post in range(4, STOP_SHINGLE_POSTS + 1):  # STOP_SHINGLE_POSTS posts in all
+        index.add(phrase, post)
+    assert index.lookup(keys[0]) == [1, *range(3, STOP_SHINGLE_POSTS + 1)]
+    index.add(phrase, STOP_SHINGLE_POSTS + 1)
+    assert index.lookup(keys[0]) == [1, *range(3, STOP_SHINGLE_POSTS + 2)]
+    index.add(phrase, STOP_SHINGLE_POSTS + 2)  # one post too many: too common to point
+    assert index.lookup(keys[0]) == []
+    assert index.words[1] == phrase * 2 and index.paragraphs[3] == [tuple(phrase)]
