@@ -103,3 +103,16 @@ def test_timing_measures_a_small_thread() -> None:
     assert t.edges_ok and t.reader_ok
     assert quote_timing.row(t)[9] == "edges ok"
     assert t.infer_s > 0 and t.read_s > 0
+
+
+def test_splitters_bench_runs_on_a_small_corpus(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import splitters
+
+    assert splitters.main(["--words", "2000", "--limit", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "threadwise" in out and "nupunkt" in out and "M words" in out
+    # the hand-written cases are right for the threadwise splitter where nupunkt is
+    for text, want in splitters.CASES:
+        assert (tuple(splitters.split_sentences(text)) == want) == (
+            tuple(splitters.nupunkt_split(text)) == want
+        ), text
