@@ -278,9 +278,14 @@ class Services:
             existing = None
         if existing is None and name is not None:
             existing = await self.threads.get(scope, check_name(name))
+        start_page = (existing.resume_page or 1) if existing is not None and not full else 1
+        known: frozenset[str] = frozenset()
+        if existing is not None and start_page > 1:
+            known = frozenset(await self.threads.source_ids(scope, existing.name))
         options = ReadOptions(
             max_pages=self.settings.fetch.max_pages,
-            start_page=(existing.resume_page or 1) if existing is not None and not full else 1,
+            start_page=start_page,
+            known_ids=known,
             progress=progress,
         )
         _say(progress, f"Reading {canonical} …")

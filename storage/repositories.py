@@ -345,6 +345,18 @@ class ThreadRepository:
             )
         return {r[0]: r[1] for r in rows}
 
+    async def source_ids(self, scope: str, name: str) -> set[str]:
+        """The forum/chat ids of the stored posts (what a refresh already has)."""
+        validate_scope(scope)
+        _check_name(name)
+        async with self._db.snapshot() as conn:
+            thread_id = await _thread_id(conn, scope, name)
+            rows = await conn.execute_fetchall(
+                "SELECT source_id FROM posts WHERE thread_id = ? AND source_id IS NOT NULL",
+                (thread_id,),
+            )
+        return {r[0] for r in rows}
+
     async def edges(self, scope: str, name: str) -> list[QuoteEdge]:
         """Who quoted whom, ordered by (from_post, to_post). NotFound if no thread."""
         validate_scope(scope)

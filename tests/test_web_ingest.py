@@ -172,6 +172,42 @@ def test_unknown_forum_page_needs_best_effort(tmp_path):
     assert b'"source": "web"' in read.stdout
 
 
+PLAIN_POSTS = [
+    (2001 + i, name, f"{name} writes note {i} about the {topic} of the tram line.")
+    for i, (name, topic) in enumerate(
+        zip(
+            ["Ada", "Bo", "Cy", "Di", "Ed", "Flo", "Gus", "Hal", "Ivy", "Jo", "Kit", "Lu"],
+            ["depot", "bridge", "budget", "timetable", "noise", "route", "fares", "stops",
+             "trees", "night service", "river crossing", "parking"],
+            strict=True,
+        )
+    )
+]  # fmt: skip
+
+
+async def test_refresh_steps_back_when_deleted_posts_pulled_new_ones_onto_earlier_pages(
+    services,
+):
+    # 8 posts on 4 pages; then 4 of them (2 pages' worth) are deleted and 4 new ones come:
+    # the new posts now sit on pages 3-4, while the refresh would start at page 4.
+    first_eight, new_four = PLAIN_POSTS[:8], PLAIN_POSTS[8:]
+    async with LoopbackServer(routes(bodies(first_eight))) as forum:
+        first = await services.ingest_url("local", forum.url(THREAD_PATH), name="tram")
+        assert (first.thread.post_count, first.thread.resume_page) == (8, 4)
+        now = [first_eight[0], *first_eight[5:], *new_four]
+        forum.routes.clear()
+        forum.routes.update(routes(bodies(now)))
+        before = {path: forum.hits(path) for path in forum.routes}
+        result = await services.refresh("local", "tram")
+        hits = {path: forum.hits(path) - before[path] for path in forum.routes}
+    view = await services.view("local", "tram")
+    assert result.added == 4
+    assert [p.source_id for p in view.posts[8:]] == [str(i) for i, _, _ in new_four]
+    assert hits[THREAD_PATH] == 0  # it stepped back to page 2, which opens with a known post
+    assert hits[f"{THREAD_PATH}page-2"] == 1 and hits[f"{THREAD_PATH}page-3"] >= 1
+    assert result.thread.resume_page == 4
+
+
 async def test_refresh_starts_at_the_last_page_read(services):
     async with LoopbackServer(routes(bodies())) as forum:
         first = await services.ingest_url("local", forum.url(THREAD_PATH), name="tram")

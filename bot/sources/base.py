@@ -42,6 +42,10 @@ class ReadOptions:
     """Pages fetched per command at most; the reader adds a "stopped at page N of M" note."""
     start_page: int = 1
     """Refresh starts from the last known page rather than from the first."""
+    known_ids: frozenset[str] = frozenset()
+    """Source ids already stored. A refresh that starts at a later page steps back while
+    that page opens with a post it does not know: posts deleted before it move later posts
+    (new ones too) onto earlier pages."""
     progress: ProgressFn | None = None
 
 

@@ -16,7 +16,7 @@ import asyncio
 import html
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -30,6 +30,8 @@ from bot.sources.base import PageFetcher, ReadOptions
 
 BATCH = 20
 """Posts per request to the posts endpoint (what Discourse's own client asks for)."""
+MAX_STEPS_BACK = 10
+"""Batches a refresh steps back at most to find where the stored posts end."""
 SMALL_ACTION = 3
 """post_type of "closed the topic"-style notices: not posts anyone wrote."""
 
@@ -330,7 +332,8 @@ class DiscourseReader:
         if not view.stream:  # very old servers: the view is all there is
             return await asyncio.to_thread(topic_doc, view, list(view.posts), where.base)
         got = {raw["id"]: raw for raw in view.posts if _is_int(raw.get("id"))}
-        start = max(options.start_page - 1, 0) * BATCH
+        start = min(max(options.start_page - 1, 0), (len(view.stream) - 1) // BATCH) * BATCH
+        start = await self._back_to_known(fetcher, where, view.stream, got, start, options)
         wanted = list(view.stream[start:])
         missing = [pid for pid in wanted if pid not in got]
         batches = [missing[i : i + BATCH] for i in range(0, len(missing), BATCH)]
@@ -340,21 +343,55 @@ class DiscourseReader:
         done, why = 0, f"the page cap is {options.max_pages} requests; raise it to read the rest"
         for page, batch in enumerate(allowed, start=2):
             try:
-                answer = await fetcher.get_json(_posts_url(where, batch))
+                await self._fetch_batch(fetcher, where, batch, got)
             except SourceError as exc:  # keep what was read; a refresh can fetch the rest
                 why = f"the rest could not be read ({exc})"
                 break
-            raw = parse_topic_view(_as_posts_answer(answer, where)).posts
-            got.update((r["id"], r) for r in raw if _is_int(r.get("id")))
             done += 1
             _progress(options, page, total)
         posts = [got[pid] for pid in wanted if pid in got]
         notes: tuple[str, ...] = ()
+        read_up_to = len(view.stream)  # stream positions read: [0, read_up_to)
         if done < len(batches):
-            covered = start + wanted.index(batches[done][0])  # everything before it was asked
-            notes = (f"stopped at post {covered} of {len(view.stream)}: {why}",)
+            read_up_to = start + wanted.index(batches[done][0])  # everything before was asked
+            notes = (f"stopped at post {read_up_to} of {len(view.stream)}: {why}",)
+        # A refresh re-reads from the batch of the last post read ("page" = BATCH posts).
+        resume = max(read_up_to - 1, 0) // BATCH + 1
         # BeautifulSoup over hundreds of cooked posts takes seconds: not on the event loop.
-        return await asyncio.to_thread(topic_doc, view, posts, where.base, notes)
+        doc = await asyncio.to_thread(topic_doc, view, posts, where.base, notes)
+        return replace(doc, resume_page=resume)
+
+    async def _fetch_batch(
+        self, fetcher: PageFetcher, where: TopicUrl, ids: list[int], got: dict[int, Any]
+    ) -> None:
+        answer = await fetcher.get_json(_posts_url(where, ids))
+        raw = parse_topic_view(_as_posts_answer(answer, where)).posts
+        got.update((r["id"], r) for r in raw if _is_int(r.get("id")))
+
+    async def _back_to_known(
+        self,
+        fetcher: PageFetcher,
+        where: TopicUrl,
+        stream: list[int],
+        got: dict[int, Any],
+        start: int,
+        options: ReadOptions,
+    ) -> int:
+        """Where a refresh starts: back a batch at a time while the batch at `start` opens
+        with a post not stored yet (deleted posts pulled later ones, new ones too, forward
+        in the stream)."""
+        steps = 0
+        while start > 0 and options.known_ids and steps < MAX_STEPS_BACK:
+            opening = stream[start]
+            if opening not in got:
+                await self._fetch_batch(fetcher, where, stream[start : start + BATCH], got)
+            raw = got.get(opening)
+            number = raw.get("post_number") if raw is not None else None
+            if raw is None or str(number) in options.known_ids:
+                break
+            start -= BATCH
+            steps += 1
+        return start
 
     def parse_saved(self, text: str, url: str | None = None) -> ThreadDoc:
         data = load_json(text)

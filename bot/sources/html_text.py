@@ -37,6 +37,8 @@ from bot.sources.base import PageFetcher, ReadOptions
 
 MAX_QUOTE_DEPTH = 12
 """Quotes nested deeper than this are read as plain text of the quote around them."""
+MAX_STEPS_BACK = 10
+"""Pages a refresh steps back at most to find where the stored posts end."""
 MAX_HTML_CHARS = 20_000_000
 """A page larger than this is refused before parsing (the fetcher caps bytes too)."""
 
@@ -612,6 +614,7 @@ class PagedHtmlReader:
             wanted = page.url_for(start)
             if wanted is not None:
                 page = await self._fetch(fetcher, wanted)
+        page = await self._back_to_known(fetcher, page, options.known_ids)
         first = page
         last = first.last_page
         end = min(last, first.page + max_pages - 1)
@@ -641,6 +644,21 @@ class PagedHtmlReader:
         if not doc.posts:
             raise SourceError(f"no posts found in this {self.engine} thread")
         return doc
+
+    async def _back_to_known(self, fetcher: PageFetcher, page: Page, known: frozenset[str]) -> Page:
+        """The page a refresh should start from: back from `page` while it opens with a post
+        that is not stored yet (posts deleted earlier in the thread pulled it forward)."""
+        steps = 0
+        while known and page.page > 1 and steps < MAX_STEPS_BACK:
+            opening = next((p.source_id for p in page.posts if p.source_id), None)
+            if opening is None or opening in known:
+                break
+            earlier = page.url_for(page.page - 1)
+            if earlier is None:
+                break
+            page = await self._fetch(fetcher, earlier)
+            steps += 1
+        return page
 
     async def _fetch(self, fetcher: PageFetcher, url: str) -> Page:
         fetched = await fetcher.get_text(url)

@@ -513,6 +513,36 @@ async def test_refresh_from_a_later_page_asks_only_for_later_posts():
     )
 
 
+async def test_refresh_steps_back_to_the_batch_that_opens_with_a_stored_post():
+    # Stored: the posts of stream[:30]. The refresh was told to start at batch 4 (posts
+    # 60-79), but posts were deleted meanwhile, so the stream's batches 3 and 4 open with
+    # posts that are not stored: it steps back to batch 2 (stream[20]), a stored post.
+    topic, pool = topic_2108(full_stream=False)
+    stream = topic["post_stream"]["stream"]
+    known = frozenset(str(pool[i]["post_number"]) for i in stream[:30])
+    server = DiscourseServer(topic, pool)
+    options = ReadOptions(max_pages=50, start_page=4, known_ids=known)
+    doc, _ = await read_from_server(server, options)
+    assert server.batches[:2] == [stream[60:80], stream[40:60]]  # the steps back
+    assert sorted(i for b in server.batches for i in b) == stream[20:]
+    assert [int(p.source_id) for p in doc.posts] == sorted(
+        pool[i]["post_number"] for i in stream[20:]
+    )
+    assert doc.resume_page == 4  # 80 posts: the next refresh starts at the 4th batch
+
+
+async def test_resume_page_is_the_batch_of_the_last_post_read():
+    topic, pool = topic_2108(full_stream=True)
+    server = DiscourseServer(topic, pool)
+    capped, _ = await read_from_server(server, ReadOptions(max_pages=3))
+    assert capped.resume_page == 3  # stopped at post 60 of 446: posts 41-60 are batch 3
+    stored = frozenset(p.source_id for p in capped.posts if p.source_id)
+    again = DiscourseServer(topic, pool)
+    doc, _ = await read_from_server(again, ReadOptions(start_page=3, known_ids=stored))
+    assert again.batches[0] == topic["post_stream"]["stream"][40:60]
+    assert doc.resume_page == (446 - 1) // BATCH + 1
+
+
 async def test_a_dead_topic_is_a_source_error():
     app = web.Application()
 

@@ -279,6 +279,7 @@ async def test_post_urls_are_the_links_of_the_stored_posts(threads: ThreadReposi
     want = {p.number: p.url for p in stored if p.url}
     assert 4 not in want and len(want) == 5
     assert await threads.post_urls("local", "trams") == want
+    assert await threads.source_ids("local", "trams") == {p.source_id for p in stored}
     with pytest.raises(NotFound):
         await threads.post_urls("local", "nope")
     with pytest.raises(NotFound):
