@@ -334,41 +334,38 @@ class ThreadRepository:
     async def post_urls(self, scope: str, name: str) -> dict[int, str]:
         """Each post's link, for answers that cite posts without needing their text (reading
         10,000 posts with their segments takes ~0.4 s; this takes a few ms)."""
-        validate_scope(scope)
-        _check_name(name)
-        async with self._db.snapshot() as conn:
-            thread_id = await _thread_id(conn, scope, name)
-            rows = await conn.execute_fetchall(
-                "SELECT number, url FROM posts WHERE thread_id = ? AND url IS NOT NULL"
-                " AND url != '' ORDER BY number",
-                (thread_id,),
-            )
+        rows = await self._thread_rows(
+            scope,
+            name,
+            "SELECT number, url FROM posts WHERE thread_id = ? AND url IS NOT NULL"
+            " AND url != '' ORDER BY number",
+        )
         return {r[0]: r[1] for r in rows}
 
     async def source_ids(self, scope: str, name: str) -> set[str]:
         """The forum/chat ids of the stored posts (what a refresh already has)."""
-        validate_scope(scope)
-        _check_name(name)
-        async with self._db.snapshot() as conn:
-            thread_id = await _thread_id(conn, scope, name)
-            rows = await conn.execute_fetchall(
-                "SELECT source_id FROM posts WHERE thread_id = ? AND source_id IS NOT NULL",
-                (thread_id,),
-            )
+        rows = await self._thread_rows(
+            scope, name, "SELECT source_id FROM posts WHERE thread_id = ? AND source_id IS NOT NULL"
+        )
         return {r[0] for r in rows}
 
     async def edges(self, scope: str, name: str) -> list[QuoteEdge]:
         """Who quoted whom, ordered by (from_post, to_post). NotFound if no thread."""
+        rows = await self._thread_rows(
+            scope,
+            name,
+            "SELECT from_post, to_post, count FROM quote_edges WHERE thread_id = ?"
+            " ORDER BY from_post, to_post",
+        )
+        return [QuoteEdge(from_post=r[0], to_post=r[1], count=r[2]) for r in rows]
+
+    async def _thread_rows(self, scope: str, name: str, sql: str) -> list[Any]:
+        """Rows of `sql` (whose one parameter is the thread's id); NotFound if no thread."""
         validate_scope(scope)
         _check_name(name)
         async with self._db.snapshot() as conn:
             thread_id = await _thread_id(conn, scope, name)
-            rows = await conn.execute_fetchall(
-                "SELECT from_post, to_post, count FROM quote_edges WHERE thread_id = ?"
-                " ORDER BY from_post, to_post",
-                (thread_id,),
-            )
-        return [QuoteEdge(from_post=r[0], to_post=r[1], count=r[2]) for r in rows]
+            return list(await conn.execute_fetchall(sql, (thread_id,)))
 
     async def save(self, scope: str, name: str, thread: AnalysedThread) -> SaveResult:
         """Store `thread` under `name` in one transaction: all of it, or nothing.

@@ -40,8 +40,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
 from bot.core.keypoints import KeyPointIndex
-from bot.core.models import QuoteEdge, Segment
-from bot.core.summary import PostLike, own_sentences, stemmer_for, stop_words_for
+from bot.core.models import PostLike, QuoteEdge, Segment
+from bot.core.summary import own_sentences, stemmer_for, stop_words_for
 from bot.core.text import normalise_word, split_sentences, split_words, word_spans
 from bot.errors import UserError
 

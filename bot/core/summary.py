@@ -43,10 +43,10 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from bot.core.language import detect_language, resolve_language, supported_languages
-from bot.core.models import Segment
+from bot.core.models import PostLike
 from bot.core.text import OfflineTokenizer, normalise_word, split_sentences, split_words
 from bot.errors import UserError
 
@@ -104,19 +104,6 @@ BONUS_WORDS: tuple[str, ...] = (
     "propose", "proposal", "evidence", "because", "result", "significant", "decision",
 )  # fmt: skip
 """Edmundson's bonus words besides the thread title's words (which count most)."""
-
-
-class PostLike(Protocol):
-    """What the analyses need of a post; models.StoredPost and models.AnalysedPost fit."""
-
-    @property
-    def number(self) -> int: ...
-    @property
-    def author(self) -> str | None: ...
-    @property
-    def url(self) -> str | None: ...
-    @property
-    def segments(self) -> tuple[Segment, ...]: ...
 
 
 @dataclass(frozen=True, slots=True)
