@@ -7,9 +7,11 @@ ThreadDoc with pure parsing functions.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import SplitResult, urlsplit
 
 from bot.core.models import ThreadDoc
 
@@ -65,3 +67,15 @@ class ForumReader(Protocol):
     def parse_saved(self, text: str, url: str | None = None) -> ThreadDoc:
         """A saved page or API answer given as a file (no fetching)."""
         ...
+
+
+def match_web_path(url: str, path: re.Pattern[str]) -> tuple[SplitResult, re.Match[str]] | None:
+    """An http(s) URL with a host whose path matches `path` (from its start), else None."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    match = path.match(parts.path)
+    return None if match is None else (parts, match)

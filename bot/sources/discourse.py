@@ -19,14 +19,14 @@ import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from bs4 import BeautifulSoup, Tag
 
 from bot.core.models import Block, PostDoc, ThreadDoc
 from bot.errors import SourceError
 from bot.sources import html_text as h
-from bot.sources.base import PageFetcher, ReadOptions
+from bot.sources.base import PageFetcher, ReadOptions, match_web_path
 
 BATCH = 20
 """Posts per request to the posts endpoint (what Discourse's own client asks for)."""
@@ -55,15 +55,10 @@ class TopicUrl:
 
 def parse_topic_url(url: str) -> TopicUrl | None:
     """`/t/slug/123`, `/t/slug/123/45`, `/t/123`, `/t/123/45` (+ `.json`, `?page=`), else None."""
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
+    found = match_web_path(url, _PATH)
+    if found is None:
         return None
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return None
-    match = _PATH.match(parts.path)
-    if match is None:
-        return None
+    parts, match = found
     a, b, c = match.group("a"), match.group("b"), match.group("c")
     a = a.removesuffix(".json")
     if b is not None and (not a.isdigit() or c is not None):

@@ -22,11 +22,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from bot.core.models import Block, PostDoc, ThreadDoc
 from bot.errors import SourceError
-from bot.sources.base import PageFetcher, ReadOptions
+from bot.sources.base import PageFetcher, ReadOptions, match_web_path
 
 MORE_PER_REQUEST = 100
 """Reddit's limit on children per /api/morechildren call."""
@@ -71,15 +71,10 @@ class RedditUrl:
 
 def parse_reddit_url(url: str) -> RedditUrl | None:
     """A submission or comment permalink (www/old/np.reddit.com or any origin), else None."""
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
+    found = match_web_path(url, _PATH)
+    if found is None:
         return None
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return None
-    match = _PATH.match(parts.path)
-    if match is None:
-        return None
+    parts, match = found
     host = (parts.hostname or "").lower()
     origin = CANONICAL_ORIGIN if host in REDDIT_HOSTS else f"{parts.scheme}://{parts.netloc}"
     return RedditUrl(
