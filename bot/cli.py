@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import digest_cli
+from bot.argtypes import positive_int
 from bot.core import jsonout, render
 from bot.core.models import LOCAL_SCOPE
 from bot.core.summary import ALGORITHMS, SummaryRequest
@@ -42,16 +43,6 @@ def example_thread_path() -> Path:
 
 
 # --- argument parsing -----------------------------------------------------------------------
-
-
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {number}")
-    return number
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("show", "print a stored thread's posts")
     p.add_argument("name")
-    p.add_argument("--post", type=_positive, metavar="N", help="only post N")
+    p.add_argument("--post", type=positive_int, metavar="N", help="only post N")
 
     p = command("forget", "delete a stored thread and everything derived from it")
     p.add_argument("name")
@@ -108,12 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--algorithm", choices=ALGORITHMS, help="default: [summary] algorithm")
     length = p.add_mutually_exclusive_group()
-    length.add_argument("--sentences", type=_positive, metavar="N")
-    length.add_argument("--words", type=_positive, metavar="N", help="at most N words")
-    length.add_argument("--chars", type=_positive, metavar="N", help="at most N characters")
+    length.add_argument("--sentences", type=positive_int, metavar="N")
+    length.add_argument("--words", type=positive_int, metavar="N", help="at most N words")
+    length.add_argument("--chars", type=positive_int, metavar="N", help="at most N characters")
     p.add_argument("--since", type=int, metavar="N", help="only posts after post N")
-    p.add_argument("--from", dest="first", type=_positive, metavar="N", help="first post")
-    p.add_argument("--to", dest="last", type=_positive, metavar="N", help="last post")
+    p.add_argument("--from", dest="first", type=positive_int, metavar="N", help="first post")
+    p.add_argument("--to", dest="last", type=positive_int, metavar="N", help="last post")
     p.add_argument("--author", help="only this author's posts")
     p.add_argument("--explain", action="store_true", help="show each sentence's score and rank")
 
@@ -125,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("quotes", "who quoted whom, as text and as a graph picture")
     p.add_argument("name")
     p.add_argument("--author", help="only quotes by or of this author")
-    p.add_argument("--post", type=_positive, metavar="N", help="quotes of post N and replies")
+    p.add_argument("--post", type=positive_int, metavar="N", help="quotes of post N and replies")
     p.add_argument("--graph", metavar="FILE.png", help="also write the quote graph picture")
 
     command("discord-commands", "print the Discord commands a sync would send (no connection)")

@@ -1,8 +1,10 @@
 """The Discord bot: a commands.Bot with the cogs, one error handler, and guild lifecycle.
 
-Start-up work lives in setup_hook (on_ready fires again on every reconnect). Commands are
-never synced on start: only `/sync` (owner) or `threadwise run --sync-commands` do it, and
-`command_payload()` shows exactly what a sync would send without connecting.
+Start-up work lives in setup_hook (on_ready fires again on every reconnect); the one
+exception is reconciling guild departures, which needs the guild list and so runs on every
+on_ready, idempotently. Commands are never synced on start: only `/sync` (owner) or
+`threadwise run --sync-commands` do it, and `command_payload()` shows exactly what a sync
+would send without connecting.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -22,6 +24,9 @@ from bot.errors import ConfigError, ThreadwiseError
 from bot.services import Services
 from bot.settings import Settings
 from cogs import NO_MENTIONS, Responder, history_enabled, make_cogs
+
+if TYPE_CHECKING:
+    from storage.members import Reconciled
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +146,12 @@ class ThreadwiseBot(commands.Bot):
         self.clock = clock
         self.history_enabled = history_enabled(settings)
         self.responders: dict[int, Responder] = {}
+        # Guild joins, removals and the start-up reconcile each read the guild cache and
+        # then write departures; one at a time, so none writes from a stale view.
+        self._guild_lock = asyncio.Lock()
+        # Set once departures match the guild list: purging before that could delete a
+        # guild that re-added the bot while it was offline.
+        self._reconciled = asyncio.Event()
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
@@ -170,6 +181,10 @@ class ThreadwiseBot(commands.Bot):
 
     async def on_ready(self) -> None:
         log.info("Discord ready as %s in %d guilds", self.user, len(self.guilds))
+        try:
+            await self.reconcile_guilds()
+        except Exception:
+            log.exception("reconciling guild departures failed; retried at the next ready")
 
     async def on_app_command_completion(
         self, interaction: discord.Interaction, command: Any
@@ -188,13 +203,51 @@ class ThreadwiseBot(commands.Bot):
         (GUILD_DELETE with unavailable) never gets here in discord.py; checked anyway."""
         if guild.unavailable:
             return
-        await self.services.scopes.mark_left(f"discord:{guild.id}")
+        async with self._guild_lock:
+            await self.services.scopes.mark_left(f"discord:{guild.id}")
         grace = leave_grace(self.settings)
         log.info("left guild %s; its data is removed after %s", guild.id, grace)
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
-        if await self.services.scopes.mark_back(f"discord:{guild.id}"):
+        async with self._guild_lock:
+            back = await self.services.scopes.mark_back(f"discord:{guild.id}")
+        if back:
             log.info("back in guild %s; its data is kept", guild.id)
+
+    async def reconcile_guilds(self) -> Reconciled | None:
+        """Catch up on removals and re-adds that happened while the bot was offline (no
+        event ever arrives for them). Call only once the guild cache is filled (on_ready).
+
+        Every guild in the cache counts as present, unavailable ones included: READY lists
+        only guilds the bot is in, and an outage or a GUILD_CREATE still on its way is not
+        a removal. A Discord scope with stored data whose guild is absent is recorded as
+        left now, so the grace period starts now; present guilds lose a pending departure.
+        Repeating it (on_ready after a reconnect) changes nothing more.
+        """
+        if self.shard_count is not None and self.shard_count > 1:
+            # A single shard sees only its own guilds; the rest are not gone.
+            log.warning("sharded: guild departures are not reconciled at start")
+            self._reconciled.set()
+            return None
+        async with self._guild_lock:
+            guilds = list(self.guilds)
+            present = {f"discord:{guild.id}" for guild in guilds}
+            result = await self.services.scopes.reconcile("discord", present, when=self.clock())
+        unavailable = sum(1 for guild in guilds if guild.unavailable)
+        grace = leave_grace(self.settings)
+        for scope in result.left:
+            log.info("%s is no longer among my guilds; its data is removed after %s", scope, grace)
+        for scope in result.back:
+            log.info("back in %s while offline; its pending removal is cancelled", scope)
+        log.info(
+            "reconciled guild departures: %d guilds (%d unavailable, kept), %d left, %d back",
+            len(guilds),
+            unavailable,
+            len(result.left),
+            len(result.back),
+        )
+        self._reconciled.set()
+        return result
 
     async def purge_departed_scopes(self, now: datetime | None = None) -> list[str]:
         gone = await self.services.scopes.purge_departed(leave_grace(self.settings), now)
@@ -208,6 +261,12 @@ class ThreadwiseBot(commands.Bot):
             await self.purge_departed_scopes()
         except Exception:
             log.exception("purging departed guilds failed; retrying next round")
+
+    @purge_departed.before_loop
+    async def _purge_after_reconcile(self) -> None:
+        """The first purge waits for the start-up reconcile: an old departure of a guild
+        that re-added the bot while it was offline is cleared there, not purged."""
+        await self._reconciled.wait()
 
 
 def command_payload(settings: Settings) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ grace period. Every call is scoped like the thread repositories.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,6 +25,19 @@ REDACTED = "[removed at the author's request]"
 class RedactResult:
     posts: int
     threads: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciled:
+    """What ScopeRepository.reconcile changed: scopes now recorded as left, and scopes
+    whose pending departure was cleared (both sorted)."""
+
+    left: tuple[str, ...]
+    back: tuple[str, ...]
+
+
+# Platforms whose membership can be reconciled; `local` (the CLI) is never "left".
+_PLATFORMS = ("discord", "matrix")
 
 
 class OptOutRepository:
@@ -160,6 +174,50 @@ class ScopeRepository:
             cur = await conn.execute("DELETE FROM scope_departures WHERE scope = ?", (scope,))
             return cur.rowcount > 0
 
+    async def reconcile(
+        self, platform: str, present: Iterable[str], when: datetime | None = None
+    ) -> Reconciled:
+        """Make the departures of one platform match where the bot is now.
+
+        Leave and join events that happen while the bot is offline never arrive, so at
+        start the adapter passes every scope it is in (`present`). A scope of `platform`
+        with stored data (threads, schedules, opt-outs) that is not present is recorded as
+        left at `when`, so its grace period starts now and a partial list purges nothing at
+        once; a departure already pending keeps its time, so repeating this changes
+        nothing. A pending departure of a present scope is cleared. Scopes of other
+        platforms and `local` are never read or written.
+        """
+        if platform not in _PLATFORMS:
+            raise ValueError(f"cannot reconcile scopes of {platform!r}")
+        prefix = f"{platform}:"
+        here = {validate_scope(scope) for scope in present}
+        foreign = sorted(scope for scope in here if not scope.startswith(prefix))
+        if foreign:
+            raise ValueError(f"not {platform} scopes: {', '.join(foreign)}")
+        pattern = prefix + "*"  # "discord:" / "matrix:" hold no GLOB wildcards
+        async with self._db.transaction() as conn:
+            stored = await conn.execute_fetchall(
+                "SELECT scope FROM threads WHERE scope GLOB ?"
+                " UNION SELECT scope FROM digest_schedules WHERE scope GLOB ?"
+                " UNION SELECT scope FROM opt_outs WHERE scope GLOB ?",
+                (pattern, pattern, pattern),
+            )
+            pending_rows = await conn.execute_fetchall(
+                "SELECT scope FROM scope_departures WHERE scope GLOB ?", (pattern,)
+            )
+            pending = {r[0] for r in pending_rows}
+            left = sorted({r[0] for r in stored} - here - pending)
+            back = sorted(pending & here)
+            left_at = to_db_time(when or utcnow())
+            await conn.executemany(
+                "INSERT OR IGNORE INTO scope_departures (scope, left_at) VALUES (?, ?)",
+                [(scope, left_at) for scope in left],
+            )
+            await conn.executemany(
+                "DELETE FROM scope_departures WHERE scope = ?", [(scope,) for scope in back]
+            )
+        return Reconciled(left=tuple(left), back=tuple(back))
+
     async def purge_departed(self, grace: timedelta, now: datetime | None = None) -> list[str]:
         """Delete every thread and schedule of scopes left longer than `grace` ago."""
         cutoff = (now or utcnow()) - grace
@@ -199,6 +257,7 @@ __all__ = [
     "REDACTED",
     "BotStateRepository",
     "OptOutRepository",
+    "Reconciled",
     "RedactResult",
     "ScopeRepository",
 ]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import NoReturn
 
+from bot.argtypes import positive_int
 from bot.core.summary import ALGORITHMS
 from bot.errors import UserError
 
@@ -142,16 +143,6 @@ def help_text(prefix: str, topic: Sequence[str] = ()) -> str:
 # --- the command table -----------------------------------------------------------------
 
 
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {number}")
-    return number
-
-
 def _since(value: str) -> int | str:
     """A post number, or "last" (the sender's own catch-up)."""
     if value.strip().lower() == LAST:
@@ -209,17 +200,17 @@ def _parser(prefix: str) -> _Parser:
         "--algorithm", choices=ALGORITHMS, metavar="ALGORITHM", help=", ".join(ALGORITHMS)
     )
     length = summary.add_mutually_exclusive_group()
-    length.add_argument("--sentences", type=_positive, metavar="N")
-    length.add_argument("--words", type=_positive, metavar="N")
-    length.add_argument("--chars", type=_positive, metavar="N")
+    length.add_argument("--sentences", type=positive_int, metavar="N")
+    length.add_argument("--words", type=positive_int, metavar="N")
+    length.add_argument("--chars", type=positive_int, metavar="N")
     summary.add_argument(
         "--since",
         type=_since,
         metavar="N|last",
         help="only posts after post N; “last”: what is new since you last read it",
     )
-    summary.add_argument("--from", dest="first", type=_positive, metavar="N")
-    summary.add_argument("--to", dest="last", type=_positive, metavar="N")
+    summary.add_argument("--from", dest="first", type=positive_int, metavar="N")
+    summary.add_argument("--to", dest="last", type=positive_int, metavar="N")
     summary.add_argument("--author")
     summary.add_argument("--explain", action="store_true")
 
@@ -230,7 +221,7 @@ def _parser(prefix: str) -> _Parser:
 
     quotes = add(groups, "quotes", "who quoted whom, with the graph as a picture", _name)
     quotes.add_argument("--author")
-    quotes.add_argument("--post", type=_positive, metavar="N")
+    quotes.add_argument("--post", type=positive_int, metavar="N")
 
     digest = add(groups, "digest", "scheduled digests of threads, posted in this room")
     dactions = digest.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
@@ -252,9 +243,9 @@ def _parser(prefix: str) -> _Parser:
     dadd.add_argument("--weekly", type=_weekday, metavar="DAY", help=argparse.SUPPRESS)
     add(dactions, "list", "list this room's digests and when each runs next")
     dremove = add(dactions, "remove", "stop and delete a digest")
-    dremove.add_argument("id", type=_positive, metavar="ID")
+    dremove.add_argument("id", type=positive_int, metavar="ID")
     dnow = add(dactions, "now", "preview a digest now; nothing is stored or moved")
-    dnow.add_argument("id", type=_positive, metavar="ID")
+    dnow.add_argument("id", type=positive_int, metavar="ID")
 
     helper = add(groups, "help", "how to use the commands")
     helper.add_argument("topic", nargs="*")

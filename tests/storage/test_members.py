@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.core.models import Block, PostDoc, ThreadDoc
 from bot.core.quotes import infer_quotes
 from storage.database import Database
@@ -65,6 +67,68 @@ async def test_departed_scope_is_purged_only_after_grace(tmp_path):
         await scopes.mark_left("discord:8", left)
         assert await scopes.mark_back("discord:8")
         assert await scopes.purge_departed(timedelta(0), now=left + timedelta(days=99)) == []
+    finally:
+        await db.close()
+
+
+async def departures(db: Database) -> dict[str, str]:
+    return dict(await db.fetchall("SELECT scope, left_at FROM scope_departures"))
+
+
+async def test_reconcile_departs_absent_scopes_with_data_and_clears_present_ones(tmp_path):
+    db = await Database.open(tmp_path / "r.db")
+    try:
+        threads = ThreadRepository(db)
+        scopes = ScopeRepository(db)
+        thread = infer_quotes(chat(("u1", WORDS)))
+        for scope in ("discord:1", "discord:2", "matrix:!gone:example.org", "local"):
+            await threads.save(scope, "c", thread)
+        await OptOutRepository(db).opt_out("discord:3", "u1")  # an opt-out is stored data
+        async with db.transaction() as conn:  # a schedule alone (its threads are elsewhere)
+            await conn.execute(
+                "INSERT INTO digest_schedules (scope, target, time_of_day, timezone, created_at)"
+                " VALUES ('discord:4', 'c', '09:00', 'UTC', '2026-01-01T00:00:00+00:00')"
+            )
+        old = datetime(2025, 12, 1, tzinfo=UTC)
+        for scope in ("discord:5", "discord:6", "matrix:!other:example.org"):
+            await scopes.mark_left(scope, old)
+        now = datetime(2026, 1, 10, tzinfo=UTC)
+
+        result = await scopes.reconcile("discord", {"discord:1", "discord:5"}, when=now)
+
+        assert result.left == ("discord:2", "discord:3", "discord:4")
+        assert result.back == ("discord:5",)
+        after = await departures(db)
+        assert after == {
+            "discord:2": now.isoformat(),
+            "discord:3": now.isoformat(),
+            "discord:4": now.isoformat(),
+            "discord:6": old.isoformat(),  # already pending: its grace period is not restarted
+            "matrix:!other:example.org": old.isoformat(),  # other platforms: not touched
+        }
+        again = await scopes.reconcile(
+            "discord", ["discord:1", "discord:5"], when=now + timedelta(hours=3)
+        )
+        assert (again.left, again.back) == ((), ())
+        assert await departures(db) == after
+        purged = await scopes.purge_departed(timedelta(days=7), now=now)
+        assert sorted(purged) == ["discord:6", "matrix:!other:example.org"]
+        assert await threads.get("discord:2", "c") is not None  # inside its grace period
+    finally:
+        await db.close()
+
+
+async def test_reconcile_refuses_local_and_other_platforms_scopes(tmp_path):
+    db = await Database.open(tmp_path / "r.db")
+    try:
+        scopes = ScopeRepository(db)
+        with pytest.raises(ValueError):
+            await scopes.reconcile("local", [])
+        with pytest.raises(ValueError, match="not discord scopes"):
+            await scopes.reconcile("discord", ["discord:1", "matrix:!r:example.org"])
+        with pytest.raises(ValueError):
+            await scopes.reconcile("discord", ["discord:abc"])
+        assert await departures(db) == {}
     finally:
         await db.close()
 

@@ -1,0 +1,277 @@
+"""Guild removals and re-adds that happened while the bot was offline are caught up on at
+start: no gateway event ever arrives for them.
+
+The bot connects through ConnectionState's own gateway parsers (READY lists every guild as
+unavailable, then one GUILD_CREATE per guild that is up, and discord.py fires on_ready
+`guild_ready_timeout` later), over a real SQLite file. One test runs the whole bot over the
+fake gateway websocket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+import discord
+import pytest
+from discord_helpers import GUILD_A, GUILD_B, garden_json
+from fake_discord import APP_ID, BOT_USER, FakeDiscord, guild_json
+
+from bot.discord_app import ThreadwiseBot, run_discord
+from bot.services import Services
+
+GUILD_C = 700000000000000003
+GUILD_D = 700000000000000004
+SCOPE_A = f"discord:{GUILD_A}"
+SCOPE_B = f"discord:{GUILD_B}"
+SCOPE_C = f"discord:{GUILD_C}"
+SCOPE_D = f"discord:{GUILD_D}"
+MATRIX = "matrix:!garden:example.org"
+GRACE = timedelta(days=7)  # Settings().discord.leave_grace_days
+
+
+@pytest.fixture
+async def quick_bot(make_bot: Any) -> ThreadwiseBot:
+    """A bot whose on_ready follows the last GUILD_CREATE by 50 ms instead of 2 s."""
+    return await make_bot(guild_ready_timeout=0.05)
+
+
+async def connect(bot: ThreadwiseBot, up: Iterable[int], down: Iterable[int] = ()) -> None:
+    """What the gateway does on every (re)connect: READY lists the bot's guilds as
+    unavailable, GUILD_CREATE follows for each guild that is up (`down` are in an outage
+    and never arrive); returns once on_ready and its listeners have finished."""
+    up, down = list(up), list(down)
+    state = bot._connection
+    state.parse_ready(
+        {
+            "v": 10,
+            "user": BOT_USER,
+            "guilds": [{"id": str(g), "unavailable": True} for g in up + down],
+            "session_id": "reconcile-session",
+            "resume_gateway_url": "ws://127.0.0.1:1/",
+            "application": {"id": str(APP_ID), "flags": 0},
+        }
+    )
+    ready = state._ready_task
+    assert ready is not None
+    for guild_id in up:
+        state.parse_guild_create(guild_json(guild_id))
+    await ready
+    await settle_events()
+
+
+async def settle_events() -> None:
+    for _ in range(50):
+        pending = [
+            t
+            for t in asyncio.all_tasks()
+            if t.get_name().startswith("discord.py:") and not t.done()
+        ]
+        if not pending:
+            return
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+async def departures(services: Services) -> dict[str, datetime]:
+    rows = await services.db.fetchall("SELECT scope, left_at FROM scope_departures")
+    return {r[0]: datetime.fromisoformat(r[1]) for r in rows}
+
+
+async def names(services: Services, scope: str) -> list[str]:
+    return [t.name for t in await services.list_threads(scope)]
+
+
+async def test_a_guild_removed_while_offline_is_departed_at_start_and_purged_after_grace(
+    quick_bot: ThreadwiseBot,
+    services: Services,
+    fake: FakeDiscord,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.discord_app")
+    fake.clock_offset = timedelta(days=3)  # the bot's clock, told apart from the real one
+    await services.ingest_bytes(SCOPE_A, garden_json(), name="garden")
+    await services.ingest_bytes(SCOPE_B, garden_json(), name="garden")
+    await services.opt_outs.opt_out(SCOPE_C, "720000000000000009")  # only an opt-out stored
+
+    await connect(quick_bot, up=[GUILD_A])
+
+    left = await departures(services)
+    assert set(left) == {SCOPE_B, SCOPE_C}
+    logged = [r.getMessage() for r in caplog.records]
+    assert any(SCOPE_B in line and "removed after" in line for line in logged)
+    assert any("1 guilds (0 unavailable, kept), 2 left, 0 back" in line for line in logged)
+    for when in left.values():  # the grace period starts at start-up, by the bot's clock
+        assert abs(when - fake.now()) < timedelta(minutes=1)
+    start = fake.now()
+    assert await quick_bot.purge_departed_scopes(now=start) == []  # not purged at once
+    assert await quick_bot.purge_departed_scopes(now=start + GRACE - timedelta(hours=1)) == []
+    assert await names(services, SCOPE_B) == ["garden"]
+    purged = await quick_bot.purge_departed_scopes(now=start + GRACE + timedelta(hours=1))
+    assert sorted(purged) == [SCOPE_B, SCOPE_C]
+    assert await names(services, SCOPE_B) == []
+    assert not await services.opt_outs.is_opted_out(SCOPE_C, "720000000000000009")
+    assert await names(services, SCOPE_A) == ["garden"]
+    assert await departures(services) == {}
+
+
+async def test_a_guild_that_re_added_the_bot_while_offline_is_not_purged(
+    make_bot: Any, services: Services
+) -> None:
+    await services.ingest_bytes(SCOPE_B, garden_json(), name="garden")
+    long_ago = discord.utils.utcnow() - timedelta(days=30)  # far past the grace period
+    await services.scopes.mark_left(SCOPE_B, long_ago)
+
+    bot = await make_bot(guild_ready_timeout=0.05)  # setup_hook starts the purge loop
+    rounds: list[list[str]] = []
+    real = bot.purge_departed_scopes
+
+    async def recorded(now: datetime | None = None) -> list[str]:
+        rounds.append(await real(now))
+        return rounds[-1]
+
+    bot.purge_departed_scopes = recorded  # type: ignore[method-assign]
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert rounds == []  # no purge before the reconcile...
+    assert await names(services, SCOPE_B) == ["garden"]
+
+    await connect(bot, up=[GUILD_B])  # GUILD_CREATE as guild_available: no on_guild_join
+    assert await departures(services) == {}
+    for _ in range(500):  # ...and the purge loop's first round follows it
+        if rounds:
+            break
+        await asyncio.sleep(0.01)
+    assert rounds == [[]]
+    assert await names(services, SCOPE_B) == ["garden"]
+
+
+async def test_unavailable_guilds_are_never_taken_for_removed_ones(
+    quick_bot: ThreadwiseBot, services: Services
+) -> None:
+    for scope in (SCOPE_A, SCOPE_C, SCOPE_D):
+        await services.ingest_bytes(scope, garden_json(), name="garden")
+    long_ago = discord.utils.utcnow() - timedelta(days=30)
+    await services.scopes.mark_left(SCOPE_D, long_ago)
+
+    # C and D are in an outage: READY lists them, their GUILD_CREATE does not come.
+    await connect(quick_bot, up=[GUILD_A], down=[GUILD_C, GUILD_D])
+
+    assert {g.id for g in quick_bot.guilds if g.unavailable} == {GUILD_C, GUILD_D}
+    # READY lists only guilds the bot is in, so D's old departure is void as well.
+    assert await departures(services) == {}
+    later = discord.utils.utcnow() + timedelta(days=60)
+    assert await quick_bot.purge_departed_scopes(now=later) == []
+    for scope in (SCOPE_A, SCOPE_C, SCOPE_D):
+        assert await names(services, scope) == ["garden"]
+
+
+async def test_matrix_and_local_scopes_are_left_alone(
+    quick_bot: ThreadwiseBot, services: Services
+) -> None:
+    for scope in (MATRIX, "local", SCOPE_B):
+        await services.ingest_bytes(scope, garden_json(), name="garden")
+    matrix_gone = "matrix:!left:example.org"
+    await services.opt_outs.opt_out(matrix_gone, "@someone:example.org")
+    pending_since = discord.utils.utcnow() - timedelta(days=2)
+    await services.scopes.mark_left(matrix_gone, pending_since)
+
+    await connect(quick_bot, up=[])  # in no guild at all
+
+    left = await departures(services)
+    assert set(left) == {SCOPE_B, matrix_gone}
+    assert left[matrix_gone] == pending_since  # the Matrix departure kept as it was
+    assert await names(services, MATRIX) == ["garden"]
+    assert await names(services, "local") == ["garden"]
+
+
+async def test_reconciling_again_after_a_reconnect_changes_nothing_more(
+    quick_bot: ThreadwiseBot, services: Services, fake: FakeDiscord
+) -> None:
+    for scope in (SCOPE_A, SCOPE_B):
+        await services.ingest_bytes(scope, garden_json(), name="garden")
+    await services.scopes.mark_left(SCOPE_A, discord.utils.utcnow() - timedelta(days=1))
+
+    await connect(quick_bot, up=[GUILD_A])
+    first = await departures(services)
+    assert set(first) == {SCOPE_B}
+
+    fake.clock_offset += timedelta(hours=5)  # a later reconnect must not restart the grace
+    await connect(quick_bot, up=[GUILD_A])  # on_ready fires again
+    assert await departures(services) == first
+    again = await quick_bot.reconcile_guilds()
+    assert again is not None and (again.left, again.back) == ((), ())
+    assert await departures(services) == first
+
+
+async def test_a_join_during_the_reconcile_is_not_lost(
+    quick_bot: ThreadwiseBot, services: Services
+) -> None:
+    """on_guild_join waits for a reconcile that started before the guild was cached."""
+    await services.ingest_bytes(SCOPE_B, garden_json(), name="garden")
+    quick_bot._connection.parse_guild_create(guild_json(GUILD_A))
+    await settle_events()
+
+    real = services.scopes.reconcile
+    started = asyncio.Event()
+    proceed = asyncio.Event()
+
+    async def slow(*args: Any, **kwargs: Any) -> Any:
+        started.set()
+        await proceed.wait()
+        return await real(*args, **kwargs)
+
+    services.scopes.reconcile = slow  # type: ignore[method-assign]
+    task = asyncio.create_task(quick_bot.reconcile_guilds())  # sees A only
+    await started.wait()
+    quick_bot._connection.parse_guild_create(guild_json(GUILD_B, joined=True))  # B re-adds us
+    await asyncio.sleep(0.01)
+    proceed.set()
+    await task
+    await settle_events()
+    assert await departures(services) == {}  # the join came after the reconcile's mark
+
+
+async def test_a_sharded_bot_does_not_reconcile(make_bot: Any, services: Services) -> None:
+    """One shard sees only its own guilds; the others' data must not be marked."""
+    await services.ingest_bytes(SCOPE_B, garden_json(), name="garden")
+    bot = await make_bot(shard_id=0, shard_count=2)
+    assert await bot.reconcile_guilds() is None
+    assert await departures(services) == {}
+
+
+# --- the whole bot over the fake gateway websocket ------------------------------------------
+
+
+async def test_run_discord_reconciles_when_ready(
+    fake: FakeDiscord, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yarl
+
+    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.ws_url))
+    monkeypatch.delenv("THREADWISE_DISCORD_MESSAGE_CONTENT", raising=False)
+    for scope in (SCOPE_A, SCOPE_B):
+        await services.ingest_bytes(scope, garden_json(), name="garden")
+    await services.scopes.mark_left(SCOPE_A, discord.utils.utcnow() - timedelta(days=30))
+    settings = dataclasses.replace(
+        services.settings, discord=dataclasses.replace(services.settings.discord, token="t0ken")
+    )
+    fake.gateway_guilds = [GUILD_A]  # B removed the bot while it was offline; A re-added it
+    own = Services(services.db, settings)
+    task = asyncio.create_task(run_discord(own, settings))
+    try:
+        for _ in range(1000):
+            if set(await departures(services)) == {SCOPE_B}:
+                break
+            await asyncio.sleep(0.01)
+        assert set(await departures(services)) == {SCOPE_B}
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await own.close()
+    assert await names(services, SCOPE_A) == ["garden"]
+    assert await names(services, SCOPE_B) == ["garden"]  # inside its grace period
