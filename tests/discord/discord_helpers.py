@@ -152,16 +152,20 @@ class Driver:
         return callback.json["data"]["choices"]
 
     async def settle(self) -> None:
-        """Wait for the listeners discord.py dispatched as tasks (app_command_completion)."""
-        for _ in range(50):
-            pending = [
-                t
-                for t in asyncio.all_tasks()
-                if t.get_name().startswith("discord.py:") and not t.done()
-            ]
-            if not pending:
-                return
-            await asyncio.gather(*pending, return_exceptions=True)
+        await settle_discord_tasks()
+
+
+async def settle_discord_tasks() -> None:
+    """Wait for the listeners discord.py dispatched as tasks (app_command_completion, ...)."""
+    for _ in range(50):
+        pending = [
+            t
+            for t in asyncio.all_tasks()
+            if t.get_name().startswith("discord.py:") and not t.done()
+        ]
+        if not pending:
+            return
+        await asyncio.gather(*pending, return_exceptions=True)
 
 
 # --- threads in our own words ---------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any
 
 import discord
 import pytest
-from discord_helpers import GUILD_A, GUILD_B, garden_json
+from discord_helpers import GUILD_A, GUILD_B, garden_json, settle_discord_tasks
 from fake_discord import APP_ID, BOT_USER, FakeDiscord, guild_json
 
 from bot.discord_app import ThreadwiseBot, run_discord
@@ -65,15 +65,7 @@ async def connect(bot: ThreadwiseBot, up: Iterable[int], down: Iterable[int] = (
 
 
 async def settle_events() -> None:
-    for _ in range(50):
-        pending = [
-            t
-            for t in asyncio.all_tasks()
-            if t.get_name().startswith("discord.py:") and not t.done()
-        ]
-        if not pending:
-            return
-        await asyncio.gather(*pending, return_exceptions=True)
+    await settle_discord_tasks()
 
 
 async def departures(services: Services) -> dict[str, datetime]:
