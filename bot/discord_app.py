@@ -250,7 +250,9 @@ class ThreadwiseBot(commands.Bot):
         return result
 
     async def purge_departed_scopes(self, now: datetime | None = None) -> list[str]:
-        gone = await self.services.scopes.purge_departed(leave_grace(self.settings), now)
+        gone = await self.services.scopes.purge_departed(
+            leave_grace(self.settings), now, platform="discord"
+        )
         for scope in gone:
             log.info("purged %s after the grace period", scope)
         return gone

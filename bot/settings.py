@@ -261,6 +261,8 @@ class MatrixSettings:
     command_prefix: str = _opt("!tw", _prefix)
     allowed_inviters: tuple[str, ...] = _opt((), _inviters)
     admin_power_level: int = _opt(50, _between(0, 100))
+    leave_grace_days: int = _opt(7, _between(0, 365))
+    """Days a room's threads are kept after the bot is kicked or banned from it."""
 
     @property
     def enabled(self) -> bool:

@@ -218,11 +218,19 @@ class ScopeRepository:
             )
         return Reconciled(left=tuple(left), back=tuple(back))
 
-    async def purge_departed(self, grace: timedelta, now: datetime | None = None) -> list[str]:
-        """Delete every thread and schedule of scopes left longer than `grace` ago."""
+    async def purge_departed(
+        self, grace: timedelta, now: datetime | None = None, platform: str | None = None
+    ) -> list[str]:
+        """Delete every thread and schedule of scopes left longer than `grace` ago; only
+        `platform`'s scopes when given (each adapter purges its own, with its own grace)."""
+        if platform is not None and platform not in _PLATFORMS:
+            raise ValueError(f"cannot purge scopes of {platform!r}")
         cutoff = (now or utcnow()) - grace
+        pattern = "*" if platform is None else f"{platform}:*"
         async with self._db.transaction() as conn:
-            rows = await conn.execute_fetchall("SELECT scope, left_at FROM scope_departures")
+            rows = await conn.execute_fetchall(
+                "SELECT scope, left_at FROM scope_departures WHERE scope GLOB ?", (pattern,)
+            )
             gone = [
                 r[0] for r in rows if (left := from_db_time(r[1])) is not None and left <= cutoff
             ]

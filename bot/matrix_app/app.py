@@ -9,7 +9,8 @@ Rules kept here (platform-rules M1, M3, M5, M7, M8):
   bot's join; each event id is handled once;
 - invites are joined only from settings.matrix.allowed_inviters, other invites rejected;
   an encrypted room is told plainly that the bot cannot read it, then left;
-- a kick or ban marks the room's scope as left (purged after the grace period).
+- a kick or ban marks the room's scope as left (purged after the grace period); at start,
+  rooms left or re-joined while the bot was down are caught up the same way.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from nio import (
@@ -32,6 +34,7 @@ from nio import (
 
 from bot.services import Services
 from bot.settings import Settings
+from storage.members import Reconciled
 
 from . import router
 from .client import BotState, login
@@ -42,6 +45,7 @@ from .ratelimit import RetryPolicy, retry_after
 log = logging.getLogger(__name__)
 
 SYNC_TIMEOUT_MS = 30_000
+PURGE_EVERY_S = 6 * 3600
 MAX_PARALLEL_COMMANDS = 4
 _SEEN_MAX = 10_000
 
@@ -119,7 +123,49 @@ class MatrixBot:
                     self.client.device_id,
                     len(self.client.rooms),
                 )
+                await self._after_first_sync()
             first = backlog = False
+
+    async def _after_first_sync(self) -> None:
+        """Catch up on departures, then purge departed rooms now and every few hours."""
+        try:
+            await self.reconcile_rooms()
+        except Exception:  # data is kept, never purged on a guess; retried at the next start
+            log.exception("Matrix: reconciling room departures failed; purging is off")
+            return
+        task = asyncio.create_task(self._purge_forever())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def reconcile_rooms(self) -> Reconciled:
+        """Rooms the bot left or was re-invited to while it was not running: the first
+        sync lists every joined room, so stored rooms not among them are recorded as left
+        (their grace period starts now) and pending departures of joined rooms cleared."""
+        present = {f"matrix:{room_id}" for room_id in self.client.rooms}
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        result = await self.services.scopes.reconcile("matrix", present, when=now)
+        for scope in result.left:
+            log.info("Matrix: no longer in %s; its data is removed after the grace period", scope)
+        for scope in result.back:
+            log.info("Matrix: back in %s; its pending removal is cancelled", scope)
+        return result
+
+    async def purge_departed_rooms(self, now: datetime | None = None) -> list[str]:
+        """Delete what is stored of rooms the bot left longer than leave_grace_days ago."""
+        grace = timedelta(days=self.settings.matrix.leave_grace_days)
+        now = now or datetime.fromtimestamp(self._clock(), UTC)
+        gone = await self.services.scopes.purge_departed(grace, now, platform="matrix")
+        for scope in gone:
+            log.info("Matrix: purged the data of %s (left over %s ago)", scope, grace)
+        return gone
+
+    async def _purge_forever(self) -> None:
+        while True:
+            try:
+                await self.purge_departed_rooms()
+            except Exception:
+                log.exception("Matrix: purging departed rooms failed; retrying next round")
+            await asyncio.sleep(PURGE_EVERY_S)
 
     async def close(self) -> None:
         for task in list(self._tasks):

@@ -183,3 +183,19 @@ async def test_opt_out_also_clears_quoted_words_from_other_posts_text(tmp_path):
         assert "Please do not post that." in posts[2].text
     finally:
         await db.close()
+
+
+async def test_purge_keeps_to_the_platform_it_is_given(db: Database) -> None:
+    scopes = ScopeRepository(db)
+    left = datetime(2026, 1, 1, tzinfo=UTC)
+    for scope in ("discord:1", "matrix:!a:example.org"):
+        await scopes.mark_left(scope, left)
+    later = left + timedelta(days=30)
+    assert await scopes.purge_departed(timedelta(days=7), later, platform="matrix") == [
+        "matrix:!a:example.org"
+    ]
+    assert await scopes.purge_departed(timedelta(days=7), later, platform="discord") == [
+        "discord:1"
+    ]
+    with pytest.raises(ValueError):
+        await scopes.purge_departed(timedelta(days=7), later, platform="local")
