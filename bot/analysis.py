@@ -1,12 +1,17 @@
 """Analyses off the event loop, cached per thread revision.
 
-Services call `Analyses` for summaries, stances, quote reports and quote graphs. The pure
+Services call `Analyses` for summaries, stances, quote reports and quote graphs, and the
+scheduler for the summary part of digests and "since last read" catch-ups. The pure
 functions (bot.core.*) run in a worker thread for small threads and in a process pool for
 big ones: pure-Python work in a thread holds the GIL, so a 10,000-post summary there would
 leave the bot answering other commands in fits and starts; in another process it cannot
 slow the event loop at all. The pool is created on first use (spawn context: no inherited
 event loop, sockets or SQLite handles), has one worker by default (2-core hosts) and is shut
 down by `close()`. The worker runs at a lower CPU priority than the bot.
+
+A digest covers only the posts after its mark, so its worker reads only those (`first`): a
+digest of 20 new posts in a 10,000-post thread reads 20 posts, not 10,000. A catch-up is an
+ordinary summary with `since_post` (the whole thread is read: its errors name any author).
 
 Results are cached in SQLite (`analysis_cache`) per (thread revision, kind, parameters) as
 JSON and decoded back into the same frozen dataclasses the renderers take, so repeating a
@@ -38,6 +43,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
+from bot.core.digest import DIGEST_SENTENCES, DigestSummary, digest_summary
 from bot.core.graph import render_quote_graph
 from bot.core.models import QuoteEdge, StoredPost, StoredThread
 from bot.core.quote_report import QuoteReport, quote_report
@@ -208,32 +214,52 @@ def _quotes_job(posts: Sequence[StoredPost], edges: Sequence[QuoteEdge], *args: 
     return quote_report(posts, edges, *args)
 
 
+def _digest_job(
+    posts: Sequence[StoredPost],
+    edges: Sequence[QuoteEdge],
+    thread: StoredThread,
+    since: int,
+    algorithm: str,
+    sentences: int,
+) -> DigestSummary:
+    return digest_summary(thread, posts, since, algorithm=algorithm, sentences=sentences)
+
+
 _JOBS: dict[str, Callable[..., Any]] = {
     "summary": _summary_job,
     "stance": _stance_job,
     "quotes": _quotes_job,
+    "digest": _digest_job,
 }
 
 
-def _job_from_database(path: str, scope: str, name: str, job: str, args: tuple[Any, ...]) -> Any:
-    """Runs in a pool worker: read the thread from SQLite here, then analyse it.
+def _job_from_database(
+    path: str,
+    scope: str,
+    name: str,
+    job: str,
+    args: tuple[Any, ...],
+    first: int | None = None,
+) -> Any:
+    """Runs in a pool worker: read the thread (from post `first` on) from SQLite here, then
+    analyse it.
 
     Reading in the worker spares the bot both the read and pickling ~22 MB of posts per
     10,000 (0.5 s holding the GIL, i.e. a frozen event loop). A save that lands between the
     bot reading the thread's revision and this read is caught when the result is stored:
     `AnalysisCacheRepository.put` refuses a result for a revision that is no longer current.
     """
-    posts, edges = asyncio.run(_read_thread(path, scope, name))
+    posts, edges = asyncio.run(_read_thread(path, scope, name, first))
     return _JOBS[job](posts, edges, *args)
 
 
 async def _read_thread(
-    path: str, scope: str, name: str
+    path: str, scope: str, name: str, first: int | None = None
 ) -> tuple[list[StoredPost], list[QuoteEdge]]:
     db = await Database.open(path)
     try:
         threads = ThreadRepository(db)
-        return await threads.posts(scope, name), await threads.edges(scope, name)
+        return await threads.posts(scope, name, first), await threads.edges(scope, name)
     finally:
         await db.close()
 
@@ -298,6 +324,8 @@ class Analyses:
     async def summary(
         self, thread: StoredThread, request: SummaryRequest, load: PostsLoader
     ) -> Summary:
+        """A summary of the thread; `request.since_post` makes it a catch-up (the cache key
+        holds it, so the same catch-up of the same revision is a hit)."""
         params = {
             "request": to_jsonable(request),
             "language": thread.language,
@@ -307,6 +335,36 @@ class Analyses:
         return await self._cached(
             thread, "summary", params, Summary, lambda: self._run(thread, "summary", load, args)
         )
+
+    async def digest(
+        self,
+        thread: StoredThread,
+        since: int,
+        load: PostsLoader,
+        *,
+        algorithm: str,
+        sentences: int = DIGEST_SENTENCES,
+    ) -> DigestSummary:
+        """The summary part of a digest of the posts after `since` (bot.core.digest).
+
+        `load` need only return the posts after `since` (the pool worker reads only those).
+        Cached per (revision, since, algorithm, length): a preview followed by the scheduled
+        run, or the same thread in several schedules, is computed once.
+        """
+        since = max(0, since)
+        params = {
+            "since": since,
+            "algorithm": algorithm,
+            "sentences": sentences,
+            "language": thread.language,
+            "title": thread.title,
+            "link": thread.source_url,
+        }
+        args = (thread, since, algorithm, sentences)
+        return await self._cached(
+            thread, "digest", params, DigestSummary,
+            lambda: self._run(thread, "digest", load, args, first=since + 1),
+        )  # fmt: skip
 
     async def stance(
         self,
@@ -365,7 +423,9 @@ class Analyses:
         args: tuple[Any, ...],
         *,
         pool: bool = True,
+        first: int | None = None,
     ) -> Any:
+        """`first`: the job needs only posts from this number on (the worker reads no more)."""
         if not pool or self.where(thread) == "thread":
             posts, edges = await load()
             return await asyncio.to_thread(_JOBS[job], tuple(posts), tuple(edges), *args)
@@ -380,6 +440,7 @@ class Analyses:
                 thread.name,
                 job,
                 args,
+                first,
             )
         except BrokenProcessPool:
             # The worker died (killed, out of memory): start a fresh pool for the next job.

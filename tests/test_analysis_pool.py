@@ -24,10 +24,11 @@ from bot.analysis import (
     params_key,
     to_jsonable,
 )
+from bot.core.digest import DigestSummary, digest_summary
 from bot.core.models import AnalysedPost, AnalysedThread, QuoteEdge, Segment, StoredThread
 from bot.core.quote_report import QuoteReport, quote_report
 from bot.core.stance import StanceReport, stance_digest
-from bot.core.summary import Summary, SummaryRequest, summarise
+from bot.core.summary import SENTENCE_CAPS, Summary, SummaryRequest, summarise
 from bot.errors import UserError
 from bot.services import Services
 from bot.settings import Settings
@@ -278,6 +279,18 @@ def test_answers_survive_a_round_trip_through_json():
     ]
     for kind, answer in answers:
         assert decode(kind, encode(answer)) == answer
+
+
+async def test_a_digest_summary_survives_a_round_trip_through_json(db: Database, monkeypatch):
+    thread = await save(db, "ferry", thread_posts(40))
+    stored = await ThreadRepository(db).posts(SCOPE, "ferry")
+    monkeypatch.setitem(SENTENCE_CAPS, "lexrank", 5)  # the new posts have more: Luhn instead
+    fallback = digest_summary(thread, stored, 10, algorithm="lexrank")
+    refused = digest_summary(thread, stored, 10, algorithm="lexrank", sentences=0)
+    assert fallback.sentences and "summarised with luhn" in fallback.notes[0]
+    assert not refused.sentences and refused.notes[-1].startswith("No summary:")
+    for answer in (fallback, refused, DigestSummary()):
+        assert decode(DigestSummary, encode(answer)) == answer
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+import bot.analysis as analysis_module
 import bot.scheduler as scheduler_module
 from bot.core.digest import Digest, digest_answer, thread_digest
 from bot.core.models import QuoteEdge, Segment, StoredPost, StoredThread
@@ -470,16 +471,23 @@ async def test_digest_analysis_runs_off_the_event_loop(
     await services.ingest_bytes(SCOPE, rota_copy(4), name="rota")
     await add_schedule(services, T0)
     await services.ingest_bytes(SCOPE, rota_copy(6), name="rota")
-    seen: list[bool] = []
-    real = scheduler_module.thread_digest
+    seen: dict[str, list[bool]] = {"thread_digest": [], "digest_summary": []}
 
-    def spy(*args: Any, **kw: Any):  # type: ignore[no-untyped-def]
-        seen.append(threading.current_thread() is threading.main_thread())
-        return real(*args, **kw)
+    def spy(module: Any, name: str) -> None:
+        real = getattr(module, name)
 
-    monkeypatch.setattr(scheduler_module, "thread_digest", spy)
+        def spied(*args: Any, **kw: Any):  # type: ignore[no-untyped-def]
+            seen[name].append(threading.current_thread() is threading.main_thread())
+            return real(*args, **kw)
+
+        monkeypatch.setattr(module, name, spied)
+
+    spy(scheduler_module, "thread_digest")
+    spy(analysis_module, "digest_summary")  # the summary, through Analyses (a small thread)
     (report,) = await Scheduler(services, {"discord": Recorder()}).run_due(SLOT1)
-    assert report.status == "sent" and seen == [False]
+    assert report.status == "sent" and report.digest is not None
+    assert report.digest.threads[0].summary
+    assert seen == {"thread_digest": [False], "digest_summary": [False]}
 
 
 async def test_cancelled_before_publishing_gives_the_slot_back(services: Services) -> None:

@@ -6,6 +6,11 @@ the count of new posts, a short attributed summary of the new posts' own words o
 quote edges (who answered whom) that start in a new post, the most active participants and
 a link to the first unread post. `digest_answer` turns a whole digest into the same
 `Answer` every renderer understands; `digest_json` is the `--json` shape.
+
+The summary is the only costly part, so it is its own function (`digest_summary`) with a
+result that can be cached and computed in another process (bot.analysis); `thread_digest`
+takes it ready-made, and then only counts. Only posts after the mark and the old posts that
+the shown replies point at (`old_posts_named`) are needed, never the whole thread.
 """
 
 from __future__ import annotations
@@ -94,6 +99,58 @@ class Digest:
         return dataclasses.replace(self, notes=(*self.notes, *notes))
 
 
+@dataclass(frozen=True, slots=True)
+class DigestSummary:
+    """The summary part of one thread's digest: the only costly part, so it is what gets
+    cached per thread revision and run in the process pool for big threads."""
+
+    sentences: tuple[SummarySentence, ...] = ()
+    notes: tuple[str, ...] = ()
+    """The fallback-algorithm note, or why there is no summary."""
+
+
+def live_posts_after(posts: Sequence[StoredPost], since: int) -> list[StoredPost]:
+    """The live posts after the mark, in thread order: what a digest is about."""
+    since = max(0, since)
+    return [p for p in sorted(posts, key=lambda p: p.number) if p.number > since and not p.deleted]
+
+
+def digest_summary(
+    thread: StoredThread,
+    posts: Sequence[StoredPost],
+    since: int,
+    *,
+    algorithm: str = "lexrank",
+    sentences: int = DIGEST_SENTENCES,
+) -> DigestSummary:
+    """The attributed summary of the live posts after `since` (any posts may be given; the
+    rest are ignored). A selection the summariser refuses becomes a note, not an error: it
+    is as much a result of this thread revision as a summary, and is cached the same way."""
+    since = max(0, since)
+    new = live_posts_after(posts, since)
+    if not new:
+        return DigestSummary()
+    notes: list[str] = []
+    try:
+        summary = _summarise(thread, new, since, algorithm, sentences, notes)
+    except UserError as exc:
+        return DigestSummary((), (*notes, f"No summary: {exc}"))
+    return DigestSummary(summary, tuple(notes))
+
+
+def _shown_edges(edges: Sequence[QuoteEdge], since: int) -> list[QuoteEdge]:
+    """Replies that start in a new post, in the order a digest lists them."""
+    ordered = sorted(edges, key=lambda e: (e.from_post, e.to_post))
+    return [e for e in ordered if e.from_post > since]
+
+
+def old_posts_named(edges: Sequence[QuoteEdge], since: int) -> list[int]:
+    """Numbers of posts up to the mark that a digest names (the old posts its shown
+    replies answer): with the posts after the mark, all `thread_digest` needs to read."""
+    since = max(0, since)
+    return sorted({e.to_post for e in _shown_edges(edges, since)[:MAX_EDGES] if e.to_post <= since})
+
+
 def thread_digest(
     thread: StoredThread,
     posts: Sequence[StoredPost],
@@ -103,24 +160,25 @@ def thread_digest(
     algorithm: str = "lexrank",
     sentences: int = DIGEST_SENTENCES,
     notes: Sequence[str] = (),
+    summary: DigestSummary | None = None,
 ) -> ThreadDigest:
-    """The news in one thread after post `since` (0: the whole thread)."""
+    """The news in one thread after post `since` (0: the whole thread).
+
+    `posts` must hold every post after the mark, plus the old ones `old_posts_named` lists
+    (the whole thread does too). `summary`, when given, is `digest_summary` of the same posts
+    computed elsewhere (cached, or in a worker process); otherwise it is computed here.
+    """
     since = max(0, since)
     last_post = max((p.number for p in posts), default=since)
-    new = [p for p in sorted(posts, key=lambda p: p.number) if p.number > since and not p.deleted]
+    new = live_posts_after(posts, since)
     by_number = {p.number: p for p in posts}
     first = new[0] if new else None
-    notes = list(notes)
-    summary: tuple[SummarySentence, ...] = ()
-    if new:
-        try:
-            summary = _summarise(thread, new, since, algorithm, sentences, notes)
-        except UserError as exc:
-            notes.append(f"No summary: {exc}")
+    if summary is None:
+        summary = digest_summary(thread, new, since, algorithm=algorithm, sentences=sentences)
+    notes = [*notes, *summary.notes]
     authors = Counter(p.author for p in new if p.author)
     active = tuple(sorted(authors.items(), key=lambda kv: (-kv[1], kv[0].casefold())))
-    ordered = sorted(edges, key=lambda e: (e.from_post, e.to_post))
-    new_edges = [e for e in ordered if e.from_post > since]
+    new_edges = _shown_edges(edges, since)
     shown = tuple(
         DigestEdge(
             from_post=e.from_post,
@@ -142,7 +200,7 @@ def thread_digest(
         first_new_post=first.number if first else None,
         first_new_url=_url(thread, first),
         first_new_author=first.author if first else None,
-        summary=summary,
+        summary=summary.sentences,
         edges=shown,
         more_edges=max(0, len(new_edges) - MAX_EDGES),
         active=active[:TOP_PARTICIPANTS],
