@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from bot.core.digest import Digest, digest_answer, digest_json
 from bot.core.models import LOCAL_SCOPE
 from bot.core.render import Answer, Line, Section
-from bot.core.schedule import Cadence, parse_cadence
+from bot.digest_options import cadence_from_options, describe_schedule, local_time, stored_names
 from bot.errors import NotFound, UserError
 from bot.scheduler import RunReport, Scheduler, preview
 from bot.services import Services
@@ -141,11 +141,8 @@ async def cmd_digest(services: Services, args: argparse.Namespace, out: Output) 
 async def cmd_add(services: Services, args: argparse.Namespace, out: Output) -> None:
     if args.target != LOCAL_TARGET:
         raise UserError("the command line posts only to --target local (it prints digests)")
-    settings = services.settings.digest
-    every_is_cron = args.every is not None and len(args.every.split()) > 1
-    at = args.at if args.at is not None or every_is_cron else settings.default_time
-    cadence = parse_cadence(args.every, at, args.on, args.tz or settings.default_timezone)
-    names = [await _thread_name(services, n) for n in args.names]
+    cadence = cadence_from_options(args.every, args.at, args.on, args.tz, services.settings.digest)
+    names = await stored_names(services, LOCAL_SCOPE, args.names)
     schedule = await DigestRepository(services.db, clock=utcnow).add(
         LOCAL_SCOPE,
         names,
@@ -158,7 +155,7 @@ async def cmd_add(services: Services, args: argparse.Namespace, out: Output) -> 
         title=f"Digest #{schedule.id}: {cadence.describe()} of {', '.join(names)}",
         sections=(),
         notes=(
-            f"First run: {_local(schedule.next_run_at, cadence)}.",
+            f"First run: {local_time(schedule.next_run_at, cadence)}.",
             "Local digests are printed by `threadwise digest run-due`: run it from cron or "
             "a systemd timer.",
         ),
@@ -168,7 +165,7 @@ async def cmd_add(services: Services, args: argparse.Namespace, out: Output) -> 
 
 async def cmd_list(services: Services, args: argparse.Namespace, out: Output) -> None:
     schedules = await DigestRepository(services.db).list(LOCAL_SCOPE)
-    lines = tuple(Line(_describe(s)) for s in schedules)
+    lines = tuple(Line(describe_schedule(s, s.target)) for s in schedules)
     notes = () if schedules else ("No digests yet. Add one: threadwise digest add NAME --at 09:00",)
     answer = Answer(title="Digests", sections=(Section(None, lines),), notes=notes)
     out.answer(answer, [schedule_json(s) for s in schedules])
@@ -212,33 +209,6 @@ _ACTIONS = {
 
 
 # --- shapes -----------------------------------------------------------------------------------
-
-
-async def _thread_name(services: Services, name: str) -> str:
-    """The stored name (NotFound with suggestions when there is none)."""
-    key = name.strip().lower()
-    found = await services.threads.get(LOCAL_SCOPE, key) if key else None
-    if found is None:
-        await services.view(LOCAL_SCOPE, name)  # raises NotFound naming close matches
-        raise NotFound(f"no thread named “{name}” here.")
-    return found.name
-
-
-def _local(when: datetime | None, cadence: Cadence) -> str:
-    if when is None:
-        return "not planned"
-    return when.astimezone(cadence.zone).strftime("%Y-%m-%d %H:%M %Z")
-
-
-def _describe(s: Schedule) -> str:
-    names = ", ".join(t.name for t in s.threads)
-    text = f"#{s.id} {s.cadence.describe()} → {s.target}: {names}"
-    if not s.enabled:
-        return text + f" — off ({s.last_error or 'paused'})"
-    text += f"; next {_local(s.next_run_at, s.cadence)}"
-    if s.last_error:
-        text += f" (last try failed: {s.last_error})"
-    return text
 
 
 def _iso(value: datetime | None) -> str | None:

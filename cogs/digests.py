@@ -4,32 +4,34 @@ The scheduler started by `threadwise run` (bot/scheduler.py) posts them; this co
 lists, removes and previews schedules, scoped to the guild, with the target channel checked
 to belong to it. Every option is checked before anything is written, and a bad option is
 named in the answer (`every:`, `time:`, `weekday:`, `timezone:`), so the fix is obvious.
-The option words follow the CLI (bot/digest_cli.py): every = day | week | Nh | a cron
-expression, in an IANA zone.
+The options mean what they mean on the command line and in Matrix: every = day | week | Nh
+| a cron expression, in an IANA zone, checked by bot/digest_options.py; this cog only adds
+Discord's option names and its weekday choice.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import re
-import zoneinfo
-from collections.abc import Sequence
-from datetime import datetime
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import digest_options
 from bot.core.digest import digest_answer
 from bot.core.render import Answer, Line, Section
-from bot.core.schedule import WEEKDAYS, Cadence, load_zone, parse_cadence
+from bot.core.schedule import WEEKDAYS, Cadence
+from bot.digest_options import (
+    OptionNames,
+    describe_schedule,
+    local_time,
+    stored_names,
+    zone_choices,
+)
 from bot.discord_render import render_answer
 from bot.errors import NotFound, UserError
 from bot.scheduler import preview
-from bot.services import Services
 from bot.settings import DigestSettings
 from cogs import (
     Responder,
@@ -39,7 +41,7 @@ from cogs import (
     scope_of,
     thread_autocomplete,
 )
-from storage.digests import DigestRepository, Schedule
+from storage.digests import DigestRepository
 
 if TYPE_CHECKING:
     from bot.discord_app import ThreadwiseBot
@@ -48,9 +50,7 @@ DAY_NAMES = tuple(d.title() for d in WEEKDAYS)
 EVERY_SUGGESTIONS = ("day", "week", "1h", "2h", "3h", "4h", "6h", "8h", "12h", "0 9 * * 1-5")
 MAX_CHOICES = 25
 """Discord shows at most 25 autocomplete choices."""
-_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _WEEKLY = ("week", "weekly", "7d")
-_CLI_WORDS = (("--every", "every:"), ("--at", "time:"), ("--on", "weekday:"), ("--tz", "timezone:"))
 _POSTABLE = {
     discord.ChannelType.text,
     discord.ChannelType.news,
@@ -70,47 +70,14 @@ PREVIEW_NOTE = (
 # --- options → a cadence (no Discord types: testable on its own) -----------------------------
 
 
-@lru_cache(maxsize=1)
-def all_zones() -> tuple[str, ...]:
-    """Every IANA zone name this machine knows, sorted (read once: it walks the tz database)."""
-    return tuple(sorted(zoneinfo.available_timezones() | {"UTC"}))
+class DiscordOptionNames(OptionNames):
+    """Slash-command option names; a cadence error always starts by naming `every:`."""
+
+    def reword(self, message: str) -> str:
+        return f"{self.every} {super().reword(message.removeprefix('--every '))}"
 
 
-def zone_choices(current: str, limit: int = MAX_CHOICES) -> list[str]:
-    """Zones whose name, or whose city part, starts with what was typed (case-insensitive)."""
-    typed = current.strip().lower().replace(" ", "_")
-    zones = all_zones()
-    by_name = [z for z in zones if z.lower().startswith(typed)]
-    by_city = (
-        [z for z in zones if z.lower().rsplit("/", 1)[-1].startswith(typed)]
-        if typed and "/" not in typed
-        else []
-    )
-    picked = list(dict.fromkeys([*by_name, *by_city]))
-    if "UTC" in picked:  # the most common answer first
-        picked.remove("UTC")
-        picked.insert(0, "UTC")
-    return picked[:limit]
-
-
-def check_zone(name: str) -> str:
-    """The zone name, or a UserError naming `timezone:` with the closest known zone."""
-    name = name.strip()
-    try:
-        load_zone(name)
-    except UserError:
-        close = difflib.get_close_matches(name, all_zones(), n=1, cutoff=0.6)
-        hint = f" Did you mean {close[0]}?" if close else " Use one like Europe/Berlin or UTC."
-        raise UserError(f"timezone: “{name}” is not a known IANA time zone.{hint}") from None
-    return name
-
-
-def check_time(value: str) -> str:
-    """ "7:05" or "07:05" → "07:05"; anything else is a UserError naming `time:`."""
-    m = _HHMM.match(value.strip())
-    if not m:
-        raise UserError(f"time: must be a 24-hour time HH:MM like 09:00, not “{value}”.")
-    return f"{int(m.group(1)):02d}:{m.group(2)}"
+OPTION_NAMES = DiscordOptionNames(every="every:", at="time:", on="weekday:", tz="timezone:")
 
 
 def cadence_from_options(
@@ -122,17 +89,14 @@ def cadence_from_options(
 ) -> Cadence:
     """The cadence `/digest add` options mean; a UserError names the option to fix.
 
-    every: day (default), week, Nh, or a five-field cron expression. A weekday alone means
-    weekly. time: defaults to [digest] default_time, and a cron expression has none.
+    The shared rules are bot.digest_options'; here only what Discord's options add: the
+    weekday is a choice (an index), so its mistakes are told in Discord's words first.
     """
-    zone = check_zone(timezone or defaults.default_timezone)
     word = " ".join((every or "").split()) or None
-    cron = word is not None and " " in word
-    if cron and (time is not None or weekday is not None):
+    if word is not None and " " in word and (time is not None or weekday is not None):
         raise UserError(
             "every: a cron expression sets its own time and day; leave out time: and weekday:."
         )
-    at = None if cron else check_time(time) if time is not None else defaults.default_time
     if weekday is not None and word is None:
         word = "week"
     weekly = word is not None and word.lower() in _WEEKLY
@@ -141,53 +105,7 @@ def cadence_from_options(
     if weekly and weekday is None:
         raise UserError("weekday: a weekly digest needs a day; pick one in weekday:.")
     on = None if weekday is None else WEEKDAYS[weekday]
-    try:
-        return parse_cadence(word, at, on, zone)
-    except UserError as exc:
-        raise UserError(f"every: {_discord_words(str(exc))}") from None
-
-
-def _discord_words(message: str) -> str:
-    """The core's messages name the CLI flags; say the slash-command options instead."""
-    message = message.removeprefix("--every ")
-    for flag, option in _CLI_WORDS:
-        message = message.replace(flag, option)
-    return message
-
-
-def local_time(when: datetime | None, cadence: Cadence) -> str:
-    """An instant on the schedule's own clock: "Fri 2025-06-13 18:45 CEST"."""
-    if when is None:
-        return "not planned"
-    return when.astimezone(cadence.zone).strftime("%a %Y-%m-%d %H:%M %Z")
-
-
-def describe(schedule: Schedule, where: str) -> str:
-    """One line of `/digest list`: number, cadence, target, threads, next run or state."""
-    names = ", ".join(t.name for t in schedule.threads) or "(no threads left)"
-    text = f"#{schedule.id} {schedule.cadence.describe()} → {where}: {names}"
-    if not schedule.enabled:
-        return f"{text} — off: {schedule.last_error or 'paused'}"
-    text += f"; next {local_time(schedule.next_run_at, schedule.cadence)}"
-    if schedule.last_error:
-        text += f" (the last try failed: {schedule.last_error})"
-    return text
-
-
-async def stored_names(services: Services, scope: str, names: Sequence[str]) -> list[str]:
-    """The stored names, without repeats; NotFound (with close matches) names a missing one."""
-    found: list[str] = []
-    for name in names:
-        key = name.strip().lower()
-        try:
-            thread = await services.threads.get(scope, key) if key else None
-        except ValueError:  # not even a valid name: view() says what is stored
-            thread = None
-        if thread is None:
-            await services.view(scope, name)  # raises NotFound naming close matches
-            raise NotFound(f"no thread named “{name}” here.")
-        found.append(thread.name)
-    return list(dict.fromkeys(found))
+    return digest_options.cadence_from_options(word, time, on, timezone, defaults, OPTION_NAMES)
 
 
 def _plural(n: int, word: str) -> str:
@@ -200,7 +118,7 @@ def _plural(n: int, word: str) -> str:
 async def zone_autocomplete(
     itx: discord.Interaction, current: str
 ) -> list[app_commands.Choice[str]]:
-    return [app_commands.Choice(name=z, value=z) for z in zone_choices(current)]
+    return [app_commands.Choice(name=z, value=z) for z in zone_choices(current, MAX_CHOICES)]
 
 
 async def every_autocomplete(
@@ -289,7 +207,7 @@ class DigestsCog(commands.GroupCog, group_name="digest", group_description="Sche
     async def list_(self, itx: discord.Interaction) -> None:
         responder = await Responder.start(itx, private=True)
         schedules = await self._repo().list(scope_of(itx))
-        lines = tuple(Line(describe(s, self._where(s.target))) for s in schedules)
+        lines = tuple(Line(describe_schedule(s, self._where(s.target))) for s in schedules)
         notes = () if schedules else ("No digests scheduled. Add one with /digest add.",)
         answer = Answer(title="Scheduled digests", sections=(Section(None, lines),), notes=notes)
         await responder.send(render_answer(answer))

@@ -77,7 +77,7 @@ async def test_add_list_run_due_and_remove(db_path: Path) -> None:
 
     listed, _ = await tw(db_path, "list")
     assert f"#{added['id']} daily at 09:00 (Europe/Berlin) → local: rota" in listed
-    assert "next 2025-03-29 09:00 CET" in listed
+    assert "next Sat 2025-03-29 09:00 CET" in listed
 
     await ingest(db_path, 6)
     early, err = await tw(db_path, "run-due", "--now", "2025-03-29T08:59+01:00")
@@ -169,6 +169,18 @@ async def test_weekly_every_hours_and_cron_forms(db_path: Path) -> None:
     assert "cron “0 7 * * 1-5” (Europe/Berlin)" in listed
 
 
+async def test_the_options_read_as_in_the_bots(db_path: Path) -> None:
+    """The shared option rules (bot/digest_options.py): a day alone means weekly, "7:30" is
+    07:30, and a thread named twice counts once."""
+    await ingest(db_path, 2)
+    added = await add_daily(db_path, "rota", "ROTA", "--on", "fri", "--at", "7:30", "--tz", "UTC")
+    assert (added["cadence"], added["weekday"], added["time"]) == ("weekly", 4, "07:30")
+    assert added["threads"] == [{"name": "rota", "mark": 2}]
+    assert added["next_run_at"] == "2025-04-04T07:30:00+00:00"
+    printed, _ = await tw(db_path, "add", "rota", "--every", "6h", "--tz", "UTC")
+    assert "First run: Fri 2025-03-28 15:00 UTC." in printed  # grid from [digest] default_time
+
+
 @pytest.mark.parametrize(
     ("argv", "error", "match"),
     [
@@ -177,6 +189,8 @@ async def test_weekly_every_hours_and_cron_forms(db_path: Path) -> None:
         (["add", "rota", "--every", "week", "--at", "09:00"], UserError, "--on"),
         (["add", "rota", "--at", "9am"], UserError, "HH:MM"),
         (["add", "rota", "--tz", "Moon/Base"], UserError, "time zone"),
+        (["add", "rota", "--tz", "Europe/Berln"], UserError, "Did you mean Europe/Berlin"),
+        (["add", "rota", "--at", "24:00"], UserError, "--at must be a 24-hour time"),
         (["add", "rota", "--target", "123456"], UserError, "local"),
         (["remove", "7"], NotFound, "#7"),
     ],

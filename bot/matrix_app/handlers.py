@@ -10,26 +10,28 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import difflib
+import json
 import logging
 import re
-import zoneinfo
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
-from functools import lru_cache
+from typing import Any
+from urllib.parse import quote, urlsplit
 
+import aiohttp
 from nio import (
     AsyncClient,
-    MemoryDownloadResponse,
+    DownloadError,
     RoomGetEventResponse,
     RoomGetStateResponse,
 )
+from nio.api import MATRIX_MEDIA_API_PATH
 
 from bot.core import render
 from bot.core.digest import digest_answer
-from bot.core.schedule import Cadence, load_zone, parse_cadence
+from bot.core.schedule import Cadence
 from bot.core.summary import SummaryRequest
+from bot.digest_options import cadence_from_options, describe_schedule, local_time, stored_names
 from bot.errors import SourceError, ThreadwiseError, UserError
 from bot.scheduler import preview
 from bot.services import IngestResult, Services
@@ -45,8 +47,13 @@ from .ratelimit import RateLimited, Retrying
 log = logging.getLogger(__name__)
 
 _MXID = re.compile(r"^@([^\s:]+):\S+$")
-_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _WEEKLY = ("week", "weekly", "7d")
+_MIB = 1024 * 1024
+_CHUNK = 64 * 1024
+_DOWNLOAD_SECONDS = 300
+"""How long one file download may take in all (nio's own download() never gives up)."""
+_ERROR_BYTES = 64 * 1024
+"""A homeserver's error answer is a small JSON object; more than this is not read."""
 PREVIEW_NOTE = (
     "This is a preview: nothing was stored or moved, so the next scheduled digest still "
     "covers these posts."
@@ -194,15 +201,14 @@ class Handlers:
         if not isinstance(url, str) or not url.startswith("mxc://"):
             raise UserError("that file has no downloadable address")
         limit = self.settings.storage.max_upload_bytes
-        size = (content.get("info") or {}).get("size")
-        if isinstance(size, int) and size > limit:
+        info = content.get("info")
+        size = info.get("size") if isinstance(info, dict) else None
+        if isinstance(size, int) and size > limit:  # the sender's word: enough to refuse early
             raise UserError(_too_big(size, limit))
-        download = await self.retrying(lambda: self.client.download(mxc=url))
-        if not isinstance(download, MemoryDownloadResponse):
+        download = await self.retrying(lambda: download_at_most(self.client, url, limit))
+        if not isinstance(download, bytes):
             raise SourceError(f"could not download the file: {getattr(download, 'message', '')}")
-        if len(download.body) > limit:
-            raise UserError(_too_big(len(download.body), limit))
-        return await self.services.ingest_bytes(ctx.scope, download.body, name=name)
+        return await self.services.ingest_bytes(ctx.scope, download, name=name)
 
     async def thread_refresh(self, ctx: Context, args: argparse.Namespace) -> None:
         threads = await self.services.list_threads(ctx.scope)
@@ -278,7 +284,7 @@ class Handlers:
 
     async def digest_add(self, ctx: Context, args: argparse.Namespace) -> None:
         cadence = self._cadence(args)
-        names = await self._stored_names(ctx.scope, args.names)
+        names = await stored_names(self.services, ctx.scope, args.names)
         schedule = await self.schedules.add(
             ctx.scope, names, ctx.room_id, cadence, created_by=ctx.sender, start_from_latest=True
         )
@@ -292,41 +298,16 @@ class Handlers:
 
     def _cadence(self, args: argparse.Namespace) -> Cadence:
         """The options as one cadence; a UserError names the option to fix."""
-        defaults = self.settings.digest
         every, on = args.every, args.on
-        if args.weekly is not None:
+        if args.weekly is not None:  # the first spelling: --weekly DAY
             if on is not None or (every is not None and every.strip().lower() not in _WEEKLY):
                 raise router.UsageError("--weekly DAY means --every week --on DAY; use one form")
             every, on = "week", router.WEEKDAYS[args.weekly]
-        zone = _check_zone(args.tz or defaults.default_timezone)
-        cron = every is not None and len(every.split()) > 1
-        at = args.at
-        if at is not None and not _HHMM.match(at.strip()):
-            raise router.UsageError(f"--at must be a 24-hour time like 09:00, not {at!r}")
-        if at is None and not cron:
-            at = defaults.default_time
-        if on is not None and every is None:
-            every = "week"  # a day alone means weekly
-        return parse_cadence(every, at, on, zone)
-
-    async def _stored_names(self, scope: str, names: list[str]) -> list[str]:
-        """The stored names, without repeats; NotFound (with close matches) for a missing one."""
-        found: list[str] = []
-        for name in names:
-            key = name.strip().lower()
-            try:
-                thread = await self.services.threads.get(scope, key) if key else None
-            except ValueError:  # not even a valid name: view() says what is stored
-                thread = None
-            if thread is None:
-                await self.services.view(scope, name)  # raises NotFound naming close matches
-                raise UserError(f"no thread named “{name}” here.")
-            found.append(thread.name)
-        return list(dict.fromkeys(found))
+        return cadence_from_options(every, args.at, on, args.tz, self.settings.digest)
 
     async def digest_list(self, ctx: Context, args: argparse.Namespace) -> None:
         schedules = await self.schedules.list(ctx.scope)
-        lines = tuple(render.Line(_describe(s, ctx.room_id)) for s in schedules)
+        lines = tuple(render.Line(describe_schedule(s, _where(s, ctx.room_id))) for s in schedules)
         notes = () if schedules else (f"No digests yet: {self.prefix} digest add NAME --at 09:00",)
         await self.outbox.answer(
             ctx.target,
@@ -384,41 +365,9 @@ class Handlers:
         return (room.display_name if room is not None else "") or "Matrix room"
 
 
-@lru_cache(maxsize=1)
-def _zones() -> tuple[str, ...]:
-    return tuple(sorted(zoneinfo.available_timezones() | {"UTC"}))
-
-
-def _check_zone(name: str) -> str:
-    """The zone name, or a UsageError naming --tz with the closest known zone."""
-    name = name.strip()
-    try:
-        load_zone(name)
-    except UserError:
-        close = difflib.get_close_matches(name, _zones(), n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]}?" if close else '; use one like "Europe/Berlin" or UTC'
-        raise router.UsageError(f"--tz: {name!r} is not a known IANA time zone{hint}") from None
-    return name
-
-
-def local_time(when: datetime | None, cadence: Cadence) -> str:
-    """An instant on the schedule's own clock: "Mon 2025-03-31 07:30 CEST"."""
-    if when is None:
-        return "not planned"
-    return when.astimezone(cadence.zone).strftime("%a %Y-%m-%d %H:%M %Z")
-
-
-def _describe(s: Schedule, room_id: str) -> str:
-    """One line of `digest list`: number, cadence, threads, next run (or why it is off)."""
-    names = ", ".join(t.name for t in s.threads) or "(no threads left)"
-    where = "" if s.target == room_id else f" → {s.target}"
-    text = f"#{s.id} {s.cadence.describe()}{where}: {names}"
-    if not s.enabled:
-        return f"{text} — off: {s.last_error or 'paused'}"
-    text += f"; next {local_time(s.next_run_at, s.cadence)}"
-    if s.last_error:
-        text += f" (the last try failed: {s.last_error})"
-    return text
+def _where(schedule: Schedule, room_id: str) -> str | None:
+    """Where a listed digest posts: nothing to say when it is the room that asks."""
+    return None if schedule.target == room_id else schedule.target
 
 
 def _localpart(mxid: str) -> str | None:
@@ -426,11 +375,79 @@ def _localpart(mxid: str) -> str | None:
     return m.group(1) if m else None
 
 
-def _too_big(size: int, limit: int) -> str:
+def _too_big(size: int | None, limit: int) -> str:
+    """The refusal of an upload over the limit; `size` None: it was cut off past the limit."""
+    shown = f"more than {limit / _MIB:.1f}" if size is None else f"{size / _MIB:.1f}"
     return (
-        f"the file is {size / 1048576:.1f} MB; the limit is {limit / 1048576:.1f} MB "
-        "([storage] max_upload_bytes)"
+        f"the file is {shown} MB; the limit is {limit / _MIB:.1f} MB ([storage] max_upload_bytes)"
     )
+
+
+async def download_at_most(client: AsyncClient, mxc: str, limit: int) -> bytes | DownloadError:
+    """The file behind `mxc`; a UserError as soon as it proves larger than `limit` bytes.
+
+    nio's download() reads the whole body (into memory, or onto disk) before its size can be
+    looked at, and the size in an event's `info` is whatever the sender wrote. So this asks
+    the same media endpoint through nio's own session and token, refuses on a Content-Length
+    over the limit, and otherwise stops reading once more than `limit` bytes have arrived.
+    A refusal from the homeserver comes back as nio's DownloadError, with its HTTP response,
+    so the retry policy can honour a 429.
+    """
+    parts = urlsplit(mxc)
+    server, media_id = parts.netloc, parts.path.strip("/")
+    if parts.scheme != "mxc" or not server or not media_id or "/" in media_id:
+        raise UserError("that file has no downloadable address")
+    path = (
+        f"{MATRIX_MEDIA_API_PATH}/download/{quote(server, safe='')}/{quote(media_id, safe='')}"
+        "?allow_remote=true"
+    )
+    headers = {"Authorization": f"Bearer {client.access_token}"}
+    try:
+        resp = await client.send("GET", path, headers=headers, timeout=_DOWNLOAD_SECONDS)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise SourceError(f"could not download the file: {exc or type(exc).__name__}") from exc
+    complete = False
+    try:
+        if not 200 <= resp.status < 300:
+            raw = await _read_at_most(resp, _ERROR_BYTES)
+            error = DownloadError.from_dict(_json_object(raw))
+            error.transport_response = resp
+            complete = raw is not None
+            return error
+        declared = resp.content_length  # the homeserver's count, before any decompression
+        if declared is not None and declared > limit:
+            raise UserError(_too_big(declared, limit))
+        body = await _read_at_most(resp, limit)
+        if body is None:
+            raise UserError(_too_big(None, limit))
+        complete = True
+        return body
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise SourceError(f"the file download broke off: {exc or type(exc).__name__}") from exc
+    finally:
+        if complete:
+            resp.release()  # read to the end: the connection can be reused
+        else:
+            resp.close()  # a body left unread: drop the connection, do not drain it
+
+
+async def _read_at_most(resp: aiohttp.ClientResponse, limit: int) -> bytes | None:
+    """The (decoded) body, or None once it grows past `limit`: never more is kept."""
+    body = bytearray()
+    async for chunk in resp.content.iter_chunked(_CHUNK):
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def _json_object(raw: bytes | None) -> dict[str, Any]:
+    """A Matrix error body as a dict; {} when it is missing, too long or not a JSON object."""
+    try:
+        parsed = json.loads(raw or b"")
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
 
 
 def _ingest_status(result: IngestResult, prefix: str) -> str:

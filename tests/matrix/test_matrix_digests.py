@@ -8,37 +8,34 @@ message. One end-to-end test runs against the session's real Synapse.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiohttp import web
 from nio import MatrixRoom
 
-from bot.matrix_app.app import MatrixBot
-from bot.matrix_app.client import make_client
 from bot.matrix_app.handlers import Handlers
 from bot.matrix_app.publisher import MatrixPublisher
 from bot.matrix_app.router import ADMIN_COMMANDS, LAST, UsageError, help_text, parse
 from bot.scheduler import Scheduler
-from bot.services import Services
-from bot.settings import MatrixSettings, Settings
-from storage.database import Database
 from storage.digests import DigestRepository
 from tests.matrix.conftest import Accounts
 from tests.matrix.homeserver import BotProcess, Homeserver
+from tests.matrix.standin import (
+    ALICE,
+    BOB,
+    BOT,
+    ROOM,
+    SCOPE,
+    FakeHomeserver,
+    Room,
+    running_bot,
+    serving,
+)
 
-BOT = "@threadwise:example.org"
-ALICE = "@alice:example.org"
-BOB = "@bob:example.org"
-ROOM = "!digests:example.org"
 OTHER_ROOM = "!elsewhere:example.org"
-SCOPE = f"matrix:{ROOM}"
 OTHER_SCOPE = f"matrix:{OTHER_ROOM}"
 # Friday noon UTC, two days before Berlin moves its clocks forward (Sunday 2025-03-30).
 T0 = datetime(2025, 3, 28, 12, 0, tzinfo=UTC)
@@ -64,112 +61,30 @@ def cafe_json(posts: int) -> bytes:
     return json.dumps({"title": "Repair café", "posts": items}).encode()
 
 
-# --- a homeserver stand-in ------------------------------------------------------------------
-
-
-@dataclass
-class FakeHomeserver:
-    """Answers what the handlers need; `sent` keeps (room, txn id, content) in order."""
-
-    sent: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
-
-    async def state(self, request: web.Request) -> web.Response:
-        def event(kind: str, content: dict[str, Any]) -> dict[str, Any]:
-            return {
-                "type": kind,
-                "state_key": "",
-                "sender": ALICE,
-                "event_id": f"${kind}",
-                "origin_server_ts": 1,
-                "room_id": request.match_info["room"],
-                "content": content,
-            }
-
-        return web.json_response(
-            [
-                event("m.room.create", {"room_version": "10", "creator": ALICE}),
-                event("m.room.power_levels", {"users": {ALICE: 100, BOT: 50}, "users_default": 0}),
-            ]
-        )
-
-    async def typing(self, request: web.Request) -> web.Response:
-        return web.json_response({})
-
-    async def send(self, request: web.Request) -> web.Response:
-        room, txn = request.match_info["room"], request.match_info["txn"]
-        self.sent.append((room, txn, await request.json()))
-        return web.json_response({"event_id": f"$sent{len(self.sent)}"})
-
-    def bodies(self, since: int = 0) -> list[str]:
-        return [content.get("body", "") for _, _, content in self.sent[since:]]
+# --- the bot on a homeserver stand-in -------------------------------------------------------
 
 
 @pytest.fixture
 async def homeserver() -> AsyncIterator[tuple[FakeHomeserver, str]]:
     fake = FakeHomeserver()
-    app = web.Application()
-    rooms = "/_matrix/client/v3/rooms/{room}"
-    app.router.add_get(f"{rooms}/state", fake.state)
-    app.router.add_put(f"{rooms}/typing/{{user}}", fake.typing)
-    app.router.add_put(f"{rooms}/send/m.room.message/{{txn}}", fake.send)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield fake, f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
-
-
-@dataclass
-class Room:
-    """The bot as it runs, fed one command event at a time."""
-
-    bot: MatrixBot
-    fake: FakeHomeserver
-    services: Services
-    events: int = 0
-
-    async def say(self, text: str, sender: str = ALICE, room: str = ROOM) -> str:
-        """Send `text` as `sender`; returns everything the bot answered, joined."""
-        self.events += 1
-        before = len(self.fake.sent)
-        event = {
-            "type": "m.room.message",
-            "event_id": f"$cmd{self.events}",
-            "sender": sender,
-            "origin_server_ts": 1,
-            "content": {"msgtype": "m.text", "body": text},
-        }
-        self.bot._on_event(room, event)
-        await asyncio.gather(*list(self.bot._tasks))
-        return "\n".join(self.fake.bodies(before))
-
-    async def schedules(self, scope: str = SCOPE) -> list[Any]:
-        return await DigestRepository(self.services.db).list(scope)
+    async with serving(fake) as url:
+        yield fake, url
 
 
 @pytest.fixture
 async def room(tmp_path: Path, homeserver: tuple[FakeHomeserver, str]) -> AsyncIterator[Room]:
     fake, url = homeserver
-    db = await Database.open(tmp_path / "t.db")
-    matrix = MatrixSettings(homeserver=url, user_id=BOT, access_token="test-token")
-    settings = Settings(matrix=matrix)
-    client = make_client(matrix)
-    client.access_token = "test-token"
-    client.user_id = BOT
-    services = Services(db, settings)
-    bot = MatrixBot(services, settings, client)
-    bot.handlers = Handlers(  # the same handlers, on a fixed clock
-        services, settings, client, bot.outbox, bot.policy.call, clock=lambda: T0
-    )
-    try:
-        yield Room(bot, fake, services)
-    finally:
-        await services.close()
-        await client.close()
-        await db.close()
+    async with running_bot(tmp_path / "t.db", fake, url) as room:
+        bot = room.bot
+        bot.handlers = Handlers(  # the same handlers, on a fixed clock
+            room.services,
+            room.services.settings,
+            bot.client,
+            bot.outbox,
+            bot.policy.call,
+            clock=lambda: T0,
+        )
+        yield room
 
 
 # --- parsing ------------------------------------------------------------------------------------
@@ -214,9 +129,10 @@ BAD = {
     "hours not dividing a day": ("--every 5h", "N in 1, 2, 3, 4, 6, 8, 12, 24"),
     "cron with four fields": ('--every "0 9 * *"', "5 fields"),
     "cron with a time": ('--every "0 9 * * 1-5" --at 09:00', "drop --at"),
-    "misspelt zone": ("--tz Europe/Berln", "did you mean Europe/Berlin?"),
-    "no such zone": ("--tz Mars/Olympus", "--tz: 'Mars/Olympus' is not a known IANA time zone"),
-    "hour 25": ("--at 25:00", "--at must be a 24-hour time"),
+    "misspelt zone": ("--tz Europe/Berln", "Did you mean Europe/Berlin?"),
+    "no such zone": ("--tz Mars/Olympus", "--tz “Mars/Olympus” is not a known IANA time zone."),
+    "hour 25": ("--at 25:00", "--at must be a 24-hour time HH:MM like 09:00, not “25:00”."),
+    "minutes 60": ("--at 7:60", "--at must be a 24-hour time"),
     "weekly without a day": ("--every week", "needs --on DAY"),
     "a day on a daily digest": ("--every day --on mon", "--on goes with --every week"),
     "no such day": ("--on someday", "unknown day"),
