@@ -264,13 +264,15 @@ async def cmd_stance(services: Services, args: argparse.Namespace, out: Console)
 
 
 async def cmd_quotes(services: Services, args: argparse.Namespace, out: Console) -> None:
-    result = await services.quotes(LOCAL_SCOPE, args.name, args.author, args.post)
-    answer = render.quotes_answer(result.view.thread, result.report)
+    result = await services.quotes(
+        LOCAL_SCOPE, args.name, args.author, args.post, with_posts=out.json_mode
+    )
+    answer = render.quotes_answer(result.thread, result.report)
     if args.graph:
         png = await services.quote_graph(result)
         await asyncio.to_thread(_write_file, Path(args.graph), png)
         answer = _with_note(answer, f"Quote graph written to {args.graph}")
-    document = jsonout.quotes_json(result.view.thread, result.view.posts, result.report)
+    document = jsonout.quotes_json(result.thread, result.posts, result.report)
     out.answer(answer, document)
 
 
@@ -283,7 +285,7 @@ async def cmd_demo(services: Services, args: argparse.Namespace, out: Console) -
     name = result.thread.name
     summary = await services.summary(LOCAL_SCOPE, name, SummaryRequest(sentences=5))
     stance = await services.stance(LOCAL_SCOPE, name)
-    quotes = await services.quotes(LOCAL_SCOPE, name)
+    quotes = await services.quotes(LOCAL_SCOPE, name, with_posts=out.json_mode)
     graph = Path(args.graph or "threadwise-demo-quotes.png")
     png = await services.quote_graph(quotes)
     await asyncio.to_thread(_write_file, graph, png)
@@ -294,14 +296,14 @@ async def cmd_demo(services: Services, args: argparse.Namespace, out: Console) -
                 "thread": jsonout.thread_json(result.thread),
                 "summary": jsonout.summary_json(summary.thread, summary.summary),
                 "stance": jsonout.stance_json(stance.thread, stance.report),
-                "quotes": jsonout.quotes_json(quotes.view.thread, quotes.view.posts, quotes.report),
+                "quotes": jsonout.quotes_json(quotes.thread, quotes.posts, quotes.report),
                 "graph": str(graph),
             },
         )
         return
     for answer in (
         render.summary_answer(summary.thread, summary.summary),
-        render.quotes_answer(quotes.view.thread, quotes.report),
+        render.quotes_answer(quotes.thread, quotes.report),
         render.stance_answer(stance.thread, stance.report, stance.post_urls),
     ):
         print(render_text(answer))

@@ -117,8 +117,10 @@ class StanceAnswer:
 
 @dataclass(frozen=True, slots=True)
 class QuotesAnswer:
-    view: ThreadView
+    thread: StoredThread
     report: QuoteReport
+    posts: tuple[StoredPost, ...] = ()
+    """Only when asked for (`with_posts`): the JSON document lists every post's segments."""
 
 
 class Services:
@@ -410,19 +412,31 @@ class Services:
         return StanceAnswer(thread=thread, report=report, post_urls=urls)
 
     async def quotes(
-        self, scope: str, name: str, author: str | None = None, post: int | None = None
+        self,
+        scope: str,
+        name: str,
+        author: str | None = None,
+        post: int | None = None,
+        *,
+        with_posts: bool = False,
     ) -> QuotesAnswer:
+        """Who quoted whom. A cached report needs no post read at all; `with_posts` also
+        returns the posts (for a full JSON document)."""
+        if not with_posts:
+            thread = await self._thread(scope, name)
+            report = await self.analyses.quotes(thread, self._loader(thread), author, post)
+            return QuotesAnswer(thread=thread, report=report)
         view = await self.view(scope, name)
 
         async def loaded() -> tuple[tuple[StoredPost, ...], tuple[QuoteEdge, ...]]:
             return view.posts, view.edges
 
         report = await self.analyses.quotes(view.thread, loaded, author, post)
-        return QuotesAnswer(view=view, report=report)
+        return QuotesAnswer(thread=view.thread, report=report, posts=view.posts)
 
     async def quote_graph(self, answer: QuotesAnswer) -> bytes:
-        title = f"Who quoted whom — {answer.view.thread.title}"
-        return await self.analyses.quote_graph(answer.view.thread, answer.report, title)
+        title = f"Who quoted whom — {answer.thread.title}"
+        return await self.analyses.quote_graph(answer.thread, answer.report, title)
 
 
 def _live(posts: Sequence[StoredPost]) -> list[StoredPost]:

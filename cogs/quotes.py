@@ -42,7 +42,7 @@ class QuotesCog(commands.Cog):
         responder = await Responder.start(itx, private=private)
         services = self.bot.services
         result = await services.quotes(scope_of(itx), thread, user, post)
-        answer = render.quotes_answer(result.view.thread, result.report)
+        answer = render.quotes_answer(result.thread, result.report)
         png: bytes | None = await services.quote_graph(result)
         if png is not None and len(png) > itx.filesize_limit:
             png = None

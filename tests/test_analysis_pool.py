@@ -353,3 +353,29 @@ async def test_deleted_posts_leave_summaries_and_stances(db: Database, processes
     assert all(s.post != 6 for s in summary.sentences)
     assert not any(p.topic_sentences for p in stance.participants)
     assert "sailor6" in quotes.members  # who-quoted-whom keeps deleted posts
+
+
+async def test_cached_stance_and_quotes_read_no_posts(db: Database, monkeypatch):
+    services = Services(db, Settings(), processes=False)
+    try:
+        await save(db, "t", thread_posts(40, seed=3))
+        reads: list[str] = []
+        original = services.threads.posts
+
+        async def counted(*args, **kwargs):
+            reads.append(args[1])
+            return await original(*args, **kwargs)
+
+        monkeypatch.setattr(services.threads, "posts", counted)
+        first_stance = await services.stance(SCOPE, "t")
+        first_quotes = await services.quotes(SCOPE, "t")
+        assert len(reads) == 2  # one read each, to compute
+        assert await services.stance(SCOPE, "t") == first_stance
+        assert await services.quotes(SCOPE, "t") == first_quotes
+        assert len(reads) == 2 and services.analyses.stats.hits == 2  # cache: no post read
+        assert first_stance.post_urls == {p.number: p.url for p in await original(SCOPE, "t")}
+        full = await services.quotes(SCOPE, "t", with_posts=True)
+        assert full.report == first_quotes.report and len(full.posts) == 40
+        assert first_quotes.posts == ()
+    finally:
+        await services.close()

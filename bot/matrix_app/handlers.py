@@ -275,10 +275,10 @@ class Handlers:
     async def quotes(self, ctx: Context, args: argparse.Namespace) -> None:
         async with self._typing(ctx):
             result = await self.services.quotes(ctx.scope, args.name, args.author, args.post)
-            answer = render.quotes_answer(result.view.thread, result.report)
+            answer = render.quotes_answer(result.thread, result.report)
             await self.outbox.answer(ctx.target, answer)
             png = await self.services.quote_graph(result)
-        await self.outbox.image(ctx.target, png, f"{result.view.thread.name}-quotes.png")
+        await self.outbox.image(ctx.target, png, f"{result.thread.name}-quotes.png")
 
     # --- digests -------------------------------------------------------------------------
 
