@@ -232,7 +232,16 @@ class ThreadwiseBot(commands.Bot):
         async with self._guild_lock:
             guilds = list(self.guilds)
             present = {f"discord:{guild.id}" for guild in guilds}
-            result = await self.services.scopes.reconcile("discord", present, when=self.clock())
+            account = str(self.user.id) if self.user is not None else None
+            result = await self.services.scopes.reconcile(
+                "discord", present, when=self.clock(), account=account
+            )
+        if result.skipped:
+            # Another bot account than last time (a wrong token, a staging bot on the same
+            # database): it sees none of the stored guilds, which are not gone.
+            log.warning("guild departures not reconciled: %s", result.skipped)
+            self._reconciled.set()
+            return result
         unavailable = sum(1 for guild in guilds if guild.unavailable)
         grace = leave_grace(self.settings)
         for scope in result.left:
@@ -250,8 +259,9 @@ class ThreadwiseBot(commands.Bot):
         return result
 
     async def purge_departed_scopes(self, now: datetime | None = None) -> list[str]:
+        present = {f"discord:{guild.id}" for guild in self.guilds}
         gone = await self.services.scopes.purge_departed(
-            leave_grace(self.settings), now, platform="discord"
+            leave_grace(self.settings), now, platform="discord", present=present
         )
         for scope in gone:
             log.info("purged %s after the grace period", scope)

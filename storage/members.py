@@ -34,6 +34,8 @@ class Reconciled:
 
     left: tuple[str, ...]
     back: tuple[str, ...]
+    skipped: str | None = None
+    """Why nothing was changed (another bot account than the one this database knows)."""
 
 
 # Platforms whose membership can be reconciled; `local` (the CLI) is never "left".
@@ -175,7 +177,11 @@ class ScopeRepository:
             return cur.rowcount > 0
 
     async def reconcile(
-        self, platform: str, present: Iterable[str], when: datetime | None = None
+        self,
+        platform: str,
+        present: Iterable[str],
+        when: datetime | None = None,
+        account: str | None = None,
     ) -> Reconciled:
         """Make the departures of one platform match where the bot is now.
 
@@ -196,6 +202,14 @@ class ScopeRepository:
             raise ValueError(f"not {platform} scopes: {', '.join(foreign)}")
         pattern = prefix + "*"  # "discord:" / "matrix:" hold no GLOB wildcards
         async with self._db.transaction() as conn:
+            if account is not None:
+                known = await self._switch_account(conn, platform, account)
+                if known is not None:
+                    return Reconciled(
+                        left=(),
+                        back=(),
+                        skipped=f"this database last served {known}, not {account}",
+                    )
             stored = await conn.execute_fetchall(
                 "SELECT scope FROM threads WHERE scope GLOB ?"
                 " UNION SELECT scope FROM digest_schedules WHERE scope GLOB ?"
@@ -218,21 +232,55 @@ class ScopeRepository:
             )
         return Reconciled(left=tuple(left), back=tuple(back))
 
+    @staticmethod
+    async def _switch_account(
+        conn: aiosqlite.Connection, platform: str, account: str
+    ) -> str | None:
+        """Record `account` as the one this database serves on `platform`; the account it
+        served before when that was another one. A wrong token, or a staging bot sharing
+        the database, sees none of the stored guilds or rooms: reconciling then would mark
+        every one of them as left, and purge them all after the grace period."""
+        key = f"{platform}:reconciled-account"
+        rows = await conn.execute_fetchall("SELECT value FROM bot_state WHERE key = ?", (key,))
+        known = str(rows[0][0]) if rows else None
+        if known != account:
+            await conn.execute(
+                "INSERT INTO bot_state (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, account),
+            )
+        return known if known is not None and known != account else None
+
     async def purge_departed(
-        self, grace: timedelta, now: datetime | None = None, platform: str | None = None
+        self,
+        grace: timedelta,
+        now: datetime | None = None,
+        platform: str | None = None,
+        present: Iterable[str] = (),
     ) -> list[str]:
         """Delete every thread and schedule of scopes left longer than `grace` ago; only
-        `platform`'s scopes when given (each adapter purges its own, with its own grace)."""
+        `platform`'s scopes when given (each adapter purges its own, with its own grace).
+
+        `present`: scopes the adapter is in right now. A departure of one of them is stale
+        (a join that raced the start-up reconcile): it is cleared, never purged.
+        """
         if platform is not None and platform not in _PLATFORMS:
             raise ValueError(f"cannot purge scopes of {platform!r}")
         cutoff = (now or utcnow()) - grace
         pattern = "*" if platform is None else f"{platform}:*"
+        here = frozenset(present)
         async with self._db.transaction() as conn:
             rows = await conn.execute_fetchall(
                 "SELECT scope, left_at FROM scope_departures WHERE scope GLOB ?", (pattern,)
             )
+            stale = [r[0] for r in rows if r[0] in here]
+            await conn.executemany(
+                "DELETE FROM scope_departures WHERE scope = ?", [(scope,) for scope in stale]
+            )
             gone = [
-                r[0] for r in rows if (left := from_db_time(r[1])) is not None and left <= cutoff
+                r[0]
+                for r in rows
+                if r[0] not in here and (left := from_db_time(r[1])) is not None and left <= cutoff
             ]
             for scope in gone:
                 await conn.execute("DELETE FROM digest_schedules WHERE scope = ?", (scope,))

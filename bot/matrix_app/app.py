@@ -141,9 +141,12 @@ class MatrixBot:
         """Rooms the bot left or was re-invited to while it was not running: the first
         sync lists every joined room, so stored rooms not among them are recorded as left
         (their grace period starts now) and pending departures of joined rooms cleared."""
-        present = {f"matrix:{room_id}" for room_id in self.client.rooms}
         now = datetime.fromtimestamp(self._clock(), UTC)
-        result = await self.services.scopes.reconcile("matrix", present, when=now)
+        result = await self.services.scopes.reconcile(
+            "matrix", self._present(), when=now, account=self.user_id
+        )
+        if result.skipped:
+            log.warning("Matrix: room departures not reconciled: %s", result.skipped)
         for scope in result.left:
             log.info("Matrix: no longer in %s; its data is removed after the grace period", scope)
         for scope in result.back:
@@ -154,10 +157,18 @@ class MatrixBot:
         """Delete what is stored of rooms the bot left longer than leave_grace_days ago."""
         grace = timedelta(days=self.settings.matrix.leave_grace_days)
         now = now or datetime.fromtimestamp(self._clock(), UTC)
-        gone = await self.services.scopes.purge_departed(grace, now, platform="matrix")
+        gone = await self.services.scopes.purge_departed(
+            grace, now, platform="matrix", present=self._present()
+        )
         for scope in gone:
             log.info("Matrix: purged the data of %s (left over %s ago)", scope, grace)
         return gone
+
+    def _present(self) -> set[str]:
+        """Scopes of the rooms the bot is in or is joining right now (an invite's join
+        task may finish before the next sync lists the room)."""
+        rooms = {*self.client.rooms, *self.client.invited_rooms, *self._rooms_in_hand}
+        return {f"matrix:{room_id}" for room_id in rooms}
 
     async def _purge_forever(self) -> None:
         while True:

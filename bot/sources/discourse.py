@@ -328,11 +328,11 @@ class DiscourseReader:
             return await asyncio.to_thread(topic_doc, view, list(view.posts), where.base)
         got = {raw["id"]: raw for raw in view.posts if _is_int(raw.get("id"))}
         start = min(max(options.start_page - 1, 0), (len(view.stream) - 1) // BATCH) * BATCH
-        start = await self._back_to_known(fetcher, where, view.stream, got, start, options)
+        start, spent = await self._back_to_known(fetcher, where, view.stream, got, start, options)
         wanted = list(view.stream[start:])
         missing = [pid for pid in wanted if pid not in got]
         batches = [missing[i : i + BATCH] for i in range(0, len(missing), BATCH)]
-        allowed = batches[: max(options.max_pages - 1, 0)]
+        allowed = batches[: max(options.max_pages - 1 - spent, 0)]
         total = 1 + len(batches)
         _progress(options, 1, total)
         done, why = 0, f"the page cap is {options.max_pages} requests; raise it to read the rest"
@@ -371,22 +371,30 @@ class DiscourseReader:
         got: dict[int, Any],
         start: int,
         options: ReadOptions,
-    ) -> int:
-        """Where a refresh starts: back a batch at a time while the batch at `start` opens
-        with a post not stored yet (deleted posts pulled later ones, new ones too, forward
-        in the stream)."""
-        steps = 0
-        while start > 0 and options.known_ids and steps < MAX_STEPS_BACK:
-            opening = stream[start]
-            if opening not in got:
-                await self._fetch_batch(fetcher, where, stream[start : start + BATCH], got)
-            raw = got.get(opening)
-            number = raw.get("post_number") if raw is not None else None
-            if raw is None or str(number) in options.known_ids:
+    ) -> tuple[int, int]:
+        """Where a refresh starts, and the requests spent finding it: back a batch at a
+        time while the batch at `start` opens with a post not stored yet (deleted posts
+        pulled later ones, new ones too, forward in the stream). The batches fetched stay
+        in `got`, and their requests count against the page cap."""
+        spent = 0
+        budget = min(MAX_STEPS_BACK, options.max_pages - 1)
+        while start > 0 and options.known_ids and spent < budget:
+            batch = stream[start : start + BATCH]
+            if any(pid not in got for pid in batch):
+                try:
+                    await self._fetch_batch(fetcher, where, batch, got)
+                except SourceError:
+                    break  # start here: the read on keeps what it can get
+                spent += 1
+            # small actions ("closed the topic") are never stored: look at the first post
+            opening = next(
+                (got[p] for p in batch if p in got and got[p].get("post_type") != SMALL_ACTION),
+                None,
+            )
+            if opening is None or str(opening.get("post_number")) in options.known_ids:
                 break
             start -= BATCH
-            steps += 1
-        return start
+        return start, spent
 
     def parse_saved(self, text: str, url: str | None = None) -> ThreadDoc:
         data = load_json(text)

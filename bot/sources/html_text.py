@@ -614,7 +614,9 @@ class PagedHtmlReader:
             wanted = page.url_for(start)
             if wanted is not None:
                 page = await self._fetch(fetcher, wanted)
-        page = await self._back_to_known(fetcher, page, options.known_ids)
+        fetched = {page.page: page}
+        budget = min(MAX_STEPS_BACK, max_pages - 1)
+        page = await self._back_to_known(fetcher, page, options.known_ids, fetched, budget)
         first = page
         last = first.last_page
         end = min(last, first.page + max_pages - 1)
@@ -626,7 +628,7 @@ class PagedHtmlReader:
             next_url = first.url_for(number)
             if next_url is None:
                 break
-            page = await self._fetch(fetcher, next_url)
+            page = fetched.get(number) or await self._fetch(fetcher, next_url)
             ids = {p.source_id for p in page.posts if p.source_id is not None}
             if page.page < number and ids and ids <= seen:
                 break  # sent back to a page already read: the thread got shorter meanwhile
@@ -645,11 +647,19 @@ class PagedHtmlReader:
             raise SourceError(f"no posts found in this {self.engine} thread")
         return doc
 
-    async def _back_to_known(self, fetcher: PageFetcher, page: Page, known: frozenset[str]) -> Page:
+    async def _back_to_known(
+        self,
+        fetcher: PageFetcher,
+        page: Page,
+        known: frozenset[str],
+        fetched: dict[int, Page],
+        budget: int,
+    ) -> Page:
         """The page a refresh should start from: back from `page` while it opens with a post
-        that is not stored yet (posts deleted earlier in the thread pulled it forward)."""
+        that is not stored yet (posts deleted earlier in the thread pulled it forward).
+        At most `budget` steps; the pages fetched are kept in `fetched` for the read on."""
         steps = 0
-        while known and page.page > 1 and steps < MAX_STEPS_BACK:
+        while known and page.page > 1 and steps < budget:
             opening = next((p.source_id for p in page.posts if p.source_id), None)
             if opening is None or opening in known:
                 break
@@ -657,6 +667,7 @@ class PagedHtmlReader:
             if earlier is None:
                 break
             page = await self._fetch(fetcher, earlier)
+            fetched.setdefault(page.page, page)
             steps += 1
         return page
 

@@ -40,7 +40,12 @@ async def quick_bot(make_bot: Any) -> ThreadwiseBot:
     return await make_bot(guild_ready_timeout=0.05)
 
 
-async def connect(bot: ThreadwiseBot, up: Iterable[int], down: Iterable[int] = ()) -> None:
+async def connect(
+    bot: ThreadwiseBot,
+    up: Iterable[int],
+    down: Iterable[int] = (),
+    user: dict[str, Any] | None = None,
+) -> None:
     """What the gateway does on every (re)connect: READY lists the bot's guilds as
     unavailable, GUILD_CREATE follows for each guild that is up (`down` are in an outage
     and never arrive); returns once on_ready and its listeners have finished."""
@@ -49,7 +54,7 @@ async def connect(bot: ThreadwiseBot, up: Iterable[int], down: Iterable[int] = (
     state.parse_ready(
         {
             "v": 10,
-            "user": BOT_USER,
+            "user": user or BOT_USER,
             "guilds": [{"id": str(g), "unavailable": True} for g in up + down],
             "session_id": "reconcile-session",
             "resume_gateway_url": "ws://127.0.0.1:1/",
@@ -267,3 +272,29 @@ async def test_run_discord_reconciles_when_ready(
         await own.close()
     assert await names(services, SCOPE_A) == ["garden"]
     assert await names(services, SCOPE_B) == ["garden"]  # inside its grace period
+
+
+async def test_another_bot_account_on_the_same_database_marks_nothing_as_left(
+    make_bot: Any, services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="bot.discord_app")
+    await services.ingest_bytes(SCOPE_A, garden_json(), name="garden")
+    await connect(await make_bot(guild_ready_timeout=0.05), up=[GUILD_A])
+    staging = {**BOT_USER, "id": "730000000000000001", "username": "threadwise-staging"}
+    other = await make_bot(guild_ready_timeout=0.05)
+    await connect(other, up=[GUILD_D], user=staging)  # a wrong token: none of our guilds
+    assert await departures(services) == {}
+    assert any("not reconciled" in r.getMessage() for r in caplog.records)
+    assert await names(services, SCOPE_A) == ["garden"]
+
+
+async def test_a_stale_departure_of_a_guild_the_bot_is_in_is_cleared_not_purged(
+    quick_bot: ThreadwiseBot, services: Services, fake: FakeDiscord
+) -> None:
+    await services.ingest_bytes(SCOPE_A, garden_json(), name="garden")
+    await connect(quick_bot, up=[GUILD_A])
+    # a departure written after the reconcile (e.g. a join that raced it)
+    await services.scopes.mark_left(SCOPE_A, fake.now() - timedelta(days=30))
+    assert await quick_bot.purge_departed_scopes(now=fake.now()) == []
+    assert await departures(services) == {}
+    assert await names(services, SCOPE_A) == ["garden"]

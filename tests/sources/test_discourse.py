@@ -531,6 +531,52 @@ async def test_refresh_steps_back_to_the_batch_that_opens_with_a_stored_post():
     assert doc.resume_page == 4  # 80 posts: the next refresh starts at the 4th batch
 
 
+async def test_stepping_back_counts_against_the_page_cap():
+    topic, pool = topic_2108(full_stream=False)
+    stream = topic["post_stream"]["stream"]
+    known = frozenset(str(pool[i]["post_number"]) for i in stream[:30])
+    server = DiscourseServer(topic, pool)
+    doc, fetcher = await read_from_server(
+        server, ReadOptions(max_pages=2, start_page=4, known_ids=known)
+    )
+    assert len(fetcher.urls) == 2  # the topic view and one batch, whatever the steps
+    assert server.batches == [stream[60:80]]
+    assert doc.notes and doc.notes[0].startswith("stopped at post")
+
+
+async def test_a_failing_step_back_keeps_reading_from_where_it_is():
+    topic, pool = topic_2108(full_stream=False)
+    stream = topic["post_stream"]["stream"]
+    server = DiscourseServer(topic, pool)
+    answer_posts = server.posts
+
+    async def first_batch_fails(request: web.Request) -> web.Response:
+        if not server.batches:
+            server.batches.append([])
+            return web.json_response({"errors": ["busy"]}, status=503)
+        return await answer_posts(request)
+
+    server.app = web.Application()
+    server.app.router.add_get("/t/2108.json", server.view)
+    server.app.router.add_get("/t/2108/posts.json", first_batch_fails)
+    options = ReadOptions(max_pages=50, start_page=4, known_ids=frozenset({"1"}))
+    doc, _ = await read_from_server(server, options)
+    assert [int(p.source_id) for p in doc.posts] == sorted(
+        pool[i]["post_number"] for i in stream[60:]
+    )
+
+
+async def test_a_batch_opening_with_a_small_action_is_judged_by_its_first_post():
+    topic, pool = topic_2108(full_stream=False)
+    stream = topic["post_stream"]["stream"]
+    pool = {**pool, stream[60]: {**pool[stream[60]], "post_type": 3}}  # "closed the topic"
+    stored = [*stream[:60], *stream[61:62]]  # a small action is never stored
+    known = frozenset(str(pool[i]["post_number"]) for i in stored)
+    server = DiscourseServer(topic, pool)
+    await read_from_server(server, ReadOptions(start_page=4, known_ids=known))
+    assert server.batches == [stream[60:80]]  # no step back: post 61 of the batch is stored
+
+
 async def test_resume_page_is_the_batch_of_the_last_post_read():
     topic, pool = topic_2108(full_stream=True)
     server = DiscourseServer(topic, pool)

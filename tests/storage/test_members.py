@@ -199,3 +199,34 @@ async def test_purge_keeps_to_the_platform_it_is_given(db: Database) -> None:
     ]
     with pytest.raises(ValueError):
         await scopes.purge_departed(timedelta(days=7), later, platform="local")
+
+
+async def test_reconcile_by_another_account_changes_nothing(db: Database) -> None:
+    scopes, threads = ScopeRepository(db), ThreadRepository(db)
+    doc = ThreadDoc(
+        title="t",
+        posts=(PostDoc(blocks=(Block("Some words of a post here."),)),),
+        source_kind="text",
+    )
+    await threads.save("matrix:!a:example.org", "t", infer_quotes(doc))
+    when = datetime(2026, 3, 1, tzinfo=UTC)
+    first = await scopes.reconcile("matrix", ["matrix:!a:example.org"], when, account="@bot:x")
+    assert first.skipped is None
+    other = await scopes.reconcile("matrix", [], when, account="@staging:x")
+    assert other.skipped and "@bot:x" in other.skipped and other.left == ()
+    assert await scopes.purge_departed(timedelta(0), when + timedelta(days=1)) == []
+    # the same (new) account again: a real change of bot, reconciled from now on
+    again = await scopes.reconcile("matrix", [], when, account="@staging:x")
+    assert again.skipped is None and again.left == ("matrix:!a:example.org",)
+
+
+async def test_purge_clears_departures_of_present_scopes(db: Database) -> None:
+    scopes = ScopeRepository(db)
+    left = datetime(2026, 1, 1, tzinfo=UTC)
+    await scopes.mark_left("matrix:!here:example.org", left)
+    await scopes.mark_left("matrix:!gone:example.org", left)
+    purged = await scopes.purge_departed(
+        timedelta(days=7), left + timedelta(days=30), "matrix", present=["matrix:!here:example.org"]
+    )
+    assert purged == ["matrix:!gone:example.org"]
+    assert not await scopes.mark_back("matrix:!here:example.org")  # cleared already
