@@ -443,9 +443,9 @@ async def summary_since_last_read(
     The mark moves to the last post the summary covered once the summary is made (if the
     adapter then fails to deliver it, that part counts as shown; the thread stays there).
     The summary goes through `services.analyses` like any other (process pool for a big
-    thread, cached: the same catch-up of the same revision is a database read). Only the
-    posts after the mark are read up front; the older ones only when a small thread's
-    summary has to be computed here (its errors can name the thread's other authors).
+    thread, cached: the same catch-up of the same revision is a database read). Up front
+    only the news is counted (no post is read); the posts are read only when the summary
+    has to be computed here (a small thread; its errors can name the thread's other authors).
     """
     thread = await services.thread(scope, name)
     marks = ReadMarkRepository(services.db)
@@ -454,19 +454,16 @@ async def summary_since_last_read(
         algorithm=services.settings.summary.algorithm,
         sentences=services.settings.summary.sentences,
     )
-    after = await services.threads.posts(scope, thread.name, (since or 0) + 1)
-    last = max((p.number for p in after), default=0)
-    if base.last_post is not None:
-        last = min(last, base.last_post)
-    fresh = [p for p in after if p.number <= last and not p.deleted]
+    last, fresh = await services.threads.news_after(scope, thread.name, since or 0, base.last_post)
     if not fresh:
         return CatchUp(thread, None, since, max(since or 0, last), 0)
     wanted = dataclasses.replace(base, since_post=since or None)
 
     async def load() -> tuple[list[StoredPost], list[QuoteEdge]]:
-        older = await services.threads.posts(scope, thread.name, 1, since) if since else []
-        return [*older, *after], await services.threads.edges(scope, thread.name)
+        return await services.threads.posts(scope, thread.name), await services.threads.edges(
+            scope, thread.name
+        )
 
     summary = await services.analyses.summary(thread, wanted, load)
     stored = await marks.advance(scope, user, thread.name, last)
-    return CatchUp(thread, summary, since, stored, len(fresh))
+    return CatchUp(thread, summary, since, stored, fresh)

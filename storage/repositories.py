@@ -342,6 +342,34 @@ class ThreadRepository:
         )
         return {r[0]: r[1] for r in rows}
 
+    async def news_after(
+        self, scope: str, name: str, after: int, upto: int | None = None
+    ) -> tuple[int, int]:
+        """(last post number after `after` (at most `upto`), or 0; how many posts after
+        `after` up to that one still stand). A catch-up checks this before reading posts."""
+        cap = -1 if upto is None else upto
+        rows = await self._thread_rows(
+            scope,
+            name,
+            "SELECT COALESCE(MAX(number), 0) FROM posts WHERE thread_id = ? AND number > ?"
+            " AND (? < 0 OR number <= ?)",
+            after,
+            cap,
+            cap,
+        )
+        last = int(rows[0][0])
+        if last <= after:
+            return 0, 0
+        rows = await self._thread_rows(
+            scope,
+            name,
+            "SELECT COUNT(*) FROM posts WHERE thread_id = ? AND number > ? AND number <= ?"
+            " AND deleted = 0",
+            after,
+            last,
+        )
+        return last, int(rows[0][0])
+
     async def source_ids(self, scope: str, name: str) -> set[str]:
         """The forum/chat ids of the stored posts (what a refresh already has)."""
         rows = await self._thread_rows(
@@ -359,13 +387,13 @@ class ThreadRepository:
         )
         return [QuoteEdge(from_post=r[0], to_post=r[1], count=r[2]) for r in rows]
 
-    async def _thread_rows(self, scope: str, name: str, sql: str) -> list[Any]:
-        """Rows of `sql` (whose one parameter is the thread's id); NotFound if no thread."""
+    async def _thread_rows(self, scope: str, name: str, sql: str, *params: Any) -> list[Any]:
+        """Rows of `sql`, whose first parameter is the thread's id; NotFound if no thread."""
         validate_scope(scope)
         _check_name(name)
         async with self._db.snapshot() as conn:
             thread_id = await _thread_id(conn, scope, name)
-            return list(await conn.execute_fetchall(sql, (thread_id,)))
+            return list(await conn.execute_fetchall(sql, (thread_id, *params)))
 
     async def save(self, scope: str, name: str, thread: AnalysedThread) -> SaveResult:
         """Store `thread` under `name` in one transaction: all of it, or nothing.

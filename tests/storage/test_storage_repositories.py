@@ -280,6 +280,19 @@ async def test_post_urls_are_the_links_of_the_stored_posts(threads: ThreadReposi
     assert 4 not in want and len(want) == 5
     assert await threads.post_urls("local", "trams") == want
     assert await threads.source_ids("local", "trams") == {p.source_id for p in stored}
+
+
+async def test_news_after_counts_standing_posts_without_reading_them(
+    threads: ThreadRepository,
+) -> None:
+    thread = make_thread(8)
+    posts = [replace(p, deleted=True) if p.number in (6, 8) else p for p in thread.posts]
+    await threads.save("local", "trams", replace(thread, posts=posts))
+    assert await threads.news_after("local", "trams", 0) == (8, 6)
+    assert await threads.news_after("local", "trams", 5) == (8, 1)  # 7 stands, 6 and 8 not
+    assert await threads.news_after("local", "trams", 5, upto=6) == (6, 0)
+    assert await threads.news_after("local", "trams", 8) == (0, 0)
+    assert await threads.news_after("local", "trams", 3, upto=2) == (0, 0)
     with pytest.raises(NotFound):
         await threads.post_urls("local", "nope")
     with pytest.raises(NotFound):
