@@ -301,7 +301,17 @@ def _sumy(algorithm: str, posts: list[Any], language: str, title: str) -> dict[s
         summarizer = classes[algorithm](Stemmer(language))
         summarizer.stop_words = get_stop_words(language)
     seconds, picked = timed(summarizer, built.document, 5)
-    return {"seconds": seconds, "picks": sorted(str(s) for s in picked)}
+    picks = sorted(str(s) for s in picked)
+    # sumy's rating of the 5th pick and of every sentence within rounding noise of it: where
+    # sumy rates sentences equal to 12 digits, threadwise keeps thread order (summary.py)
+    from bot.core.summary import rate_sentences
+
+    rated = rate_sentences(summarizer, built.document)
+    kth = sorted(rated, reverse=True)[min(5, len(rated)) - 1] if rated else 0.0
+    tolerance = 1e-12 * max((abs(r) for r in rated), default=1.0)
+    tied = sorted({str(x) for x, r in zip(built.document.sentences, rated, strict=True)
+                   if abs(r - kth) <= tolerance})  # fmt: skip
+    return {"seconds": seconds, "picks": picks, "tied": tied}
 
 
 def _lexrank_1000(reference: bool, posts: list[Any], language: str) -> dict[str, Any]:
@@ -403,7 +413,12 @@ def table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 def same(a: Run, b: Run) -> str:
     if not (a.out.get("picks") and b.out.get("picks")):
         return ""
-    return "same picks" if a.out["picks"] == b.out["picks"] else "DIFFERENT picks"
+    if a.out["picks"] == b.out["picks"]:
+        return "same picks"
+    tied = set(b.out.get("tied", ()))
+    if set(a.out["picks"]) ^ set(b.out["picks"]) <= tied:
+        return "same picks up to sumy's ties (thread order here)"
+    return "DIFFERENT picks"
 
 
 def measure_steps(

@@ -464,8 +464,13 @@ def rate_sentences(summarizer: Any, document: ObjectDocumentModel) -> list[float
 
 
 def _order_by_rating(scores: Sequence[float]) -> list[int]:
-    """Indices best-first with sumy's ordering: stable sort by rating, descending."""
-    return sorted(range(len(scores)), key=lambda i: scores[i], reverse=True)
+    """Indices best-first with sumy's ordering (stable sort by rating, descending), except
+    that ratings equal to 12 significant digits count as tied and keep thread order: LSA's
+    SVD gives tied sentences ratings a few units in the last place apart, differently from
+    one machine (or BLAS build) to the next, and a summary must not depend on that."""
+    from bot.core.fastrank import best_first
+
+    return best_first(scores)
 
 
 def _kl_ranking(summarizer: KLSummarizer, sentences: Sequence[Sentence]) -> Iterator[int]:
