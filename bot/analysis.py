@@ -60,8 +60,9 @@ POOL_THRESHOLD_POSTS = 1_000
 2-core machine (synthetic thread, CPU): summary 0.2 s and stance 0.9 s at 500 posts, 0.4 s
 and 1.7 s at 1,000, 1.0 s and 3.5 s at 2,000. The worker reads the posts itself (~0.06 s a
 thousand posts); starting it costs ~0.5–1.5 s, once per bot."""
-CACHE_VERSION = 1
-"""Part of every cache key: bump it when an analysis changes what it returns."""
+CACHE_VERSION = 2
+"""Part of every cache key: bump it when an analysis changes what it returns (2: ties in
+ratings and key-point scores keep thread order)."""
 WORKER_NICENESS = 5
 
 PostsLoader = Callable[[], Awaitable[tuple[Sequence[StoredPost], Sequence[QuoteEdge]]]]
