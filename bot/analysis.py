@@ -60,6 +60,16 @@ POOL_THRESHOLD_POSTS = 1_000
 2-core machine (synthetic thread, CPU): summary 0.2 s and stance 0.9 s at 500 posts, 0.4 s
 and 1.7 s at 1,000, 1.0 s and 3.5 s at 2,000. The worker reads the posts itself (~0.06 s a
 thousand posts); starting it costs ~0.5–1.5 s, once per bot."""
+PROGRESS_POSTS = 500
+"""From this many posts an analysis that is not cached says what it is doing (a few
+seconds at 10,000 posts): the Discord answer shows it while the result is computed."""
+_DOING = {
+    "summary": "Summarising",
+    "stance": "Reading the stances in",
+    "quotes": "Counting the quotes in",
+    "digest": "Summarising the news in a thread of",
+}
+Progress = Callable[[str], None]
 CACHE_VERSION = 2
 """Part of every cache key: bump it when an analysis changes what it returns (2: ties in
 ratings and key-point scores keep thread order)."""
@@ -323,7 +333,11 @@ class Analyses:
     # --- the analyses ----------------------------------------------------------------------
 
     async def summary(
-        self, thread: StoredThread, request: SummaryRequest, load: PostsLoader
+        self,
+        thread: StoredThread,
+        request: SummaryRequest,
+        load: PostsLoader,
+        progress: Progress | None = None,
     ) -> Summary:
         """A summary of the thread; `request.since_post` makes it a catch-up (the cache key
         holds it, so the same catch-up of the same revision is a hit)."""
@@ -334,8 +348,9 @@ class Analyses:
         }
         args = (request, thread.language, thread.title)
         return await self._cached(
-            thread, "summary", params, Summary, lambda: self._run(thread, "summary", load, args)
-        )
+            thread, "summary", params, Summary,
+            lambda: self._run(thread, "summary", load, args), progress,
+        )  # fmt: skip
 
     async def digest(
         self,
@@ -374,13 +389,15 @@ class Analyses:
         author: str | None = None,
         topic: str | None = None,
         key_points: int = 3,
+        progress: Progress | None = None,
     ) -> StanceReport:
         language = thread.language or "english"
         params = {"author": author, "topic": topic, "key_points": key_points, "lang": language}
         args = (author, topic, key_points, language)
         return await self._cached(
-            thread, "stance", params, StanceReport, lambda: self._run(thread, "stance", load, args)
-        )
+            thread, "stance", params, StanceReport,
+            lambda: self._run(thread, "stance", load, args), progress,
+        )  # fmt: skip
 
     async def quotes(
         self,
@@ -388,14 +405,15 @@ class Analyses:
         load: PostsLoader,
         author: str | None = None,
         post: int | None = None,
+        progress: Progress | None = None,
     ) -> QuoteReport:
         """Who quoted whom. Always in a worker thread: it only counts edges (0.15 s for
-        10,000 posts), and the caller holds the posts already for the renderers."""
+        10,000 posts), which is not worth a pool worker's start-up."""
         params = {"author": author, "post": post}
         args = (author, post)
         return await self._cached(
             thread, "quotes", params, QuoteReport,
-            lambda: self._run(thread, "quotes", load, args, pool=False),
+            lambda: self._run(thread, "quotes", load, args, pool=False), progress,
         )  # fmt: skip
 
     async def quote_graph(self, thread: StoredThread, report: QuoteReport, title: str) -> bytes:
@@ -486,6 +504,7 @@ class Analyses:
         params: dict[str, Any],
         result_type: type[T],
         compute: Callable[[], Awaitable[T]],
+        progress: Progress | None = None,
     ) -> T:
         key = params_key(kind, params)
         stored = await self.cache.get(thread.scope, thread.name, kind, key)
@@ -504,6 +523,8 @@ class Analyses:
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._inflight[slot] = future
         self.stats.misses += 1
+        if progress is not None and thread.post_count >= PROGRESS_POSTS:
+            progress(f"{_DOING.get(kind, 'Analysing')} {thread.post_count:,} posts…")
         try:
             value = await compute()
             await self._store(thread, kind, key, value)

@@ -248,7 +248,7 @@ async def cmd_summary(services: Services, args: argparse.Namespace, out: Console
         author=args.author,
         explain=args.explain,
     )
-    result = await services.summary(LOCAL_SCOPE, args.name, request)
+    result = await services.summary(LOCAL_SCOPE, args.name, request, out.progress)
     out.answer(
         render.summary_answer(result.thread, result.summary),
         jsonout.summary_json(result.thread, result.summary),
@@ -256,7 +256,7 @@ async def cmd_summary(services: Services, args: argparse.Namespace, out: Console
 
 
 async def cmd_stance(services: Services, args: argparse.Namespace, out: Console) -> None:
-    result = await services.stance(LOCAL_SCOPE, args.name, args.author, args.topic)
+    result = await services.stance(LOCAL_SCOPE, args.name, args.author, args.topic, out.progress)
     out.answer(
         render.stance_answer(result.thread, result.report, result.post_urls),
         jsonout.stance_json(result.thread, result.report),
@@ -265,7 +265,12 @@ async def cmd_stance(services: Services, args: argparse.Namespace, out: Console)
 
 async def cmd_quotes(services: Services, args: argparse.Namespace, out: Console) -> None:
     result = await services.quotes(
-        LOCAL_SCOPE, args.name, args.author, args.post, with_posts=out.json_mode
+        LOCAL_SCOPE,
+        args.name,
+        args.author,
+        args.post,
+        with_posts=out.json_mode,
+        progress=out.progress,
     )
     answer = render.quotes_answer(result.thread, result.report)
     if args.graph:

@@ -383,9 +383,15 @@ class Services:
 
     # --- analyses (CPU work off the event loop) -------------------------------------------
 
-    async def summary(self, scope: str, name: str, request: SummaryRequest) -> SummaryAnswer:
+    async def summary(
+        self,
+        scope: str,
+        name: str,
+        request: SummaryRequest,
+        progress: ProgressFn | None = None,
+    ) -> SummaryAnswer:
         thread = await self._thread(scope, name)
-        summary = await self.analyses.summary(thread, request, self._loader(thread))
+        summary = await self.analyses.summary(thread, request, self._loader(thread), progress)
         return SummaryAnswer(thread=thread, summary=summary)
 
     def _loader(self, thread: StoredThread) -> Callable[[], Awaitable[tuple[Any, Any]]]:
@@ -404,10 +410,17 @@ class Services:
         return await summary_since_last_read(self, scope, user, name, request)
 
     async def stance(
-        self, scope: str, name: str, author: str | None = None, topic: str | None = None
+        self,
+        scope: str,
+        name: str,
+        author: str | None = None,
+        topic: str | None = None,
+        progress: ProgressFn | None = None,
     ) -> StanceAnswer:
         thread = await self._thread(scope, name)
-        report = await self.analyses.stance(thread, self._loader(thread), author, topic)
+        report = await self.analyses.stance(
+            thread, self._loader(thread), author, topic, progress=progress
+        )
         urls = await self.threads.post_urls(scope, thread.name)
         return StanceAnswer(thread=thread, report=report, post_urls=urls)
 
@@ -419,19 +432,22 @@ class Services:
         post: int | None = None,
         *,
         with_posts: bool = False,
+        progress: ProgressFn | None = None,
     ) -> QuotesAnswer:
         """Who quoted whom. A cached report needs no post read at all; `with_posts` also
         returns the posts (for a full JSON document)."""
         if not with_posts:
             thread = await self._thread(scope, name)
-            report = await self.analyses.quotes(thread, self._loader(thread), author, post)
+            report = await self.analyses.quotes(
+                thread, self._loader(thread), author, post, progress
+            )
             return QuotesAnswer(thread=thread, report=report)
         view = await self.view(scope, name)
 
         async def loaded() -> tuple[tuple[StoredPost, ...], tuple[QuoteEdge, ...]]:
             return view.posts, view.edges
 
-        report = await self.analyses.quotes(view.thread, loaded, author, post)
+        report = await self.analyses.quotes(view.thread, loaded, author, post, progress)
         return QuotesAnswer(thread=view.thread, report=report, posts=view.posts)
 
     async def quote_graph(self, answer: QuotesAnswer) -> bytes:

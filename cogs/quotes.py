@@ -41,7 +41,11 @@ class QuotesCog(commands.Cog):
     ) -> None:
         responder = await Responder.start(itx, private=private)
         services = self.bot.services
-        result = await services.quotes(scope_of(itx), thread, user, post)
+        progress = responder.progress()
+        try:
+            result = await services.quotes(scope_of(itx), thread, user, post, progress=progress)
+        finally:
+            await progress.close()
         answer = render.quotes_answer(result.thread, result.report)
         png: bytes | None = await services.quote_graph(result)
         if png is not None and len(png) > itx.filesize_limit:

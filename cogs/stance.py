@@ -38,7 +38,11 @@ class StanceCog(commands.Cog):
         private: bool = False,
     ) -> None:
         responder = await Responder.start(itx, private=private)
-        result = await self.bot.services.stance(scope_of(itx), thread, user, topic)
+        progress = responder.progress()
+        try:
+            result = await self.bot.services.stance(scope_of(itx), thread, user, topic, progress)
+        finally:
+            await progress.close()
         await responder.send(
             render_answer(render.stance_answer(result.thread, result.report, result.post_urls))
         )

@@ -101,5 +101,9 @@ class SummaryCog(commands.Cog):
             )
             await responder.send(render_answer(read.answer()))
             return
-        result = await services.summary(scope_of(itx), thread, request)
+        progress = responder.progress()
+        try:
+            result = await services.summary(scope_of(itx), thread, request, progress)
+        finally:
+            await progress.close()
         await responder.send(render_answer(render.summary_answer(result.thread, result.summary)))

@@ -253,9 +253,9 @@ async def test_summary_options_reach_the_service(driver, fake, services) -> None
     seen: list[Any] = []
     real = services.summary
 
-    async def spy(scope: str, name: str, request: Any) -> Any:
+    async def spy(scope: str, name: str, request: Any, progress: Any = None) -> Any:
         seen.append((scope, name, request))
-        return await real(scope, name, request)
+        return await real(scope, name, request, progress)
 
     services.summary = spy  # type: ignore[method-assign]
     await driver.command(

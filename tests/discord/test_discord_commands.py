@@ -515,3 +515,26 @@ async def test_only_an_owner_can_sync(driver, fake, services) -> None:
     requests = await driver.command("sync", user_id=OWNER_ID)
     assert len([r for r in requests if r.method == "PUT"]) == 1
     assert "Synced 10 commands" in text_of(requests)
+
+
+@pytest.mark.parametrize(
+    ("command", "doing"),
+    [("stance", "Reading the stances in"), ("summary", "Summarising")],
+)
+async def test_a_big_thread_shows_what_is_being_done_then_the_answer(
+    driver, fake, services, command: str, doing: str
+) -> None:
+    from bot.analysis import PROGRESS_POSTS
+
+    posts = [
+        {"author": f"member{n % 7}", "text": f"Plot {n} needs water on day {n % 5}. Fine by me."}
+        for n in range(PROGRESS_POSTS)
+    ]
+    name = await store(services, SCOPE_A, json.dumps({"title": "Plots", "posts": posts}).encode())
+    requests = await driver.command(command, opt("thread", name))
+    check_payloads(requests)
+    edits = [r.json.get("content") or "" for r in requests if r.method == "PATCH"]
+    assert any(f"⏳ {doing} {PROGRESS_POSTS} posts" in text for text in edits), edits
+    assert edits[-1] == "" or "⏳" not in edits[-1]  # the answer replaced the progress line
+    again = await driver.command(command, opt("thread", name))  # cached: nothing to wait for
+    assert not any("⏳" in (r.json.get("content") or "") for r in again if r.method == "PATCH")
