@@ -46,7 +46,10 @@ class QuotesCog(commands.Cog):
             result = await services.quotes(scope_of(itx), thread, user, post, progress=progress)
         finally:
             await progress.close()
-        answer = render.quotes_answer(result.thread, result.report)
+        answer = render.brief(
+            render.quotes_answer(result.thread, result.report),
+            how_to_narrow="Narrow it to one person with user:, or to one post with post:.",
+        )
         png: bytes | None = await services.quote_graph(result)
         if png is not None and len(png) > itx.filesize_limit:
             png = None

@@ -44,5 +44,11 @@ class StanceCog(commands.Cog):
         finally:
             await progress.close()
         await responder.send(
-            render_answer(render.stance_answer(result.thread, result.report, result.post_urls))
+            render_answer(
+                render.brief(
+                    render.stance_answer(result.thread, result.report, result.post_urls),
+                    how_to_narrow="Ask about one person with user:, or about a word with topic:.",
+                    sections_are="participants",
+                )
+            )
         )

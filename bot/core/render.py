@@ -118,6 +118,13 @@ def stance_answer(
     """`post_urls` lets reply and topic lines link to their post, not just the thread."""
     urls = post_urls or {}
     sections = []
+    if report.groups:  # first: the overview, which a chat-sized answer must keep
+        sections.append(
+            Section(
+                "Who agrees with whom",
+                tuple(Line(", ".join(group)) for group in report.groups),
+            )
+        )
     for p in report.participants:
         lines: list[Line] = [
             Line(
@@ -144,13 +151,6 @@ def stance_answer(
             ref = Ref(ts.post, None, _post_url(thread, ts.post, urls.get(ts.post)))
             lines.append(Line(ts.text, ref, detail=f"{ts.polarity} ({ts.compound:+.2f})"))
         sections.append(Section(p.author, tuple(lines)))
-    if report.groups:
-        sections.append(
-            Section(
-                "Who agrees with whom",
-                tuple(Line(", ".join(group)) for group in report.groups),
-            )
-        )
     notes = (report.note,) if report.note else ()
     title = f"Stances — {thread.title}" + (f" (topic: {report.topic})" if report.topic else "")
     return Answer(title=title, sections=tuple(sections), notes=notes, link=thread.source_url)
@@ -206,6 +206,38 @@ def quotes_answer(thread: StoredThread, report: QuoteReport) -> Answer:
         notes=report.notes,
         link=thread.source_url,
     )
+
+
+CHAT_SECTIONS = 15
+CHAT_LINES = 12
+
+
+def brief(
+    answer: Answer,
+    max_sections: int = CHAT_SECTIONS,
+    max_lines: int = CHAT_LINES,
+    how_to_narrow: str = "",
+    sections_are: str = "sections",
+) -> Answer:
+    """The answer cut to what a chat message should hold: a stance of a 10,000-post
+    thread copied without names has 10,000 participants, and a channel must not get 800
+    messages. The first `max_sections` sections keep their first `max_lines` lines; what
+    is left out is counted, with `how_to_narrow` (the adapter's own option names)."""
+    sections: list[Section] = []
+    cut = False
+    for section in answer.sections[:max_sections]:
+        lines = section.lines
+        if len(lines) > max_lines:
+            lines = (*lines[: max_lines - 1], Line(f"… and {len(lines) - max_lines + 1} more"))
+            cut = True
+        sections.append(Section(section.heading, lines))
+    notes = list(answer.notes)
+    hidden = len(answer.sections) - max_sections
+    if hidden > 0:
+        notes.append(f"{hidden:,} more {sections_are} are not shown here.")
+    if (cut or hidden > 0) and how_to_narrow:
+        notes.append(how_to_narrow)
+    return Answer(answer.title, tuple(sections), tuple(notes), answer.link)
 
 
 def _people(prefix: str, counts: Sequence[tuple[str, int]]) -> str:

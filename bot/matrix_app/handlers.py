@@ -268,14 +268,21 @@ class Handlers:
             author = self._participant(ctx.room_id, author)
         async with self._typing(ctx):
             result = await self.services.stance(ctx.scope, args.name, author, topic)
-        await self.outbox.answer(
-            ctx.target, render.stance_answer(result.thread, result.report, result.post_urls)
+        answer = render.brief(
+            render.stance_answer(result.thread, result.report, result.post_urls),
+            how_to_narrow=f"Ask about one person: {self.prefix} stance NAME @user, "
+            f"or about a word: {self.prefix} stance NAME --topic WORD.",
+            sections_are="participants",
         )
+        await self.outbox.answer(ctx.target, answer)
 
     async def quotes(self, ctx: Context, args: argparse.Namespace) -> None:
         async with self._typing(ctx):
             result = await self.services.quotes(ctx.scope, args.name, args.author, args.post)
-            answer = render.quotes_answer(result.thread, result.report)
+            answer = render.brief(
+                render.quotes_answer(result.thread, result.report),
+                how_to_narrow=f"Narrow it: {self.prefix} quotes NAME --author NAME or --post N.",
+            )
             await self.outbox.answer(ctx.target, answer)
             png = await self.services.quote_graph(result)
         await self.outbox.image(ctx.target, png, f"{result.thread.name}-quotes.png")

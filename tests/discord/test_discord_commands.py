@@ -538,3 +538,15 @@ async def test_a_big_thread_shows_what_is_being_done_then_the_answer(
     assert edits[-1] == "" or "⏳" not in edits[-1]  # the answer replaced the progress line
     again = await driver.command(command, opt("thread", name))  # cached: nothing to wait for
     assert not any("⏳" in (r.json.get("content") or "") for r in again if r.method == "PATCH")
+
+
+async def test_a_stance_of_hundreds_of_participants_stays_one_answer(driver, fake, services):
+    posts = [{"text": f"Plot {n} should get the rain barrel on day {n}."} for n in range(300)]
+    name = await store(services, SCOPE_A, json.dumps({"title": "Barrels", "posts": posts}).encode())
+    requests = await driver.command("stance", opt("thread", name))
+    check_payloads(requests)
+    messages = answers(requests)
+    assert len(messages) <= 2, len(messages)  # not one message per ten participants
+    shown = text_of(requests)
+    assert "285 more participants are not shown here." in shown
+    assert "user:" in shown  # how to ask about one
