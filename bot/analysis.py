@@ -523,9 +523,10 @@ class Analyses:
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._inflight[slot] = future
         self.stats.misses += 1
-        if progress is not None and thread.post_count >= PROGRESS_POSTS:
-            progress(f"{_DOING.get(kind, 'Analysing')} {thread.post_count:,} posts…")
         try:
+            if progress is not None and thread.post_count >= PROGRESS_POSTS:
+                with contextlib.suppress(Exception):  # a progress line is never worth a failure
+                    progress(f"{_DOING.get(kind, 'Analysing')} {thread.post_count:,} posts…")
             value = await compute()
             await self._store(thread, kind, key, value)
             future.set_result(value)

@@ -36,6 +36,10 @@ if TYPE_CHECKING:
 _JUMP = re.compile(r"^https://(?:\w+\.)?discord(?:app)?\.com/channels/(\d+)/(\d+)$")
 
 
+THREADS_SHOWN = 50
+"""/threads lists at most this many (the command line lists them all)."""
+
+
 @guild_only
 @app_commands.default_permissions(manage_guild=True)
 class ThreadsCog(
@@ -192,4 +196,5 @@ class ThreadListCog(commands.Cog):
     async def threads(self, itx: discord.Interaction, private: bool = False) -> None:
         responder = await Responder.start(itx, private=private)
         threads = await self.bot.services.list_threads(scope_of(itx))
-        await responder.send(render_answer(render.thread_list(threads)))
+        listed = render.brief(render.thread_list(threads), max_lines=THREADS_SHOWN)
+        await responder.send(render_answer(listed))

@@ -35,7 +35,8 @@ class Reconciled:
     left: tuple[str, ...]
     back: tuple[str, ...]
     skipped: str | None = None
-    """Why nothing was changed (another bot account than the one this database knows)."""
+    """Why nothing was changed (the bot is in none of the places with stored data: a wrong
+    token, or another bot sharing the database)."""
 
 
 # Platforms whose membership can be reconciled; `local` (the CLI) is never "left".
@@ -202,25 +203,40 @@ class ScopeRepository:
             raise ValueError(f"not {platform} scopes: {', '.join(foreign)}")
         pattern = prefix + "*"  # "discord:" / "matrix:" hold no GLOB wildcards
         async with self._db.transaction() as conn:
-            if account is not None:
-                known = await self._switch_account(conn, platform, account)
-                if known is not None:
-                    return Reconciled(
-                        left=(),
-                        back=(),
-                        skipped=f"this database last served {known}, not {account}",
-                    )
-            stored = await conn.execute_fetchall(
+            stored_rows = await conn.execute_fetchall(
                 "SELECT scope FROM threads WHERE scope GLOB ?"
                 " UNION SELECT scope FROM digest_schedules WHERE scope GLOB ?"
                 " UNION SELECT scope FROM opt_outs WHERE scope GLOB ?",
                 (pattern, pattern, pattern),
             )
+            stored = {r[0] for r in stored_rows}
+            key = f"{platform}:reconciled-account"
+            rows = await conn.execute_fetchall("SELECT value FROM bot_state WHERE key = ?", (key,))
+            known = str(rows[0][0]) if rows else None
+            # A wrong token, or a staging bot sharing the database, is in none of the stored
+            # places: reconciling would mark every one of them as left and purge them all.
+            # So nothing changes unless the bot is in at least one of them (then the account
+            # is adopted: a new token for the same bot, or the bot was simply moved).
+            if stored and not stored & here:
+                other = known not in (None, account)
+                whose = f" (this database last served {known})" if other else ""
+                return Reconciled(
+                    left=(),
+                    back=(),
+                    skipped=f"none of the {len(stored)} {platform} places with stored data is "
+                    f"among the {len(here)} this account is in{whose}; nothing is marked as left",
+                )
+            if account is not None and known != account:
+                await conn.execute(
+                    "INSERT INTO bot_state (key, value) VALUES (?, ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (key, account),
+                )
             pending_rows = await conn.execute_fetchall(
                 "SELECT scope FROM scope_departures WHERE scope GLOB ?", (pattern,)
             )
             pending = {r[0] for r in pending_rows}
-            left = sorted({r[0] for r in stored} - here - pending)
+            left = sorted(stored - here - pending)
             back = sorted(pending & here)
             left_at = to_db_time(when or utcnow())
             await conn.executemany(
@@ -231,25 +247,6 @@ class ScopeRepository:
                 "DELETE FROM scope_departures WHERE scope = ?", [(scope,) for scope in back]
             )
         return Reconciled(left=tuple(left), back=tuple(back))
-
-    @staticmethod
-    async def _switch_account(
-        conn: aiosqlite.Connection, platform: str, account: str
-    ) -> str | None:
-        """Record `account` as the one this database serves on `platform`; the account it
-        served before when that was another one. A wrong token, or a staging bot sharing
-        the database, sees none of the stored guilds or rooms: reconciling then would mark
-        every one of them as left, and purge them all after the grace period."""
-        key = f"{platform}:reconciled-account"
-        rows = await conn.execute_fetchall("SELECT value FROM bot_state WHERE key = ?", (key,))
-        known = str(rows[0][0]) if rows else None
-        if known != account:
-            await conn.execute(
-                "INSERT INTO bot_state (key, value) VALUES (?, ?)"
-                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (key, account),
-            )
-        return known if known is not None and known != account else None
 
     async def purge_departed(
         self,

@@ -287,7 +287,7 @@ async def test_a_digest_summary_survives_a_round_trip_through_json(db: Database,
     monkeypatch.setitem(SENTENCE_CAPS, "lexrank", 5)  # the new posts have more: Luhn instead
     fallback = digest_summary(thread, stored, 10, algorithm="lexrank")
     refused = digest_summary(thread, stored, 10, algorithm="lexrank", sentences=0)
-    assert fallback.sentences and "summarised with luhn" in fallback.notes[0]
+    assert fallback.sentences and "summarised with textrank" in fallback.notes[0]
     assert not refused.sentences and refused.notes[-1].startswith("No summary:")
     for answer in (fallback, refused, DigestSummary()):
         assert decode(DigestSummary, encode(answer)) == answer

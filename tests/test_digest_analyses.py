@@ -97,7 +97,7 @@ async def test_a_big_threads_digest_is_summarised_in_the_pool_and_matches_the_th
     assert marks == {thread.id: posts}
     assert part.new_posts == posts - mark and part.summary
     assert {s.post for s in part.summary} <= set(range(mark + 1, posts + 1))
-    fallback_notes = [n for n in part.notes if "summarised with luhn" in n]
+    fallback_notes = [n for n in part.notes if "summarised with textrank" in n]
     assert bool(fallback_notes) is fallback
     if mark:  # a reply to a post before the mark still names its author
         old = [e for e in part.edges if e.to_post <= mark]

@@ -583,7 +583,8 @@ def test_thread_digest_counts_only_new_live_posts_and_falls_back_past_the_cap(
     assert (d.new_posts, d.first_new_post, d.covered, d.last_post) == (2, 3, (3, 5), 5)
     assert d.active == (("ana", 1), ("ben", 1))
     assert [(e.from_author, e.to_author, e.count) for e in d.edges] == [("ben", "ana", 2)]
-    assert any("luhn" in n for n in d.notes) and {s.post for s in d.summary} <= {3, 5}
+    assert any("summarised with textrank" in n for n in d.notes)
+    assert {s.post for s in d.summary} <= {3, 5}
     nothing = thread_digest(thread, posts, [], 5)
     assert (nothing.new_posts, nothing.covered, nothing.summary) == (0, None, ())
 
@@ -593,3 +594,18 @@ def test_thread_digest_counts_only_new_live_posts_and_falls_back_past_the_cap(
         "Ferry times — 2 new posts after post #2",
         "Nothing new",
     ]
+
+
+def test_news_past_every_cap_are_summarised_from_the_newest_posts_that_fit(monkeypatch):
+    def post(n: int, text: str) -> StoredPost:
+        return StoredPost(n, text, "h", (Segment("own", text, 0),), author="ana")
+
+    posts = [post(n, f"Boat {n} leaves at {n}. It stops at the pier.") for n in range(1, 9)]
+    thread = StoredThread(1, SCOPE, "ferry", "Ferry times", "json", None, "english", 1, 8, 1,
+                          T0, T0)  # fmt: skip
+    monkeypatch.setitem(SENTENCE_CAPS, "lexrank", 2)
+    monkeypatch.setitem(SENTENCE_CAPS, "textrank", 5)  # 16 new sentences, 2 per post
+    d = thread_digest(thread, posts, [], 0)
+    assert d.new_posts == 8
+    assert any("summarised the newest 2 posts (4 sentences) with textrank" in n for n in d.notes)
+    assert d.summary and {s.post for s in d.summary} <= {7, 8}

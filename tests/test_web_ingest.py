@@ -209,6 +209,20 @@ async def test_refresh_steps_back_when_deleted_posts_pulled_new_ones_onto_earlie
     assert result.thread.resume_page == 4
 
 
+async def test_a_failed_step_back_still_reads_on_from_the_page_in_hand(services):
+    first_eight, new_four = PLAIN_POSTS[:8], PLAIN_POSTS[8:]
+    async with LoopbackServer(routes(bodies(first_eight))) as forum:
+        await services.ingest_url("local", forum.url(THREAD_PATH), name="tram")
+        now = [first_eight[0], *first_eight[5:], *new_four]
+        forum.routes.clear()
+        forum.routes.update(routes(bodies(now)))
+        forum.routes[f"{THREAD_PATH}page-3"] = Page("gone", status=404)
+        result = await services.refresh("local", "tram")
+    assert result.added == 2  # page 4's posts; page 3 could not be read this time
+    view = await services.view("local", "tram")
+    assert [p.source_id for p in view.posts[8:]] == [str(i) for i, _, _ in new_four[2:]]
+
+
 async def test_refresh_starts_at_the_last_page_read(services):
     async with LoopbackServer(routes(bodies())) as forum:
         first = await services.ingest_url("local", forum.url(THREAD_PATH), name="tram")

@@ -37,8 +37,9 @@ DIGEST_SENTENCES = 3
 TOP_PARTICIPANTS = 3
 MAX_EDGES = 6
 MAX_SENTENCE_CHARS = 280
-FALLBACK_ALGORITHM = "luhn"
-"""Used when the new posts exceed the chosen algorithm's sentence cap (long downtime)."""
+FALLBACK_ALGORITHM = "textrank"
+"""Used when the new posts exceed the chosen algorithm's sentence cap (long downtime): the
+fastest ranking, linear in the words, with the highest cap."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,10 +217,25 @@ def _summarise(
     sentences: int,
     notes: list[str],
 ) -> tuple[SummarySentence, ...]:
-    count = sum(1 for p in new for _ in own_sentences(p))
+    counts = [sum(1 for _ in own_sentences(p)) for p in new]
+    count = sum(counts)
     if count > SENTENCE_CAPS.get(algorithm, 0):
-        notes.append(f"{count} new sentences: summarised with {FALLBACK_ALGORITHM}.")
         algorithm = FALLBACK_ALGORITHM
+        cap = SENTENCE_CAPS[algorithm]
+        if count <= cap:
+            notes.append(f"{count} new sentences: summarised with {algorithm}.")
+        else:  # more than any ranking takes: the newest posts that fit
+            kept = total = 0
+            for size in reversed(counts):
+                if total + size > cap:
+                    break
+                kept, total = kept + 1, total + size
+            new = new[len(new) - kept :]
+            since = new[0].number - 1 if new else since
+            notes.append(
+                f"{count} new sentences: summarised the newest {kept} posts "
+                f"({total} sentences) with {algorithm}."
+            )
     request = SummaryRequest(algorithm=algorithm, sentences=sentences, since_post=since)
     summary = summarise(new, request, thread.language, thread.title)
     return tuple(

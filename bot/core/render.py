@@ -210,6 +210,9 @@ def quotes_answer(thread: StoredThread, report: QuoteReport) -> Answer:
 
 CHAT_SECTIONS = 15
 CHAT_LINES = 12
+CHAT_LINE_CHARS = 600
+"""A line longer than this is cut ("who agrees with whom" in a thread of 10,000 unnamed
+posts can be one group of thousands of names)."""
 
 
 def brief(
@@ -226,7 +229,8 @@ def brief(
     sections: list[Section] = []
     cut = False
     for section in answer.sections[:max_sections]:
-        lines = section.lines
+        lines = tuple(_clip_line(line) for line in section.lines)
+        cut = cut or lines != section.lines
         if len(lines) > max_lines:
             lines = (*lines[: max_lines - 1], Line(f"… and {len(lines) - max_lines + 1} more"))
             cut = True
@@ -238,6 +242,14 @@ def brief(
     if (cut or hidden > 0) and how_to_narrow:
         notes.append(how_to_narrow)
     return Answer(answer.title, tuple(sections), tuple(notes), answer.link)
+
+
+def _clip_line(line: Line, limit: int = CHAT_LINE_CHARS) -> Line:
+    if len(line.text) <= limit:
+        return line
+    head = line.text[: limit - 1]
+    head = head[: head.rfind(" ")] if " " in head else head
+    return Line(head.rstrip(" ,;") + " …", line.ref, line.detail)
 
 
 def _people(prefix: str, counts: Sequence[tuple[str, int]]) -> str:

@@ -76,6 +76,7 @@ class MatrixBot:
         self._started_ms = 0
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._rooms_in_hand: set[str] = set()  # joins/refusals under way
+        self._joining: set[str] = set()  # joins on an allowed invite, until they are done
         self._refused: set[str] = set()  # encrypted rooms already told and left
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(MAX_PARALLEL_COMMANDS)
@@ -165,10 +166,10 @@ class MatrixBot:
         return gone
 
     def _present(self) -> set[str]:
-        """Scopes of the rooms the bot is in or is joining right now (an invite's join
-        task may finish before the next sync lists the room)."""
-        rooms = {*self.client.rooms, *self.client.invited_rooms, *self._rooms_in_hand}
-        return {f"matrix:{room_id}" for room_id in rooms}
+        """Scopes of the rooms the bot is in or is joining on an allowed invite right now
+        (a join may finish before the next sync lists the room). Not invites it rejects,
+        nor encrypted rooms it is leaving: it is not staying there."""
+        return {f"matrix:{room_id}" for room_id in {*self.client.rooms, *self._joining}}
 
     async def _purge_forever(self) -> None:
         while True:
@@ -284,6 +285,8 @@ class MatrixBot:
             self._spawn(self._reject(room_id), room_id)
             return
         encrypted = any(_is_encryption(ev.source) for ev in invite_state)
+        if not encrypted:
+            self._joining.add(room_id)  # now, not when the task starts: a reconcile may run first
         self._spawn(self._join(room_id, inviter, encrypted), room_id)
 
     async def _join(self, room_id: str, inviter: str, encrypted: bool) -> None:
@@ -300,15 +303,18 @@ class MatrixBot:
                 )
                 encrypted = isinstance(state, RoomGetStateEventResponse) and bool(state.content)
             if encrypted:
+                self._joining.discard(room_id)
                 await self._refuse_encrypted(room_id, in_hand=True)
                 return
             await self.services.scopes.mark_back(f"matrix:{room_id}")
+            self._joining.discard(room_id)
             await self.outbox.notice(
                 Target(room_id),
                 f"Hello! I summarise long threads. Type “{self.prefix} help” to see how.",
             )
         finally:
             self._rooms_in_hand.discard(room_id)
+            self._joining.discard(room_id)
 
     async def _reject(self, room_id: str) -> None:
         await self.policy.call(lambda: self.client.room_leave(room_id))
@@ -323,6 +329,9 @@ class MatrixBot:
                 await self.outbox.notice(Target(room_id), ENCRYPTED_REFUSAL)
             await self.policy.call(lambda: self.client.room_leave(room_id))
             log.info("Matrix: left encrypted room %s", room_id)
+            # its own leave is never seen as a removal: anything stored of the room (it was
+            # readable once) is purged after the grace period like a kicked room's
+            await self.services.scopes.mark_left(f"matrix:{room_id}")
         finally:
             self._rooms_in_hand.discard(room_id)
 

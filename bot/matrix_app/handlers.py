@@ -60,6 +60,10 @@ PREVIEW_NOTE = (
 )
 
 
+THREADS_SHOWN = 50
+"""`thread list` shows at most this many (the command line lists them all)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Context:
     """Who asked what, where: the command event and the place its answer belongs."""
@@ -226,7 +230,8 @@ class Handlers:
 
     async def thread_list(self, ctx: Context, args: argparse.Namespace) -> None:
         threads = await self.services.list_threads(ctx.scope)
-        await self.outbox.answer(ctx.target, render.thread_list(threads))
+        listed = render.brief(render.thread_list(threads), max_lines=THREADS_SHOWN)
+        await self.outbox.answer(ctx.target, listed)
 
     async def thread_forget(self, ctx: Context, args: argparse.Namespace) -> None:
         thread = await self.services.forget(ctx.scope, args.name)

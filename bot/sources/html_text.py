@@ -666,7 +666,10 @@ class PagedHtmlReader:
             earlier = page.url_for(page.page - 1)
             if earlier is None:
                 break
-            page = await self._fetch(fetcher, earlier)
+            try:
+                page = await self._fetch(fetcher, earlier)
+            except SourceError:
+                break  # start from the page in hand: the read on keeps what it can get
             fetched.setdefault(page.page, page)
             steps += 1
         return page

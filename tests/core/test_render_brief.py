@@ -62,3 +62,12 @@ def test_a_stance_of_a_thread_without_names_keeps_its_overview_first():
     assert cut.sections[0].lines[-1].text == "… and 19 more"
     assert len(cut.sections) == 15
     assert "46 more participants are not shown here." in cut.notes
+
+
+def test_a_line_of_thousands_of_names_is_cut():
+    group = ", ".join(f"post {n}" for n in range(1, 6001))
+    answer = Answer("t", (Section("Who agrees with whom", (Line(group),)),))
+    cut = brief(answer, how_to_narrow="Ask about one.")
+    (line,) = cut.sections[0].lines
+    assert len(line.text) <= 600 and line.text.startswith("post 1, post 2,")
+    assert line.text.endswith(" …") and "Ask about one." in cut.notes

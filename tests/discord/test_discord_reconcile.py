@@ -169,14 +169,14 @@ async def test_unavailable_guilds_are_never_taken_for_removed_ones(
 async def test_matrix_and_local_scopes_are_left_alone(
     quick_bot: ThreadwiseBot, services: Services
 ) -> None:
-    for scope in (MATRIX, "local", SCOPE_B):
+    for scope in (MATRIX, "local", SCOPE_A, SCOPE_B):
         await services.ingest_bytes(scope, garden_json(), name="garden")
     matrix_gone = "matrix:!left:example.org"
     await services.opt_outs.opt_out(matrix_gone, "@someone:example.org")
     pending_since = discord.utils.utcnow() - timedelta(days=2)
     await services.scopes.mark_left(matrix_gone, pending_since)
 
-    await connect(quick_bot, up=[])  # in no guild at all
+    await connect(quick_bot, up=[GUILD_A])
 
     left = await departures(services)
     assert set(left) == {SCOPE_B, matrix_gone}
@@ -298,3 +298,16 @@ async def test_a_stale_departure_of_a_guild_the_bot_is_in_is_cleared_not_purged(
     assert await quick_bot.purge_departed_scopes(now=fake.now()) == []
     assert await departures(services) == {}
     assert await names(services, SCOPE_A) == ["garden"]
+
+
+async def test_a_bot_in_none_of_the_stored_guilds_marks_nothing_as_left(
+    quick_bot: ThreadwiseBot, services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a fresh database or an upgrade knows no account yet: a wrong token on its first run
+    # sees none of the stored guilds, which are not gone
+    caplog.set_level(logging.WARNING, logger="bot.discord_app")
+    for scope in (SCOPE_A, SCOPE_B):
+        await services.ingest_bytes(scope, garden_json(), name="garden")
+    await connect(quick_bot, up=[GUILD_D])
+    assert await departures(services) == {}
+    assert any("none of the 2 discord places" in r.getMessage() for r in caplog.records)

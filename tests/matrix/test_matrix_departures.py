@@ -33,7 +33,7 @@ async def _prepare(db: Path, room_scope: str, now: datetime) -> None:
     database = await Database.open(db)
     services = Services(database, load_settings(None, {}))
     try:
-        for scope in (GHOST, OLD):
+        for scope in (GHOST, OLD, room_scope):
             await services.ingest_bytes(scope, THREAD, name="rota")
         await services.scopes.mark_left(OLD, now - timedelta(days=30))
         # a stale departure of a room the bot is still in: must be cleared, never purged

@@ -201,23 +201,30 @@ async def test_purge_keeps_to_the_platform_it_is_given(db: Database) -> None:
         await scopes.purge_departed(timedelta(days=7), later, platform="local")
 
 
-async def test_reconcile_by_another_account_changes_nothing(db: Database) -> None:
+async def test_reconcile_by_an_account_in_none_of_the_stored_places_changes_nothing(
+    db: Database,
+) -> None:
     scopes, threads = ScopeRepository(db), ThreadRepository(db)
     doc = ThreadDoc(
         title="t",
         posts=(PostDoc(blocks=(Block("Some words of a post here."),)),),
         source_kind="text",
     )
-    await threads.save("matrix:!a:example.org", "t", infer_quotes(doc))
+    for scope in ("matrix:!a:example.org", "matrix:!b:example.org"):
+        await threads.save(scope, "t", infer_quotes(doc))
     when = datetime(2026, 3, 1, tzinfo=UTC)
     first = await scopes.reconcile("matrix", ["matrix:!a:example.org"], when, account="@bot:x")
-    assert first.skipped is None
-    other = await scopes.reconcile("matrix", [], when, account="@staging:x")
-    assert other.skipped and "@bot:x" in other.skipped and other.left == ()
+    assert first.skipped is None and first.left == ("matrix:!b:example.org",)
+    assert await scopes.mark_back("matrix:!b:example.org")
+    for _ in range(3):  # a staging bot, again and again: never adopted, nothing marked
+        other = await scopes.reconcile("matrix", ["matrix:!z:x"], when, account="@staging:x")
+        assert other.skipped and "@bot:x" in other.skipped and other.left == ()
     assert await scopes.purge_departed(timedelta(0), when + timedelta(days=1)) == []
-    # the same (new) account again: a real change of bot, reconciled from now on
-    again = await scopes.reconcile("matrix", [], when, account="@staging:x")
-    assert again.skipped is None and again.left == ("matrix:!a:example.org",)
+    # a new token for the same bot: it is in one of the stored rooms, so it is adopted
+    moved = await scopes.reconcile("matrix", ["matrix:!b:example.org"], when, account="@new:x")
+    assert moved.skipped is None and moved.left == ("matrix:!a:example.org",)
+    again = await scopes.reconcile("matrix", ["matrix:!z:x"], when, account="@bot:x")
+    assert again.skipped and "@new:x" in again.skipped
 
 
 async def test_purge_clears_departures_of_present_scopes(db: Database) -> None:
