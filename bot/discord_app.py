@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PURGE_EVERY_HOURS = 6
+MAX_RATELIMIT_WAIT = 30.0
+"""Longest 429 wait discord.py sleeps through (its minimum); longer ones raise RateLimited."""
 GENERIC_FAILURE = "Something went wrong on my side; it has been logged. Please try again later."
 
 
@@ -162,6 +164,9 @@ class ThreadwiseBot(commands.Bot):
                 guild=True, dm_channel=False, private_channel=False
             ),
             allowed_installs=app_commands.AppInstallationType(guild=True, user=False),
+            # a 429 asking for a longer wait raises instead of sleeping: a command fails
+            # with a clear message, a digest is retried later, nothing hangs for minutes
+            max_ratelimit_timeout=options.pop("max_ratelimit_timeout", MAX_RATELIMIT_WAIT),
             **options,
         )
 

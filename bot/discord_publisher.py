@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from typing import TYPE_CHECKING
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NONCE_MAX = 25  # Discord's limit on a message nonce
+READY_TIMEOUT = 30.0
+"""Seconds a digest waits for the gateway; then it fails for now and its slot is retried."""
 
 
 def nonce_for(key: str, part: int) -> str:
@@ -35,7 +38,10 @@ class DiscordPublisher:
     async def publish(
         self, target: str, answer: Answer, idempotency_key: str | None = None
     ) -> str | None:
-        await self.bot.wait_until_ready()
+        try:  # a gateway outage must not hold the scheduler (every platform's digests) for good
+            await asyncio.wait_for(self.bot.wait_until_ready(), READY_TIMEOUT)
+        except TimeoutError:
+            raise ConnectionError("Discord is not connected; the digest is retried later") from None
         if not target.isdigit():
             raise TargetGone(target, "not a Discord channel id")
         try:

@@ -191,6 +191,9 @@ class FakeDiscord:
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.url = ""
+        self.scripted: list[tuple[str, str, int, Any, dict[str, str]]] = []
+        """(method, path suffix, status, JSON body, headers) answers to give once, first
+        match first: rate limits and refusals as Discord sends them."""
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -225,6 +228,20 @@ class FakeDiscord:
         self.channels[int(payload["id"])] = payload
         self.messages[int(payload["id"])] = sorted(messages, key=lambda m: int(m["id"]))
 
+    def rate_limit_next(self, method: str, suffix: str, retry_after: float) -> None:
+        """The next matching request gets a 429, with the body and the Via header Discord's
+        API sends (discord.py takes a 429 without Via for a Cloudflare ban)."""
+        body = {"message": "You are being rate limited.", "retry_after": retry_after,
+                "global": False}  # fmt: skip
+        headers = {"Via": "1.1 google", "Retry-After": str(int(retry_after) or 1)}
+        self.scripted.append((method, suffix, 429, body, headers))
+
+    def refuse_next(self, method: str, suffix: str, code: int = 50013) -> None:
+        """The next matching request gets a 403 with a JSON error code (50013: Missing
+        Permissions)."""
+        body = {"message": "Missing Permissions", "code": code}
+        self.scripted.append((method, suffix, 403, body, {}))
+
     def add_attachment(self, name: str, data: bytes) -> str:
         self.attachments[name] = data
         return f"{self.url}/attachments/{name}"
@@ -250,6 +267,13 @@ class FakeDiscord:
         record = Recorded(request.method, path, dict(request.query), body, files)
         self.requests.append(record)
         self.events.append(f"http {record.route}")
+        for index, (method, suffix, status, answer, headers) in enumerate(self.scripted):
+            if request.method == method and path.endswith(suffix):
+                del self.scripted[index]
+                record.status = status
+                body = json.dumps(answer).encode()
+                headers = {"Content-Type": "application/json", **headers}
+                return web.Response(body=body, status=status, headers=headers)
         status, answer = self._answer(record)
         record.status = status
         if answer is None:

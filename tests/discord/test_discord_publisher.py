@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import discord
 import pytest
 
 from bot.core.render import Answer, Line, Ref, Section
@@ -37,3 +38,37 @@ async def test_a_missing_channel_is_target_gone(bot: Any, fake: Any) -> None:
         await DiscordPublisher(bot).publish("123456789012345678", DIGEST)
     with pytest.raises(TargetGone):
         await DiscordPublisher(bot).publish("not-a-channel", DIGEST)
+
+
+async def test_a_short_rate_limit_is_waited_out_and_the_digest_sent_once(bot: Any, fake: Any):
+    fake.add_channel(text_channel(CHANNEL_A, GUILD_A), [])
+    bot._ready.set()
+    fake.rate_limit_next("POST", f"/channels/{CHANNEL_A}/messages", retry_after=0.3)
+    message_id = await DiscordPublisher(bot).publish(str(CHANNEL_A), DIGEST, "digest-4-x")
+    sends = [r for r in fake.requests if r.route == f"POST /channels/{CHANNEL_A}/messages"]
+    assert [r.status for r in sends] == [429, 200] and message_id is not None
+
+
+async def test_a_long_rate_limit_fails_for_now_instead_of_holding_the_scheduler(
+    bot: Any, fake: Any
+) -> None:
+    fake.add_channel(text_channel(CHANNEL_A, GUILD_A), [])
+    bot._ready.set()
+    assert bot.http.max_ratelimit_timeout == 30.0
+    fake.rate_limit_next("POST", f"/channels/{CHANNEL_A}/messages", retry_after=600)
+    with pytest.raises(discord.RateLimited):  # not TargetGone: the slot is retried later
+        await DiscordPublisher(bot).publish(str(CHANNEL_A), DIGEST, "digest-5-x")
+
+
+async def test_missing_permissions_on_send_is_target_gone(bot: Any, fake: Any) -> None:
+    fake.add_channel(text_channel(CHANNEL_A, GUILD_A), [])
+    bot._ready.set()
+    fake.refuse_next("POST", f"/channels/{CHANNEL_A}/messages")
+    with pytest.raises(TargetGone):
+        await DiscordPublisher(bot).publish(str(CHANNEL_A), DIGEST, "digest-6-x")
+
+
+async def test_a_gateway_that_never_comes_up_fails_the_digest_for_now(bot: Any, monkeypatch):
+    monkeypatch.setattr("bot.discord_publisher.READY_TIMEOUT", 0.05)
+    with pytest.raises(ConnectionError, match="retried later"):
+        await DiscordPublisher(bot).publish(str(CHANNEL_A), DIGEST, "digest-7-x")
