@@ -1,6 +1,7 @@
 """`threadwise` — the command line: ingest and analyse threads with no chat account.
 
     threadwise [--config PATH] [--db PATH] COMMAND ...
+    threadwise backup PATH      (a consistent copy of the database, safe while the bot runs)
 
 Every command prints readable text, or one JSON document on stdout with --json.
 Exit status: 0 success, 1 a problem with the request or the source (reason on stderr),
@@ -25,7 +26,7 @@ from bot.argtypes import positive_int
 from bot.core import jsonout, render
 from bot.core.models import LOCAL_SCOPE
 from bot.core.summary import ALGORITHMS, SummaryRequest
-from bot.errors import ThreadwiseError
+from bot.errors import ThreadwiseError, UserError
 from bot.services import IngestResult, Services
 from bot.settings import Settings, load_settings, resolve_config_path
 from bot.sources.detect import FORMATS
@@ -127,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="register Discord slash commands with Discord on this start (never automatic)",
     )
+
+    p = command("backup", "copy the database to a new file, safely even while the bot runs")
+    p.add_argument("path", metavar="PATH", help="the new file (must not exist; its folder must)")
 
     p = command("demo", "ingest the bundled example thread and show every analysis")
     p.add_argument("--graph", metavar="FILE.png", help="where to write the quote graph")
@@ -316,6 +320,24 @@ async def cmd_demo(services: Services, args: argparse.Namespace, out: Console) -
     print(f"Quote graph picture: {graph}")
 
 
+async def cmd_backup(services: Services, args: argparse.Namespace, out: Console) -> None:
+    dest = await asyncio.to_thread(lambda: Path(args.path).expanduser().absolute())
+    out.progress(f"Backing up {services.db.path} to {dest}…")
+    size = await services.db.backup(dest)
+    answer = render.Answer(title=f"Backup written to {dest} ({_size_text(size)}).", sections=())
+    out.answer(answer, {"backup": str(dest), "bytes": size})
+
+
+def _size_text(size: int) -> str:
+    """`812 bytes`, or `1.4 MB, 1468006 bytes`."""
+    value, unit = float(size), "bytes"
+    for bigger in ("KB", "MB", "GB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, bigger
+    return f"{size} bytes" if unit == "bytes" else f"{value:.1f} {unit}, {size} bytes"
+
+
 HANDLERS: dict[str, Handler] = {
     "ingest": cmd_ingest,
     "refresh": cmd_refresh,
@@ -326,6 +348,7 @@ HANDLERS: dict[str, Handler] = {
     "stance": cmd_stance,
     "quotes": cmd_quotes,
     "demo": cmd_demo,
+    "backup": cmd_backup,
     "digest": digest_cli.cmd_digest,
 }
 
@@ -342,6 +365,10 @@ def _with_note(answer: render.Answer, note: str) -> render.Answer:
 def _write_file(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
+
+
+def _is_file(path: str | Path) -> bool:
+    return Path(path).expanduser().is_file()
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -376,6 +403,8 @@ async def run(args: argparse.Namespace) -> None:
         await run_bots(settings, args.db or settings.storage.path, sync_commands=args.sync_commands)
         return
     db_path = args.db or settings.storage.path
+    if args.command == "backup" and not await asyncio.to_thread(_is_file, db_path):
+        raise UserError(f"There is no database at {db_path} to back up.")
     console = Console(quiet=args.quiet, json_mode=getattr(args, "json", False))
     db = await Database.open(db_path)
     services = Services(db, settings, processes=False)

@@ -14,7 +14,10 @@ Both connections live on aiosqlite's worker threads, so no sqlite3 call blocks t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import secrets
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -24,7 +27,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.errors import StorageError
+from bot.errors import StorageError, UserError
 
 from .migrations import MIGRATIONS, Migration, check_compatible, migrate
 
@@ -186,6 +189,40 @@ class Database:
         finally:
             self._tx_depth -= 1
 
+    # --- backup -------------------------------------------------------------------------------
+
+    async def backup(self, dest: str | Path) -> int:
+        """Copy the database to the new file ``dest``; return its size in bytes.
+
+        Safe while the bot runs: ``VACUUM INTO`` on the write connection, under the writer
+        lock, copies one committed state (never half a transaction), unlike copying the
+        WAL-mode file. The copy is written to a temporary file next to ``dest``, flushed to
+        disk and then renamed, so a failed backup leaves nothing behind. Raises UserError
+        when ``dest`` exists or its folder does not, StorageError when SQLite fails.
+        """
+        task = asyncio.current_task()
+        if task is not None and self._tx_owner is task:
+            raise StorageError("A backup cannot run inside a transaction.")
+        target = await asyncio.to_thread(_check_backup_target, dest)
+        tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            async with self._write_lock:
+                conn = self._require(self._writer)
+                run = asyncio.ensure_future(conn.execute("VACUUM INTO ?", (str(tmp),)))
+                try:
+                    await asyncio.shield(run)
+                except asyncio.CancelledError:
+                    # The statement keeps running on aiosqlite's thread: let it finish
+                    # before the partial file is removed and the lock is released.
+                    with contextlib.suppress(BaseException):
+                        await run
+                    raise
+            return await asyncio.to_thread(_publish_backup, tmp, target)
+        except sqlite3.Error as e:
+            raise StorageError(f"The backup to {target} failed: {e}") from e
+        finally:
+            await asyncio.to_thread(tmp.unlink, missing_ok=True)
+
     # --- reading ------------------------------------------------------------------------------
 
     @asynccontextmanager
@@ -240,6 +277,42 @@ def _prepare_path(path: str | Path) -> Path:
     except OSError as e:
         raise StorageError(f"Cannot create the folder for database {db_path}: {e}") from e
     return db_path
+
+
+def _check_backup_target(dest: str | Path) -> Path:
+    """The backup file must be new and its folder must exist (file system calls)."""
+    target = Path(dest).expanduser().absolute()
+    if target.exists() or target.is_symlink():
+        raise UserError(f"{target} already exists; a backup never overwrites a file.")
+    if not target.parent.is_dir():
+        raise UserError(f"The folder {target.parent} does not exist; create it first.")
+    return target
+
+
+def _publish_backup(tmp: Path, target: Path) -> int:
+    """Flush the finished copy to disk and give it its name without overwriting anything."""
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)  # VACUUM INTO does not sync its output
+        size = os.fstat(fd).st_size
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, target)  # fails if target appeared meanwhile, unlike a rename
+    except FileExistsError as e:
+        raise UserError(f"{target} already exists; a backup never overwrites a file.") from e
+    except OSError:
+        # No hard links on this file system: check again, then rename.
+        if target.exists():
+            raise UserError(f"{target} already exists; a backup never overwrites a file.") from None
+        os.replace(tmp, target)
+    with contextlib.suppress(OSError):  # make the new name durable too (POSIX only)
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    return size
 
 
 async def _connect(

@@ -259,3 +259,29 @@ def test_discord_commands_payload_without_connecting(db):
     assert all(c.get("contexts") == [0] for c in payload)
     text = tw(db, "discord-commands").stdout.decode()
     assert "/summary" in text
+
+
+def test_backup_command_end_to_end(db, tmp_path):
+    tw(db, "ingest", str(EXAMPLE_TEXT), "--name", "tram")
+    dest = tmp_path / "copies" / "tw.db"
+    dest.parent.mkdir()
+    text = tw(db, "backup", str(dest))
+    assert text.stdout.decode().startswith(f"Backup written to {dest} (")
+    assert f"{dest.stat().st_size} bytes" in text.stdout.decode()
+    assert dump(dest) == dump(db)
+
+    dest2 = tmp_path / "copies" / "tw2.db"
+    doc = json.loads(tw(db, "backup", str(dest2), "--json").stdout)
+    assert doc == {"backup": str(dest2), "bytes": dest2.stat().st_size}
+    assert json.loads(tw(dest2, "threads", "--json").stdout)[0]["name"] == "tram"
+
+    again = tw(db, "backup", str(dest), check=False)
+    assert again.returncode == 1
+    assert "already exists" in again.stderr.decode()
+    missing = tw(db, "backup", str(tmp_path / "nope" / "x.db"), check=False)
+    assert missing.returncode == 1
+    assert "does not exist" in missing.stderr.decode()
+    no_db = tw(tmp_path / "absent.db", "backup", str(tmp_path / "y.db"), check=False)
+    assert no_db.returncode == 1
+    assert "no database" in no_db.stderr.decode()
+    assert not (tmp_path / "absent.db").exists()

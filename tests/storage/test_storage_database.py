@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from bot.errors import StorageError
+from bot.errors import StorageError, UserError
 from storage import Database
 
 INSERT_THREAD = (
@@ -175,3 +176,86 @@ async def test_close_is_idempotent_and_final(db_path: Path) -> None:
 async def test_in_memory_is_refused() -> None:
     with pytest.raises(StorageError, match="file"):
         await Database.open(":memory:")
+
+
+# --- backup -----------------------------------------------------------------------------------
+
+
+def _check_copy(path: Path) -> tuple[str, int, int]:
+    """integrity_check, user_version and thread count of a backup, read with plain sqlite3."""
+    with sqlite3.connect(path) as conn:
+        ok = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        count = conn.execute("SELECT count(*) FROM threads").fetchone()[0]
+    conn.close()
+    return ok, version, count
+
+
+async def _count(db: Database) -> int:
+    return (await db.fetchone("SELECT count(*) FROM threads"))[0]
+
+
+async def test_backup_while_another_task_writes_is_one_committed_state(
+    db: Database, tmp_path: Path
+) -> None:
+    stop = asyncio.Event()
+    started = asyncio.Event()
+
+    async def keep_inserting() -> None:
+        i = 0
+        while not stop.is_set():
+            async with db.transaction() as conn:  # two rows per transaction: never split
+                await conn.execute(INSERT_THREAD, (f"a{i:05}",))
+                await asyncio.sleep(0)
+                await conn.execute(INSERT_THREAD, (f"b{i:05}",))
+            i += 1
+            if i == 20:
+                started.set()
+            await asyncio.sleep(0)
+
+    writer = asyncio.create_task(keep_inserting())
+    await started.wait()
+    before = await _count(db)
+    dest = tmp_path / "backup.db"
+    size = await db.backup(dest)
+    after = await _count(db)
+    for _ in range(5):  # the writer goes on after the backup
+        await asyncio.sleep(0.01)
+    stop.set()
+    await writer
+
+    assert size == dest.stat().st_size > 0
+    ok, version, count = await asyncio.to_thread(_check_copy, dest)
+    assert ok == "ok"
+    assert version == db.schema_version
+    assert before <= count <= after and count % 2 == 0
+    assert await _count(db) > count
+    assert sorted(await asyncio.to_thread(os.listdir, tmp_path)) == ["backup.db", "data"]
+
+    async with await Database.open(dest) as copy:
+        assert copy.schema_version == db.schema_version
+        assert await _count(copy) == count
+
+
+async def test_backup_refuses_an_existing_file_and_leaves_it_untouched(
+    db: Database, tmp_path: Path
+) -> None:
+    dest = tmp_path / "keep.db"
+    dest.write_bytes(b"precious")
+    with pytest.raises(UserError, match="already exists"):
+        await db.backup(dest)
+    assert dest.read_bytes() == b"precious"
+    assert sorted(await asyncio.to_thread(os.listdir, tmp_path)) == ["data", "keep.db"]
+
+
+async def test_backup_refuses_a_missing_folder(db: Database, tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="does not exist"):
+        await db.backup(tmp_path / "nowhere" / "backup.db")
+    assert not (tmp_path / "nowhere").exists()
+
+
+async def test_backup_inside_a_transaction_is_refused(db: Database, tmp_path: Path) -> None:
+    async with db.transaction():
+        with pytest.raises(StorageError, match="inside a transaction"):
+            await db.backup(tmp_path / "backup.db")
+    assert not (tmp_path / "backup.db").exists()
