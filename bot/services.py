@@ -30,7 +30,7 @@ from bot.core.quote_report import QuoteReport
 from bot.core.quotes import infer_quotes
 from bot.core.stance import StanceReport
 from bot.core.summary import Summary, SummaryRequest
-from bot.errors import NotFound, UserError
+from bot.errors import NotFound, SourceError, UserError
 from bot.settings import Settings
 from bot.sources.base import ReadOptions
 from bot.sources.detect import read_file_bytes
@@ -291,9 +291,7 @@ class Services:
             progress=progress,
         )
         _say(progress, f"Reading {canonical} …")
-        doc = await read_url(
-            self.fetcher.for_command(), canonical, options, best_effort=best_effort
-        )
+        doc = await self._read_within_budget(canonical, options, best_effort)
         doc = dataclasses.replace(doc, url=doc.url or canonical)
         for note in doc.notes:
             _say(progress, note)
@@ -303,6 +301,26 @@ class Services:
         return await self.ingest_doc(
             scope, doc, name=existing.name, progress=progress, same_thread=True
         )
+
+    async def _read_within_budget(
+        self, url: str, options: ReadOptions, best_effort: bool
+    ) -> ThreadDoc:
+        """`read_url` under the whole-job budget ([fetch] job_seconds). Only the network
+        read is timed; nothing has been stored yet, so running out leaves the database as
+        it was."""
+        budget = self.settings.fetch.job_seconds
+        try:
+            async with asyncio.timeout(budget) as deadline:
+                return await read_url(
+                    self.fetcher.for_command(), url, options, best_effort=best_effort
+                )
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            raise SourceError(
+                f"reading the thread took longer than {budget:g} s ([fetch] job_seconds); "
+                "nothing was stored — try again later or raise the limit"
+            ) from None
 
     async def refresh(
         self, scope: str, name: str, *, progress: ProgressFn | None = None, full: bool = False

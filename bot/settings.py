@@ -213,6 +213,8 @@ class FetchSettings:
     max_page_bytes: int = _opt(5 * MiB, _between(1024, 512 * MiB))
     max_thread_bytes: int = _opt(64 * MiB, _between(1024, 4096 * MiB))
     per_host_delay: float = _opt(1.0, _between(0.0, 60.0))
+    job_seconds: float = _opt(300.0, _between(1.0, 86_400.0))
+    """Wall-clock budget for reading one thread (all pages, retries and waits together)."""
     user_agent: str = _opt(
         "threadwise/0.1 (+https://github.com/threadwise/threadwise)", _header_safe
     )

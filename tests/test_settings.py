@@ -42,6 +42,7 @@ def test_defaults() -> None:
     assert s.fetch.max_pages == 50
     assert s.fetch.max_page_bytes == 5 * 1024 * 1024
     assert s.fetch.per_host_delay == 1.0
+    assert s.fetch.job_seconds == 300.0
     assert s.fetch.user_agent.startswith("threadwise/")
     assert (s.summary.algorithm, s.summary.sentences) == ("lexrank", 5)
     assert s.discord.token is None and s.discord.owner_ids == () and s.discord.admin_role is None
@@ -99,6 +100,7 @@ def test_values_are_read(tmp_path: Path) -> None:
         [fetch]
         per_host_delay = 2          # an int is a fine float
         max_pages = 3
+        job_seconds = 60
         [summary]
         algorithm = "TextRank"
         sentences = 7
@@ -115,6 +117,7 @@ def test_values_are_read(tmp_path: Path) -> None:
         """,
     )
     assert s.fetch.per_host_delay == 2.0 and isinstance(s.fetch.per_host_delay, float)
+    assert s.fetch.job_seconds == 60.0 and isinstance(s.fetch.job_seconds, float)
     assert s.summary.algorithm == "textrank" and s.summary.sentences == 7
     assert s.discord.owner_ids == (1234567890123456789,)
     assert s.matrix.homeserver == "https://matrix.example.org"
@@ -133,6 +136,8 @@ def test_values_are_read(tmp_path: Path) -> None:
         ('[fetch]\nallow_private_addresses = "no"', "allow_private_addresses must be true or"),
         ("[fetch]\nper_host_delay = false", "[fetch] per_host_delay must be a number, got false"),
         ('[fetch]\nper_host_delay = "1s"', "[fetch] per_host_delay must be a number, got '1s'"),
+        ('[fetch]\njob_seconds = "5m"', "[fetch] job_seconds must be a number, got '5m'"),
+        ("[fetch]\njob_seconds = true", "[fetch] job_seconds must be a number, got true"),
         ("[fetch]\nuser_agent = 5", "[fetch] user_agent must be a string, got 5"),
         ("[storage]\npath = []", "[storage] path must be a string, got a list"),
         ('[discord]\nowner_ids = ["123"]', "[discord] owner_ids must be a list of integers"),
@@ -155,6 +160,9 @@ def test_wrong_type_names_key_and_types(tmp_path: Path, toml: str, expected: str
         ("[fetch]\nmax_pages = 0", "[fetch] max_pages must be between"),
         ("[fetch]\nper_host_delay = -1.0", "[fetch] per_host_delay must be between"),
         ("[fetch]\nmax_page_bytes = 10", "[fetch] max_page_bytes must be between"),
+        ("[fetch]\njob_seconds = 0", "[fetch] job_seconds must be between 1.0 and 86400.0"),
+        ("[fetch]\njob_seconds = -5", "[fetch] job_seconds must be between"),
+        ("[fetch]\njob_seconds = 100000", "[fetch] job_seconds must be between"),
         ("[storage]\nmax_upload_bytes = 0", "[storage] max_upload_bytes must be between"),
         ('[storage]\npath = "  "', "[storage] path must not be empty"),
         ('[fetch]\nuser_agent = "a\\r\\nX-Evil: 1"', "[fetch] user_agent must be a single line"),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -45,10 +47,10 @@ def routes(post_bodies: list[str], per_page: int = 2) -> dict[str, Page]:
     }
 
 
-def settings(allow_private: bool = True):
+def settings(allow_private: bool = True, **fetch_settings):
     base = load_settings(None, {})
     fetch = dataclasses.replace(
-        base.fetch, allow_private_addresses=allow_private, per_host_delay=0.0
+        base.fetch, allow_private_addresses=allow_private, per_host_delay=0.0, **fetch_settings
     )
     return dataclasses.replace(base, fetch=fetch)
 
@@ -135,9 +137,69 @@ async def test_private_addresses_are_refused_by_default(tmp_path):
         await db.close()
 
 
-def test_cli_ingests_a_url_with_a_config_that_allows_loopback(tmp_path):
-    import asyncio
+def slow(pages: dict[str, Page], delay: float) -> dict[str, Page]:
+    return {path: dataclasses.replace(page, delay=delay) for path, page in pages.items()}
 
+
+JOB_BUDGET_ERROR = (
+    r"reading the thread took longer than 1 s \(\[fetch\] job_seconds\); nothing was "
+    "stored — try again later or raise the limit"
+)
+
+
+@pytest.fixture
+async def budgeted(tmp_path):
+    """Services whose whole read of a thread may take 1 s."""
+    db = await Database.open(tmp_path / "b.db")
+    svc = Services(db, settings(job_seconds=1.0))
+    yield svc
+    await svc.close()
+    await db.close()
+
+
+async def test_a_slow_forum_runs_out_of_the_job_budget_and_nothing_is_stored(budgeted, tmp_path):
+    # 3 pages of 0.8 s each: no single request is slow, the whole read is.
+    async with LoopbackServer(slow(routes(bodies()), 0.8)) as forum:
+        before = dump(tmp_path / "b.db")
+        started = time.monotonic()
+        with pytest.raises(SourceError, match=JOB_BUDGET_ERROR):
+            await budgeted.ingest_url("local", forum.url(THREAD_PATH), name="tram")
+        assert time.monotonic() - started < 2.0  # stopped at the budget, not after page 3
+    assert dump(tmp_path / "b.db") == before
+    assert await budgeted.list_threads("local") == []
+
+
+async def test_a_refresh_past_the_job_budget_leaves_the_stored_thread_as_it_was(budgeted, tmp_path):
+    async with LoopbackServer(routes(bodies())) as forum:
+        first = await budgeted.ingest_url("local", forum.url(THREAD_PATH), name="tram")
+        before = dump(tmp_path / "b.db")
+        more = [*OWN_POSTS, (1007, "Ines", "A river road tram would flood every other winter.")]
+        forum.routes.clear()
+        forum.routes.update(slow(routes(bodies(more, edits={1005: "Edited."})), 0.6))
+        with pytest.raises(SourceError, match=JOB_BUDGET_ERROR):
+            await budgeted.refresh("local", "tram", full=True)
+        assert dump(tmp_path / "b.db") == before
+        # the same fetcher still works afterwards, and the budget is per read
+        forum.routes.clear()
+        forum.routes.update(routes(bodies(more)))
+        result = await budgeted.refresh("local", "tram")
+    assert result.added == 1 and result.thread.revision == first.thread.revision + 1
+
+
+async def test_only_the_network_read_counts_against_the_job_budget(budgeted, monkeypatch):
+    store = budgeted.ingest_doc
+
+    async def slow_store(*args, **kwargs):
+        await asyncio.sleep(1.2)  # longer than the whole budget
+        return await store(*args, **kwargs)
+
+    monkeypatch.setattr(budgeted, "ingest_doc", slow_store)
+    async with LoopbackServer(routes(bodies())) as forum:
+        result = await budgeted.ingest_url("local", forum.url(THREAD_PATH))
+    assert result.created and result.thread.post_count == 6
+
+
+def test_cli_ingests_a_url_with_a_config_that_allows_loopback(tmp_path):
     from tests.test_cli import tw
 
     config = tmp_path / "c.toml"

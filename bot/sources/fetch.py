@@ -481,6 +481,21 @@ def decode_body(body: bytes, charset: str | None, *, html: bool) -> str:
     return body.decode(codec or "utf-8", errors="replace")
 
 
+OFF_LOOP_BYTES = 256 * 1024
+"""Bodies larger than this are decoded and parsed in a worker thread, not on the event loop."""
+
+
+def _parse_json(body: bytes, charset: str | None) -> Any:
+    return json.loads(decode_body(body, charset, html=False))
+
+
+async def _off_loop(size: int, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """`func(*args, **kwargs)`, in a worker thread when `size` bytes make it slow."""
+    if size > OFF_LOOP_BYTES:
+        return await asyncio.to_thread(func, *args, **kwargs)
+    return func(*args, **kwargs)
+
+
 # --- politeness -------------------------------------------------------------------------------
 
 
@@ -862,14 +877,15 @@ class CommandFetcher:
 
     async def get_text(self, url: str) -> FetchedPage:
         answer = await self._fetch(url, _HTML)
-        text = decode_body(answer.body, answer.charset, html=True)
+        text = await _off_loop(
+            len(answer.body), decode_body, answer.body, answer.charset, html=True
+        )
         return FetchedPage(answer.url, answer.status, answer.mime, text)
 
     async def get_json(self, url: str) -> Any:
         answer = await self._fetch(url, _JSON)
-        text = decode_body(answer.body, answer.charset, html=False)
         try:
-            return json.loads(text)
+            return await _off_loop(len(answer.body), _parse_json, answer.body, answer.charset)
         except (ValueError, RecursionError):
             raise SourceError(f"{answer.url} did not answer with valid JSON") from None
 
