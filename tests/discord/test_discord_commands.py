@@ -550,3 +550,17 @@ async def test_a_stance_of_hundreds_of_participants_stays_one_answer(driver, fak
     shown = text_of(requests)
     assert "285 more participants are not shown here." in shown
     assert "user:" in shown  # how to ask about one
+
+
+async def test_a_graph_over_the_upload_limit_is_left_out_with_a_note(driver, fake, services):
+    await store(services, SCOPE_A, garden_json())
+
+    async def huge_graph(answer: Any) -> bytes:
+        return b"\x89PNG\r\n\x1a\n" + b"\0" * (26 * 1024 * 1024)  # over the 25 MiB default
+
+    services.quote_graph = huge_graph  # type: ignore[method-assign]
+    requests = await driver.command("quotes", opt("thread", GARDEN))
+    check_payloads(requests)
+    (edit,) = [r for r in requests if r.path.endswith("/messages/@original")]
+    assert edit.files == [] and "image" not in edit.json["embeds"][0]
+    assert "too big to attach" in text_of(requests)

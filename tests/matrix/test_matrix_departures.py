@@ -19,7 +19,7 @@ from bot.services import Services
 from bot.settings import load_settings
 from storage.database import Database
 from tests.matrix.conftest import Accounts
-from tests.matrix.homeserver import BotProcess, Homeserver
+from tests.matrix.homeserver import BotProcess, Homeserver, is_membership
 from tests.matrix.test_matrix_e2e import db_rows, person, room_with_bot
 
 GHOST = "matrix:!ghost-room:unknown.example"
@@ -68,3 +68,32 @@ async def test_start_catches_up_on_departures_and_purges_past_the_grace(
     assert GHOST in departures  # recorded at this start: its data waits out the grace
     threads = {scope for (scope,) in db_rows(bot.db, "SELECT scope FROM threads")}
     assert GHOST in threads and OLD not in threads
+
+
+async def test_a_room_that_turns_on_encryption_is_refused_left_and_marked(
+    synapse: Homeserver, accounts: Accounts, bot: BotProcess
+) -> None:
+    """The bot can no longer read the room: it says so once, leaves, and what it stored of
+    the room is purged after the grace period like a kicked room's."""
+    async with person(synapse, accounts.alice) as alice:
+        room_id = await room_with_bot(alice, accounts)
+        await alice.client.room_put_state(
+            room_id, "m.room.encryption", {"algorithm": "m.megolm.v1.aes-sha2"}
+        )
+        await alice.wait_for(room_id, lambda ev: is_membership(ev, accounts.bot, "leave"))
+        notices = [
+            ev
+            for ev in alice.events[room_id]
+            if ev.get("sender") == accounts.bot
+            and "encrypted" in str((ev.get("content") or {}).get("body", ""))
+        ]
+        assert len(notices) == 1
+    bot.wait_for_log(f"left encrypted room {room_id}")
+    scope = f"matrix:{room_id}"
+    rows: list[tuple] = []
+    for _ in range(100):  # written right after the leave is logged
+        rows = db_rows(bot.db, "SELECT scope FROM scope_departures WHERE scope = ?", scope)
+        if rows:
+            break
+        await asyncio.sleep(0.1)
+    assert rows == [(scope,)]
