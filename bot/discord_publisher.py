@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import discord
@@ -31,6 +32,9 @@ def nonce_for(key: str, part: int) -> str:
 
 class DiscordPublisher:
     accepts_idempotency_key = True
+    idempotency_window = timedelta(minutes=2)
+    """Discord checks an enforced nonce "in the past few minutes" only: a retry later than
+    this may post the digest again, and says so."""
 
     def __init__(self, bot: commands.Bot) -> None:
         self.bot = bot

@@ -21,7 +21,8 @@ idempotency key, `digest-<schedule id>-<slot>`. A Publisher that sets
 `accepts_idempotency_key = True` receives that key and can make the retry a no-op (Matrix:
 the transaction id of PUT /send; Discord: `nonce` with `enforce_nonce`). Any other
 Publisher (the CLI's stdout one) can show the digest twice in that one case: at most one
-duplicate, and the retry says so in a note.
+duplicate, and the retry says so in a note. So does a retry later than the platform keeps
+its keys (`idempotency_window`: Discord checks a nonce for a few minutes only).
 
 Errors in one schedule are logged and stored on it (with a back-off before the next try);
 the loop goes on. A `TargetGone` from the Publisher (403/404) disables the schedule and
@@ -344,7 +345,7 @@ class Scheduler:
 
         delivery = await self.repo.begin_delivery(claim, digest.new_posts, covered)
         keyed = bool(getattr(publisher, "accepts_idempotency_key", False))
-        if delivery.attempt > 1 and not keyed:
+        if delivery.attempt > 1 and not _dedup_covers(publisher, delivery, now):
             digest = digest.with_notes(
                 "Sent again: an earlier delivery of this digest was interrupted, so it may "
                 "appear twice."
@@ -404,6 +405,18 @@ class Scheduler:
         return RunReport(
             schedule_id=s.id, scope=s.scope, target=s.target, slot=claim.slot, status=status, **kw
         )
+
+
+def _dedup_covers(publisher: Any, delivery: Any, now: datetime) -> bool:
+    """Whether the platform still recognises the first try's idempotency key: Discord checks
+    a nonce only for a few minutes, Synapse keeps transaction ids for about half an hour. A
+    retry after that (a crash, then a late restart) may show the digest twice: say so."""
+    if not getattr(publisher, "accepts_idempotency_key", False):
+        return False
+    window = getattr(publisher, "idempotency_window", None)
+    if window is None or delivery.first_started is None:
+        return True
+    return now - delivery.first_started <= window
 
 
 def _backoff(failures: int) -> timedelta:

@@ -117,6 +117,8 @@ class Delivery:
     run_id: int
     attempt: int
     """1 for the first try of this slot; more means an earlier try may have been published."""
+    first_started: datetime | None = None
+    """When the first try of this slot began to publish."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -458,7 +460,7 @@ class DigestRepository:
                 " started_at) VALUES (?, ?, 'sending', ?, ?, ?)"
                 " ON CONFLICT (schedule_id, slot) DO UPDATE SET attempts = attempts + 1,"
                 " status = 'sending', new_posts = excluded.new_posts, covered = excluded.covered,"
-                " error = NULL RETURNING id, attempts",
+                " error = NULL RETURNING id, attempts, started_at",
                 (
                     claim.schedule.id,
                     db_instant(claim.slot),
@@ -468,7 +470,7 @@ class DigestRepository:
                 ),
             )
             row = next(iter(rows))
-        return Delivery(run_id=int(row[0]), attempt=int(row[1]))
+        return Delivery(run_id=int(row[0]), attempt=int(row[1]), first_started=from_db_time(row[2]))
 
     async def complete(
         self,

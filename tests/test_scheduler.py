@@ -263,6 +263,67 @@ async def test_crash_between_publishing_and_commit_keyed_publisher_sends_once(
         assert await scheduler.run_due(restart + timedelta(hours=1)) == []
 
 
+class ForgetfulKeyedRecorder(KeyedRecorder):
+    """Like Discord's nonce check: a key is recognised for a few minutes only."""
+
+    idempotency_window = timedelta(minutes=2)
+
+    def forget(self) -> None:
+        self.by_key.clear()
+
+
+async def test_a_keyed_retry_past_the_platforms_window_says_it_may_be_a_duplicate(
+    db_path: Path,
+) -> None:
+    publisher = ForgetfulKeyedRecorder()
+    async with await Database.open(db_path) as db:
+        services = Services(db, Settings())
+        await services.ingest_bytes(SCOPE, rota_copy(4), name="rota")
+        await add_schedule(services, T0)
+        await services.ingest_bytes(SCOPE, rota_copy(6), name="rota")
+        crashing = Scheduler(
+            services,
+            {"discord": publisher},
+            repository=CrashAfterPublishing(db, clock=lambda: SLOT1),
+        )
+        with pytest.raises(Crash):
+            await crashing.run_due(SLOT1)
+    restart = SLOT1 + timedelta(minutes=11)  # the lease ran out; Discord forgot the nonce
+    publisher.forget()
+    async with await Database.open(db_path) as db:
+        services = Services(db, Settings())
+        scheduler = Scheduler(services, {"discord": publisher}, clock=lambda: restart)
+        (report,) = await scheduler.run_due(restart)
+    assert (report.status, report.attempt) == ("sent", 2)
+    assert len(publisher.sent) == 2
+    first, second = (answer for _, answer in publisher.sent)
+    assert not any("Sent again" in n for n in first.notes)
+    assert any("Sent again" in n for n in second.notes)
+
+
+async def test_a_keyed_retry_within_the_window_needs_no_note(db_path: Path) -> None:
+    publisher = ForgetfulKeyedRecorder()
+    async with await Database.open(db_path) as db:
+        services = Services(db, Settings())
+        await services.ingest_bytes(SCOPE, rota_copy(4), name="rota")
+        await add_schedule(services, T0)
+        await services.ingest_bytes(SCOPE, rota_copy(6), name="rota")
+        crashing = Scheduler(
+            services,
+            {"discord": publisher},
+            repository=CrashAfterPublishing(db, clock=lambda: SLOT1),
+            lease=timedelta(minutes=1),
+        )
+        with pytest.raises(Crash):
+            await crashing.run_due(SLOT1)
+    restart = SLOT1 + timedelta(seconds=90)  # within Discord's window: the nonce still holds
+    async with await Database.open(db_path) as db:
+        services = Services(db, Settings())
+        scheduler = Scheduler(services, {"discord": publisher}, clock=lambda: restart)
+        (report,) = await scheduler.run_due(restart)
+    assert (report.status, report.attempt) == ("sent", 2) and len(publisher.sent) == 1
+
+
 async def test_crash_with_a_plain_publisher_gives_at_most_one_labelled_duplicate(
     db_path: Path,
 ) -> None:

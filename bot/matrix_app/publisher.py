@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from nio import AsyncClient
 
 from bot.core.render import Answer
@@ -16,6 +18,9 @@ class MatrixPublisher:
     becomes the transaction id, so a retried slot is stored once by the homeserver."""
 
     accepts_idempotency_key = True
+    idempotency_window = timedelta(minutes=20)
+    """Synapse keeps a device's transaction ids for about 30 minutes: a retry later than
+    this may post the digest again, and says so."""
 
     def __init__(self, client: AsyncClient, outbox: Outbox) -> None:
         self.client = client
