@@ -50,6 +50,7 @@ from bot.core.quote_report import QuoteReport, quote_report
 from bot.core.stance import StanceReport, stance_digest
 from bot.core.summary import Summary, SummaryRequest, summarise
 from bot.errors import NotFound
+from bot.offload import off_loop_if_big
 from storage.database import Database
 from storage.repositories import AnalysisCacheRepository, ThreadRepository
 
@@ -67,7 +68,6 @@ _DOING = {
     "summary": "Summarising",
     "stance": "Reading the stances in",
     "quotes": "Counting the quotes in",
-    "digest": "Summarising the news in a thread of",
 }
 Progress = Callable[[str], None]
 CACHE_VERSION = 2
@@ -510,7 +510,7 @@ class Analyses:
         stored = await self.cache.get(thread.scope, thread.name, kind, key)
         if stored is not None:
             try:
-                value = decode(result_type, stored)
+                value = await off_loop_if_big(len(stored), decode, result_type, stored)
             except CodecError:
                 pass  # an older shape: compute it again and overwrite
             else:
@@ -544,9 +544,10 @@ class Analyses:
     async def _store(self, thread: StoredThread, kind: str, key: str, value: Any) -> None:
         """Keep a result for the revision it was computed from; a thread saved or forgotten
         meanwhile makes it worthless, and it is dropped."""
+        document = await asyncio.to_thread(encode, value)  # 5 MB for a 10,000-post stance
         try:
             stored = await self.cache.put(
-                thread.scope, thread.name, kind, key, encode(value), revision=thread.revision
+                thread.scope, thread.name, kind, key, document, revision=thread.revision
             )
         except NotFound:
             return

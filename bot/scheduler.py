@@ -471,12 +471,6 @@ async def summary_since_last_read(
     if not fresh:
         return CatchUp(thread, None, since, max(since or 0, last), 0)
     wanted = dataclasses.replace(base, since_post=since or None)
-
-    async def load() -> tuple[list[StoredPost], list[QuoteEdge]]:
-        return await services.threads.posts(scope, thread.name), await services.threads.edges(
-            scope, thread.name
-        )
-
-    summary = await services.analyses.summary(thread, wanted, load)
+    summary = await services.analyses.summary(thread, wanted, services.posts_loader(thread))
     stored = await marks.advance(scope, user, thread.name, last)
     return CatchUp(thread, summary, since, stored, fresh)

@@ -39,7 +39,7 @@ from bot.sources.refresh import merge_refresh
 from bot.sources.web import read_url
 from storage.database import Database
 from storage.members import BotStateRepository, OptOutRepository, RedactResult, ScopeRepository
-from storage.repositories import AnalysisCacheRepository, ThreadRepository
+from storage.repositories import ThreadRepository
 
 if TYPE_CHECKING:
     from bot.scheduler import CatchUp
@@ -139,7 +139,6 @@ class Services:
         self.fetcher = fetcher or SafeFetcher(settings.fetch)
         self.analyses = Analyses(db, processes=processes)
         self.threads = ThreadRepository(db)
-        self.cache = AnalysisCacheRepository(db)
         self.opt_outs = OptOutRepository(db)
         self._ingest_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self.scopes = ScopeRepository(db)
@@ -409,10 +408,12 @@ class Services:
         progress: ProgressFn | None = None,
     ) -> SummaryAnswer:
         thread = await self._thread(scope, name)
-        summary = await self.analyses.summary(thread, request, self._loader(thread), progress)
+        summary = await self.analyses.summary(thread, request, self.posts_loader(thread), progress)
         return SummaryAnswer(thread=thread, summary=summary)
 
-    def _loader(self, thread: StoredThread) -> Callable[[], Awaitable[tuple[Any, Any]]]:
+    def posts_loader(self, thread: StoredThread) -> Callable[[], Awaitable[tuple[Any, Any]]]:
+        """Reads the thread's posts and edges, for an analysis the cache cannot answer."""
+
         async def load() -> tuple[list[StoredPost], list[QuoteEdge]]:
             posts = await self.threads.posts(thread.scope, thread.name)
             return posts, await self.threads.edges(thread.scope, thread.name)
@@ -437,7 +438,7 @@ class Services:
     ) -> StanceAnswer:
         thread = await self._thread(scope, name)
         report = await self.analyses.stance(
-            thread, self._loader(thread), author, topic, progress=progress
+            thread, self.posts_loader(thread), author, topic, progress=progress
         )
         urls = await self.threads.post_urls(scope, thread.name)
         return StanceAnswer(thread=thread, report=report, post_urls=urls)
@@ -457,7 +458,7 @@ class Services:
         if not with_posts:
             thread = await self._thread(scope, name)
             report = await self.analyses.quotes(
-                thread, self._loader(thread), author, post, progress
+                thread, self.posts_loader(thread), author, post, progress
             )
             return QuotesAnswer(thread=thread, report=report)
         view = await self.view(scope, name)
@@ -471,11 +472,6 @@ class Services:
     async def quote_graph(self, answer: QuotesAnswer) -> bytes:
         title = f"Who quoted whom — {answer.thread.title}"
         return await self.analyses.quote_graph(answer.thread, answer.report, title)
-
-
-def _live(posts: Sequence[StoredPost]) -> list[StoredPost]:
-    """Posts that still stand: deleted and redacted ones are no one's argument any more."""
-    return [p for p in posts if not p.deleted]
 
 
 def _same_source(existing: StoredThread, stored: Sequence[StoredPost], doc: ThreadDoc) -> bool:

@@ -317,6 +317,12 @@ class Progress:
         finally:
             self._editing = False
 
+    async def __aenter__(self) -> Progress:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
     async def close(self) -> None:
         """Stop editing; an edit already on the wire is allowed to land first."""
         self._closed = True

@@ -41,11 +41,8 @@ class QuotesCog(commands.Cog):
     ) -> None:
         responder = await Responder.start(itx, private=private)
         services = self.bot.services
-        progress = responder.progress()
-        try:
+        async with responder.progress() as progress:
             result = await services.quotes(scope_of(itx), thread, user, post, progress=progress)
-        finally:
-            await progress.close()
         answer = render.brief(
             render.quotes_answer(result.thread, result.report),
             how_to_narrow="Narrow it to one person with user:, or to one post with post:.",

@@ -38,11 +38,8 @@ class StanceCog(commands.Cog):
         private: bool = False,
     ) -> None:
         responder = await Responder.start(itx, private=private)
-        progress = responder.progress()
-        try:
+        async with responder.progress() as progress:
             result = await self.bot.services.stance(scope_of(itx), thread, user, topic, progress)
-        finally:
-            await progress.close()
         await responder.send(
             render_answer(
                 render.brief(

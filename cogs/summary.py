@@ -101,9 +101,6 @@ class SummaryCog(commands.Cog):
             )
             await responder.send(render_answer(read.answer()))
             return
-        progress = responder.progress()
-        try:
+        async with responder.progress() as progress:
             result = await services.summary(scope_of(itx), thread, request, progress)
-        finally:
-            await progress.close()
         await responder.send(render_answer(render.summary_answer(result.thread, result.summary)))

@@ -82,8 +82,7 @@ class ThreadsCog(
         chosen = sum((url is not None, file is not None, here))
         if chosen != 1:
             raise UserError("Give exactly one source: url, file, or here:True.")
-        progress = responder.progress()
-        try:
+        async with responder.progress() as progress:
             if here:
                 result = await self._ingest_channel(itx.channel, scope, name, progress)
             elif file is not None:
@@ -105,8 +104,6 @@ class ThreadsCog(
                 result = await self.bot.services.ingest_url(
                     scope, url.strip(), name=name, progress=progress
                 )
-        finally:
-            await progress.close()
         await responder.say(ingest_status(result), f"Next: /summary thread:{result.thread.name}")
 
     @guild_only
@@ -116,11 +113,8 @@ class ThreadsCog(
         """Message menu → ingest the thread/channel the message is in."""
         responder = await Responder.start(itx, private=True)
         scope = scope_of(itx)
-        progress = responder.progress()
-        try:
+        async with responder.progress() as progress:
             result = await self._ingest_channel(message.channel, scope, None, progress)
-        finally:
-            await progress.close()
         await responder.say(ingest_status(result), f"Next: /summary thread:{result.thread.name}")
 
     async def _ingest_channel(
@@ -148,8 +142,7 @@ class ThreadsCog(
     async def refresh(self, itx: discord.Interaction, thread: str) -> None:
         responder = await Responder.start(itx, private=True)
         scope = scope_of(itx)
-        progress = responder.progress()
-        try:
+        async with responder.progress() as progress:
             stored = next(
                 (t for t in await self.bot.services.list_threads(scope) if t.name == thread), None
             )
@@ -161,8 +154,6 @@ class ThreadsCog(
                 result = await self._ingest_channel(channel, scope, stored.name, progress)
             else:
                 result = await self.bot.services.refresh(scope, thread, progress=progress)
-        finally:
-            await progress.close()
         await responder.say(ingest_status(result))
 
     async def _channel(self, channel_id: int) -> discord.abc.Messageable:

@@ -279,11 +279,15 @@ def _prepare_path(path: str | Path) -> Path:
     return db_path
 
 
+def _taken(target: Path) -> UserError:
+    return UserError(f"{target} already exists; a backup never overwrites a file.")
+
+
 def _check_backup_target(dest: str | Path) -> Path:
     """The backup file must be new and its folder must exist (file system calls)."""
     target = Path(dest).expanduser().absolute()
     if target.exists() or target.is_symlink():
-        raise UserError(f"{target} already exists; a backup never overwrites a file.")
+        raise _taken(target)
     if not target.parent.is_dir():
         raise UserError(f"The folder {target.parent} does not exist; create it first.")
     return target
@@ -300,11 +304,11 @@ def _publish_backup(tmp: Path, target: Path) -> int:
     try:
         os.link(tmp, target)  # fails if target appeared meanwhile, unlike a rename
     except FileExistsError as e:
-        raise UserError(f"{target} already exists; a backup never overwrites a file.") from e
+        raise _taken(target) from e
     except OSError:
         # No hard links on this file system: check again, then rename.
         if target.exists():
-            raise UserError(f"{target} already exists; a backup never overwrites a file.") from None
+            raise _taken(target) from None
         os.replace(tmp, target)
     with contextlib.suppress(OSError):  # make the new name durable too (POSIX only)
         dir_fd = os.open(target.parent, os.O_RDONLY)

@@ -41,6 +41,9 @@ class Reconciled:
 
 # Platforms whose membership can be reconciled; `local` (the CLI) is never "left".
 _PLATFORMS = ("discord", "matrix")
+_SCOPE_DATA = ("digest_schedules", "threads", "opt_outs")
+"""What is stored of a guild or room (the rest cascades): a scope with rows here has data,
+and purging a scope deletes them."""
 
 
 class OptOutRepository:
@@ -204,10 +207,8 @@ class ScopeRepository:
         pattern = prefix + "*"  # "discord:" / "matrix:" hold no GLOB wildcards
         async with self._db.transaction() as conn:
             stored_rows = await conn.execute_fetchall(
-                "SELECT scope FROM threads WHERE scope GLOB ?"
-                " UNION SELECT scope FROM digest_schedules WHERE scope GLOB ?"
-                " UNION SELECT scope FROM opt_outs WHERE scope GLOB ?",
-                (pattern, pattern, pattern),
+                " UNION ".join(f"SELECT scope FROM {t} WHERE scope GLOB ?" for t in _SCOPE_DATA),
+                (pattern,) * len(_SCOPE_DATA),
             )
             stored = {r[0] for r in stored_rows}
             key = f"{platform}:reconciled-account"
@@ -280,9 +281,8 @@ class ScopeRepository:
                 if r[0] not in here and (left := from_db_time(r[1])) is not None and left <= cutoff
             ]
             for scope in gone:
-                await conn.execute("DELETE FROM digest_schedules WHERE scope = ?", (scope,))
-                await conn.execute("DELETE FROM threads WHERE scope = ?", (scope,))
-                await conn.execute("DELETE FROM opt_outs WHERE scope = ?", (scope,))
+                for table in _SCOPE_DATA:
+                    await conn.execute(f"DELETE FROM {table} WHERE scope = ?", (scope,))
                 await conn.execute("DELETE FROM scope_departures WHERE scope = ?", (scope,))
         return gone
 

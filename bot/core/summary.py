@@ -33,7 +33,7 @@ ranking is cubic in sumy (25 s at 250 sentences); our early stop makes a few pic
 (0.4 s for 5 of 1,000 sentences), but each step still costs sentences × summary words, so
 KL-Sum is capped at `KL_MAX_SENTENCES` and ranks at most `KL_MAX_STEPS` sentences (≈13 s at
 the cap); the note says when that cut a budget short. Luhn (with its significant stems in a set,
-`SetLuhnSummarizer`), SumBasic and Edmundson take about 3 s at 59,000 sentences and ~280 MB,
+`_set_luhn_class`), SumBasic and Edmundson take about 3 s at 59,000 sentences and ~280 MB,
 so they are capped at 60,000 (a 10,000-post thread). sumy, and NLTK under its stemmers, are
 imported only when a summary is made: ~0.6 s that other commands need not pay.
 """
@@ -401,13 +401,27 @@ def stop_words_for(language: str) -> frozenset[str]:
     return frozenset(get_stop_words(language))
 
 
+@lru_cache(maxsize=1)
+def _set_luhn_class() -> type:
+    """sumy's Luhn with its significant stems in a set: sumy keeps them in a tuple and tests
+    every word of every sentence against it, so its time grew with the thread's vocabulary
+    times its words (4.4 s at 6,070 sentences). Same ratings, same picks. Made on first use:
+    sumy imports NLTK."""
+    from sumy.summarizers.luhn import LuhnSummarizer
+
+    class SetLuhnSummarizer(LuhnSummarizer):
+        def _get_significant_words(self, words: Any) -> frozenset[str]:
+            return frozenset(super()._get_significant_words(words))
+
+    return SetLuhnSummarizer
+
+
 def make_summarizer(algorithm: str, language: str, title: str = "") -> Any:
     """A configured sumy summariser (stemmer, stop words, Edmundson's word lists)."""
     from sumy.summarizers.edmundson import EdmundsonSummarizer
     from sumy.summarizers.kl import KLSummarizer
     from sumy.summarizers.lex_rank import LexRankSummarizer
     from sumy.summarizers.lsa import LsaSummarizer
-    from sumy.summarizers.luhn import LuhnSummarizer
     from sumy.summarizers.sum_basic import SumBasicSummarizer
     from sumy.summarizers.text_rank import TextRankSummarizer
 
@@ -422,19 +436,11 @@ def make_summarizer(algorithm: str, language: str, title: str = "") -> Any:
         summarizer.null_words = stop_words
         return summarizer
 
-    class SetLuhnSummarizer(LuhnSummarizer):
-        """sumy's Luhn with its significant stems in a set: sumy keeps them in a tuple and
-        tests every word of every sentence against it, so its time grew with the thread's
-        vocabulary times its words (4.4 s at 6,070 sentences). Same ratings, same picks."""
-
-        def _get_significant_words(self, words: Any) -> frozenset[str]:
-            return frozenset(super()._get_significant_words(words))
-
     cls = {
         "lexrank": LexRankSummarizer,
         "textrank": TextRankSummarizer,
         "lsa": LsaSummarizer,
-        "luhn": SetLuhnSummarizer,
+        "luhn": _set_luhn_class(),
         "kl": KLSummarizer,
         "sumbasic": SumBasicSummarizer,
     }[algorithm]

@@ -34,6 +34,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
 from bot.errors import SourceError
+from bot.offload import off_loop_if_big
 from bot.settings import FetchSettings
 from bot.sources.base import FetchedPage
 from bot.sources.robots import MAX_ROBOTS_BYTES, RobotsCache, RobotsPolicy, policy_for_answer
@@ -481,19 +482,8 @@ def decode_body(body: bytes, charset: str | None, *, html: bool) -> str:
     return body.decode(codec or "utf-8", errors="replace")
 
 
-OFF_LOOP_BYTES = 256 * 1024
-"""Bodies larger than this are decoded and parsed in a worker thread, not on the event loop."""
-
-
 def _parse_json(body: bytes, charset: str | None) -> Any:
     return json.loads(decode_body(body, charset, html=False))
-
-
-async def _off_loop(size: int, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-    """`func(*args, **kwargs)`, in a worker thread when `size` bytes make it slow."""
-    if size > OFF_LOOP_BYTES:
-        return await asyncio.to_thread(func, *args, **kwargs)
-    return func(*args, **kwargs)
 
 
 # --- politeness -------------------------------------------------------------------------------
@@ -877,7 +867,7 @@ class CommandFetcher:
 
     async def get_text(self, url: str) -> FetchedPage:
         answer = await self._fetch(url, _HTML)
-        text = await _off_loop(
+        text = await off_loop_if_big(
             len(answer.body), decode_body, answer.body, answer.charset, html=True
         )
         return FetchedPage(answer.url, answer.status, answer.mime, text)
@@ -885,7 +875,7 @@ class CommandFetcher:
     async def get_json(self, url: str) -> Any:
         answer = await self._fetch(url, _JSON)
         try:
-            return await _off_loop(len(answer.body), _parse_json, answer.body, answer.charset)
+            return await off_loop_if_big(len(answer.body), _parse_json, answer.body, answer.charset)
         except (ValueError, RecursionError):
             raise SourceError(f"{answer.url} did not answer with valid JSON") from None
 

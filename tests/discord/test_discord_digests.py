@@ -27,11 +27,11 @@ from discord_helpers import (
 )
 
 from bot.core.schedule import Cadence
+from bot.digest_options import local_time, zone_choices
 from bot.discord_app import ThreadwiseBot
 from bot.discord_publisher import DiscordPublisher
 from bot.scheduler import Scheduler
 from bot.services import Services
-from cogs.digests import local_time, zone_choices
 from storage.digests import DigestRepository
 from tests.sources.loopback import LoopbackServer, Page
 from tests.sources.test_xenforo import THREAD_PATH, xf2_page, xf2_post

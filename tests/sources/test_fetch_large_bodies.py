@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.errors import SourceError
+from bot.offload import OFF_LOOP_SIZE
 from bot.settings import FetchSettings
 from bot.sources import fetch as fetch_module
-from bot.sources.fetch import OFF_LOOP_BYTES, SafeFetcher, decode_body
+from bot.sources.fetch import SafeFetcher, decode_body
 from tests.sources.loopback import LoopbackServer, Page
 
 BIG_JSON = {"posts": [{"id": i, "text": f"Pöst {i} — ünïcode ✓ " * 4} for i in range(4000)]}
@@ -45,7 +46,7 @@ def threaded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 async def test_big_json_parses_the_same_off_the_loop(fetcher, threaded) -> None:
     body = json.dumps(BIG_JSON, ensure_ascii=False).encode("utf-8")
-    assert len(body) > OFF_LOOP_BYTES
+    assert len(body) > OFF_LOOP_SIZE
     routes = {
         "/t.json": Page(body, content_type="application/json"),
         "/small.json": Page(json.dumps({"a": 1}), content_type="application/json"),
@@ -59,7 +60,7 @@ async def test_big_json_parses_the_same_off_the_loop(fetcher, threaded) -> None:
 
 
 async def test_big_html_decodes_the_same_off_the_loop(fetcher, threaded) -> None:
-    assert len(BIG_HTML) > OFF_LOOP_BYTES
+    assert len(BIG_HTML) > OFF_LOOP_SIZE
     async with LoopbackServer({"/t": Page(BIG_HTML, content_type="text/html")}) as forum:
         page = await fetcher.for_command().get_text(forum.url("/t"))
     assert page.text == decode_body(BIG_HTML, None, html=True)
@@ -75,7 +76,7 @@ async def test_big_html_decodes_the_same_off_the_loop(fetcher, threaded) -> None
     ],
 )
 async def test_big_invalid_json_gives_the_same_error(fetcher, threaded, body: bytes) -> None:
-    assert len(body) > OFF_LOOP_BYTES
+    assert len(body) > OFF_LOOP_SIZE
     async with LoopbackServer({"/bad.json": Page(body, content_type="application/json")}) as forum:
         with pytest.raises(SourceError, match="did not answer with valid JSON"):
             await fetcher.for_command().get_json(forum.url("/bad.json"))
