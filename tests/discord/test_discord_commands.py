@@ -30,7 +30,7 @@ from fake_discord import OWNER_ID
 
 from bot.services import Services
 from storage.digests import DigestRepository
-from storage.repositories import DigestScheduleRepository
+from storage.legacy_schedules import DigestScheduleRepository
 
 GARDEN = "a-garden-behind-the-library"
 HOSTILE = "hostile"
