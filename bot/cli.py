@@ -376,7 +376,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def print_discord_commands(settings: Settings, as_json: bool) -> None:
-    from bot.discord_app import command_payload
+    from bot.discord_app.app import command_payload
 
     payload = command_payload(settings)
     if as_json:

@@ -30,7 +30,7 @@ async def run_bots(settings: Settings, db_path: str | Path, *, sync_commands: bo
     publishers: dict[str, Any] = {}
     try:
         if settings.discord.enabled:
-            from bot.discord_app import run_discord
+            from bot.discord_app.app import run_discord
 
             jobs.append(
                 run_discord(services, settings, sync_commands=sync_commands, publishers=publishers)

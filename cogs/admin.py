@@ -6,23 +6,18 @@ Syncing on every start wastes a rate-limited call and can publish half-finished 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs import Responder, bot_of, guild_only
-
-if TYPE_CHECKING:
-    from bot.discord_app import ThreadwiseBot
+from bot.discord_app.glue import BotBase, Responder, bot_of, guild_only
 
 
 class NotOwner(app_commands.CheckFailure):
     """Only the bot's owners may run this."""
 
 
-def owner_ids(bot: ThreadwiseBot) -> set[int]:
+def owner_ids(bot: BotBase) -> set[int]:
     """[discord] owner_ids plus the application's owner or team (cached at login)."""
     ids = set(bot.settings.discord.owner_ids)
     app = bot.application
@@ -41,7 +36,7 @@ async def _is_owner(itx: discord.Interaction) -> bool:
 
 
 class AdminCog(commands.Cog):
-    def __init__(self, bot: ThreadwiseBot) -> None:
+    def __init__(self, bot: BotBase) -> None:
         self.bot = bot
 
     @guild_only

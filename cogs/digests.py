@@ -12,7 +12,6 @@ Discord's option names and its weekday choice.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -29,11 +28,8 @@ from bot.digest_options import (
     stored_names,
     zone_choices,
 )
-from bot.discord_render import render_answer
-from bot.errors import NotFound, UserError
-from bot.scheduler import preview
-from bot.settings import DigestSettings
-from cogs import (
+from bot.discord_app.glue import (
+    BotBase,
     Responder,
     channel_in_guild,
     guild_only,
@@ -41,10 +37,11 @@ from cogs import (
     scope_of,
     thread_autocomplete,
 )
+from bot.discord_app.render import render_answer
+from bot.errors import NotFound, UserError
+from bot.scheduler import preview
+from bot.settings import DigestSettings
 from storage.digests import DigestRepository
-
-if TYPE_CHECKING:
-    from bot.discord_app import ThreadwiseBot
 
 DAY_NAMES = tuple(d.title() for d in WEEKDAYS)
 EVERY_SUGGESTIONS = ("day", "week", "1h", "2h", "3h", "4h", "6h", "8h", "12h", "0 9 * * 1-5")
@@ -137,7 +134,7 @@ async def every_autocomplete(
 class DigestsCog(commands.GroupCog, group_name="digest", group_description="Scheduled digests"):
     """Thin glue: check options, call the digest repository or preview, render the answer."""
 
-    def __init__(self, bot: ThreadwiseBot) -> None:
+    def __init__(self, bot: BotBase) -> None:
         self.bot = bot
         super().__init__()
 

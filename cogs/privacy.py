@@ -6,20 +6,15 @@ their words are redacted) and leaves them out of chat-history ingests and digest
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs import Responder, guild_only, scope_of
-
-if TYPE_CHECKING:
-    from bot.discord_app import ThreadwiseBot
+from bot.discord_app.glue import BotBase, Responder, guild_only, scope_of
 
 
 class PrivacyCog(commands.Cog):
-    def __init__(self, bot: ThreadwiseBot) -> None:
+    def __init__(self, bot: BotBase) -> None:
         self.bot = bot
 
     @guild_only

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.core import render
-from bot.discord_render import render_answer
-from cogs import Responder, guild_only, scope_of, thread_autocomplete
-
-if TYPE_CHECKING:
-    from bot.discord_app import ThreadwiseBot
+from bot.discord_app.glue import BotBase, Responder, guild_only, scope_of, thread_autocomplete
+from bot.discord_app.render import render_answer
 
 
 class StanceCog(commands.Cog):
-    def __init__(self, bot: ThreadwiseBot) -> None:
+    def __init__(self, bot: BotBase) -> None:
         self.bot = bot
 
     @guild_only

@@ -9,7 +9,7 @@ unless `private:True` is given.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import discord
 from discord import app_commands
@@ -17,12 +17,9 @@ from discord.ext import commands
 
 from bot.core import render
 from bot.core.summary import ALGORITHM_NAMES, ALGORITHMS, MAX_SENTENCES, SummaryRequest
-from bot.discord_render import render_answer
+from bot.discord_app.glue import BotBase, Responder, guild_only, scope_of, thread_autocomplete
+from bot.discord_app.render import render_answer
 from bot.errors import UserError
-from cogs import Responder, guild_only, scope_of, thread_autocomplete
-
-if TYPE_CHECKING:
-    from bot.discord_app import ThreadwiseBot
 
 LAST = "last"
 Since = int | Literal["last"] | None
@@ -57,7 +54,7 @@ async def since_autocomplete(
 
 
 class SummaryCog(commands.Cog):
-    def __init__(self, bot: ThreadwiseBot) -> None:
+    def __init__(self, bot: BotBase) -> None:
         self.bot = bot
 
     @guild_only

@@ -8,19 +8,15 @@ the open listing lives in its own `/threads` command and `/thread` is the manage
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.core import render
-from bot.discord_history import read_history
-from bot.discord_render import render_answer
-from bot.errors import SourceError, UserError
-from bot.services import IngestResult
-from cogs import (
+from bot.discord_app.glue import (
     HISTORY_OFF,
+    BotBase,
     Progress,
     Responder,
     guild_only,
@@ -29,9 +25,10 @@ from cogs import (
     scope_of,
     thread_autocomplete,
 )
-
-if TYPE_CHECKING:
-    from bot.discord_app import ThreadwiseBot
+from bot.discord_app.history import read_history
+from bot.discord_app.render import render_answer
+from bot.errors import SourceError, UserError
+from bot.services import IngestResult
 
 _JUMP = re.compile(r"^https://(?:\w+\.)?discord(?:app)?\.com/channels/(\d+)/(\d+)$")
 
@@ -47,7 +44,7 @@ class ThreadsCog(
 ):
     """Changing what is stored needs Manage Server (hint for Discord + runtime check)."""
 
-    def __init__(self, bot: ThreadwiseBot) -> None:
+    def __init__(self, bot: BotBase) -> None:
         self.bot = bot
         self.menu = app_commands.ContextMenu(name="Ingest this thread", callback=self.ingest_menu)
         super().__init__()
@@ -178,7 +175,7 @@ class ThreadsCog(
 class ThreadListCog(commands.Cog):
     """Reading is open to every member."""
 
-    def __init__(self, bot: ThreadwiseBot) -> None:
+    def __init__(self, bot: BotBase) -> None:
         self.bot = bot
 
     @guild_only

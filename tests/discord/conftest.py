@@ -21,7 +21,7 @@ import pytest
 from discord_helpers import Driver
 from fake_discord import FakeDiscord
 
-from bot.discord_app import ThreadwiseBot
+from bot.discord_app.app import ThreadwiseBot
 from bot.errors import SourceError
 from bot.services import Services
 from bot.settings import Settings

@@ -11,7 +11,7 @@ from typing import Any
 import discord
 from fake_discord import APP_ID, FakeDiscord, user_json
 
-from bot.discord_app import ThreadwiseBot
+from bot.discord_app.app import ThreadwiseBot
 
 GUILD_A = 700000000000000001
 GUILD_B = 700000000000000002

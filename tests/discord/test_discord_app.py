@@ -16,11 +16,11 @@ import pytest
 from discord_helpers import GUILD_A, GUILD_B, garden_json, opt
 from fake_discord import OWNER_ID, FakeDiscord, guild_json
 
-from bot.discord_app import ThreadwiseBot, build_intents, command_payload, run_discord
+from bot.discord_app.app import ThreadwiseBot, build_intents, command_payload, run_discord
+from bot.discord_app.glue import Progress
 from bot.errors import ConfigError
 from bot.services import Services
 from bot.settings import Settings
-from cogs import Progress
 
 SCOPE_A = f"discord:{GUILD_A}"
 SCOPE_B = f"discord:{GUILD_B}"

@@ -428,12 +428,12 @@ async def test_an_unexpected_exception_is_logged_and_answered(driver, fake, serv
 
 
 async def test_an_exception_before_the_defer_is_still_answered(driver, fake, services, monkeypatch):
-    import cogs
+    from bot.discord_app import glue
 
     def boom(itx: Any) -> str:
         raise RuntimeError("scope exploded")
 
-    monkeypatch.setattr(cogs, "services_of", lambda itx: (_ for _ in ()).throw(KeyError("x")))
+    monkeypatch.setattr(glue, "services_of", lambda itx: (_ for _ in ()).throw(KeyError("x")))
     answered = await driver.autocomplete("summary", [opt("thread", "", focused=True)])
     assert answered == []  # autocomplete errors still answer (with no choices)
 

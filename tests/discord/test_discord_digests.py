@@ -28,8 +28,8 @@ from discord_helpers import (
 
 from bot.core.schedule import Cadence
 from bot.digest_options import local_time, zone_choices
-from bot.discord_app import ThreadwiseBot
-from bot.discord_publisher import DiscordPublisher
+from bot.discord_app.app import ThreadwiseBot
+from bot.discord_app.publisher import DiscordPublisher
 from bot.scheduler import Scheduler
 from bot.services import Services
 from storage.digests import DigestRepository

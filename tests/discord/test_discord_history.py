@@ -11,7 +11,7 @@ from discord_helpers import ADMIN, CHANNEL_A, GUILD_A, Driver, opt, sub, text_ch
 from fake_discord import FakeDiscord, user_json
 
 from bot.core.models import Block
-from bot.discord_history import message_blocks, messages_to_doc
+from bot.discord_app.history import message_blocks, messages_to_doc
 from bot.services import Services
 
 LENA = (730000000000000011, "Lena")

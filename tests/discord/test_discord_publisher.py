@@ -8,7 +8,7 @@ import discord
 import pytest
 
 from bot.core.render import Answer, Line, Ref, Section
-from bot.discord_publisher import DiscordPublisher, nonce_for
+from bot.discord_app.publisher import DiscordPublisher, nonce_for
 from bot.scheduler import TargetGone
 from tests.discord.discord_helpers import CHANNEL_A, GUILD_A, text_channel
 
@@ -69,6 +69,6 @@ async def test_missing_permissions_on_send_is_target_gone(bot: Any, fake: Any) -
 
 
 async def test_a_gateway_that_never_comes_up_fails_the_digest_for_now(bot: Any, monkeypatch):
-    monkeypatch.setattr("bot.discord_publisher.READY_TIMEOUT", 0.05)
+    monkeypatch.setattr("bot.discord_app.publisher.READY_TIMEOUT", 0.05)
     with pytest.raises(ConnectionError, match="retried later"):
         await DiscordPublisher(bot).publish(str(CHANNEL_A), DIGEST, "digest-7-x")

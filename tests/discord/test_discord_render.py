@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.core.render import Answer, Line, Ref, Section
-from bot.discord_render import (
+from bot.discord_app.render import (
     ZWSP,
     clean,
     escape_text,

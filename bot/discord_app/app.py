@@ -20,10 +20,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
+from bot.discord_app.glue import NO_MENTIONS, BotBase, Responder, history_enabled
 from bot.errors import ConfigError, ThreadwiseError
 from bot.services import Services
 from bot.settings import Settings
-from cogs import NO_MENTIONS, Responder, history_enabled, make_cogs
+from cogs import make_cogs
 
 if TYPE_CHECKING:
     from storage.members import Reconciled
@@ -130,7 +131,7 @@ def _options(interaction: discord.Interaction) -> dict[str, Any]:
     return {o.get("name"): o.get("value") for o in options}
 
 
-class ThreadwiseBot(commands.Bot):
+class ThreadwiseBot(BotBase):
     """Holds Services and Settings for the cogs; knows nothing of SQL or analysis."""
 
     def __init__(
@@ -314,7 +315,7 @@ async def run_discord(
     token = settings.discord.require_token()
     bot = ThreadwiseBot(services, settings, sync_commands=sync_commands)
     if publishers is not None:
-        from bot.discord_publisher import DiscordPublisher
+        from bot.discord_app.publisher import DiscordPublisher
 
         publishers["discord"] = DiscordPublisher(bot)
     try:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.core.render import Answer
-from bot.discord_render import render_answer
+from bot.discord_app.render import render_answer
 from bot.scheduler import TargetGone
 
 if TYPE_CHECKING:
