@@ -215,7 +215,7 @@ def run_step(args: argparse.Namespace) -> dict[str, Any]:
 
 async def _ingest(workdir: Path, posts: int, plain: bool) -> dict[str, Any]:
     from bot.core.models import LOCAL_SCOPE
-    from bot.services import Services
+    from bot.usecases.services import Services
     from storage.database import Database
 
     path = database(workdir, posts, plain)
@@ -349,7 +349,7 @@ async def _repeat(path: Path) -> dict[str, Any]:
     """Two identical summary requests through Services: the second one's own time."""
     from bot.core.models import LOCAL_SCOPE
     from bot.core.summary import SummaryRequest
-    from bot.services import Services
+    from bot.usecases.services import Services
     from storage.database import Database
 
     db = await Database.open(path)

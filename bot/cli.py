@@ -27,10 +27,10 @@ from bot.core import jsonout, render
 from bot.core.models import LOCAL_SCOPE
 from bot.core.summary import ALGORITHMS, SummaryRequest
 from bot.errors import ThreadwiseError, UserError
-from bot.services import IngestResult, Services
 from bot.settings import Settings, load_settings, resolve_config_path
 from bot.sources.detect import FORMATS
 from bot.terminal import render_text
+from bot.usecases.services import IngestResult, Services
 from storage.database import Database
 
 _PAGE_RE = re.compile(r"\b(?:page|post)s? (\d+) of (\d+)")

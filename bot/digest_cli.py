@@ -23,11 +23,16 @@ from typing import Any, Protocol
 from bot.core.digest import Digest, digest_answer, digest_json
 from bot.core.models import LOCAL_SCOPE
 from bot.core.render import Answer, Line, Section
-from bot.digest_options import cadence_from_options, describe_schedule, local_time, stored_names
 from bot.errors import NotFound, UserError
-from bot.scheduler import RunReport, Scheduler, preview
-from bot.services import Services
 from bot.terminal import render_text
+from bot.usecases.digest_options import (
+    cadence_from_options,
+    describe_schedule,
+    local_time,
+    stored_names,
+)
+from bot.usecases.scheduler import RunReport, Scheduler, preview
+from bot.usecases.services import Services
 from storage.digests import DigestRepository, Schedule
 
 LOCAL_TARGET = "local"

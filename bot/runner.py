@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import UserError
-from bot.services import Services
 from bot.settings import Settings
+from bot.usecases.services import Services
 from storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ async def run_bots(settings: Settings, db_path: str | Path, *, sync_commands: bo
 
             jobs.append(run_matrix(services, settings, publishers=publishers))
         if jobs:
-            from bot.scheduler import Scheduler
+            from bot.usecases.scheduler import Scheduler
 
             jobs.append(Scheduler(services, publishers).run_forever())
         if not jobs:

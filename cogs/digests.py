@@ -1,11 +1,11 @@
 """`/digest add|list|remove|now`: scheduled digests of this server's threads (Manage Server).
 
-The scheduler started by `threadwise run` (bot/scheduler.py) posts them; this cog stores,
+The scheduler started by `threadwise run` (bot/usecases/scheduler.py) posts them; this cog stores,
 lists, removes and previews schedules, scoped to the guild, with the target channel checked
 to belong to it. Every option is checked before anything is written, and a bad option is
 named in the answer (`every:`, `time:`, `weekday:`, `timezone:`), so the fix is obvious.
 The options mean what they mean on the command line and in Matrix: every = day | week | Nh
-| a cron expression, in an IANA zone, checked by bot/digest_options.py; this cog only adds
+| a cron expression, in an IANA zone, checked by bot/usecases/digest_options.py; this cog only adds
 Discord's option names and its weekday choice.
 """
 
@@ -17,17 +17,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import digest_options
 from bot.core.digest import digest_answer
 from bot.core.render import Answer, Line, Section
 from bot.core.schedule import WEEKDAYS, Cadence
-from bot.digest_options import (
-    OptionNames,
-    describe_schedule,
-    local_time,
-    stored_names,
-    zone_choices,
-)
 from bot.discord_app.glue import (
     BotBase,
     Responder,
@@ -39,8 +31,16 @@ from bot.discord_app.glue import (
 )
 from bot.discord_app.render import render_answer
 from bot.errors import NotFound, UserError
-from bot.scheduler import preview
 from bot.settings import DigestSettings
+from bot.usecases import digest_options
+from bot.usecases.digest_options import (
+    OptionNames,
+    describe_schedule,
+    local_time,
+    stored_names,
+    zone_choices,
+)
+from bot.usecases.scheduler import preview
 from storage.digests import DigestRepository
 
 DAY_NAMES = tuple(d.title() for d in WEEKDAYS)
@@ -86,7 +86,7 @@ def cadence_from_options(
 ) -> Cadence:
     """The cadence `/digest add` options mean; a UserError names the option to fix.
 
-    The shared rules are bot.digest_options'; here only what Discord's options add: the
+    The shared rules are bot.usecases.digest_options'; here only what Discord's options add: the
     weekday is a choice (an index), so its mistakes are told in Discord's words first.
     """
     word = " ".join((every or "").split()) or None

@@ -28,7 +28,7 @@ from bot.discord_app.glue import (
 from bot.discord_app.history import read_history
 from bot.discord_app.render import render_answer
 from bot.errors import SourceError, UserError
-from bot.services import IngestResult
+from bot.usecases.services import IngestResult
 
 _JUMP = re.compile(r"^https://(?:\w+\.)?discord(?:app)?\.com/channels/(\d+)/(\d+)$")
 

@@ -81,7 +81,7 @@ class DigestScheduleRepository:
         """Schedule a digest of thread `name`; returns the schedule id. NotFound if no thread.
 
         The first digest covers the whole thread unless `start_from_latest`; it fires at the
-        next `time_of_day` in `timezone` (the scheduler in bot/scheduler.py sends it).
+        next `time_of_day` in `timezone` (the scheduler in bot/usecases/scheduler.py sends it).
         """
         validate_scope(scope)
         _check_name(name)

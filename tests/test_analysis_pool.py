@@ -1,4 +1,4 @@
-"""bot.analysis.Analyses: big threads in a process pool, every answer cached per revision.
+"""bot.usecases.analysis.Analyses: big threads in a process pool, every answer cached per revision.
 
 Real SQLite files under tmp_path and a real spawn-context process pool. Threads are saved
 straight through ThreadRepository.save (own words only, invented here), so a 10,000-post
@@ -15,7 +15,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.analysis import (
+from bot.core.digest import DigestSummary, digest_summary
+from bot.core.models import AnalysedPost, AnalysedThread, QuoteEdge, Segment, StoredThread
+from bot.core.quote_report import QuoteReport, quote_report
+from bot.core.stance import StanceReport, stance_digest
+from bot.core.summary import SENTENCE_CAPS, Summary, SummaryRequest, summarise
+from bot.errors import UserError
+from bot.settings import Settings
+from bot.usecases.analysis import (
     POOL_THRESHOLD_POSTS,
     Analyses,
     CodecError,
@@ -24,14 +31,7 @@ from bot.analysis import (
     params_key,
     to_jsonable,
 )
-from bot.core.digest import DigestSummary, digest_summary
-from bot.core.models import AnalysedPost, AnalysedThread, QuoteEdge, Segment, StoredThread
-from bot.core.quote_report import QuoteReport, quote_report
-from bot.core.stance import StanceReport, stance_digest
-from bot.core.summary import SENTENCE_CAPS, Summary, SummaryRequest, summarise
-from bot.errors import UserError
-from bot.services import Services
-from bot.settings import Settings
+from bot.usecases.services import Services
 from storage.database import Database
 from storage.repositories import ThreadRepository
 
@@ -309,10 +309,10 @@ def test_documents_of_another_shape_are_refused(document):
 
 
 async def test_services_answer_while_their_summary_runs_in_the_pool(db: Database):
-    """The same through Services, once bot/services.py hands its analyses to Analyses."""
+    """The same through Services, once bot/usecases/services.py hands its analyses to Analyses."""
     services = Services(db, Settings())
     if not isinstance(getattr(services, "analyses", None), Analyses):
-        pytest.skip("bot/services.py does not use bot.analysis.Analyses yet")
+        pytest.skip("bot/usecases/services.py does not use bot.usecases.analysis.Analyses yet")
     try:
         await save(db, "mega", thread_posts(10_000))
         await save(db, "short", thread_posts(30, seed=8))

@@ -44,7 +44,7 @@ def test_the_check_itself_catches_a_platform_import(tmp_path):
 def test_storage_does_not_reach_into_analysis_or_adapters():
     for f in (REPO / "storage").rglob("*.py"):
         names = imported_modules(f)
-        assert not any(n.startswith(("bot.services", "bot.cli", "cogs")) for n in names), f
+        assert not any(n.startswith(("bot.usecases.services", "bot.cli", "cogs")) for n in names), f
 
 
 NETWORK_MODULES = ("aiohttp", "http.client", "urllib.request", "socket", "requests", "httpx")

@@ -20,7 +20,7 @@ from tests.conftest import EXAMPLE_TEXT, SEED_LABELS, SEED_TEXT, need_shared
 
 def seed_name() -> str:
     """The name ingest gives the seed: made from its title (read from ../shared)."""
-    from bot.services import slugify
+    from bot.usecases.services import slugify
 
     return slugify(json.loads(need_shared(SEED_LABELS).read_text(encoding="utf-8"))["title"])
 

@@ -1,4 +1,4 @@
-"""Digests and "since last read" catch-ups go through bot.analysis.Analyses.
+"""Digests and "since last read" catch-ups go through bot.usecases.analysis.Analyses.
 
 Their summary is the costly part: for a big thread it must run in the process pool (not in a
 thread of the bot, where it would hold the GIL), and asking again for the same thread
@@ -18,9 +18,9 @@ import pytest
 from bot.core.digest import MAX_EDGES, Digest, ThreadDigest, digest_answer, thread_digest
 from bot.core.models import StoredThread
 from bot.core.summary import SummaryRequest, summarise
-from bot.scheduler import build_digest, summary_since_last_read
-from bot.services import Services
 from bot.settings import Settings, SummarySettings
+from bot.usecases.scheduler import build_digest
+from bot.usecases.services import Services
 from storage.database import Database
 from storage.digests import ScheduledThread
 from tests.test_analysis_pool import SCOPE, save, thread_posts
@@ -184,17 +184,17 @@ async def test_catch_ups_run_in_the_pool_and_repeat_from_the_cache(db: Database)
     await save(db, "ferry", thread_posts(60))
     services = make_services(db)
     try:
-        first = await summary_since_last_read(services, SCOPE, "u1", "ferry")
+        first = await services.summary_since_last_read(SCOPE, "u1", "ferry")
         stats = services.analyses.stats
         assert (stats.misses, stats.hits, stats.in_process) == (1, 0, 1)
         # someone else at the same point: the same summary, from the cache
-        other = await summary_since_last_read(services, SCOPE, "u2", "ferry")
+        other = await services.summary_since_last_read(SCOPE, "u2", "ferry")
         assert other.summary == first.summary and (stats.misses, stats.hits) == (1, 1)
         assert (first.since, first.last_post, first.new_posts) == (None, 60, 60)
 
         await save(db, "ferry", thread_posts(70))
-        later = await summary_since_last_read(services, SCOPE, "u1", "ferry")
-        same_mark = await summary_since_last_read(services, SCOPE, "u2", "ferry")
+        later = await services.summary_since_last_read(SCOPE, "u1", "ferry")
+        same_mark = await services.summary_since_last_read(SCOPE, "u2", "ferry")
         assert (later.since, later.last_post, later.new_posts) == (60, 70, 10)
         assert later.summary is not None
         assert {s.post for s in later.summary.sentences} <= set(range(61, 71))
@@ -211,10 +211,10 @@ async def test_a_catch_up_in_the_pool_matches_one_made_in_a_thread(db: Database)
     pooled = make_services(db)
     try:
         for name in ("here", "there"):
-            await summary_since_last_read(local, SCOPE, "u1", name)
+            await local.summary_since_last_read(SCOPE, "u1", name)
             await save(db, name, thread_posts(58))
-        in_thread = await summary_since_last_read(local, SCOPE, "u1", "here")
-        in_pool = await summary_since_last_read(pooled, SCOPE, "u1", "there")
+        in_thread = await local.summary_since_last_read(SCOPE, "u1", "here")
+        in_pool = await pooled.summary_since_last_read(SCOPE, "u1", "there")
     finally:
         await local.close()
         await pooled.close()

@@ -16,8 +16,8 @@ from bot import cli, digest_cli
 from bot.core.models import LOCAL_SCOPE
 from bot.digest_cli import LocalPublisher, cmd_digest, register
 from bot.errors import NotFound, UserError
-from bot.services import Services
 from bot.settings import Settings
+from bot.usecases.services import Services
 from storage.database import Database
 from storage.digests import DigestRepository
 from tests.test_scheduler import rota_copy
@@ -170,7 +170,7 @@ async def test_weekly_every_hours_and_cron_forms(db_path: Path) -> None:
 
 
 async def test_the_options_read_as_in_the_bots(db_path: Path) -> None:
-    """The shared option rules (bot/digest_options.py): a day alone means weekly, "7:30" is
+    """The shared option rules (bot/usecases/digest_options.py): a day alone means weekly, "7:30" is
     07:30, and a thread named twice counts once."""
     await ingest(db_path, 2)
     added = await add_daily(db_path, "rota", "ROTA", "--on", "fri", "--at", "7:30", "--tz", "UTC")

@@ -1,4 +1,4 @@
-"""bot/digest_options.py on its own: the option rules the CLI, Discord and Matrix share."""
+"""bot/usecases/digest_options.py on its own: the option rules the CLI, Discord and Matrix share."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 
-from bot import digest_options
 from bot.core.schedule import Cadence
-from bot.digest_options import (
+from bot.errors import NotFound, UserError
+from bot.settings import DigestSettings
+from bot.usecases import digest_options
+from bot.usecases.digest_options import (
     FLAGS,
     OptionNames,
     cadence_from_options,
@@ -24,8 +26,6 @@ from bot.digest_options import (
     stored_names,
     zone_choices,
 )
-from bot.errors import NotFound, UserError
-from bot.settings import DigestSettings
 from storage.digests import Schedule, ScheduledThread
 from tests.test_architecture import imported_modules, offending
 

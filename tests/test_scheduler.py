@@ -17,17 +17,17 @@ from typing import Any
 
 import pytest
 
-import bot.analysis as analysis_module
-import bot.scheduler as scheduler_module
+import bot.usecases.analysis as analysis_module
+import bot.usecases.scheduler as scheduler_module
 from bot.core.digest import Digest, digest_answer, thread_digest
 from bot.core.models import QuoteEdge, Segment, StoredPost, StoredThread
 from bot.core.render import Answer
 from bot.core.schedule import Cadence, parse_cadence
 from bot.core.summary import SENTENCE_CAPS
 from bot.errors import NotFound
-from bot.scheduler import RunReport, Scheduler, TargetGone, summary_since_last_read
-from bot.services import Services
 from bot.settings import Settings
+from bot.usecases.scheduler import RunReport, Scheduler, TargetGone
+from bot.usecases.services import Services
 from storage.database import Database
 from storage.digests import DigestRepository
 
@@ -596,26 +596,26 @@ async def test_cancelled_before_publishing_gives_the_slot_back(services: Service
 
 async def test_summary_since_last_read_remembers_each_person(services: Services) -> None:
     await services.ingest_bytes(SCOPE, rota_copy(4), name="rota")
-    first = await summary_since_last_read(services, SCOPE, "u1", "rota")
+    first = await services.summary_since_last_read(SCOPE, "u1", "rota")
     assert (first.since, first.last_post, first.new_posts) == (None, 4, 4)
     assert first.summary is not None
     assert "First read" in first.answer().notes[0]
 
-    again = await summary_since_last_read(services, SCOPE, "u1", "ROTA")
+    again = await services.summary_since_last_read(SCOPE, "u1", "ROTA")
     assert (again.summary, again.since, again.last_post) == (None, 4, 4)
     assert again.answer().title.startswith("Nothing new")
 
     await services.ingest_bytes(SCOPE, rota_copy(7), name="rota")
-    later = await summary_since_last_read(services, SCOPE, "u1", "rota")
+    later = await services.summary_since_last_read(SCOPE, "u1", "rota")
     assert (later.since, later.last_post, later.new_posts) == (4, 7, 3)
     assert later.summary is not None
     assert {s.post for s in later.summary.sentences} <= {5, 6, 7}
     assert "after post #4" in later.answer().notes[0]
 
-    other = await summary_since_last_read(services, SCOPE, "u2", "rota")
+    other = await services.summary_since_last_read(SCOPE, "u2", "rota")
     assert (other.since, other.new_posts) == (None, 7)
     with pytest.raises(NotFound, match="no thread"):
-        await summary_since_last_read(services, "discord:7", "u1", "rota")
+        await services.summary_since_last_read("discord:7", "u1", "rota")
 
 
 # --- the digest itself (pure) --------------------------------------------------------------------

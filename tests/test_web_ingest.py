@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.errors import SourceError
-from bot.services import Services
 from bot.settings import load_settings
+from bot.usecases.services import Services
 from storage.database import Database
 from tests.sources.loopback import LoopbackServer, Page
 from tests.sources.test_xenforo import (

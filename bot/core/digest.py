@@ -8,7 +8,7 @@ a link to the first unread post. `digest_answer` turns a whole digest into the s
 `Answer` every renderer understands; `digest_json` is the `--json` shape.
 
 The summary is the only costly part, so it is its own function (`digest_summary`) with a
-result that can be cached and computed in another process (bot.analysis); `thread_digest`
+result that can be cached and computed in another process (bot.usecases.analysis); `thread_digest`
 takes it ready-made, and then only counts. Only posts after the mark and the old posts that
 the shown replies point at (`old_posts_named`) are needed, never the whole thread.
 """

@@ -22,8 +22,8 @@ from discord.ext import commands, tasks
 
 from bot.discord_app.glue import NO_MENTIONS, BotBase, Responder, history_enabled
 from bot.errors import ConfigError, ThreadwiseError
-from bot.services import Services
 from bot.settings import Settings
+from bot.usecases.services import Services
 from cogs import make_cogs
 
 if TYPE_CHECKING:

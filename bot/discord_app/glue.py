@@ -21,8 +21,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_app.render import Outgoing, render_plain
-from bot.services import IngestResult, Services
 from bot.settings import Settings
+from bot.usecases.services import IngestResult, Services
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import discord
 
 from bot.core.render import Answer
 from bot.discord_app.render import render_answer
-from bot.scheduler import TargetGone
+from bot.usecases.scheduler import TargetGone
 
 if TYPE_CHECKING:
     from discord.ext import commands

@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.services import Services
 from bot.settings import Settings
+from bot.usecases.services import Services
 
 from .app import MatrixBot
 from .client import make_client

@@ -32,8 +32,8 @@ from nio import (
     SyncResponse,
 )
 
-from bot.services import Services
 from bot.settings import Settings
+from bot.usecases.services import Services
 from storage.members import Reconciled
 
 from . import router

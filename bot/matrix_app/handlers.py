@@ -31,11 +31,16 @@ from bot.core import render
 from bot.core.digest import digest_answer
 from bot.core.schedule import Cadence
 from bot.core.summary import SummaryRequest
-from bot.digest_options import cadence_from_options, describe_schedule, local_time, stored_names
 from bot.errors import SourceError, ThreadwiseError, UserError
-from bot.scheduler import preview
-from bot.services import IngestResult, Services
 from bot.settings import Settings
+from bot.usecases.digest_options import (
+    cadence_from_options,
+    describe_schedule,
+    local_time,
+    stored_names,
+)
+from bot.usecases.scheduler import preview
+from bot.usecases.services import IngestResult, Services
 from storage.digests import DigestRepository, Schedule
 from storage.repositories import Clock, utcnow
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from nio import AsyncClient
 
 from bot.core.render import Answer
-from bot.scheduler import TargetGone
+from bot.usecases.scheduler import TargetGone
 
 from . import html
 from .outbox import Outbox, RoomFailed, Target

@@ -23,8 +23,8 @@ from fake_discord import FakeDiscord
 
 from bot.discord_app.app import ThreadwiseBot
 from bot.errors import SourceError
-from bot.services import Services
 from bot.settings import Settings
+from bot.usecases.services import Services
 from storage.database import Database
 
 os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp(prefix="tw-mpl-"))

@@ -19,8 +19,8 @@ from fake_discord import OWNER_ID, FakeDiscord, guild_json
 from bot.discord_app.app import ThreadwiseBot, build_intents, command_payload, run_discord
 from bot.discord_app.glue import Progress
 from bot.errors import ConfigError
-from bot.services import Services
 from bot.settings import Settings
+from bot.usecases.services import Services
 
 SCOPE_A = f"discord:{GUILD_A}"
 SCOPE_B = f"discord:{GUILD_B}"

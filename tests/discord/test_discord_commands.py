@@ -28,7 +28,7 @@ from discord_helpers import (
 )
 from fake_discord import OWNER_ID
 
-from bot.services import Services
+from bot.usecases.services import Services
 from storage.digests import DigestRepository
 from storage.legacy_schedules import DigestScheduleRepository
 
@@ -524,7 +524,7 @@ async def test_only_an_owner_can_sync(driver, fake, services) -> None:
 async def test_a_big_thread_shows_what_is_being_done_then_the_answer(
     driver, fake, services, command: str, doing: str
 ) -> None:
-    from bot.analysis import PROGRESS_POSTS
+    from bot.usecases.analysis import PROGRESS_POSTS
 
     posts = [
         {"author": f"member{n % 7}", "text": f"Plot {n} needs water on day {n % 5}. Fine by me."}

@@ -27,11 +27,11 @@ from discord_helpers import (
 )
 
 from bot.core.schedule import Cadence
-from bot.digest_options import local_time, zone_choices
 from bot.discord_app.app import ThreadwiseBot
 from bot.discord_app.publisher import DiscordPublisher
-from bot.scheduler import Scheduler
-from bot.services import Services
+from bot.usecases.digest_options import local_time, zone_choices
+from bot.usecases.scheduler import Scheduler
+from bot.usecases.services import Services
 from storage.digests import DigestRepository
 from tests.sources.loopback import LoopbackServer, Page
 from tests.sources.test_xenforo import THREAD_PATH, xf2_page, xf2_post

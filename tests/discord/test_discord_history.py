@@ -12,7 +12,7 @@ from fake_discord import FakeDiscord, user_json
 
 from bot.core.models import Block
 from bot.discord_app.history import message_blocks, messages_to_doc
-from bot.services import Services
+from bot.usecases.services import Services
 
 LENA = (730000000000000011, "Lena")
 OMAR = (730000000000000012, "Omar")

@@ -9,7 +9,7 @@ import pytest
 
 from bot.core.render import Answer, Line, Ref, Section
 from bot.discord_app.publisher import DiscordPublisher, nonce_for
-from bot.scheduler import TargetGone
+from bot.usecases.scheduler import TargetGone
 from tests.discord.discord_helpers import CHANNEL_A, GUILD_A, text_channel
 
 DIGEST = Answer(

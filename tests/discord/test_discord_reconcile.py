@@ -22,7 +22,7 @@ from discord_helpers import GUILD_A, GUILD_B, garden_json, settle_discord_tasks
 from fake_discord import APP_ID, BOT_USER, FakeDiscord, guild_json
 
 from bot.discord_app.app import ThreadwiseBot, run_discord
-from bot.services import Services
+from bot.usecases.services import Services
 
 GUILD_C = 700000000000000003
 GUILD_D = 700000000000000004

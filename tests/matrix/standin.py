@@ -20,8 +20,8 @@ from aiohttp import web
 
 from bot.matrix_app.app import MatrixBot
 from bot.matrix_app.client import make_client
-from bot.services import Services
 from bot.settings import MatrixSettings, Settings
+from bot.usecases.services import Services
 from storage.database import Database
 from storage.digests import DigestRepository
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.services import Services
 from bot.settings import load_settings
+from bot.usecases.services import Services
 from storage.database import Database
 from tests.matrix.conftest import Accounts
 from tests.matrix.homeserver import BotProcess, Homeserver, is_membership

@@ -19,7 +19,7 @@ from nio import MatrixRoom
 from bot.matrix_app.handlers import Handlers
 from bot.matrix_app.publisher import MatrixPublisher
 from bot.matrix_app.router import ADMIN_COMMANDS, LAST, UsageError, help_text, parse
-from bot.scheduler import Scheduler
+from bot.usecases.scheduler import Scheduler
 from storage.digests import DigestRepository
 from tests.matrix.conftest import Accounts
 from tests.matrix.homeserver import BotProcess, Homeserver

@@ -10,8 +10,8 @@ import pytest
 
 from bot.matrix_app.app import MatrixBot, _after_own_join
 from bot.matrix_app.client import make_client
-from bot.services import Services
 from bot.settings import MatrixSettings, Settings
+from bot.usecases.services import Services
 from storage.database import Database
 
 BOT = "@threadwise:example.org"

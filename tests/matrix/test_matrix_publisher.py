@@ -9,7 +9,7 @@ from bot.core.render import Answer, Line, Ref, Section
 from bot.matrix_app.outbox import Outbox
 from bot.matrix_app.publisher import MatrixPublisher
 from bot.matrix_app.ratelimit import RetryPolicy
-from bot.scheduler import TargetGone
+from bot.usecases.scheduler import TargetGone
 from tests.matrix.homeserver import Homeserver
 
 DIGEST = Answer(

@@ -8,8 +8,8 @@ import pytest
 
 from bot.core.models import Block, PostDoc, ThreadDoc
 from bot.errors import UserError
-from bot.services import Services
 from bot.settings import load_settings
+from bot.usecases.services import Services
 from storage.database import Database
 
 WORDS = {

@@ -32,7 +32,6 @@ tells an admin when the Publisher offers `notify_admin`.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -43,7 +42,6 @@ from bot.core.digest import (
     Digest,
     DigestSummary,
     ThreadDigest,
-    catch_up_answer,
     digest_answer,
     live_posts_after,
     old_posts_named,
@@ -52,20 +50,18 @@ from bot.core.digest import (
 from bot.core.models import QuoteEdge, StoredPost, StoredThread
 from bot.core.render import Answer
 from bot.core.schedule import next_run, slots_between
-from bot.core.summary import Summary, SummaryRequest
 from bot.errors import NotFound, ThreadwiseError
 from storage.digests import (
     DEFAULT_LEASE,
     Claim,
     ClaimLost,
     DigestRepository,
-    ReadMarkRepository,
     Schedule,
     ScheduledThread,
 )
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from bot.usecases.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -422,55 +418,3 @@ def _dedup_covers(publisher: Any, delivery: Any, now: datetime) -> bool:
 def _backoff(failures: int) -> timedelta:
     """1, 2, 4 … minutes after each failure in a row, at most an hour."""
     return min(RETRY_MAX, RETRY_FIRST * (2 ** min(failures, 10)))
-
-
-# --- "since I last read" -----------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class CatchUp:
-    """A person's catch-up on one thread: the summary of what they have not seen yet."""
-
-    thread: StoredThread
-    summary: Summary | None
-    """None when nothing is new for them."""
-    since: int | None
-    """Their mark before this read (None: first read)."""
-    last_post: int
-    """Their mark now: the last post this catch-up covered."""
-    new_posts: int
-
-    def answer(self) -> Answer:
-        return catch_up_answer(self.thread, self.summary, self.since, self.last_post)
-
-
-async def summary_since_last_read(
-    services: Services,
-    scope: str,
-    user: str,
-    name: str,
-    request: SummaryRequest | None = None,
-) -> CatchUp:
-    """`/summary since:last`: summarise what `user` has not been shown, then remember it.
-
-    The mark moves to the last post the summary covered once the summary is made (if the
-    adapter then fails to deliver it, that part counts as shown; the thread stays there).
-    The summary goes through `services.analyses` like any other (process pool for a big
-    thread, cached: the same catch-up of the same revision is a database read). Up front
-    only the news is counted (no post is read); the posts are read only when the summary
-    has to be computed here (a small thread; its errors can name the thread's other authors).
-    """
-    thread = await services.thread(scope, name)
-    marks = ReadMarkRepository(services.db)
-    since = await marks.get(scope, user, thread.name)
-    base = request or SummaryRequest(
-        algorithm=services.settings.summary.algorithm,
-        sentences=services.settings.summary.sentences,
-    )
-    last, fresh = await services.threads.news_after(scope, thread.name, since or 0, base.last_post)
-    if not fresh:
-        return CatchUp(thread, None, since, max(since or 0, last), 0)
-    wanted = dataclasses.replace(base, since_post=since or None)
-    summary = await services.analyses.summary(thread, wanted, services.posts_loader(thread))
-    stored = await marks.advance(scope, user, thread.name, last)
-    return CatchUp(thread, summary, since, stored, fresh)

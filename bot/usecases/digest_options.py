@@ -22,8 +22,8 @@ from bot.core.schedule import Cadence, load_zone, parse_cadence
 from bot.errors import UserError
 
 if TYPE_CHECKING:
-    from bot.services import Services
     from bot.settings import DigestSettings
+    from bot.usecases.services import Services
     from storage.digests import Schedule
 
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")

@@ -14,9 +14,9 @@ import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from bot.analysis import Analyses
+from bot.core.digest import catch_up_answer
 from bot.core.language import detect_language
 from bot.core.models import (
     AnalysedThread,
@@ -28,6 +28,7 @@ from bot.core.models import (
 )
 from bot.core.quote_report import QuoteReport
 from bot.core.quotes import infer_quotes
+from bot.core.render import Answer
 from bot.core.stance import StanceReport
 from bot.core.summary import Summary, SummaryRequest
 from bot.errors import NotFound, SourceError, UserError
@@ -37,12 +38,11 @@ from bot.sources.detect import read_file_bytes
 from bot.sources.fetch import SafeFetcher, canonical_url
 from bot.sources.refresh import merge_refresh
 from bot.sources.web import read_url
+from bot.usecases.analysis import Analyses
 from storage.database import Database
+from storage.digests import ReadMarkRepository
 from storage.members import BotStateRepository, OptOutRepository, RedactResult, ScopeRepository
 from storage.repositories import ThreadRepository
-
-if TYPE_CHECKING:
-    from bot.scheduler import CatchUp
 
 ProgressFn = Callable[[str], None]
 """Called (possibly from a worker thread) with a short human-readable progress line."""
@@ -121,6 +121,23 @@ class QuotesAnswer:
     report: QuoteReport
     posts: tuple[StoredPost, ...] = ()
     """Only when asked for (`with_posts`): the JSON document lists every post's segments."""
+
+
+@dataclass(frozen=True, slots=True)
+class CatchUp:
+    """A person's catch-up on one thread: the summary of what they have not seen yet."""
+
+    thread: StoredThread
+    summary: Summary | None
+    """None when nothing is new for them."""
+    since: int | None
+    """Their mark before this read (None: first read)."""
+    last_post: int
+    """Their mark now: the last post this catch-up covered."""
+    new_posts: int
+
+    def answer(self) -> Answer:
+        return catch_up_answer(self.thread, self.summary, self.since, self.last_post)
 
 
 class Services:
@@ -423,10 +440,29 @@ class Services:
     async def summary_since_last_read(
         self, scope: str, user: str, name: str, request: SummaryRequest | None = None
     ) -> CatchUp:
-        """`/summary since:last`: what `user` has not been shown yet; remembers what is shown."""
-        from bot.scheduler import summary_since_last_read  # the scheduler imports services
+        """`/summary since:last`: summarise what `user` has not been shown, then remember it.
 
-        return await summary_since_last_read(self, scope, user, name, request)
+        The mark moves to the last post the summary covered once the summary is made (if the
+        adapter then fails to deliver it, that part counts as shown; the thread stays there).
+        The summary goes through `self.analyses` like any other (process pool for a big
+        thread, cached: the same catch-up of the same revision is a database read). Up front
+        only the news is counted (no post is read); the posts are read only when the summary
+        has to be computed here (a small thread; its errors can name the thread's other authors).
+        """
+        thread = await self.thread(scope, name)
+        marks = ReadMarkRepository(self.db)
+        since = await marks.get(scope, user, thread.name)
+        base = request or SummaryRequest(
+            algorithm=self.settings.summary.algorithm,
+            sentences=self.settings.summary.sentences,
+        )
+        last, fresh = await self.threads.news_after(scope, thread.name, since or 0, base.last_post)
+        if not fresh:
+            return CatchUp(thread, None, since, max(since or 0, last), 0)
+        wanted = dataclasses.replace(base, since_post=since or None)
+        summary = await self.analyses.summary(thread, wanted, self.posts_loader(thread))
+        stored = await marks.advance(scope, user, thread.name, last)
+        return CatchUp(thread, summary, since, stored, fresh)
 
     async def stance(
         self,
