@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from tests.conftest import EXAMPLE_TEXT, SEED_LABELS, SEED_TEXT, need_shared
 
 

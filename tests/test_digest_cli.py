@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from bot import cli, digest_cli
+from bot.cli import digest as digest_cli
+from bot.cli import main as cli
+from bot.cli.digest import LocalPublisher, cmd_digest, register
 from bot.core.models import LOCAL_SCOPE
-from bot.digest_cli import LocalPublisher, cmd_digest, register
 from bot.errors import NotFound, UserError
 from bot.settings import Settings
 from bot.usecases.services import Services
@@ -32,7 +33,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 async def tw(db_path: Path, *argv: str) -> tuple[str, str]:
-    """Run one `threadwise digest …` command as bot/cli.py would; returns (stdout, stderr)."""
+    """Run one `threadwise digest …` command as bot/cli/main.py would; returns (stdout, stderr)."""
     args = parser().parse_args(["digest", *argv])
     out, err = io.StringIO(), io.StringIO()
     async with await Database.open(db_path) as db:
@@ -238,7 +239,7 @@ async def test_local_publisher_prints_and_refuses_other_targets() -> None:
 
 def test_the_threadwise_command_runs_digests_once_wired(db_path: Path) -> None:
     if "digest" not in cli.HANDLERS:
-        pytest.skip("bot/cli.py does not register `digest` yet (see bot/digest_cli.py)")
+        pytest.skip("bot/cli/main.py does not register `digest` yet (see bot/cli/digest.py)")
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
         assert cli.main(["--db", str(db_path), "digest", "list", "--json"]) == 0

@@ -9,7 +9,7 @@
 
 The CLI works in the `local` scope and its only target is `local`: `run-due` runs every due
 local schedule once, exactly as the bot's loop would, and prints each digest on stdout (run
-it from cron or a systemd timer). bot/cli.py wires this in with `register(sub)` and the
+it from cron or a systemd timer). bot/cli/main.py wires this in with `register(sub)` and the
 `cmd_digest` handler.
 """
 
@@ -20,11 +20,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from bot.cli.terminal import render_text
 from bot.core.digest import Digest, digest_answer, digest_json
 from bot.core.models import LOCAL_SCOPE
 from bot.core.render import Answer, Line, Section
 from bot.errors import NotFound, UserError
-from bot.terminal import render_text
 from bot.usecases.digest_options import (
     cadence_from_options,
     describe_schedule,
@@ -44,7 +44,7 @@ def utcnow() -> datetime:
 
 
 class Output(Protocol):
-    """What the handlers need of bot.cli.Console."""
+    """What the handlers need of bot.cli.main.Console."""
 
     json_mode: bool
 
@@ -138,7 +138,7 @@ def register(sub: Any) -> argparse.ArgumentParser:
 
 
 async def cmd_digest(services: Services, args: argparse.Namespace, out: Output) -> None:
-    """The one handler bot/cli.py registers for `digest`; dispatches on the action."""
+    """The one handler bot/cli/main.py registers for `digest`; dispatches on the action."""
     handler = _ACTIONS[args.digest_command]
     await handler(services, args, out)
 

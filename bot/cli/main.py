@@ -21,15 +21,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from bot import digest_cli
 from bot.argtypes import positive_int
+from bot.cli import digest as digest_cli
+from bot.cli.terminal import render_text
 from bot.core import jsonout, render
 from bot.core.models import LOCAL_SCOPE
 from bot.core.summary import ALGORITHMS, SummaryRequest
 from bot.errors import ThreadwiseError, UserError
 from bot.settings import Settings, load_settings, resolve_config_path
 from bot.sources.detect import FORMATS
-from bot.terminal import render_text
 from bot.usecases.services import IngestResult, Services
 from storage.database import Database
 
@@ -396,8 +396,8 @@ async def run(args: argparse.Namespace) -> None:
         print_discord_commands(settings, args.json)
         return
     if args.command == "run":
+        from bot.cli.run import run_bots
         from bot.log import setup_logging
-        from bot.runner import run_bots
 
         setup_logging(quiet=args.quiet)
         await run_bots(settings, args.db or settings.storage.path, sync_commands=args.sync_commands)
