@@ -1,9 +1,30 @@
-"""SQLite storage: one Database (connections, transactions, migrations) and scoped repositories."""
+"""SQLite storage: one Database (connections, transactions, migrations) and scoped repositories.
 
-from .database import Database
-from .legacy_schedules import DigestSchedule, DigestScheduleRepository
-from .migrations import MIGRATIONS, Migration
-from .repositories import AnalysisCacheRepository, SaveResult, ThreadRepository
+The names below are loaded on first use (PEP 562), so `import storage.database` does not
+pull in the digest repositories and their schedule parsing.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .database import Database
+    from .legacy_schedules import DigestSchedule, DigestScheduleRepository
+    from .migrations import MIGRATIONS, Migration
+    from .repositories import AnalysisCacheRepository, SaveResult, ThreadRepository
+
+_HOMES = {
+    "AnalysisCacheRepository": ".repositories",
+    "Database": ".database",
+    "DigestSchedule": ".legacy_schedules",
+    "DigestScheduleRepository": ".legacy_schedules",
+    "MIGRATIONS": ".migrations",
+    "Migration": ".migrations",
+    "SaveResult": ".repositories",
+    "ThreadRepository": ".repositories",
+}
 
 __all__ = [
     "MIGRATIONS",
@@ -15,3 +36,10 @@ __all__ = [
     "SaveResult",
     "ThreadRepository",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(home, __name__), name)

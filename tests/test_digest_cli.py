@@ -14,7 +14,8 @@ import pytest
 
 from bot.cli import digest as digest_cli
 from bot.cli import main as cli
-from bot.cli.digest import LocalPublisher, cmd_digest, register
+from bot.cli.digest import LocalPublisher, cmd_digest
+from bot.cli.digest_args import register
 from bot.core.models import LOCAL_SCOPE
 from bot.errors import NotFound, UserError
 from bot.settings import Settings

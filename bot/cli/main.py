@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.argtypes import positive_int
-from bot.cli import digest as digest_cli
+from bot.cli import digest_args
 from bot.cli.terminal import render_text
 from bot.core import jsonout, render
 from bot.core.models import LOCAL_SCOPE
@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("demo", "ingest the bundled example thread and show every analysis")
     p.add_argument("--graph", metavar="FILE.png", help="where to write the quote graph")
-    digest_cli.register(sub)
+    digest_args.register(sub)
     return parser
 
 
@@ -338,6 +338,12 @@ def _size_text(size: int) -> str:
     return f"{size} bytes" if unit == "bytes" else f"{value:.1f} {unit}, {size} bytes"
 
 
+async def cmd_digest(services: Services, args: argparse.Namespace, out: Console) -> None:
+    from bot.cli.digest import cmd_digest as run_digest_command
+
+    await run_digest_command(services, args, out)
+
+
 HANDLERS: dict[str, Handler] = {
     "ingest": cmd_ingest,
     "refresh": cmd_refresh,
@@ -349,7 +355,7 @@ HANDLERS: dict[str, Handler] = {
     "quotes": cmd_quotes,
     "demo": cmd_demo,
     "backup": cmd_backup,
-    "digest": digest_cli.cmd_digest,
+    "digest": cmd_digest,
 }
 
 

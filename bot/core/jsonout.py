@@ -4,13 +4,15 @@ tests and any bridge produce the same documents."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.core.models import StoredPost, StoredThread
-from bot.core.quote_report import QuoteReport
 from bot.core.quote_report import to_json as quote_report_json
-from bot.core.stance import StanceReport
-from bot.core.summary import Summary
+
+if TYPE_CHECKING:
+    from bot.core.quote_report import QuoteReport
+    from bot.core.stance import StanceReport
+    from bot.core.summary import Summary
 
 
 def thread_json(thread: StoredThread) -> dict[str, Any]:

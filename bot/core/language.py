@@ -11,8 +11,6 @@ from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
 
-from sumy.utils import get_stop_words, normalize_language
-
 from bot.core.text import normalise_word, split_words
 
 DEFAULT_LANGUAGE = "english"
@@ -44,6 +42,8 @@ def resolve_language(language: str) -> str | None:
     """`language` as sumy names it ("en" → "english"); None when sumy has no stop words for it."""
     if not isinstance(language, str) or not language.strip():
         return None
+    from sumy.utils import normalize_language  # sumy is imported only when a language is needed
+
     try:
         name = normalize_language(language.strip())
     except Exception:  # pycountry raises odd errors for odd input
@@ -54,6 +54,8 @@ def resolve_language(language: str) -> str | None:
 @lru_cache(maxsize=1)
 def _stop_word_index() -> dict[str, tuple[str, ...]]:
     """word → languages whose stop-word list holds it (built once, ~6k words)."""
+    from sumy.utils import get_stop_words
+
     index: dict[str, list[str]] = {}
     for language in supported_languages():
         if language in _UNSPLITTABLE:

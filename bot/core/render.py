@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.core.models import StoredPost, StoredThread
-from bot.core.quote_report import QuoteReport
-from bot.core.stance import StanceReport
-from bot.core.summary import Summary
+
+if TYPE_CHECKING:
+    from bot.core.quote_report import QuoteReport
+    from bot.core.stance import StanceReport
+    from bot.core.summary import Summary
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import re
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.core.digest import catch_up_answer
-from bot.core.language import detect_language
 from bot.core.models import (
     AnalysedThread,
     QuoteEdge,
@@ -26,23 +25,23 @@ from bot.core.models import (
     ThreadDoc,
     validate_scope,
 )
-from bot.core.quote_report import QuoteReport
-from bot.core.quotes import infer_quotes
 from bot.core.render import Answer
-from bot.core.stance import StanceReport
-from bot.core.summary import Summary, SummaryRequest
+from bot.core.summary import SummaryRequest
 from bot.errors import NotFound, SourceError, UserError
 from bot.settings import Settings
 from bot.sources.base import ReadOptions
 from bot.sources.detect import read_file_bytes
-from bot.sources.fetch import SafeFetcher, canonical_url
 from bot.sources.refresh import merge_refresh
-from bot.sources.web import read_url
-from bot.usecases.analysis import Analyses
 from storage.database import Database
-from storage.digests import ReadMarkRepository
 from storage.members import BotStateRepository, OptOutRepository, RedactResult, ScopeRepository
 from storage.repositories import ThreadRepository
+
+if TYPE_CHECKING:
+    from bot.core.quote_report import QuoteReport
+    from bot.core.stance import StanceReport
+    from bot.core.summary import Summary
+    from bot.sources.fetch import SafeFetcher
+    from bot.usecases.analysis import Analyses
 
 ProgressFn = Callable[[str], None]
 """Called (possibly from a worker thread) with a short human-readable progress line."""
@@ -137,6 +136,8 @@ class CatchUp:
     new_posts: int
 
     def answer(self) -> Answer:
+        from bot.core.digest import catch_up_answer
+
         return catch_up_answer(self.thread, self.summary, self.since, self.last_post)
 
 
@@ -153,18 +154,36 @@ class Services:
         process, where a process pool would only add its start-up time)."""
         self.db = db
         self.settings = settings
-        self.fetcher = fetcher or SafeFetcher(settings.fetch)
-        self.analyses = Analyses(db, processes=processes)
+        self._processes = processes
+        if fetcher is not None:
+            self.fetcher = fetcher
         self.threads = ThreadRepository(db)
         self.opt_outs = OptOutRepository(db)
         self._ingest_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self.scopes = ScopeRepository(db)
         self.state = BotStateRepository(db)
 
+    @functools.cached_property
+    def fetcher(self) -> SafeFetcher:
+        """The one HTTP client, made on first use: a command that never reads a URL never
+        imports aiohttp (`threadwise threads` starts at once)."""
+        from bot.sources.fetch import SafeFetcher
+
+        return SafeFetcher(self.settings.fetch)
+
+    @functools.cached_property
+    def analyses(self) -> Analyses:
+        """Analyses off the event loop, made on first use (they import sumy and numpy)."""
+        from bot.usecases.analysis import Analyses
+
+        return Analyses(self.db, processes=self._processes)
+
     async def close(self) -> None:
         """Close the shared HTTP client and the analysis pool; the database is its owner's."""
-        await self.fetcher.close()
-        await self.analyses.close()
+        if "fetcher" in self.__dict__:
+            await self.fetcher.close()
+        if "analyses" in self.__dict__:
+            await self.analyses.close()
 
     # --- ingest ------------------------------------------------------------------------------
 
@@ -290,6 +309,8 @@ class Services:
         marked deleted and new ones are appended.
         """
         validate_scope(scope)
+        from bot.sources.fetch import canonical_url
+
         canonical = canonical_url(url)
         existing = await self.threads.find_by_source_url(scope, canonical)
         if existing is not None and name is not None and check_name(name) != existing.name:
@@ -324,6 +345,8 @@ class Services:
         """`read_url` under the whole-job budget ([fetch] job_seconds). Only the network
         read is timed; nothing has been stored yet, so running out leaves the database as
         it was."""
+        from bot.sources.web import read_url
+
         budget = self.settings.fetch.job_seconds
         try:
             async with asyncio.timeout(budget) as deadline:
@@ -449,6 +472,8 @@ class Services:
         only the news is counted (no post is read); the posts are read only when the summary
         has to be computed here (a small thread; its errors can name the thread's other authors).
         """
+        from storage.digests import ReadMarkRepository
+
         thread = await self.thread(scope, name)
         marks = ReadMarkRepository(self.db)
         since = await marks.get(scope, user, thread.name)
@@ -527,6 +552,9 @@ def _same_source(existing: StoredThread, stored: Sequence[StoredPost], doc: Thre
 
 
 def _analyse(doc: ThreadDoc, progress: ProgressFn | None) -> AnalysedThread:
+    from bot.core.language import detect_language
+    from bot.core.quotes import infer_quotes
+
     analysed = infer_quotes(doc)
     if analysed.language is None:
         sample = [p.own_text for p in analysed.posts[:400]]
