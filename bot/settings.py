@@ -92,6 +92,14 @@ def _positive_ids(value: tuple[int, ...]) -> tuple[int, ...]:
     return value
 
 
+def _shard_ids(value: tuple[int, ...]) -> tuple[int, ...]:
+    if any(v < 0 for v in value):
+        raise ValueError("must hold shard numbers from 0")
+    if len(set(value)) != len(value):
+        raise ValueError("must not repeat a shard")
+    return tuple(sorted(value))
+
+
 def _secret(value: str) -> str:
     value = value.strip()
     if not value or any(ch.isspace() for ch in value):
@@ -240,10 +248,39 @@ class DiscordSettings:
     privileged Message Content intent, which must also be enabled in the Developer Portal."""
     leave_grace_days: int = _opt(7, _between(0, 365))
     """Days a server's threads are kept after the bot is removed from it."""
+    shard_count: int | None = _opt(None, _between(1, 65_536))
+    """Shards the whole bot runs with (Discord requires sharding from 2,500 servers).
+    Unset: one unsharded connection."""
+    shard_ids: tuple[int, ...] = _opt((), _shard_ids)
+    """The shards this process runs (`threadwise run --shards 0-3` overrides it); empty:
+    all `shard_count` of them. Processes on several machines each take a range."""
 
     @property
     def enabled(self) -> bool:
         return self.token is not None
+
+    @property
+    def sharded(self) -> bool:
+        return self.shard_count is not None
+
+    def shard_problems(self) -> list[str]:
+        """What is wrong with the shard settings taken together (each alone is checked)."""
+        if self.shard_ids and self.shard_count is None:
+            return ["[discord] shard_ids needs [discord] shard_count (how many shards in all)"]
+        outside = [i for i in self.shard_ids if self.shard_count and i >= self.shard_count]
+        if outside:
+            return [
+                f"[discord] shard_ids {outside} are not shards of shard_count "
+                f"{self.shard_count} (they run from 0 to {self.shard_count - 1})"
+            ]
+        return []
+
+    def owns_guild(self, guild_id: int) -> bool:
+        """Whether this process's shards receive `guild_id` (Discord's rule: shard =
+        (guild_id >> 22) % shard_count). Unsharded, or all shards: every guild."""
+        if self.shard_count is None or not self.shard_ids:
+            return True
+        return (guild_id >> 22) % self.shard_count in self.shard_ids
 
     def require_token(self) -> str:
         """The token, or an error saying how to provide it (called when the bot starts)."""
@@ -394,6 +431,7 @@ def load_settings(path: str | Path | None, env: Mapping[str, str] = os.environ) 
         raw = raw if isinstance(raw, dict) else {}
         sections[name] = _build_section(name, cls, raw, env, problems, origins)
 
+    problems.extend(sections["discord"].shard_problems())
     if problems:
         raise ConfigError("\n".join(problems))
     settings = Settings(**sections, secret_origins=MappingProxyType(origins))

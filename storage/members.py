@@ -7,7 +7,7 @@ grace period. Every call is scoped like the thread repositories.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -186,6 +186,7 @@ class ScopeRepository:
         present: Iterable[str],
         when: datetime | None = None,
         account: str | None = None,
+        owns: Callable[[str], bool] | None = None,
     ) -> Reconciled:
         """Make the departures of one platform match where the bot is now.
 
@@ -196,6 +197,9 @@ class ScopeRepository:
         once; a departure already pending keeps its time, so repeating this changes
         nothing. A pending departure of a present scope is cleared. Scopes of other
         platforms and `local` are never read or written.
+
+        `owns`: the scopes this process answers for (a process running some of a sharded
+        bot's shards sees only their guilds); any other scope is neither marked nor cleared.
         """
         if platform not in _PLATFORMS:
             raise ValueError(f"cannot reconcile scopes of {platform!r}")
@@ -210,7 +214,7 @@ class ScopeRepository:
                 " UNION ".join(f"SELECT scope FROM {t} WHERE scope GLOB ?" for t in _SCOPE_DATA),
                 (pattern,) * len(_SCOPE_DATA),
             )
-            stored = {r[0] for r in stored_rows}
+            stored = {r[0] for r in stored_rows if owns is None or owns(r[0])}
             key = f"{platform}:reconciled-account"
             rows = await conn.execute_fetchall("SELECT value FROM bot_state WHERE key = ?", (key,))
             known = str(rows[0][0]) if rows else None
@@ -236,7 +240,7 @@ class ScopeRepository:
             pending_rows = await conn.execute_fetchall(
                 "SELECT scope FROM scope_departures WHERE scope GLOB ?", (pattern,)
             )
-            pending = {r[0] for r in pending_rows}
+            pending = {r[0] for r in pending_rows if owns is None or owns(r[0])}
             left = sorted(stored - here - pending)
             back = sorted(pending & here)
             left_at = to_db_time(when or utcnow())
@@ -255,12 +259,14 @@ class ScopeRepository:
         now: datetime | None = None,
         platform: str | None = None,
         present: Iterable[str] = (),
+        owns: Callable[[str], bool] | None = None,
     ) -> list[str]:
         """Delete every thread and schedule of scopes left longer than `grace` ago; only
         `platform`'s scopes when given (each adapter purges its own, with its own grace).
 
         `present`: scopes the adapter is in right now. A departure of one of them is stale
         (a join that raced the start-up reconcile): it is cleared, never purged.
+        `owns`: as for `reconcile`; another process's scopes are left to it.
         """
         if platform is not None and platform not in _PLATFORMS:
             raise ValueError(f"cannot purge scopes of {platform!r}")
@@ -271,6 +277,7 @@ class ScopeRepository:
             rows = await conn.execute_fetchall(
                 "SELECT scope, left_at FROM scope_departures WHERE scope GLOB ?", (pattern,)
             )
+            rows = [r for r in rows if owns is None or owns(r[0])]
             stale = [r[0] for r in rows if r[0] in here]
             await conn.executemany(
                 "DELETE FROM scope_departures WHERE scope = ?", [(scope,) for scope in stale]

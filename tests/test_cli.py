@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import os
@@ -285,3 +286,28 @@ def test_backup_command_end_to_end(db, tmp_path):
     assert no_db.returncode == 1
     assert "no database" in no_db.stderr.decode()
     assert not (tmp_path / "absent.db").exists()
+
+
+# --- threadwise run --shards ------------------------------------------------------------------
+
+
+def test_shard_ranges_parse_like_a_systemd_instance_name() -> None:
+    from bot.argtypes import shard_range
+
+    assert shard_range("0-3") == (0, 1, 2, 3)
+    assert shard_range("0,2, 5") == (0, 2, 5)
+    assert shard_range("4-5,0") == (0, 4, 5)
+    for bad in ("", "a", "3-1", "1-", "-1", "0-99999999"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            shard_range(bad)
+
+
+def test_run_refuses_shards_outside_the_shard_count(tmp_path, capsys) -> None:
+    config = tmp_path / "threadwise.toml"
+    config.write_text("[discord]\nshard_count = 2\n", encoding="utf-8")
+    db = str(tmp_path / "t.db")
+    assert main(["--config", str(config), "--db", db, "run", "--shards", "1-3"]) == 1
+    assert "--shards [2, 3] are not shards of shard_count 2" in capsys.readouterr().err
+    config.write_text("[discord]\n", encoding="utf-8")
+    assert main(["--config", str(config), "--db", db, "run", "--shards", "0"]) == 1
+    assert "--shards needs [discord] shard_count" in capsys.readouterr().err

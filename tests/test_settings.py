@@ -392,3 +392,30 @@ def test_threadwise_config_end_to_end(tmp_path: Path) -> None:
     env = {"THREADWISE_CONFIG": str(tmp_path / "missing.toml")}
     with pytest.raises(ConfigError, match="config file not found"):
         load_settings(resolve_config_path(None, env), env=env)
+
+
+# --- Discord shards ---------------------------------------------------------------------------
+
+
+def test_shards_are_read_and_decide_which_guilds_a_process_owns(tmp_path: Path) -> None:
+    settings = load_text(tmp_path, "[discord]\nshard_count = 4\nshard_ids = [3, 1]\n")
+    assert settings.discord.sharded and settings.discord.shard_ids == (1, 3)
+    owned = [settings.discord.owns_guild(shard << 22) for shard in range(4)]
+    assert owned == [False, True, False, True]
+    every = load_text(tmp_path, "[discord]\nshard_count = 4\n").discord
+    assert every.sharded and all(every.owns_guild(shard << 22) for shard in range(4))
+    assert not Settings().discord.sharded and Settings().discord.owns_guild(5 << 22)
+
+
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        ("shard_ids = [0]", "shard_ids needs [discord] shard_count"),
+        ("shard_count = 2\nshard_ids = [1, 2]", "shard_ids [2] are not shards of shard_count 2"),
+        ("shard_count = 2\nshard_ids = [1, 1]", "must not repeat a shard"),
+        ("shard_count = 2\nshard_ids = [-1]", "must hold shard numbers from 0"),
+        ("shard_count = 0", "shard_count must be between 1 and 65536"),
+    ],
+)
+def test_shard_settings_that_cannot_work_are_refused(tmp_path: Path, toml: str, expected: str):
+    assert expected in config_error(tmp_path, f"[discord]\n{toml}\n")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import re
@@ -21,13 +22,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from bot.argtypes import positive_int
+from bot.argtypes import positive_int, shard_range
 from bot.cli import digest_args
 from bot.cli.terminal import render_text
 from bot.core import jsonout, render
 from bot.core.models import LOCAL_SCOPE
 from bot.core.summary import ALGORITHMS, SummaryRequest
-from bot.errors import ThreadwiseError, UserError
+from bot.errors import ConfigError, ThreadwiseError, UserError
 from bot.settings import Settings, load_settings, resolve_config_path
 from bot.sources.detect import FORMATS
 from bot.usecases.services import IngestResult, Services
@@ -127,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--sync-commands",
         action="store_true",
         help="register Discord slash commands with Discord on this start (never automatic)",
+    )
+    p.add_argument(
+        "--shards",
+        type=shard_range,
+        metavar="IDS",
+        help="the Discord shards this process runs, like 0-3 or 0,2 ([discord] shard_ids)",
     )
 
     p = command("backup", "copy the database to a new file, safely even while the bot runs")
@@ -377,6 +384,15 @@ def _is_file(path: str | Path) -> bool:
     return Path(path).expanduser().is_file()
 
 
+def with_shards(settings: Settings, shard_ids: tuple[int, ...]) -> Settings:
+    """`--shards` in place of [discord] shard_ids, checked like the file's value."""
+    discord_settings = dataclasses.replace(settings.discord, shard_ids=shard_ids)
+    problems = discord_settings.shard_problems()
+    if problems:
+        raise ConfigError(problems[0].replace("[discord] shard_ids", "--shards"))
+    return dataclasses.replace(settings, discord=discord_settings)
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(resolve_config_path(args.config, os.environ), os.environ)
 
@@ -404,6 +420,9 @@ async def run(args: argparse.Namespace) -> None:
     if args.command == "run":
         from bot.cli.run import run_bots
         from bot.log import setup_logging
+
+        if args.shards is not None:
+            settings = with_shards(settings, args.shards)
 
         setup_logging(quiet=args.quiet)
         await run_bots(settings, args.db or settings.storage.path, sync_commands=args.sync_commands)

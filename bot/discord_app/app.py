@@ -204,6 +204,11 @@ class ThreadwiseBot(BotBase):
 
     # --- guild lifecycle -------------------------------------------------------------------
 
+    def owns_scope(self, scope: str) -> bool:
+        """Whether `discord:<guild>` is on this process's shards (see DiscordSettings)."""
+        _, _, guild = scope.partition(":")
+        return guild.isdigit() and self.settings.discord.owns_guild(int(guild))
+
     async def on_guild_remove(self, guild: discord.Guild) -> None:
         """Kicked or the guild was deleted: purge after the grace period. An outage
         (GUILD_DELETE with unavailable) never gets here in discord.py; checked anyway."""
@@ -220,7 +225,7 @@ class ThreadwiseBot(BotBase):
         if back:
             log.info("back in guild %s; its data is kept", guild.id)
 
-    async def reconcile_guilds(self) -> Reconciled | None:
+    async def reconcile_guilds(self) -> Reconciled:
         """Catch up on removals and re-adds that happened while the bot was offline (no
         event ever arrives for them). Call only once the guild cache is filled (on_ready).
 
@@ -228,19 +233,16 @@ class ThreadwiseBot(BotBase):
         only guilds the bot is in, and an outage or a GUILD_CREATE still on its way is not
         a removal. A Discord scope with stored data whose guild is absent is recorded as
         left now, so the grace period starts now; present guilds lose a pending departure.
-        Repeating it (on_ready after a reconnect) changes nothing more.
+        Repeating it (on_ready after a reconnect) changes nothing more. A process that runs
+        some of a sharded bot's shards sees only their guilds, so it reconciles (and purges)
+        only the scopes of guilds on its own shards: another process's are not gone.
         """
-        if self.shard_count is not None and self.shard_count > 1:
-            # A single shard sees only its own guilds; the rest are not gone.
-            log.warning("sharded: guild departures are not reconciled at start")
-            self._reconciled.set()
-            return None
         async with self._guild_lock:
             guilds = list(self.guilds)
             present = {f"discord:{guild.id}" for guild in guilds}
             account = str(self.user.id) if self.user is not None else None
             result = await self.services.scopes.reconcile(
-                "discord", present, when=self.clock(), account=account
+                "discord", present, when=self.clock(), account=account, owns=self.owns_scope
             )
         if result.skipped:
             # Another bot account than last time (a wrong token, a staging bot on the same
@@ -267,7 +269,11 @@ class ThreadwiseBot(BotBase):
     async def purge_departed_scopes(self, now: datetime | None = None) -> list[str]:
         present = {f"discord:{guild.id}" for guild in self.guilds}
         gone = await self.services.scopes.purge_departed(
-            leave_grace(self.settings), now, platform="discord", present=present
+            leave_grace(self.settings),
+            now,
+            platform="discord",
+            present=present,
+            owns=self.owns_scope,
         )
         for scope in gone:
             log.info("purged %s after the grace period", scope)
@@ -285,6 +291,25 @@ class ThreadwiseBot(BotBase):
         """The first purge waits for the start-up reconcile: an old departure of a guild
         that re-added the bot while it was offline is cleared there, not purged."""
         await self._reconciled.wait()
+
+
+class ShardedThreadwiseBot(ThreadwiseBot, commands.AutoShardedBot):
+    """The same bot over `[discord] shard_count` shards, running `shard_ids` of them (all
+    when empty): discord.py's AutoShardedBot opens one gateway connection per shard."""
+
+
+def make_bot(services: Services | None, settings: Settings, **options: Any) -> ThreadwiseBot:
+    """A plain bot, or a sharded one when `[discord] shard_count` is set."""
+    discord_settings = settings.discord
+    if not discord_settings.sharded:
+        return ThreadwiseBot(services, settings, **options)
+    return ShardedThreadwiseBot(
+        services,
+        settings,
+        shard_count=discord_settings.shard_count,
+        shard_ids=list(discord_settings.shard_ids) or None,
+        **options,
+    )
 
 
 def command_payload(settings: Settings) -> list[dict[str, Any]]:
@@ -313,7 +338,10 @@ async def run_discord(
     `publishers` (the digest scheduler's) gets the Discord Publisher for this bot.
     """
     token = settings.discord.require_token()
-    bot = ThreadwiseBot(services, settings, sync_commands=sync_commands)
+    bot = make_bot(services, settings, sync_commands=sync_commands)
+    if settings.discord.sharded:
+        shards = settings.discord.shard_ids or range(settings.discord.shard_count or 1)
+        log.info("Discord: shards %s of %d", list(shards), settings.discord.shard_count)
     if publishers is not None:
         from bot.discord_app.publisher import DiscordPublisher
 

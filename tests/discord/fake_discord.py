@@ -185,9 +185,10 @@ class FakeDiscord:
         self.gateway_guilds: list[int] = []
         self.gateway_received: list[dict[str, Any]] = []
         self.identified = asyncio.Event()
+        self.identified_shards: list[tuple[int, int]] = []
         self.gateway_closed = asyncio.Event()
         self._socket: web.WebSocketResponse | None = None
-        self._sequence = 0
+        self._sequences: dict[int, int] = {}
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -368,14 +369,26 @@ class FakeDiscord:
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
         """Send one gateway DISPATCH event to the connected bot."""
         assert self._socket is not None, "no bot connected"
-        self._sequence += 1
-        await self._socket.send_json({"op": 0, "t": event, "s": self._sequence, "d": data})
+        await self._send(self._socket, event, data)
+
+    async def _send(self, ws: web.WebSocketResponse, event: str, data: dict[str, Any]) -> None:
+        """One DISPATCH on `ws`, numbered in that connection's own sequence."""
+        self._sequences[id(ws)] = sequence = self._sequences.get(id(ws), 0) + 1
+        await ws.send_json({"op": 0, "t": event, "s": sequence, "d": data})
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
-        """HELLO → IDENTIFY → READY (+ GUILD_CREATE per guild); heartbeats are acked."""
+        """HELLO → IDENTIFY → READY (+ GUILD_CREATE per guild); heartbeats are acked.
+
+        As Discord does, a connection that identifies as shard [id, count] is sent only the
+        guilds of that shard, (guild_id >> 22) % count == id; several may be open at once
+        (`identified_shards` lists them)."""
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         self._socket = ws
+
+        async def send(event: str, data: dict[str, Any]) -> None:
+            await self._send(ws, event, data)
+
         await ws.send_json({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None})
         async for frame in ws:
             message = json.loads(frame.data)
@@ -383,23 +396,27 @@ class FakeDiscord:
             if message["op"] == 1:
                 await ws.send_json({"op": 11, "d": None, "s": None, "t": None})
             elif message["op"] == 2:
-                await self.dispatch(
+                shard = message["d"].get("shard") or [0, 1]
+                shard_id, shard_count = int(shard[0]), int(shard[1])
+                guilds = [g for g in self.gateway_guilds if (g >> 22) % shard_count == shard_id]
+                self.identified_shards.append((shard_id, shard_count))
+                await send(
                     "READY",
                     {
                         "v": 10,
                         "user": BOT_USER,
-                        "guilds": [
-                            {"id": str(g), "unavailable": True} for g in self.gateway_guilds
-                        ],
-                        "session_id": "fake-session",
+                        "guilds": [{"id": str(g), "unavailable": True} for g in guilds],
+                        "session_id": f"fake-session-{shard_id}",
                         "resume_gateway_url": self.ws_url,
                         "application": {"id": str(APP_ID), "flags": 0},
+                        "shard": [shard_id, shard_count],
                     },
                 )
-                for guild_id in self.gateway_guilds:
-                    await self.dispatch("GUILD_CREATE", guild_json(guild_id))
+                for guild_id in guilds:
+                    await send("GUILD_CREATE", guild_json(guild_id))
                 self.identified.set()
-        self._socket = None
+        if self._socket is ws:
+            self._socket = None
         self.gateway_closed.set()
         return ws
 

@@ -72,3 +72,29 @@ async def test_a_gateway_that_never_comes_up_fails_the_digest_for_now(bot: Any, 
     monkeypatch.setattr("bot.discord_app.publisher.READY_TIMEOUT", 0.05)
     with pytest.raises(ConnectionError, match="retried later"):
         await DiscordPublisher(bot).publish(str(CHANNEL_A), DIGEST, "digest-7-x")
+
+
+async def test_a_shard_process_posts_digests_to_guilds_on_other_shards(fake: Any, services: Any):
+    """Sending is a REST call: whichever process claims a digest posts it, even to a guild
+    whose gateway events go to another process's shards."""
+    import dataclasses
+
+    from discord.ext import commands
+
+    from bot.discord_app.app import make_bot
+
+    on_shard_0 = dataclasses.replace(services.settings.discord, shard_count=2, shard_ids=(0,))
+    settings = dataclasses.replace(services.settings, discord=on_shard_0)
+    bot = make_bot(services, settings)
+    assert isinstance(bot, commands.AutoShardedBot)
+    assert not settings.discord.owns_guild(GUILD_A)  # GUILD_A is on shard 1
+    await bot.login("fake-token")
+    try:
+        fake.add_channel(text_channel(CHANNEL_A, GUILD_A), [])
+        bot._ready.set()
+        message_id = await DiscordPublisher(bot).publish(str(CHANNEL_A), DIGEST, "digest-7-x")
+    finally:
+        await bot.close()
+    assert message_id is not None
+    assert f"GET /channels/{CHANNEL_A}" in fake.routes()
+    assert any(r.path.endswith(f"/{CHANNEL_A}/messages") for r, _ in fake.message_payloads())

@@ -232,12 +232,101 @@ async def test_a_join_during_the_reconcile_is_not_lost(
     assert await departures(services) == {}  # the join came after the reconcile's mark
 
 
-async def test_a_sharded_bot_does_not_reconcile(make_bot: Any, services: Services) -> None:
-    """One shard sees only its own guilds; the others' data must not be marked."""
-    await services.ingest_bytes(SCOPE_B, garden_json(), name="garden")
-    bot = await make_bot(shard_id=0, shard_count=2)
-    assert await bot.reconcile_guilds() is None
-    assert await departures(services) == {}
+# guilds of a bot split over two shards: Discord puts a guild on (guild_id >> 22) % 2
+SHARD0_UP = GUILD_A + (1 << 22)
+SHARD0_GONE = GUILD_B + (1 << 22)
+SHARD1_UP = GUILD_C
+SHARD1_BACK = GUILD_D
+SCOPE_0_UP, SCOPE_0_GONE, SCOPE_1_UP, SCOPE_1_BACK = (
+    f"discord:{g}" for g in (SHARD0_UP, SHARD0_GONE, SHARD1_UP, SHARD1_BACK)
+)
+
+
+def on_shards(settings: Any, *shard_ids: int) -> Any:
+    discord_settings = dataclasses.replace(
+        settings.discord, token="t0ken", shard_count=2, shard_ids=shard_ids
+    )
+    return dataclasses.replace(settings, discord=discord_settings)
+
+
+def test_the_shard_guilds_are_where_discord_puts_them() -> None:
+    shards = [(g >> 22) % 2 for g in (SHARD0_UP, SHARD0_GONE, SHARD1_UP, SHARD1_BACK)]
+    assert shards == [0, 0, 1, 1]
+
+
+async def test_each_shard_process_reconciles_and_purges_only_its_own_guilds(
+    make_bot: Any, services: Services, fake: FakeDiscord
+) -> None:
+    for scope in (SCOPE_0_UP, SCOPE_0_GONE, SCOPE_1_UP):
+        await services.ingest_bytes(scope, garden_json(), name="garden")
+    first = await make_bot(settings=on_shards(services.settings, 0), guild_ready_timeout=0.05)
+    await connect(first, up=[SHARD0_UP])  # shard 0's process sees only shard 0's guilds
+    assert set(await departures(services)) == {SCOPE_0_GONE}
+    second = await make_bot(settings=on_shards(services.settings, 1), guild_ready_timeout=0.05)
+    await connect(second, up=[SHARD1_UP])
+    assert set(await departures(services)) == {SCOPE_0_GONE}  # not cleared by shard 1
+    later = fake.now() + GRACE + timedelta(hours=1)
+    assert await second.purge_departed_scopes(now=later) == []  # not its guild
+    assert await first.purge_departed_scopes(now=later) == [SCOPE_0_GONE]
+    assert await names(services, SCOPE_1_UP) == ["garden"]
+    assert await names(services, SCOPE_0_UP) == ["garden"]
+
+
+async def test_two_shard_processes_over_the_gateway_never_touch_each_others_guilds(
+    fake: FakeDiscord, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two whole bots, one per shard, each with its own AutoShardedBot connection: the
+    gateway sends each only its shard's guilds (READY then GUILD_CREATE)."""
+    import yarl
+
+    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.ws_url))
+    monkeypatch.delenv("THREADWISE_DISCORD_MESSAGE_CONTENT", raising=False)
+    for scope in (SCOPE_0_UP, SCOPE_0_GONE, SCOPE_1_UP, SCOPE_1_BACK):
+        await services.ingest_bytes(scope, garden_json(), name="garden")
+    long_ago = discord.utils.utcnow() - timedelta(days=30)
+    await services.scopes.mark_left(SCOPE_1_BACK, long_ago)  # re-added while offline
+    fake.gateway_guilds = [SHARD0_UP, SHARD1_UP, SHARD1_BACK]  # SHARD0_GONE removed the bot
+
+    async def until(condition: Any) -> None:
+        for _ in range(1000):
+            if await condition():
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"never: {await departures(services)}")
+
+    tasks: list[asyncio.Task[None]] = []
+    own: list[Services] = []
+    try:
+        for shard in (0, 1):
+            settings = on_shards(services.settings, shard)
+            own.append(Services(services.db, settings))
+            tasks.append(asyncio.create_task(run_discord(own[-1], settings)))
+            if shard == 0:
+                await until(lambda: _has(services, SCOPE_0_GONE))
+                await settle_events()
+                gone = await departures(services)
+                assert set(gone) == {SCOPE_0_GONE, SCOPE_1_BACK}  # shard 1's left alone
+                assert abs(gone[SCOPE_1_BACK] - long_ago) < timedelta(seconds=1)
+                assert fake.identified_shards == [(0, 2)]
+        await until(lambda: _lacks(services, SCOPE_1_BACK))  # shard 1 clears its own
+        assert set(await departures(services)) == {SCOPE_0_GONE}
+        assert sorted(fake.identified_shards) == [(0, 2), (1, 2)]
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        for services_of_shard in own:
+            await services_of_shard.close()
+
+
+async def _has(services: Services, scope: str) -> bool:
+    return scope in await departures(services)
+
+
+async def _lacks(services: Services, scope: str) -> bool:
+    return scope not in await departures(services)
 
 
 # --- the whole bot over the fake gateway websocket ------------------------------------------
