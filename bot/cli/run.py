@@ -10,7 +10,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from bot.errors import UserError
+from bot.errors import ConfigError, UserError
 from bot.settings import Settings
 from bot.usecases.services import Services
 from storage.database import Database
@@ -36,9 +36,7 @@ async def run_bots(settings: Settings, db_path: str | Path, *, sync_commands: bo
                 run_discord(services, settings, sync_commands=sync_commands, publishers=publishers)
             )
         if settings.matrix.enabled:
-            from bot.matrix_app import run_matrix
-
-            jobs.append(run_matrix(services, settings, publishers=publishers))
+            jobs.append(_run_matrix_alone(services, settings, publishers))
         if jobs:
             from bot.usecases.scheduler import Scheduler
 
@@ -54,6 +52,27 @@ async def run_bots(settings: Settings, db_path: str | Path, *, sync_commands: bo
             job.close()  # never awaited when set-up failed part-way
         await services.close()
         await db.close()
+
+
+MATRIX_LOCK = "matrix"
+
+
+async def _run_matrix_alone(
+    services: Services, settings: Settings, publishers: dict[str, Any]
+) -> None:
+    """The Matrix bot, in one process only: an account syncing from two processes would
+    answer every command twice. The lock is released when this process ends or dies."""
+    from bot.matrix_app import run_matrix
+    from storage.locks import LockHeld, exclusive
+
+    try:
+        async with exclusive(services.db, MATRIX_LOCK):
+            await run_matrix(services, settings, publishers=publishers)
+    except LockHeld:
+        raise ConfigError(
+            "another threadwise process already runs the Matrix bot on this database: run it "
+            "in exactly one process (leave [matrix] homeserver unset in the others)"
+        ) from None
 
 
 async def _until_stopped(jobs: list[Coroutine[Any, Any, None]]) -> None:
