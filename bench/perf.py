@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -505,6 +506,85 @@ def measure_cli(workdir: Path, limit: float, found: dict[str, Any]) -> list[list
     return rows
 
 
+# --- issue 17: whole commands on a mega-thread, against the floor ---------------------------
+
+MEGA_POSTS = 100_000
+RATIO_GOALS = {"ingest": 8.0, "summary": 3.0, "quotes": 2.0, "stance": 4.0}
+RSS_GOAL_MIB = 1536.0
+STARTUP_GOAL = 3.0
+FLOOR = (
+    "import json, re, sys\n"
+    "words = re.compile(r'\\w+')\n"
+    "posts = json.load(open(sys.argv[1], encoding='utf-8'))['posts']\n"
+    "print(sum(len(words.findall(p['text'])) for p in posts))\n"
+)
+"""The floor: a plain Python process that loads the thread's JSON and splits every post
+into words with one regex. Each command is measured as a multiple of it."""
+
+
+def measure_ratios(workdir: Path, posts: int) -> list[str]:
+    """`threadwise … --json` as whole processes on a `posts`-post synthetic thread, each as a
+    multiple of the floor measured in the same run, with its peak RSS; then `threadwise
+    threads` against `python3 -c pass` (the interpreter as a user starts it)."""
+    source = thread_file(workdir, posts)
+    if not source.exists():
+        prepare(workdir, posts)
+    megabytes = source.stat().st_size / 2**20
+    floor = run_child([sys.executable, "-c", FLOOR, str(source)], workdir, parse=False)
+    config = workdir / "threadwise.toml"
+    config.write_text("[storage]\nmax_upload_bytes = 1073741824\n", encoding="utf-8")
+    db = workdir / f"ratios-{posts}.db"
+    _remove_database(db)
+    base = [sys.executable, "-m", "bot", "--config", str(config), "--db", str(db), "-q"]
+    lines = [
+        f"{posts:,}-post thread, {megabytes:.0f} MB of JSON; floor (load it, split words): "
+        f"{floor.wall_s:.2f} s, {floor.peak_mib:.0f} MiB",
+        "",
+    ]
+    rows = [["floor", f"{floor.wall_s:.2f}", "1.0", "", f"{floor.peak_mib:.0f}", ""]]
+    for name in ("ingest", "summary", "quotes", "stance"):
+        args = ["ingest", str(source), "--name", "mega"] if name == "ingest" else [name, "mega"]
+        run = run_child([*base, *args, "--json"], workdir, parse=False)
+        ratio = run.wall_s / floor.wall_s
+        goal = RATIO_GOALS[name]
+        verdict = run.failed or (
+            "met" if ratio <= goal and run.peak_mib <= RSS_GOAL_MIB else "MISSED"
+        )
+        rows.append(
+            [
+                name,
+                f"{run.wall_s:.2f}",
+                f"{ratio:.1f}",
+                f"≤ {goal:g}",
+                f"{run.peak_mib:.0f}",
+                verdict,
+            ]
+        )
+    lines.append(table(("step", "wall s", "× floor", "goal", "peak MiB", ""), rows))
+    python3 = shutil.which("python3") or sys.executable
+    empty = workdir / "empty.db"
+    _remove_database(empty)
+    start_runs = [run_child([python3, "-c", "pass"], workdir, parse=False) for _ in range(5)]
+    threads_runs = [
+        run_child([*base[:3], str(config), "--db", str(empty), "threads"], workdir, parse=False)
+        for _ in range(5)
+    ]
+    passing = sorted(r.wall_s for r in start_runs)[2]
+    threads = sorted(r.wall_s for r in threads_runs)[2]
+    direct = sorted(
+        run_child([sys.executable, "-c", "pass"], workdir, parse=False).wall_s for _ in range(5)
+    )[2]
+    ratio = threads / passing
+    lines += [
+        "",
+        f"start-up (median of 5): threadwise threads {threads:.3f} s; python3 -c pass "
+        f"({python3}) {passing:.3f} s → {ratio:.1f}× (goal ≤ {STARTUP_GOAL:g}×: "
+        f"{'met' if ratio <= STARTUP_GOAL else 'MISSED'}); the venv's python directly: "
+        f"{direct:.3f} s",
+    ]
+    return lines
+
+
 def goals(found: dict[str, Any]) -> list[str]:
     """One line per goal of issue 8: the figure, the goal, met or not."""
     lines = []
@@ -539,6 +619,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-sumy", action="store_true", help="skip sumy's reference runs")
     parser.add_argument("--no-cli", action="store_true", help="skip the threadwise commands")
     parser.add_argument("--workdir", help="keep files here (default: a temporary folder)")
+    parser.add_argument(
+        "--ratios",
+        type=int,
+        nargs="?",
+        const=MEGA_POSTS,
+        metavar="POSTS",
+        help=f"only the whole commands against the floor (issue 17; default {MEGA_POSTS:,} posts)",
+    )
     parser.add_argument("--step", help=argparse.SUPPRESS)
     parser.add_argument("--posts", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--algorithm", help=argparse.SUPPRESS)
@@ -546,6 +634,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.step:
         print(json.dumps(run_step(args)))
+        return 0
+    if args.ratios:
+        with tempfile.TemporaryDirectory(prefix="threadwise-perf-") as tmp:
+            workdir = Path(args.workdir or tmp)
+            workdir.mkdir(parents=True, exist_ok=True)
+            load_before = os.getloadavg()
+            print("\n".join(measure_ratios(workdir, args.ratios)))
+            print(f"load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after")
         return 0
     with tempfile.TemporaryDirectory(prefix="threadwise-perf-") as tmp:
         workdir = Path(args.workdir or tmp)
