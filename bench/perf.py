@@ -148,10 +148,10 @@ def settings() -> Any:
 
 
 async def _load(path: Path) -> tuple[Any, list[Any], list[Any]]:
-    from storage.database import Database
+    from storage.database import open_database
     from storage.repositories import ThreadRepository
 
-    db = await Database.open(path)
+    db = await open_database(path)
     try:
         threads = ThreadRepository(db)
         thread = await threads.get("local", "thread")
@@ -217,12 +217,12 @@ def run_step(args: argparse.Namespace) -> dict[str, Any]:
 async def _ingest(workdir: Path, posts: int, plain: bool) -> dict[str, Any]:
     from bot.core.models import LOCAL_SCOPE
     from bot.usecases.services import Services
-    from storage.database import Database
+    from storage.database import open_database
 
     path = database(workdir, posts, plain)
     await asyncio.to_thread(_remove_database, path)
     start = time.perf_counter()
-    db = await Database.open(path)
+    db = await open_database(path)
     services = Services(db, settings())
     try:
         source = thread_file(workdir, posts, plain)
@@ -351,9 +351,9 @@ async def _repeat(path: Path) -> dict[str, Any]:
     from bot.core.models import LOCAL_SCOPE
     from bot.core.summary import SummaryRequest
     from bot.usecases.services import Services
-    from storage.database import Database
+    from storage.database import open_database
 
-    db = await Database.open(path)
+    db = await open_database(path)
     services = Services(db, settings())
     try:
         first, _ = await _timed_async(services.summary(LOCAL_SCOPE, "thread", SummaryRequest()))

@@ -204,12 +204,53 @@ def _secret_opt(env: str) -> Any:
     return field(default=None, repr=False, metadata={"check": _secret, "env": env, "secret": True})
 
 
+def _database_url(value: str) -> str:
+    """A PostgreSQL URL (libpq's form): postgresql://USER@HOST[:PORT]/DATABASE[?…]."""
+    value = value.strip()
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise ValueError(f"is not a valid URL ({exc})") from None
+    if parts.scheme.lower() not in ("postgresql", "postgres"):
+        raise ValueError("must be a postgresql://… URL (leave it out to use [storage] path)")
+    if not parts.path.strip("/") and "dbname=" not in parts.query:
+        raise ValueError("must name the database: postgresql://USER@HOST/DATABASE")
+    return value
+
+
+def _no_password_in_file(value: str) -> str:
+    """The config file is easy to share or commit: a password in it is refused outright."""
+    if urlsplit(value).password is not None:
+        raise ValueError(
+            "must not hold a password: put the password in PGPASSWORD (or ~/.pgpass), or the "
+            "whole URL in the environment variable THREADWISE_DATABASE_URL"
+        )
+    return value
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StorageSettings:
     """Where threads are kept, and how big an uploaded file may be."""
 
     path: str = _opt("threadwise.db", _not_blank)
+    url: str | None = field(
+        default=None,
+        repr=False,
+        metadata={
+            "check": _database_url,
+            "env": "THREADWISE_DATABASE_URL",
+            "file_check": _no_password_in_file,
+            "hide_value": True,  # a URL may carry a password: never echo it in an error
+        },
+    )
+    """PostgreSQL instead of the SQLite file at `path` (several processes or machines)."""
     max_upload_bytes: int = _opt(10 * MiB, _between(1, 1024 * MiB))
+
+    @property
+    def target(self) -> str:
+        """What the database is opened from: the PostgreSQL URL if set, else the file path."""
+        return self.url or self.path
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -483,7 +524,10 @@ def _build_section(
         else:
             continue
         try:
-            values[key] = _check(value, hints[key], f.metadata.get("check"), secret)
+            hidden = secret or bool(f.metadata.get("hide_value"))
+            values[key] = _check(value, hints[key], f.metadata.get("check"), hidden)
+            if origin == "file" and f.metadata.get("file_check"):
+                values[key] = f.metadata["file_check"](values[key])
         except ValueError as exc:
             problems.append(f"{where} {exc}")
             continue

@@ -1,4 +1,5 @@
-"""SQLite storage: one Database (connections, transactions, migrations) and scoped repositories.
+"""Storage on SQLite or PostgreSQL: one Database interface (connections, transactions,
+migrations) and scoped repositories.
 
 The names below are loaded on first use (PEP 562), so `import storage.database` does not
 pull in the digest repositories and their schedule parsing.
@@ -10,7 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .database import Database
+    from .database import Database, open_database
     from .legacy_schedules import DigestSchedule, DigestScheduleRepository
     from .migrations import MIGRATIONS, Migration
     from .repositories import AnalysisCacheRepository, SaveResult, ThreadRepository
@@ -23,6 +24,7 @@ _HOMES = {
     "MIGRATIONS": ".migrations",
     "Migration": ".migrations",
     "SaveResult": ".repositories",
+    "open_database": ".database",
     "ThreadRepository": ".repositories",
 }
 
@@ -35,6 +37,7 @@ __all__ = [
     "Migration",
     "SaveResult",
     "ThreadRepository",
+    "open_database",
 ]
 
 

@@ -30,12 +30,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-import aiosqlite
-
 from bot.core.models import validate_scope
 from bot.core.schedule import Cadence, next_run
 
-from .database import Database
+from .dbapi import Connection, Database
 from .repositories import (
     Clock,
     _check_name,
@@ -157,20 +155,21 @@ def _cadence(row: Any) -> Cadence:
     )
 
 
-async def _load(conn: aiosqlite.Connection, where: str, params: Sequence[Any]) -> list[Schedule]:
-    """Schedules matching `where` (over alias d) with their threads, oldest first."""
-    rows = await conn.execute_fetchall(
+async def _load(conn: Connection, where: str, params: Sequence[Any]) -> list[Schedule]:
+    """Schedules matching `where` (over alias d, parameters $1…) with their threads,
+    oldest first."""
+    rows = await conn.fetch(
         f"SELECT {_SCHEDULE_COLUMNS} FROM digest_schedules d WHERE {where} ORDER BY d.id",
-        params,
+        *params,
     )
     if not rows:
         return []
-    links = await conn.execute_fetchall(
+    links = await conn.fetch(
         "SELECT l.schedule_id, l.thread_id, t.name, t.title, t.source_url, l.mark, l.position"
         " FROM digest_schedule_threads l JOIN digest_schedules d ON d.id = l.schedule_id"
         " JOIN threads t ON t.id = l.thread_id AND t.scope = d.scope"
         f" WHERE {where} ORDER BY l.schedule_id, l.position, l.thread_id",
-        params,
+        *params,
     )
     threads: dict[int, list[ScheduledThread]] = {}
     for r in links:
@@ -196,20 +195,34 @@ async def _load(conn: aiosqlite.Connection, where: str, params: Sequence[Any]) -
     ]
 
 
-def _platform_filter(platforms: Sequence[str] | None) -> tuple[str, list[str]]:
-    """SQL over d.scope for the platforms a worker can publish to ("local", "discord", ...)."""
+def _platform_filter(platforms: Sequence[str] | None, first: int) -> tuple[str, list[str]]:
+    """SQL over d.scope for the platforms a worker can publish to ("local", "discord", ...),
+    its parameters numbered from `first`."""
     if platforms is None:
-        return "1", []
+        return "TRUE", []
     if not platforms:
-        return "0", []
+        return "FALSE", []
     parts, params = [], []
     for p in platforms:
         if p == "local":
             parts.append("d.scope = 'local'")
         else:
-            parts.append("d.scope LIKE ? ESCAPE '\\'")
-            params.append(p.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ":%")
+            n = first + len(params)
+            parts.append(f"substr(d.scope, 1, length(${n})) = ${n}")
+            params.append(p + ":")
     return "(" + " OR ".join(parts) + ")", params
+
+
+_DUE = (
+    "d.enabled = 1 AND d.next_run_at IS NOT NULL AND d.next_run_at <= $1"
+    " AND (d.claimed_until IS NULL OR d.claimed_until <= $1)"
+)
+"""Schedule d is due and unclaimed at $1 (fixed-width UTC text: text order is time order)."""
+_DUE_HERE = (
+    "enabled = 1 AND next_run_at IS NOT NULL AND next_run_at <= $1"
+    " AND (claimed_until IS NULL OR claimed_until <= $1)"
+)
+"""The same test on the row an UPDATE changes."""
 
 
 def _run_from_row(r: Any) -> DigestRun:
@@ -271,11 +284,11 @@ class DigestRepository:
         first = next_run(now, cadence)
         async with self._db.transaction() as conn:
             ids = [await _thread_id(conn, scope, n) for n in unique]
-            rows = await conn.execute_fetchall(
+            schedule_id = await conn.fetchval(
                 "INSERT INTO digest_schedules (scope, target, cadence, time_of_day, weekday,"
                 " every_hours, cron, timezone, quiet_line, next_run_at, created_by, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+                *(
                     scope,
                     target,
                     cadence.kind,
@@ -290,52 +303,56 @@ class DigestRepository:
                     to_db_time(now),
                 ),
             )
-            schedule_id = int(next(iter(rows))[0])
             for position, thread_id in enumerate(ids):
                 await conn.execute(
                     "INSERT INTO digest_schedule_threads (schedule_id, thread_id, position, mark)"
-                    " VALUES (?, ?, ?, CASE WHEN ? THEN (SELECT coalesce(max(number), 0)"
-                    " FROM posts WHERE thread_id = ?) ELSE 0 END)",
-                    (schedule_id, thread_id, position, int(start_from_latest), thread_id),
+                    " VALUES ($1, $2, $3, CASE WHEN $4 THEN (SELECT coalesce(max(number), 0)"
+                    " FROM posts WHERE thread_id = $2) ELSE 0 END)",
+                    schedule_id,
+                    thread_id,
+                    position,
+                    bool(start_from_latest),
                 )
-            (schedule,) = await _load(conn, "d.id = ?", (schedule_id,))
+            (schedule,) = await _load(conn, "d.id = $1", (schedule_id,))
         return schedule
 
     async def get(self, scope: str, schedule_id: int) -> Schedule | None:
         validate_scope(scope)
         async with self._db.snapshot() as conn:
-            found = await _load(conn, "d.scope = ? AND d.id = ?", (scope, schedule_id))
+            found = await _load(conn, "d.scope = $1 AND d.id = $2", (scope, schedule_id))
         return found[0] if found else None
 
     async def list(self, scope: str) -> list[Schedule]:
         """The scope's schedules, oldest first."""
         validate_scope(scope)
         async with self._db.snapshot() as conn:
-            return await _load(conn, "d.scope = ?", (scope,))
+            return await _load(conn, "d.scope = $1", (scope,))
 
     async def remove(self, scope: str, schedule_id: int) -> bool:
         validate_scope(scope)
         async with self._db.transaction() as conn:
-            rows = await conn.execute_fetchall(
-                "DELETE FROM digest_schedules WHERE scope = ? AND id = ? RETURNING id",
-                (scope, schedule_id),
+            changed = await conn.execute(
+                "DELETE FROM digest_schedules WHERE scope = $1 AND id = $2", scope, schedule_id
             )
-        return bool(list(rows))
+        return changed > 0
 
     async def set_enabled(self, scope: str, schedule_id: int, enabled: bool) -> bool:
         """Pause or resume; resuming clears the last error and plans the next slot from now."""
         validate_scope(scope)
         async with self._db.transaction() as conn:
-            found = await _load(conn, "d.scope = ? AND d.id = ?", (scope, schedule_id))
+            found = await _load(conn, "d.scope = $1 AND d.id = $2", (scope, schedule_id))
             if not found:
                 return False
             nxt = db_instant(next_run(self._clock(), found[0].cadence)) if enabled else None
             await conn.execute(
-                "UPDATE digest_schedules SET enabled = ?, next_run_at = coalesce(?, next_run_at),"
-                " failures = CASE WHEN ? THEN 0 ELSE failures END,"
-                " last_error = CASE WHEN ? THEN NULL ELSE last_error END,"
-                " claimed_until = NULL, claim_token = NULL WHERE id = ?",
-                (int(enabled), nxt, int(enabled), int(enabled), schedule_id),
+                "UPDATE digest_schedules SET enabled = $1, next_run_at = coalesce($2, next_run_at),"
+                " failures = CASE WHEN $3 THEN 0 ELSE failures END,"
+                " last_error = CASE WHEN $3 THEN NULL ELSE last_error END,"
+                " claimed_until = NULL, claim_token = NULL WHERE id = $4",
+                int(enabled),
+                nxt,
+                bool(enabled),
+                schedule_id,
             )
         return True
 
@@ -344,38 +361,42 @@ class DigestRepository:
         validate_scope(scope)
         async with self._db.transaction() as conn:
             if name is None:
-                where = (
-                    "thread_id = (SELECT thread_id FROM digest_schedule_threads WHERE"
-                    " schedule_id = ? ORDER BY position, thread_id LIMIT 1)"
+                which = (
+                    "(SELECT thread_id FROM digest_schedule_threads WHERE"
+                    " schedule_id = $3 ORDER BY position, thread_id LIMIT 1)"
                 )
-                params: tuple[Any, ...] = (schedule_id,)
             else:
-                where = "thread_id = (SELECT id FROM threads WHERE scope = ? AND name = ?)"
-                params = (scope, name)
-            rows = await conn.execute_fetchall(
-                f"UPDATE digest_schedule_threads SET mark = ? WHERE {where} AND schedule_id ="
-                " (SELECT id FROM digest_schedules WHERE scope = ? AND id = ?) RETURNING mark",
-                (mark, *params, scope, schedule_id),
+                which = "(SELECT id FROM threads WHERE scope = $2 AND name = $4)"
+            changed = await conn.execute(
+                f"UPDATE digest_schedule_threads SET mark = $1 WHERE thread_id = {which}"
+                " AND schedule_id = (SELECT id FROM digest_schedules WHERE scope = $2 AND id = $3)",
+                mark,
+                scope,
+                schedule_id,
+                *(() if name is None else (name,)),
             )
-        return bool(list(rows))
+        return changed > 0
 
     async def set_last_run(self, scope: str, schedule_id: int, run_at: datetime) -> bool:
         validate_scope(scope)
         async with self._db.transaction() as conn:
-            rows = await conn.execute_fetchall(
-                "UPDATE digest_schedules SET last_run_at = ? WHERE scope = ? AND id = ?"
-                " RETURNING id",
-                (to_db_time(run_at), scope, schedule_id),
+            changed = await conn.execute(
+                "UPDATE digest_schedules SET last_run_at = $1 WHERE scope = $2 AND id = $3",
+                to_db_time(run_at),
+                scope,
+                schedule_id,
             )
-        return bool(list(rows))
+        return changed > 0
 
     async def runs(self, scope: str, schedule_id: int, limit: int = 20) -> list[DigestRun]:
         """The latest delivery records of a schedule, newest first."""
         validate_scope(scope)
-        rows = await self._db.fetchall(
+        rows = await self._db.fetch(
             "SELECT r.* FROM digest_runs r JOIN digest_schedules d ON d.id = r.schedule_id"
-            " WHERE d.scope = ? AND d.id = ? ORDER BY r.slot DESC, r.id DESC LIMIT ?",
-            (scope, schedule_id, limit),
+            " WHERE d.scope = $1 AND d.id = $2 ORDER BY r.slot DESC, r.id DESC LIMIT $3",
+            scope,
+            schedule_id,
+            limit,
         )
         return [_run_from_row(r) for r in rows]
 
@@ -387,9 +408,10 @@ class DigestRepository:
             found = await _load(conn, "d.enabled = 1 AND d.next_run_at IS NULL", ())
             for s in found:
                 await conn.execute(
-                    "UPDATE digest_schedules SET next_run_at = ? WHERE id = ?"
+                    "UPDATE digest_schedules SET next_run_at = $1 WHERE id = $2"
                     " AND next_run_at IS NULL",
-                    (db_instant(next_run(now, s.cadence)), s.id),
+                    db_instant(next_run(now, s.cadence)),
+                    s.id,
                 )
         return len(found)
 
@@ -401,32 +423,32 @@ class DigestRepository:
         Across every scope: this is the scheduler's query, not a user's. `platforms` limits
         it to scopes this worker can publish to ("local", "discord", "matrix").
         """
-        where, params = _platform_filter(platforms)
+        where, params = _platform_filter(platforms, 3)
         stamp = db_instant(now)
         async with self._db.snapshot() as conn:
-            ids = await conn.execute_fetchall(
-                "SELECT d.id FROM digest_schedules d WHERE d.enabled = 1"
-                " AND d.next_run_at IS NOT NULL AND d.next_run_at <= ?"
-                f" AND (d.claimed_until IS NULL OR d.claimed_until <= ?) AND {where}"
-                " ORDER BY d.next_run_at, d.id LIMIT ?",
-                (stamp, stamp, *params, limit),
+            ids = await conn.fetch(
+                f"SELECT d.id FROM digest_schedules d WHERE {_DUE} AND {where}"
+                " ORDER BY d.next_run_at, d.id LIMIT $2",
+                stamp,
+                limit,
+                *params,
             )
             wanted = [int(r[0]) for r in ids]
             if not wanted:
                 return []
-            marks = ",".join("?" * len(wanted))
+            marks = ", ".join(f"${i}" for i in range(1, len(wanted) + 1))
             return await _load(conn, f"d.id IN ({marks})", wanted)
 
     async def next_due_at(self, platforms: Sequence[str] | None = None) -> datetime | None:
         """When the earliest enabled schedule may next be claimed (to sleep until then)."""
-        where, params = _platform_filter(platforms)
-        row = await self._db.fetchone(
+        where, params = _platform_filter(platforms, 1)
+        value = await self._db.fetchval(
             "SELECT min(CASE WHEN d.claimed_until > d.next_run_at THEN d.claimed_until"
             " ELSE d.next_run_at END) FROM digest_schedules d"
             f" WHERE d.enabled = 1 AND d.next_run_at IS NOT NULL AND {where}",
-            params,
+            *params,
         )
-        return None if row is None else from_db_time(row[0])
+        return from_db_time(value)
 
     async def claim(
         self, schedule_id: int, now: datetime, lease: timedelta = DEFAULT_LEASE
@@ -436,17 +458,51 @@ class DigestRepository:
         until = now + lease
         stamp = db_instant(now)
         async with self._db.transaction() as conn:
-            rows = await conn.execute_fetchall(
-                "UPDATE digest_schedules SET claimed_until = ?, claim_token = ?"
-                " WHERE id = ? AND enabled = 1 AND next_run_at IS NOT NULL AND next_run_at <= ?"
-                " AND (claimed_until IS NULL OR claimed_until <= ?) RETURNING next_run_at",
-                (db_instant(until), token, schedule_id, stamp, stamp),
+            # One conditional UPDATE: on PostgreSQL a second claimer waits for the first
+            # to commit, then finds the row no longer due (claimed_until is in the future).
+            slot = await conn.fetchval(
+                "UPDATE digest_schedules SET claimed_until = $2, claim_token = $3"
+                f" WHERE id = $4 AND {_DUE_HERE} RETURNING next_run_at",
+                stamp,
+                db_instant(until),
+                token,
+                schedule_id,
             )
-            row = next(iter(rows), None)
+            if slot is None:
+                return None
+            (schedule,) = await _load(conn, "d.id = $1", (schedule_id,))
+        return Claim(schedule=schedule, token=token, slot=_required_time(slot), until=until)
+
+    async def claim_next(
+        self,
+        now: datetime,
+        platforms: Sequence[str] | None = None,
+        lease: timedelta = DEFAULT_LEASE,
+    ) -> Claim | None:
+        """Claim the earliest due schedule of `platforms`, or None when none is left.
+
+        Several processes calling this at once each get a different schedule: on
+        PostgreSQL the pick is ``FOR UPDATE SKIP LOCKED``, so they never queue behind
+        each other's claims; on SQLite the one writer at a time does the same.
+        """
+        token = secrets.token_hex(8)
+        until = now + lease
+        where, params = _platform_filter(platforms, 4)
+        async with self._db.transaction() as conn:
+            row = await conn.fetchrow(
+                "UPDATE digest_schedules SET claimed_until = $2, claim_token = $3"
+                f" WHERE id = (SELECT d.id FROM digest_schedules d WHERE {_DUE} AND {where}"
+                f" ORDER BY d.next_run_at, d.id LIMIT 1{conn.skip_locked})"
+                f" AND {_DUE_HERE} RETURNING id, next_run_at",
+                db_instant(now),
+                db_instant(until),
+                token,
+                *params,
+            )
             if row is None:
                 return None
-            (schedule,) = await _load(conn, "d.id = ?", (schedule_id,))
-        return Claim(schedule=schedule, token=token, slot=_required_time(row[0]), until=until)
+            (schedule,) = await _load(conn, "d.id = $1", (int(row[0]),))
+        return Claim(schedule=schedule, token=token, slot=_required_time(row[1]), until=until)
 
     async def begin_delivery(
         self, claim: Claim, new_posts: int, covered: Mapping[str, tuple[int, int]]
@@ -455,21 +511,20 @@ class DigestRepository:
         now = self._clock()
         async with self._db.transaction() as conn:
             await _require_claim(conn, claim)
-            rows = await conn.execute_fetchall(
+            row = await conn.fetchrow(
                 "INSERT INTO digest_runs (schedule_id, slot, status, new_posts, covered,"
-                " started_at) VALUES (?, ?, 'sending', ?, ?, ?)"
-                " ON CONFLICT (schedule_id, slot) DO UPDATE SET attempts = attempts + 1,"
-                " status = 'sending', new_posts = excluded.new_posts, covered = excluded.covered,"
+                " started_at) VALUES ($1, $2, 'sending', $3, $4, $5)"
+                " ON CONFLICT (schedule_id, slot) DO UPDATE SET"
+                " attempts = digest_runs.attempts + 1, status = 'sending',"
+                " new_posts = excluded.new_posts, covered = excluded.covered,"
                 " error = NULL RETURNING id, attempts, started_at",
-                (
-                    claim.schedule.id,
-                    db_instant(claim.slot),
-                    new_posts,
-                    _covered_json(covered),
-                    to_db_time(now),
-                ),
+                claim.schedule.id,
+                db_instant(claim.slot),
+                new_posts,
+                _covered_json(covered),
+                to_db_time(now),
             )
-            row = next(iter(rows))
+            assert row is not None
         return Delivery(run_id=int(row[0]), attempt=int(row[1]), first_started=from_db_time(row[2]))
 
     async def complete(
@@ -496,37 +551,39 @@ class DigestRepository:
                 return False
             for thread_id, mark in marks.items():
                 await conn.execute(
-                    "UPDATE digest_schedule_threads SET mark = max(mark, ?)"
-                    " WHERE schedule_id = ? AND thread_id = ?",
-                    (mark, claim.schedule.id, thread_id),
+                    "UPDATE digest_schedule_threads SET mark = CASE WHEN mark > $1 THEN mark"
+                    " ELSE $1 END WHERE schedule_id = $2 AND thread_id = $3",
+                    mark,
+                    claim.schedule.id,
+                    thread_id,
                 )
             await conn.execute(
-                "UPDATE digest_schedules SET next_run_at = ?, last_run_at = ?,"
+                "UPDATE digest_schedules SET next_run_at = $1, last_run_at = $2,"
                 " claimed_until = NULL, claim_token = NULL, failures = 0, last_error = NULL"
-                " WHERE id = ?",
-                (db_instant(next_run_at), to_db_time(now), claim.schedule.id),
+                " WHERE id = $3",
+                db_instant(next_run_at),
+                to_db_time(now),
+                claim.schedule.id,
             )
             await conn.execute(
                 "INSERT INTO digest_runs (schedule_id, slot, status, message_id, new_posts,"
-                " covered, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " covered, started_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)"
                 " ON CONFLICT (schedule_id, slot) DO UPDATE SET status = excluded.status,"
                 " message_id = excluded.message_id, new_posts = excluded.new_posts,"
                 " covered = excluded.covered, finished_at = excluded.finished_at, error = NULL",
-                (
-                    claim.schedule.id,
-                    db_instant(claim.slot),
-                    status,
-                    message_id,
-                    new_posts,
-                    _covered_json(covered or {}),
-                    to_db_time(now),
-                    to_db_time(now),
-                ),
+                claim.schedule.id,
+                db_instant(claim.slot),
+                status,
+                message_id,
+                new_posts,
+                _covered_json(covered or {}),
+                to_db_time(now),
             )
             await conn.execute(
-                "DELETE FROM digest_runs WHERE schedule_id = ? AND id NOT IN (SELECT id FROM"
-                " digest_runs WHERE schedule_id = ? ORDER BY slot DESC, id DESC LIMIT ?)",
-                (claim.schedule.id, claim.schedule.id, KEEP_RUNS),
+                "DELETE FROM digest_runs WHERE schedule_id = $1 AND id NOT IN (SELECT id FROM"
+                " digest_runs WHERE schedule_id = $1 ORDER BY slot DESC, id DESC LIMIT $2)",
+                claim.schedule.id,
+                KEEP_RUNS,
             )
         return True
 
@@ -539,9 +596,11 @@ class DigestRepository:
             except ClaimLost:
                 return False
             await conn.execute(
-                "UPDATE digest_schedules SET claimed_until = ?, claim_token = NULL,"
-                " failures = failures + 1, last_error = ? WHERE id = ?",
-                (db_instant(retry_at), error[:500], claim.schedule.id),
+                "UPDATE digest_schedules SET claimed_until = $1, claim_token = NULL,"
+                " failures = failures + 1, last_error = $2 WHERE id = $3",
+                db_instant(retry_at),
+                error[:500],
+                claim.schedule.id,
             )
             await _finish_run(conn, claim, "failed", error, now)
         return True
@@ -556,8 +615,9 @@ class DigestRepository:
                 return False
             await conn.execute(
                 "UPDATE digest_schedules SET enabled = 0, claimed_until = NULL,"
-                " claim_token = NULL, last_error = ? WHERE id = ?",
-                (reason[:500], claim.schedule.id),
+                " claim_token = NULL, last_error = $1 WHERE id = $2",
+                reason[:500],
+                claim.schedule.id,
             )
             await _finish_run(conn, claim, "target_gone", reason, now)
         return True
@@ -565,32 +625,40 @@ class DigestRepository:
     async def release(self, claim: Claim) -> bool:
         """Give the slot back untouched (shutting down mid-run): due again at once."""
         async with self._db.transaction() as conn:
-            rows = await conn.execute_fetchall(
+            changed = await conn.execute(
                 "UPDATE digest_schedules SET claimed_until = NULL, claim_token = NULL"
-                " WHERE id = ? AND claim_token = ? RETURNING id",
-                (claim.schedule.id, claim.token),
+                " WHERE id = $1 AND claim_token = $2",
+                claim.schedule.id,
+                claim.token,
             )
-        return bool(list(rows))
+        return changed > 0
 
 
-async def _require_claim(conn: aiosqlite.Connection, claim: Claim) -> None:
-    rows = await conn.execute_fetchall(
-        "SELECT 1 FROM digest_schedules WHERE id = ? AND claim_token = ?",
-        (claim.schedule.id, claim.token),
+async def _require_claim(conn: Connection, claim: Claim) -> None:
+    """The claim is still ours, and (PostgreSQL) stays ours until this transaction ends:
+    the row is locked, so a new claimer waits and then finds it no longer due."""
+    held = await conn.fetchval(
+        f"SELECT 1 FROM digest_schedules WHERE id = $1 AND claim_token = $2{conn.for_update}",
+        claim.schedule.id,
+        claim.token,
     )
-    if not list(rows):
+    if held is None:
         raise ClaimLost(f"the claim on digest #{claim.schedule.id} was lost")
 
 
 async def _finish_run(
-    conn: aiosqlite.Connection, claim: Claim, status: RunStatus, error: str, now: datetime
+    conn: Connection, claim: Claim, status: RunStatus, error: str, now: datetime
 ) -> None:
     stamp = to_db_time(now)
     await conn.execute(
         "INSERT INTO digest_runs (schedule_id, slot, status, error, started_at, finished_at)"
-        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (schedule_id, slot) DO UPDATE SET"
+        " VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (schedule_id, slot) DO UPDATE SET"
         " status = excluded.status, error = excluded.error, finished_at = excluded.finished_at",
-        (claim.schedule.id, db_instant(claim.slot), status, error[:500], stamp, stamp),
+        claim.schedule.id,
+        db_instant(claim.slot),
+        status,
+        error[:500],
+        stamp,
     )
 
 
@@ -608,12 +676,14 @@ class ReadMarkRepository:
         """The last post shown to `user_id`, or None if they never read this thread here."""
         validate_scope(scope)
         _check_name(name)
-        row = await self._db.fetchone(
+        value = await self._db.fetchval(
             "SELECT m.last_post FROM read_marks m JOIN threads t ON t.id = m.thread_id"
-            " WHERE t.scope = ? AND t.name = ? AND m.user_id = ? AND m.scope = t.scope",
-            (scope, name, user_id),
+            " WHERE t.scope = $1 AND t.name = $2 AND m.user_id = $3 AND m.scope = t.scope",
+            scope,
+            name,
+            user_id,
         )
-        return None if row is None else int(row[0])
+        return None if value is None else int(value)
 
     async def advance(self, scope: str, user_id: str, name: str, last_post: int) -> int:
         """Remember that posts up to `last_post` were shown; a mark never moves back.
@@ -626,21 +696,24 @@ class ReadMarkRepository:
             raise ValueError("a read mark needs a user id")
         async with self._db.transaction() as conn:
             thread_id = await _thread_id(conn, scope, name)
-            rows = await conn.execute_fetchall(
+            stored = await conn.fetchval(
                 "INSERT INTO read_marks (thread_id, user_id, scope, last_post, updated_at)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (thread_id, user_id) DO UPDATE SET"
-                " last_post = max(last_post, excluded.last_post),"
+                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (thread_id, user_id) DO UPDATE SET"
+                " last_post = CASE WHEN excluded.last_post > read_marks.last_post"
+                " THEN excluded.last_post ELSE read_marks.last_post END,"
                 " updated_at = excluded.updated_at RETURNING last_post",
-                (thread_id, user_id, scope, max(0, last_post), to_db_time(self._clock())),
+                thread_id,
+                user_id,
+                scope,
+                max(0, last_post),
+                to_db_time(self._clock()),
             )
-        return int(next(iter(rows))[0])
+        return int(stored)
 
     async def forget_user(self, scope: str, user_id: str) -> int:
         """Drop a person's read marks in a scope (opt-out); returns how many were removed."""
         validate_scope(scope)
         async with self._db.transaction() as conn:
-            rows = await conn.execute_fetchall(
-                "DELETE FROM read_marks WHERE scope = ? AND user_id = ? RETURNING 1",
-                (scope, user_id),
+            return await conn.execute(
+                "DELETE FROM read_marks WHERE scope = $1 AND user_id = $2", scope, user_id
             )
-        return len(list(rows))

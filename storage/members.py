@@ -11,11 +11,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import aiosqlite
-
 from bot.core.models import content_hash, validate_scope
 
-from .database import Database
+from .dbapi import Connection, Database, scope_lock
 from .repositories import from_db_time, to_db_time, utcnow
 
 REDACTED = "[removed at the author's request]"
@@ -44,6 +42,8 @@ _PLATFORMS = ("discord", "matrix")
 _SCOPE_DATA = ("digest_schedules", "threads", "opt_outs")
 """What is stored of a guild or room (the rest cascades): a scope with rows here has data,
 and purging a scope deletes them."""
+_STARTS_WITH = "substr(scope, 1, length($1)) = $1"
+"""`scope` begins with the text $1, exactly (LIKE ignores case on SQLite; GLOB is SQLite's)."""
 
 
 class OptOutRepository:
@@ -52,14 +52,14 @@ class OptOutRepository:
 
     async def is_opted_out(self, scope: str, user_id: str) -> bool:
         validate_scope(scope)
-        row = await self._db.fetchone(
-            "SELECT 1 FROM opt_outs WHERE scope = ? AND user_id = ?", (scope, user_id)
+        row = await self._db.fetchrow(
+            "SELECT 1 FROM opt_outs WHERE scope = $1 AND user_id = $2", scope, user_id
         )
         return row is not None
 
     async def opted_out(self, scope: str) -> set[str]:
         validate_scope(scope)
-        rows = await self._db.fetchall("SELECT user_id FROM opt_outs WHERE scope = ?", (scope,))
+        rows = await self._db.fetch("SELECT user_id FROM opt_outs WHERE scope = $1", scope)
         return {r[0] for r in rows}
 
     async def opt_out(self, scope: str, user_id: str) -> RedactResult:
@@ -68,95 +68,116 @@ class OptOutRepository:
         now = to_db_time(utcnow())
         text_hash = content_hash(REDACTED)
         async with self._db.transaction() as conn:
+            # No ingest of this scope may commit posts between the redaction and the opt-out.
+            await conn.lock(scope_lock(scope))
             await conn.execute(
-                "INSERT OR IGNORE INTO opt_outs (scope, user_id, created_at) VALUES (?, ?, ?)",
-                (scope, user_id, now),
+                "INSERT INTO opt_outs (scope, user_id, created_at) VALUES ($1, $2, $3)"
+                " ON CONFLICT (scope, user_id) DO NOTHING",
+                scope,
+                user_id,
+                now,
             )
             # What they read is about them too ("since I last read" marks).
             await conn.execute(
-                "DELETE FROM read_marks WHERE scope = ? AND user_id = ?", (scope, user_id)
+                "DELETE FROM read_marks WHERE scope = $1 AND user_id = $2", scope, user_id
             )
-            rows = await conn.execute_fetchall(
+            rows = await conn.fetch(
                 "SELECT p.id, p.thread_id, p.number, p.author FROM posts p"
-                " JOIN threads t ON t.id = p.thread_id WHERE t.scope = ? AND p.author_id = ?",
-                (scope, user_id),
+                " JOIN threads t ON t.id = p.thread_id WHERE t.scope = $1 AND p.author_id = $2"
+                f"{conn.for_update}",
+                scope,
+                user_id,
             )
             post_ids = [r[0] for r in rows]
             names = sorted({r[3] for r in rows if r[3]})
             if post_ids:
                 await conn.executemany(
-                    "UPDATE posts SET text = ?, content_hash = ?, author = NULL, author_id = NULL,"
-                    " deleted = 1 WHERE id = ?",
+                    "UPDATE posts SET text = $1, content_hash = $2, author = NULL,"
+                    " author_id = NULL, deleted = 1 WHERE id = $3",
                     [(REDACTED, text_hash, pid) for pid in post_ids],
                 )
                 await conn.executemany(
-                    "DELETE FROM segments WHERE post_id = ?", [(pid,) for pid in post_ids]
+                    "DELETE FROM segments WHERE post_id = $1", [(pid,) for pid in post_ids]
                 )
                 await conn.executemany(
                     "INSERT INTO segments (post_id, seq, paragraph, kind, text, explicit)"
-                    " VALUES (?, 0, 0, 'own', ?, 0)",
+                    " VALUES ($1, 0, 0, 'own', $2, 0)",
                     [(pid, REDACTED) for pid in post_ids],
                 )
             # Quotes of the member's words in other posts are their words too: by the post
             # they quote, or by their name where the quoted post is not stored.
-            quoting = await conn.execute_fetchall(
+            quoting = await conn.fetch(
                 "SELECT DISTINCT s.post_id FROM segments s JOIN posts p ON p.id = s.post_id"
-                " JOIN threads t ON t.id = p.thread_id WHERE t.scope = ? AND s.kind = 'quote'"
-                " AND s.text <> ? AND ("
+                " JOIN threads t ON t.id = p.thread_id WHERE t.scope = $1 AND s.kind = 'quote'"
+                " AND s.text <> $2 AND ("
                 "   EXISTS (SELECT 1 FROM posts q WHERE q.thread_id = p.thread_id"
-                "           AND q.number = s.source_post AND q.id IN"
-                f"          ({','.join('?' * len(post_ids)) or 'NULL'}))"
-                f"   OR s.source_author IN ({','.join('?' * len(names)) or 'NULL'}))",
-                (scope, REDACTED, *post_ids, *names),
+                f"           AND q.number = s.source_post AND q.id IN ({_marks(post_ids, 3)}))"
+                f"   OR s.source_author IN ({_marks(names, 3 + len(post_ids))}))",
+                scope,
+                REDACTED,
+                *post_ids,
+                *names,
             )
             quoting_ids = [r[0] for r in quoting]
             for pid in quoting_ids:
                 await conn.execute(
-                    "UPDATE segments SET text = ?, source_author = NULL WHERE post_id = ?"
+                    "UPDATE segments SET text = $1, source_author = NULL WHERE post_id = $2"
                     " AND kind = 'quote' AND ("
                     "   source_post IN (SELECT q.number FROM posts q JOIN posts me"
-                    "     ON me.thread_id = q.thread_id WHERE me.id = ? AND q.id IN"
-                    f"    ({','.join('?' * len(post_ids)) or 'NULL'}))"
-                    f"   OR source_author IN ({','.join('?' * len(names)) or 'NULL'}))",
-                    (REDACTED, pid, pid, *post_ids, *names),
+                    "     ON me.thread_id = q.thread_id WHERE me.id = $2 AND q.id IN"
+                    f"    ({_marks(post_ids, 3)}))"
+                    f"   OR source_author IN ({_marks(names, 3 + len(post_ids))}))",
+                    REDACTED,
+                    pid,
+                    *post_ids,
+                    *names,
                 )
                 await _rebuild_text(conn, pid)
-            touched = await conn.execute_fetchall(
-                "SELECT DISTINCT thread_id FROM posts WHERE id IN"
-                f" ({','.join('?' * len(post_ids + quoting_ids)) or 'NULL'})",
-                (*post_ids, *quoting_ids),
+            touched = await conn.fetch(
+                f"SELECT DISTINCT thread_id FROM posts WHERE id IN"
+                f" ({_marks(post_ids + quoting_ids, 1)})",
+                *post_ids,
+                *quoting_ids,
             )
-            thread_ids = [r[0] for r in touched]
+            thread_ids = sorted(r[0] for r in touched)
             for thread_id in thread_ids:
                 await conn.execute(
-                    "UPDATE threads SET revision = revision + 1, updated_at = ? WHERE id = ?",
-                    (now, thread_id),
+                    "UPDATE threads SET revision = revision + 1, updated_at = $1 WHERE id = $2",
+                    now,
+                    thread_id,
                 )
-                await conn.execute("DELETE FROM analysis_cache WHERE thread_id = ?", (thread_id,))
+                await conn.execute("DELETE FROM analysis_cache WHERE thread_id = $1", thread_id)
         return RedactResult(posts=len(post_ids), threads=len(thread_ids))
 
     async def opt_in(self, scope: str, user_id: str) -> bool:
         """Future ingests include the member again; what was removed stays removed."""
         validate_scope(scope)
         async with self._db.transaction() as conn:
-            cur = await conn.execute(
-                "DELETE FROM opt_outs WHERE scope = ? AND user_id = ?", (scope, user_id)
+            changed = await conn.execute(
+                "DELETE FROM opt_outs WHERE scope = $1 AND user_id = $2", scope, user_id
             )
-            return cur.rowcount > 0
+            return changed > 0
 
 
-async def _rebuild_text(conn: aiosqlite.Connection, post_id: int) -> None:
+def _marks(values: list[object], first: int) -> str:
+    """``$first, $first+1, …`` for an IN list of `values` (NULL for none: matches nothing)."""
+    return ", ".join(f"${first + i}" for i in range(len(values))) or "NULL"
+
+
+async def _rebuild_text(conn: Connection, post_id: int) -> None:
     """A post's stored text from its (redacted) segments: paragraphs by line, as stored."""
-    segs = await conn.execute_fetchall(
-        "SELECT paragraph, text FROM segments WHERE post_id = ? ORDER BY seq", (post_id,)
+    segs = await conn.fetch(
+        "SELECT paragraph, text FROM segments WHERE post_id = $1 ORDER BY seq", post_id
     )
     paragraphs: dict[int, list[str]] = {}
     for paragraph, text in segs:
         paragraphs.setdefault(paragraph, []).append(text)
     text = "\n".join(" ".join(parts) for _, parts in sorted(paragraphs.items()))
     await conn.execute(
-        "UPDATE posts SET text = ?, content_hash = ? WHERE id = ?",
-        (text, content_hash(text), post_id),
+        "UPDATE posts SET text = $1, content_hash = $2 WHERE id = $3",
+        text,
+        content_hash(text),
+        post_id,
     )
 
 
@@ -170,15 +191,17 @@ class ScopeRepository:
         validate_scope(scope)
         async with self._db.transaction() as conn:
             await conn.execute(
-                "INSERT OR IGNORE INTO scope_departures (scope, left_at) VALUES (?, ?)",
-                (scope, to_db_time(when or utcnow())),
+                "INSERT INTO scope_departures (scope, left_at) VALUES ($1, $2)"
+                " ON CONFLICT (scope) DO NOTHING",
+                scope,
+                to_db_time(when or utcnow()),
             )
 
     async def mark_back(self, scope: str) -> bool:
         validate_scope(scope)
         async with self._db.transaction() as conn:
-            cur = await conn.execute("DELETE FROM scope_departures WHERE scope = ?", (scope,))
-            return cur.rowcount > 0
+            changed = await conn.execute("DELETE FROM scope_departures WHERE scope = $1", scope)
+            return changed > 0
 
     async def reconcile(
         self,
@@ -208,16 +231,15 @@ class ScopeRepository:
         foreign = sorted(scope for scope in here if not scope.startswith(prefix))
         if foreign:
             raise ValueError(f"not {platform} scopes: {', '.join(foreign)}")
-        pattern = prefix + "*"  # "discord:" / "matrix:" hold no GLOB wildcards
         async with self._db.transaction() as conn:
-            stored_rows = await conn.execute_fetchall(
-                " UNION ".join(f"SELECT scope FROM {t} WHERE scope GLOB ?" for t in _SCOPE_DATA),
-                (pattern,) * len(_SCOPE_DATA),
+            stored_rows = await conn.fetch(
+                " UNION ".join(f"SELECT scope FROM {t} WHERE {_STARTS_WITH}" for t in _SCOPE_DATA),
+                prefix,
             )
             stored = {r[0] for r in stored_rows if owns is None or owns(r[0])}
             key = f"{platform}:reconciled-account"
-            rows = await conn.execute_fetchall("SELECT value FROM bot_state WHERE key = ?", (key,))
-            known = str(rows[0][0]) if rows else None
+            known_value = await conn.fetchval("SELECT value FROM bot_state WHERE key = $1", key)
+            known = None if known_value is None else str(known_value)
             # A wrong token, or a staging bot sharing the database, is in none of the stored
             # places: reconciling would mark every one of them as left and purge them all.
             # So nothing changes unless the bot is in at least one of them (then the account
@@ -233,23 +255,25 @@ class ScopeRepository:
                 )
             if account is not None and known != account:
                 await conn.execute(
-                    "INSERT INTO bot_state (key, value) VALUES (?, ?)"
+                    "INSERT INTO bot_state (key, value) VALUES ($1, $2)"
                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    (key, account),
+                    key,
+                    account,
                 )
-            pending_rows = await conn.execute_fetchall(
-                "SELECT scope FROM scope_departures WHERE scope GLOB ?", (pattern,)
+            pending_rows = await conn.fetch(
+                f"SELECT scope FROM scope_departures WHERE {_STARTS_WITH}", prefix
             )
             pending = {r[0] for r in pending_rows if owns is None or owns(r[0])}
             left = sorted(stored - here - pending)
             back = sorted(pending & here)
             left_at = to_db_time(when or utcnow())
             await conn.executemany(
-                "INSERT OR IGNORE INTO scope_departures (scope, left_at) VALUES (?, ?)",
+                "INSERT INTO scope_departures (scope, left_at) VALUES ($1, $2)"
+                " ON CONFLICT (scope) DO NOTHING",
                 [(scope, left_at) for scope in left],
             )
             await conn.executemany(
-                "DELETE FROM scope_departures WHERE scope = ?", [(scope,) for scope in back]
+                "DELETE FROM scope_departures WHERE scope = $1", [(scope,) for scope in back]
             )
         return Reconciled(left=tuple(left), back=tuple(back))
 
@@ -271,16 +295,18 @@ class ScopeRepository:
         if platform is not None and platform not in _PLATFORMS:
             raise ValueError(f"cannot purge scopes of {platform!r}")
         cutoff = (now or utcnow()) - grace
-        pattern = "*" if platform is None else f"{platform}:*"
+        prefix = "" if platform is None else f"{platform}:"
         here = frozenset(present)
         async with self._db.transaction() as conn:
-            rows = await conn.execute_fetchall(
-                "SELECT scope, left_at FROM scope_departures WHERE scope GLOB ?", (pattern,)
+            rows = await conn.fetch(
+                f"SELECT scope, left_at FROM scope_departures WHERE {_STARTS_WITH}"
+                f" ORDER BY scope{conn.for_update}",
+                prefix,
             )
             rows = [r for r in rows if owns is None or owns(r[0])]
             stale = [r[0] for r in rows if r[0] in here]
             await conn.executemany(
-                "DELETE FROM scope_departures WHERE scope = ?", [(scope,) for scope in stale]
+                "DELETE FROM scope_departures WHERE scope = $1", [(scope,) for scope in stale]
             )
             gone = [
                 r[0]
@@ -288,9 +314,10 @@ class ScopeRepository:
                 if r[0] not in here and (left := from_db_time(r[1])) is not None and left <= cutoff
             ]
             for scope in gone:
+                await conn.lock(scope_lock(scope))
                 for table in _SCOPE_DATA:
-                    await conn.execute(f"DELETE FROM {table} WHERE scope = ?", (scope,))
-                await conn.execute("DELETE FROM scope_departures WHERE scope = ?", (scope,))
+                    await conn.execute(f"DELETE FROM {table} WHERE scope = $1", scope)
+                await conn.execute("DELETE FROM scope_departures WHERE scope = $1", scope)
         return gone
 
 
@@ -301,15 +328,16 @@ class BotStateRepository:
         self._db = db
 
     async def get(self, key: str) -> str | None:
-        row = await self._db.fetchone("SELECT value FROM bot_state WHERE key = ?", (key,))
-        return None if row is None else str(row[0])
+        value = await self._db.fetchval("SELECT value FROM bot_state WHERE key = $1", key)
+        return None if value is None else str(value)
 
     async def set(self, key: str, value: str) -> None:
         async with self._db.transaction() as conn:
             await conn.execute(
-                "INSERT INTO bot_state (key, value) VALUES (?, ?)"
+                "INSERT INTO bot_state (key, value) VALUES ($1, $2)"
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (key, value),
+                key,
+                value,
             )
 
 

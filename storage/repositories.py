@@ -4,20 +4,18 @@ Rule: every call that reads or writes threads (or anything hanging off a thread)
 a `scope` and matches it in SQL. There is no lookup by thread id alone, so one guild,
 room or the local CLI can never see or touch another's threads.
 
-Reads go to the read connection (last committed snapshot); writes run in one
-Database.transaction() each, so a save is all or nothing.
+Reads see the last committed data (one snapshot where several must agree); writes run in
+one Database.transaction() each, so a save is all or nothing. The SQL is one text for
+SQLite and PostgreSQL (storage/dbapi.py).
 """
 
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-
-import aiosqlite
 
 from bot.core.models import (
     AnalysedPost,
@@ -28,9 +26,9 @@ from bot.core.models import (
     StoredThread,
     validate_scope,
 )
-from bot.errors import NotFound
+from bot.errors import NotFound, UserError
 
-from .database import Database
+from .dbapi import Connection, Database, Row, is_unique_violation, scope_lock
 
 Clock = Callable[[], datetime]
 
@@ -85,6 +83,20 @@ def _not_found(name: str) -> NotFound:
     return NotFound(f"No thread named {name!r} here.")
 
 
+class NameTaken(UserError):
+    """Another ingest stored a thread under this name first; nothing of this one was kept."""
+
+
+def _taken(name: str) -> NameTaken:
+    return NameTaken(
+        f"another ingest stored a thread as “{name}” at the same moment; nothing of this one "
+        "was stored. Run it again to see what is stored now, or pick another name with --name."
+    )
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
 _THREAD_COLUMNS = """
     t.id, t.scope, t.name, t.title, t.source_kind, t.source_url, t.language, t.revision,
     t.created_at, t.updated_at, t.resume_page,
@@ -93,7 +105,7 @@ _THREAD_COLUMNS = """
 """
 
 
-def _thread_from_row(row: sqlite3.Row) -> StoredThread:
+def _thread_from_row(row: Row) -> StoredThread:
     return StoredThread(
         id=row["id"],
         scope=row["scope"],
@@ -161,7 +173,7 @@ def _segment_from_row(row: Sequence[Any]) -> Segment:
 
 
 async def _write_posts(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     thread_id: int,
     new: list[_PostRow],
     changed: list[tuple[int, _PostRow]],
@@ -173,24 +185,22 @@ async def _write_posts(
     """
     if changed:
         await conn.executemany(
-            "UPDATE posts SET source_id = ?, author = ?, posted_at = ?, url = ?, text = ?,"
-            " content_hash = ?, author_id = ?, reply_to = ?, deleted = ? WHERE id = ?",
+            "UPDATE posts SET source_id = $1, author = $2, posted_at = $3, url = $4, text = $5,"
+            " content_hash = $6, author_id = $7, reply_to = $8, deleted = $9 WHERE id = $10",
             [(*row.fields, post_id) for post_id, row in changed],
         )
         await conn.executemany(
-            "DELETE FROM segments WHERE post_id = ?", [(post_id,) for post_id, _ in changed]
+            "DELETE FROM segments WHERE post_id = $1", [(post_id,) for post_id, _ in changed]
         )
     written = list(changed)
     if new:
         await conn.executemany(
             "INSERT INTO posts (thread_id, number, source_id, author, posted_at, url, text,"
             " content_hash, author_id, reply_to, deleted)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             [(thread_id, row.number, *row.fields) for row in new],
         )
-        ids = await conn.execute_fetchall(
-            "SELECT number, id FROM posts WHERE thread_id = ?", (thread_id,)
-        )
+        ids = await conn.fetch("SELECT number, id FROM posts WHERE thread_id = $1", thread_id)
         post_ids: dict[int, int] = {number: post_id for number, post_id in ids}
         written += [(post_ids[row.number], row) for row in new]
     segments = [
@@ -199,7 +209,7 @@ async def _write_posts(
     if segments:
         await conn.executemany(
             "INSERT INTO segments (post_id, seq, paragraph, kind, text, source_post,"
-            " source_author, explicit) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " source_author, explicit) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             segments,
         )
 
@@ -217,19 +227,20 @@ class ThreadRepository:
     async def get(self, scope: str, name: str) -> StoredThread | None:
         validate_scope(scope)
         _check_name(name)
-        row = await self._db.fetchone(
-            f"SELECT {_THREAD_COLUMNS} FROM threads t WHERE t.scope = ? AND t.name = ?",
-            (scope, name),
+        row = await self._db.fetchrow(
+            f"SELECT {_THREAD_COLUMNS} FROM threads t WHERE t.scope = $1 AND t.name = $2",
+            scope,
+            name,
         )
         return None if row is None else _thread_from_row(row)
 
     async def list(self, scope: str) -> list[StoredThread]:
         """Every thread of the scope, ordered by name (case-insensitively, as people read)."""
         validate_scope(scope)
-        rows = await self._db.fetchall(
-            f"SELECT {_THREAD_COLUMNS} FROM threads t WHERE t.scope = ?"
-            " ORDER BY t.name COLLATE NOCASE, t.name",
-            (scope,),
+        rows = await self._db.fetch(
+            f"SELECT {_THREAD_COLUMNS} FROM threads t WHERE t.scope = $1"
+            " ORDER BY lower(t.name), t.name",
+            scope,
         )
         return [_thread_from_row(r) for r in rows]
 
@@ -238,21 +249,25 @@ class ThreadRepository:
         validate_scope(scope)
         if limit <= 0:
             return []
-        pattern = re.sub(r"([\\%_])", r"\\\1", prefix) + "%"
-        rows = await self._db.fetchall(
-            "SELECT name FROM threads WHERE scope = ? AND name LIKE ? ESCAPE '\\'"
-            " ORDER BY name COLLATE NOCASE, name LIMIT ?",
-            (scope, pattern, limit),
+        # lower() folds ASCII only on both backends (SQLite; "C" collation on PostgreSQL).
+        pattern = re.sub(r"([\\%_])", r"\\\1", prefix.translate(_ASCII_LOWER)) + "%"
+        rows = await self._db.fetch(
+            "SELECT name FROM threads WHERE scope = $1 AND lower(name) LIKE $2 ESCAPE '\\'"
+            " ORDER BY lower(name), name LIMIT $3",
+            scope,
+            pattern,
+            limit,
         )
         return [r[0] for r in rows]
 
     async def find_by_source_url(self, scope: str, url: str) -> StoredThread | None:
         """The oldest thread of the scope ingested from `url`, to spot re-ingests."""
         validate_scope(scope)
-        row = await self._db.fetchone(
-            f"SELECT {_THREAD_COLUMNS} FROM threads t WHERE t.scope = ? AND t.source_url = ?"
+        row = await self._db.fetchrow(
+            f"SELECT {_THREAD_COLUMNS} FROM threads t WHERE t.scope = $1 AND t.source_url = $2"
             " ORDER BY t.id LIMIT 1",
-            (scope, url),
+            scope,
+            url,
         )
         return None if row is None else _thread_from_row(row)
 
@@ -267,21 +282,24 @@ class ThreadRepository:
         _check_name(name)
         lo = 1 if first is None else first
         hi = -1 if last is None else last  # -1: no upper bound
-        where = "p.thread_id = ? AND p.number >= ? AND (? < 0 OR p.number <= ?)"
+        where = "p.thread_id = $1 AND p.number >= $2 AND ($3 < 0 OR p.number <= $3)"
         async with self._db.snapshot() as conn:
             thread_id = await _thread_id(conn, scope, name)
-            params = (thread_id, lo, hi, hi)
-            post_rows = await conn.execute_fetchall(
+            post_rows = await conn.fetch(
                 "SELECT p.id, p.number, p.text, p.content_hash, p.author, p.source_id,"
                 " p.posted_at, p.url, p.author_id, p.reply_to, p.deleted"
                 f" FROM posts p WHERE {where} ORDER BY p.number",
-                params,
+                thread_id,
+                lo,
+                hi,
             )
-            seg_rows = await conn.execute_fetchall(
+            seg_rows = await conn.fetch(
                 "SELECT s.post_id, s.paragraph, s.kind, s.text, s.source_post, s.source_author,"
                 f" s.explicit FROM segments s JOIN posts p ON p.id = s.post_id WHERE {where}"
                 " ORDER BY s.post_id, s.seq",
-                params,
+                thread_id,
+                lo,
+                hi,
             )
         segments: dict[int, list[Segment]] = {}
         for r in seg_rows:
@@ -314,7 +332,7 @@ class ThreadRepository:
         rows = await self._thread_rows(
             scope,
             name,
-            "SELECT number, url FROM posts WHERE thread_id = ? AND url IS NOT NULL"
+            "SELECT number, url FROM posts WHERE thread_id = $1 AND url IS NOT NULL"
             " AND url != '' ORDER BY number",
         )
         return {r[0]: r[1] for r in rows}
@@ -328,10 +346,9 @@ class ThreadRepository:
         rows = await self._thread_rows(
             scope,
             name,
-            "SELECT COALESCE(MAX(number), 0) FROM posts WHERE thread_id = ? AND number > ?"
-            " AND (? < 0 OR number <= ?)",
+            "SELECT COALESCE(MAX(number), 0) FROM posts WHERE thread_id = $1 AND number > $2"
+            " AND ($3 < 0 OR number <= $3)",
             after,
-            cap,
             cap,
         )
         last = int(rows[0][0])
@@ -340,7 +357,7 @@ class ThreadRepository:
         rows = await self._thread_rows(
             scope,
             name,
-            "SELECT COUNT(*) FROM posts WHERE thread_id = ? AND number > ? AND number <= ?"
+            "SELECT COUNT(*) FROM posts WHERE thread_id = $1 AND number > $2 AND number <= $3"
             " AND deleted = 0",
             after,
             last,
@@ -350,7 +367,9 @@ class ThreadRepository:
     async def source_ids(self, scope: str, name: str) -> set[str]:
         """The forum/chat ids of the stored posts (what a refresh already has)."""
         rows = await self._thread_rows(
-            scope, name, "SELECT source_id FROM posts WHERE thread_id = ? AND source_id IS NOT NULL"
+            scope,
+            name,
+            "SELECT source_id FROM posts WHERE thread_id = $1 AND source_id IS NOT NULL",
         )
         return {r[0] for r in rows}
 
@@ -359,20 +378,22 @@ class ThreadRepository:
         rows = await self._thread_rows(
             scope,
             name,
-            "SELECT from_post, to_post, count FROM quote_edges WHERE thread_id = ?"
+            "SELECT from_post, to_post, count FROM quote_edges WHERE thread_id = $1"
             " ORDER BY from_post, to_post",
         )
         return [QuoteEdge(from_post=r[0], to_post=r[1], count=r[2]) for r in rows]
 
     async def _thread_rows(self, scope: str, name: str, sql: str, *params: Any) -> list[Any]:
-        """Rows of `sql`, whose first parameter is the thread's id; NotFound if no thread."""
+        """Rows of `sql`, whose first parameter ($1) is the thread's id; NotFound if no thread."""
         validate_scope(scope)
         _check_name(name)
         async with self._db.snapshot() as conn:
             thread_id = await _thread_id(conn, scope, name)
-            return list(await conn.execute_fetchall(sql, (thread_id, *params)))
+            return await conn.fetch(sql, thread_id, *params)
 
-    async def save(self, scope: str, name: str, thread: AnalysedThread) -> SaveResult:
+    async def save(
+        self, scope: str, name: str, thread: AnalysedThread, *, expect: int | None = None
+    ) -> SaveResult:
         """Store `thread` under `name` in one transaction: all of it, or nothing.
 
         Posts are matched by number: new ones are added, changed ones overwritten,
@@ -380,6 +401,11 @@ class ThreadRepository:
         The revision goes up only when something changed, so saving the same copy twice
         is a no-op. Quote edges are recomputed from the stored segments (thread.edges is
         not trusted) so the two can never disagree.
+
+        `expect` is what the caller read before analysing: 0 for "the name was free", a
+        revision for "the thread was at this revision". When another ingest (in this or
+        another process) got there first, NameTaken is raised and nothing is written, so
+        two ingests under one name never mix.
         """
         validate_scope(scope)
         _check_name(name)
@@ -391,28 +417,51 @@ class ThreadRepository:
             raise ValueError("post numbers start at 1")
         meta = (thread.title, thread.source_kind, thread.url, thread.language)
 
+        try:
+            return await self._save(scope, name, thread, rows, meta, expect)
+        except Exception as e:
+            if is_unique_violation(e):  # PostgreSQL: another process inserted it meanwhile
+                raise _taken(name) from e
+            raise
+
+    async def _save(
+        self,
+        scope: str,
+        name: str,
+        thread: AnalysedThread,
+        rows: list[_PostRow],
+        meta: tuple[Any, ...],
+        expect: int | None,
+    ) -> SaveResult:
         async with self._db.transaction() as conn:
+            # Shared: ingests run side by side; an opt-out or purge of the scope waits.
+            await conn.lock(scope_lock(scope), shared=True)
             now = to_db_time(self._clock())
-            found = await conn.execute_fetchall(
-                "SELECT id, title, source_kind, source_url, language FROM threads"
-                " WHERE scope = ? AND name = ?",
-                (scope, name),
+            existing_thread = await conn.fetchrow(
+                "SELECT id, title, source_kind, source_url, language, revision FROM threads"
+                f" WHERE scope = $1 AND name = $2{conn.for_update}",
+                scope,
+                name,
             )
-            existing_thread = next(iter(found), None)
+            found_revision = 0 if existing_thread is None else existing_thread["revision"]
+            if expect is not None and expect != found_revision:
+                raise _taken(name)
             created = existing_thread is None
             if existing_thread is None:
-                inserted = await conn.execute_fetchall(
+                thread_id = await conn.fetchval(
                     "INSERT INTO threads (scope, name, title, source_kind, source_url, language,"
-                    " revision, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)"
+                    " revision, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7)"
                     " RETURNING id",
-                    (scope, name, *meta, now, now),
+                    scope,
+                    name,
+                    *meta,
+                    now,
                 )
-                thread_id = next(iter(inserted))[0]
                 meta_changed = False
                 stored: dict[int, tuple[int, _PostRow]] = {}
             else:
                 thread_id = existing_thread["id"]
-                meta_changed = tuple(existing_thread)[1:] != meta
+                meta_changed = tuple(existing_thread)[1:5] != meta
                 stored = await _stored_posts(conn, thread_id)
 
             new = [row for row in rows if row.number not in stored]
@@ -426,27 +475,30 @@ class ThreadRepository:
                 await _write_posts(conn, thread_id, new, changed)
                 await _recompute_edges(conn, thread_id)
             if not created and (meta_changed or added or updated):
-                await conn.execute_fetchall(
-                    "UPDATE threads SET title = ?, source_kind = ?, source_url = ?, language = ?,"
-                    " revision = revision + 1, updated_at = ? WHERE id = ?",
-                    (*meta, now, thread_id),
+                await conn.execute(
+                    "UPDATE threads SET title = $1, source_kind = $2, source_url = $3,"
+                    " language = $4, revision = revision + 1, updated_at = $5 WHERE id = $6",
+                    *meta,
+                    now,
+                    thread_id,
                 )
                 # Results for older revisions can never be served again; don't keep them.
-                await conn.execute_fetchall(
-                    "DELETE FROM analysis_cache WHERE thread_id = ?", (thread_id,)
-                )
+                await conn.execute("DELETE FROM analysis_cache WHERE thread_id = $1", thread_id)
             if thread.resume_page is not None:
                 # Where to read from next time: bookkeeping, not content (no new revision).
-                await conn.execute_fetchall(
-                    "UPDATE threads SET resume_page = ? WHERE id = ? AND resume_page IS NOT ?",
-                    (thread.resume_page, thread_id, thread.resume_page),
+                await conn.execute(
+                    "UPDATE threads SET resume_page = $1 WHERE id = $2"
+                    " AND (resume_page IS NULL OR resume_page <> $1)",
+                    thread.resume_page,
+                    thread_id,
                 )
-            result_rows = await conn.execute_fetchall(
-                f"SELECT {_THREAD_COLUMNS} FROM threads t WHERE t.id = ? AND t.scope = ?",
-                (thread_id, scope),
+            result_row = await conn.fetchrow(
+                f"SELECT {_THREAD_COLUMNS} FROM threads t WHERE t.id = $1 AND t.scope = $2",
+                thread_id,
+                scope,
             )
         return SaveResult(
-            thread=_thread_from_row(next(iter(result_rows))),
+            thread=_thread_from_row(result_row),
             created=created,
             added=added,
             updated=updated,
@@ -458,37 +510,34 @@ class ThreadRepository:
         validate_scope(scope)
         _check_name(name)
         async with self._db.transaction() as conn:
-            deleted = await conn.execute_fetchall(
-                "DELETE FROM threads WHERE scope = ? AND name = ? RETURNING id", (scope, name)
+            deleted = await conn.execute(
+                "DELETE FROM threads WHERE scope = $1 AND name = $2", scope, name
             )
-        return bool(list(deleted))
+        return deleted > 0
 
 
-async def _thread_id(conn: aiosqlite.Connection, scope: str, name: str) -> int:
+async def _thread_id(conn: Connection, scope: str, name: str) -> int:
     """Resolve a name within its scope; the only way repository code gets a thread id."""
-    rows = await conn.execute_fetchall(
-        "SELECT id FROM threads WHERE scope = ? AND name = ?", (scope, name)
+    found = await conn.fetchval(
+        "SELECT id FROM threads WHERE scope = $1 AND name = $2", scope, name
     )
-    row = next(iter(rows), None)
-    if row is None:
+    if found is None:
         raise _not_found(name)
-    return int(row[0])
+    return int(found)
 
 
-async def _stored_posts(
-    conn: aiosqlite.Connection, thread_id: int
-) -> dict[int, tuple[int, _PostRow]]:
+async def _stored_posts(conn: Connection, thread_id: int) -> dict[int, tuple[int, _PostRow]]:
     """number → (post id, row) for comparison with a new copy."""
-    post_rows = await conn.execute_fetchall(
+    post_rows = await conn.fetch(
         "SELECT id, number, source_id, author, posted_at, url, text, content_hash, author_id,"
-        " reply_to, deleted FROM posts WHERE thread_id = ?",
-        (thread_id,),
+        " reply_to, deleted FROM posts WHERE thread_id = $1",
+        thread_id,
     )
-    seg_rows = await conn.execute_fetchall(
+    seg_rows = await conn.fetch(
         "SELECT s.post_id, s.paragraph, s.kind, s.text, s.source_post, s.source_author,"
-        " s.explicit FROM segments s JOIN posts p ON p.id = s.post_id WHERE p.thread_id = ?"
+        " s.explicit FROM segments s JOIN posts p ON p.id = s.post_id WHERE p.thread_id = $1"
         " ORDER BY s.post_id, s.seq",
-        (thread_id,),
+        thread_id,
     )
     segments: dict[int, list[SegmentRow]] = {}
     for r in seg_rows:
@@ -502,24 +551,24 @@ async def _stored_posts(
     return result
 
 
-async def _recompute_edges(conn: aiosqlite.Connection, thread_id: int) -> None:
+async def _recompute_edges(conn: Connection, thread_id: int) -> None:
     """Quote edges are a pure function of what is stored: quote segments per (post, source),
     plus 1 for a reply (posts.reply_to) that quotes nothing of the post it answers."""
-    await conn.execute_fetchall("DELETE FROM quote_edges WHERE thread_id = ?", (thread_id,))
-    await conn.execute_fetchall(
+    await conn.execute("DELETE FROM quote_edges WHERE thread_id = $1", thread_id)
+    await conn.execute(
         "INSERT INTO quote_edges (thread_id, from_post, to_post, count)"
-        " SELECT ?, from_post, to_post, sum(n) FROM ("
+        " SELECT CAST($1 AS BIGINT), from_post, to_post, sum(n) FROM ("
         "   SELECT p.number AS from_post, s.source_post AS to_post, count(*) AS n"
         "   FROM segments s JOIN posts p ON p.id = s.post_id"
-        "   WHERE p.thread_id = ? AND s.kind = 'quote' AND s.source_post IS NOT NULL"
+        "   WHERE p.thread_id = $1 AND s.kind = 'quote' AND s.source_post IS NOT NULL"
         "   GROUP BY p.number, s.source_post"
         "   UNION ALL"
         "   SELECT p.number, p.reply_to, 1 FROM posts p"
-        "   WHERE p.thread_id = ? AND p.reply_to IS NOT NULL AND p.reply_to <> p.number"
+        "   WHERE p.thread_id = $1 AND p.reply_to IS NOT NULL AND p.reply_to <> p.number"
         "   AND NOT EXISTS (SELECT 1 FROM segments s WHERE s.post_id = p.id"
         "                   AND s.kind = 'quote' AND s.source_post = p.reply_to)"
-        " ) GROUP BY from_post, to_post",
-        (thread_id, thread_id, thread_id),
+        " ) AS e GROUP BY from_post, to_post",
+        thread_id,
     )
 
 
@@ -536,13 +585,15 @@ class AnalysisCacheRepository:
     async def get(self, scope: str, name: str, kind: str, params_key: str) -> str | None:
         validate_scope(scope)
         _check_name(name)
-        row = await self._db.fetchone(
+        return await self._db.fetchval(
             "SELECT c.result_json FROM analysis_cache c JOIN threads t ON t.id = c.thread_id"
-            " WHERE t.scope = ? AND t.name = ? AND c.kind = ? AND c.params_key = ?"
+            " WHERE t.scope = $1 AND t.name = $2 AND c.kind = $3 AND c.params_key = $4"
             " AND c.revision = t.revision",
-            (scope, name, kind, params_key),
+            scope,
+            name,
+            kind,
+            params_key,
         )
-        return None if row is None else row[0]
 
     async def put(
         self,
@@ -563,21 +614,28 @@ class AnalysisCacheRepository:
         validate_scope(scope)
         _check_name(name)
         async with self._db.transaction() as conn:
-            rows = await conn.execute_fetchall(
-                "SELECT id, revision FROM threads WHERE scope = ? AND name = ?", (scope, name)
+            # Locked (PostgreSQL): a save of the thread cannot bump the revision meanwhile.
+            row = await conn.fetchrow(
+                f"SELECT id, revision FROM threads WHERE scope = $1 AND name = $2{conn.for_update}",
+                scope,
+                name,
             )
-            row = next(iter(rows), None)
             if row is None:
                 raise _not_found(name)
             thread_id, current = row[0], row[1]
             if revision is not None and revision != current:
                 return False
-            await conn.execute_fetchall(
+            await conn.execute(
                 "INSERT INTO analysis_cache (thread_id, kind, params_key, revision, result_json,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?)"
+                " created_at) VALUES ($1, $2, $3, $4, $5, $6)"
                 " ON CONFLICT (thread_id, kind, params_key) DO UPDATE SET"
                 " revision = excluded.revision, result_json = excluded.result_json,"
                 " created_at = excluded.created_at",
-                (thread_id, kind, params_key, current, result_json, to_db_time(self._clock())),
+                thread_id,
+                kind,
+                params_key,
+                current,
+                result_json,
+                to_db_time(self._clock()),
             )
         return True

@@ -32,7 +32,7 @@ from bot.usecases.analysis import (
     to_jsonable,
 )
 from bot.usecases.services import Services
-from storage.database import Database
+from storage.database import Database, open_database
 from storage.repositories import ThreadRepository
 
 SCOPE = "local"
@@ -100,7 +100,7 @@ class Loader:
 
 @pytest.fixture
 async def db(tmp_path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "threads.db")
+    database = await open_database(tmp_path / "threads.db")
     try:
         yield database
     finally:

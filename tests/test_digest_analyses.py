@@ -21,7 +21,7 @@ from bot.core.summary import SummaryRequest, summarise
 from bot.settings import Settings, SummarySettings
 from bot.usecases.scheduler import build_digest
 from bot.usecases.services import Services
-from storage.database import Database
+from storage.database import Database, open_database
 from storage.digests import ScheduledThread
 from tests.test_analysis_pool import SCOPE, save, thread_posts
 
@@ -36,7 +36,7 @@ def db_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def db(db_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(db_path)
+    database = await open_database(db_path)
     try:
         yield database
     finally:

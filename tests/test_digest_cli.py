@@ -20,7 +20,7 @@ from bot.core.models import LOCAL_SCOPE
 from bot.errors import NotFound, UserError
 from bot.settings import Settings
 from bot.usecases.services import Services
-from storage.database import Database
+from storage.database import open_database
 from storage.digests import DigestRepository
 from tests.test_scheduler import rota_copy
 
@@ -37,7 +37,7 @@ async def tw(db_path: Path, *argv: str) -> tuple[str, str]:
     """Run one `threadwise digest …` command as bot/cli/main.py would; returns (stdout, stderr)."""
     args = parser().parse_args(["digest", *argv])
     out, err = io.StringIO(), io.StringIO()
-    async with await Database.open(db_path) as db:
+    async with await open_database(db_path) as db:
         console = cli.Console(quiet=False, json_mode=getattr(args, "json", False))
         with redirect_stdout(out), redirect_stderr(err):
             await cmd_digest(Services(db, Settings()), args, console)
@@ -45,7 +45,7 @@ async def tw(db_path: Path, *argv: str) -> tuple[str, str]:
 
 
 async def ingest(db_path: Path, posts: int, name: str = "rota") -> None:
-    async with await Database.open(db_path) as db:
+    async with await open_database(db_path) as db:
         await Services(db, Settings()).ingest_bytes(LOCAL_SCOPE, rota_copy(posts), name=name)
 
 
@@ -207,7 +207,7 @@ async def test_bad_requests_say_why(
 
 
 async def stored_schedules(db_path: Path) -> list[Any]:
-    async with await Database.open(db_path) as db:
+    async with await open_database(db_path) as db:
         return await DigestRepository(db).list(LOCAL_SCOPE)
 
 

@@ -28,7 +28,7 @@ from bot.errors import NotFound
 from bot.settings import Settings
 from bot.usecases.scheduler import RunReport, Scheduler, TargetGone
 from bot.usecases.services import Services
-from storage.database import Database
+from storage.database import open_database
 from storage.digests import DigestRepository
 
 SCOPE = "discord:42"
@@ -148,7 +148,7 @@ def db_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def services(db_path: Path) -> AsyncIterator[Services]:
-    db = await Database.open(db_path)
+    db = await open_database(db_path)
     try:
         yield Services(db, Settings())
     finally:
@@ -206,7 +206,7 @@ async def test_appended_posts_appear_in_exactly_one_digest(services: Services) -
 
 
 async def test_restart_after_three_missed_days_sends_one_digest(db_path: Path) -> None:
-    async with await Database.open(db_path) as db:
+    async with await open_database(db_path) as db:
         services = Services(db, Settings())
         await services.ingest_bytes(SCOPE, rota_copy(4), name="rota")
         schedule = await add_schedule(services, T0)
@@ -218,7 +218,7 @@ async def test_restart_after_three_missed_days_sends_one_digest(db_path: Path) -
         await services.ingest_bytes(SCOPE, rota_copy(8), name="rota")
     # Down from 29 March until 2 April noon: the 30 March, 31 March, 1 and 2 April slots pass.
     back = datetime(2025, 4, 2, 10, tzinfo=UTC)
-    async with await Database.open(db_path) as db:
+    async with await open_database(db_path) as db:
         services = Services(db, Settings())
         publisher = Recorder()
         scheduler = Scheduler(services, {"discord": publisher}, clock=lambda: back)
@@ -238,7 +238,7 @@ async def test_crash_between_publishing_and_commit_keyed_publisher_sends_once(
     db_path: Path,
 ) -> None:
     publisher = KeyedRecorder()  # lives on, as Discord/Matrix do across our restart
-    async with await Database.open(db_path) as db:
+    async with await open_database(db_path) as db:
         services = Services(db, Settings())
         await services.ingest_bytes(SCOPE, rota_copy(4), name="rota")
         schedule = await add_schedule(services, T0)
@@ -248,7 +248,7 @@ async def test_crash_between_publishing_and_commit_keyed_publisher_sends_once(
             await crashing.run_due(SLOT1)
         assert len(publisher.sent) == 1
     restart = SLOT1 + timedelta(minutes=11)  # after the dead process's lease
-    async with await Database.open(db_path) as db:
+    async with await open_database(db_path) as db:
         services = Services(db, Settings())
         scheduler = Scheduler(services, {"discord": publisher}, clock=lambda: restart)
         assert await scheduler.run_due(SLOT1 + timedelta(minutes=5)) == []  # still leased
@@ -276,7 +276,7 @@ async def crash_after_publishing_then_retry(
     db_path: Path, publisher: ForgetfulKeyedRecorder, lease: timedelta, restart: datetime
 ) -> RunReport:
     """Publish SLOT1's digest, die before committing it, restart at `restart` and retry."""
-    async with await Database.open(db_path) as db:
+    async with await open_database(db_path) as db:
         services = Services(db, Settings())
         await services.ingest_bytes(SCOPE, rota_copy(4), name="rota")
         await add_schedule(services, T0)
@@ -291,7 +291,7 @@ async def crash_after_publishing_then_retry(
             await crashing.run_due(SLOT1)
     if restart - SLOT1 > publisher.idempotency_window:
         publisher.forget()  # the platform no longer knows the key
-    async with await Database.open(db_path) as db:
+    async with await open_database(db_path) as db:
         services = Services(db, Settings())
         scheduler = Scheduler(services, {"discord": publisher}, clock=lambda: restart)
         (report,) = await scheduler.run_due(restart)
@@ -326,7 +326,7 @@ async def test_crash_with_a_plain_publisher_gives_at_most_one_labelled_duplicate
     db_path: Path,
 ) -> None:
     publisher = Recorder()
-    async with await Database.open(db_path) as db:
+    async with await open_database(db_path) as db:
         services = Services(db, Settings())
         await services.ingest_bytes(SCOPE, rota_copy(4), name="rota")
         await add_schedule(services, T0)
@@ -335,7 +335,7 @@ async def test_crash_with_a_plain_publisher_gives_at_most_one_labelled_duplicate
         with pytest.raises(Crash):
             await crashing.run_due(SLOT1)
     restart = SLOT1 + timedelta(minutes=11)
-    async with await Database.open(db_path) as db:
+    async with await open_database(db_path) as db:
         scheduler = Scheduler(Services(db, Settings()), {"discord": publisher})
         (report,) = await scheduler.run_due(restart)
         assert await scheduler.run_due(restart + timedelta(hours=2)) == []
@@ -348,7 +348,7 @@ async def test_crash_with_a_plain_publisher_gives_at_most_one_labelled_duplicate
 
 
 async def test_two_schedulers_on_one_database_send_each_digest_once(db_path: Path) -> None:
-    async with await Database.open(db_path) as db_a, await Database.open(db_path) as db_b:
+    async with await open_database(db_path) as db_a, await open_database(db_path) as db_b:
         one, two = Services(db_a, Settings()), Services(db_b, Settings())
         ids = []
         for n in range(4):

@@ -13,7 +13,7 @@ import pytest
 from bot.errors import SourceError
 from bot.settings import load_settings
 from bot.usecases.services import Services
-from storage.database import Database
+from storage.database import open_database
 from tests.sources.loopback import LoopbackServer, Page
 from tests.sources.test_xenforo import (
     OWN_POSTS,
@@ -57,7 +57,7 @@ def settings(allow_private: bool = True, **fetch_settings):
 
 @pytest.fixture
 async def services(tmp_path):
-    db = await Database.open(tmp_path / "w.db")
+    db = await open_database(tmp_path / "w.db")
     svc = Services(db, settings())
     yield svc
     await svc.close()
@@ -124,7 +124,7 @@ async def test_a_page_that_is_not_a_thread_stores_nothing(services, tmp_path):
 
 
 async def test_private_addresses_are_refused_by_default(tmp_path):
-    db = await Database.open(tmp_path / "p.db")
+    db = await open_database(tmp_path / "p.db")
     svc = Services(db, settings(allow_private=False))
     try:
         async with LoopbackServer(routes(bodies())) as forum:
@@ -150,7 +150,7 @@ JOB_BUDGET_ERROR = (
 @pytest.fixture
 async def budgeted(tmp_path):
     """Services whose whole read of a thread may take 1 s."""
-    db = await Database.open(tmp_path / "b.db")
+    db = await open_database(tmp_path / "b.db")
     svc = Services(db, settings(job_seconds=1.0))
     yield svc
     await svc.close()

@@ -32,7 +32,8 @@ from bot.errors import ConfigError, ThreadwiseError, UserError
 from bot.settings import Settings, load_settings, resolve_config_path
 from bot.sources.detect import FORMATS
 from bot.usecases.services import IngestResult, Services
-from storage.database import Database
+from storage.database import open_database
+from storage.dbapi import is_postgres_url
 
 _PAGE_RE = re.compile(r"\b(?:page|post)s? (\d+) of (\d+)")
 EXAMPLE_FILE = "tram-thread.txt"
@@ -61,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="settings file (TOML); default $THREADWISE_CONFIG, else built-in defaults",
     )
     parser.add_argument(
-        "--db", metavar="PATH", help="SQLite database file (default: [storage] path)"
+        "--db", metavar="PATH", help="SQLite database file (default: [storage] url, else path)"
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress messages on stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -329,7 +330,7 @@ async def cmd_demo(services: Services, args: argparse.Namespace, out: Console) -
 
 async def cmd_backup(services: Services, args: argparse.Namespace, out: Console) -> None:
     dest = await asyncio.to_thread(lambda: Path(args.path).expanduser().absolute())
-    out.progress(f"Backing up {services.db.path} to {dest}…")
+    out.progress(f"Backing up {services.db.location} to {dest}…")
     size = await services.db.backup(dest)
     answer = render.Answer(title=f"Backup written to {dest} ({_size_text(size)}).", sections=())
     out.answer(answer, {"backup": str(dest), "bytes": size})
@@ -425,13 +426,19 @@ async def run(args: argparse.Namespace) -> None:
             settings = with_shards(settings, args.shards)
 
         setup_logging(quiet=args.quiet)
-        await run_bots(settings, args.db or settings.storage.path, sync_commands=args.sync_commands)
+        await run_bots(
+            settings, args.db or settings.storage.target, sync_commands=args.sync_commands
+        )
         return
-    db_path = args.db or settings.storage.path
-    if args.command == "backup" and not await asyncio.to_thread(_is_file, db_path):
-        raise UserError(f"There is no database at {db_path} to back up.")
+    target = args.db or settings.storage.target
+    if (
+        args.command == "backup"
+        and not is_postgres_url(target)
+        and not await asyncio.to_thread(_is_file, target)
+    ):
+        raise UserError(f"There is no database at {target} to back up.")
     console = Console(quiet=args.quiet, json_mode=getattr(args, "json", False))
-    db = await Database.open(db_path)
+    db = await open_database(target)
     services = Services(db, settings, processes=False)
     try:
         await HANDLERS[args.command](services, args, console)

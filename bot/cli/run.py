@@ -13,7 +13,7 @@ from typing import Any
 from bot.errors import ConfigError, UserError
 from bot.settings import Settings
 from bot.usecases.services import Services
-from storage.database import Database
+from storage.database import open_database
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ async def run_bots(settings: Settings, db_path: str | Path, *, sync_commands: bo
     is cancelled and cleans up after itself.
     """
     jobs: list[Coroutine[Any, Any, None]] = []
-    db = await Database.open(db_path)
+    db = await open_database(db_path)
     services = Services(db, settings)
     publishers: dict[str, Any] = {}
     try:

@@ -51,7 +51,7 @@ from bot.core.stance import StanceReport, stance_digest
 from bot.core.summary import Summary, SummaryRequest, summarise
 from bot.errors import NotFound
 from bot.offload import off_loop_if_big
-from storage.database import Database
+from storage.database import Database, open_database
 from storage.repositories import AnalysisCacheRepository, ThreadRepository
 
 T = TypeVar("T")
@@ -252,7 +252,7 @@ def _job_from_database(
     args: tuple[Any, ...],
     first: int | None = None,
 ) -> Any:
-    """Runs in a pool worker: read the thread (from post `first` on) from SQLite here, then
+    """Runs in a pool worker: read the thread (from post `first` on) from the database here, then
     analyse it.
 
     Reading in the worker spares the bot both the read and pickling ~22 MB of posts per
@@ -267,7 +267,7 @@ def _job_from_database(
 async def _read_thread(
     path: str, scope: str, name: str, first: int | None = None
 ) -> tuple[list[StoredPost], list[QuoteEdge]]:
-    db = await Database.open(path)
+    db = await open_database(path)
     try:
         threads = ThreadRepository(db)
         return await threads.posts(scope, name, first), await threads.edges(scope, name)
@@ -320,7 +320,7 @@ class Analyses:
         if start_method not in ("spawn", "forkserver"):
             raise ValueError("start_method must be spawn or forkserver (fork is unsafe here)")
         self.cache = AnalysisCacheRepository(db)
-        self._path = db.path
+        self._path = db.target
         self.processes = processes
         self.pool_threshold = pool_threshold
         self.max_workers = max(1, min(2, max_workers))

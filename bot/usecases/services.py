@@ -264,7 +264,8 @@ class Services:
             if existing is not None and not same_thread:
                 await self._check_same_thread(scope, existing, analysed)
             _say(progress, "Saving…")
-            saved = await self.threads.save(scope, thread_name, analysed)
+            expect = 0 if existing is None else existing.revision
+            saved = await self.threads.save(scope, thread_name, analysed, expect=expect)
         return IngestResult(
             thread=saved.thread,
             created=saved.created,

@@ -25,7 +25,7 @@ from bot.discord_app.app import ThreadwiseBot
 from bot.errors import SourceError
 from bot.settings import Settings
 from bot.usecases.services import Services
-from storage.database import Database
+from storage.database import open_database
 
 os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp(prefix="tw-mpl-"))
 
@@ -66,7 +66,7 @@ async def _close(services: Services) -> None:
 
 @pytest.fixture
 async def services(tmp_path: Any, settings: Settings) -> AsyncIterator[Services]:
-    db = await Database.open(tmp_path / "threadwise.db")
+    db = await open_database(tmp_path / "threadwise.db")
     instance = Services(db, settings)
     yield instance
     await _close(instance)

@@ -241,7 +241,7 @@ def _yarl(url: str) -> Any:
 async def wait_for_departures(services: Services, expected: set[str]) -> None:
     """Poll the departures table until the bot's listeners have written `expected`."""
     for _ in range(500):
-        rows = await services.db.fetchall("SELECT scope FROM scope_departures")
+        rows = await services.db.fetch("SELECT scope FROM scope_departures")
         if {r[0] for r in rows} == expected:
             return
         await asyncio.sleep(0.01)

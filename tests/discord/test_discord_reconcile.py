@@ -74,7 +74,7 @@ async def settle_events() -> None:
 
 
 async def departures(services: Services) -> dict[str, datetime]:
-    rows = await services.db.fetchall("SELECT scope, left_at FROM scope_departures")
+    rows = await services.db.fetch("SELECT scope, left_at FROM scope_departures")
     return {r[0]: datetime.fromisoformat(r[1]) for r in rows}
 
 

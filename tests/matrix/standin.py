@@ -22,7 +22,7 @@ from bot.matrix_app.app import MatrixBot
 from bot.matrix_app.client import make_client
 from bot.settings import MatrixSettings, Settings
 from bot.usecases.services import Services
-from storage.database import Database
+from storage.database import open_database
 from storage.digests import DigestRepository
 
 BOT = "@threadwise:example.org"
@@ -135,7 +135,7 @@ async def running_bot(
 
     `settings` changes anything but [matrix]; `bot` goes to MatrixBot (e.g. a retry policy).
     """
-    db = await Database.open(db_path)
+    db = await open_database(db_path)
     matrix = MatrixSettings(homeserver=url, user_id=BOT, access_token="test-token")
     settings = dataclasses.replace(settings or Settings(), matrix=matrix)
     client = make_client(matrix)

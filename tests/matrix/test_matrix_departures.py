@@ -17,7 +17,7 @@ import pytest
 
 from bot.settings import load_settings
 from bot.usecases.services import Services
-from storage.database import Database
+from storage.database import open_database
 from tests.matrix.conftest import Accounts
 from tests.matrix.homeserver import BotProcess, Homeserver, is_membership
 from tests.matrix.test_matrix_e2e import db_rows, person, room_with_bot
@@ -30,7 +30,7 @@ THREAD = b"A plain thread\n\nThe rota should start at seven.\n\nSeven is too ear
 
 
 async def _prepare(db: Path, room_scope: str, now: datetime) -> None:
-    database = await Database.open(db)
+    database = await open_database(db)
     services = Services(database, load_settings(None, {}))
     try:
         for scope in (GHOST, OLD, room_scope):

@@ -12,7 +12,7 @@ from bot.matrix_app.app import MatrixBot, _after_own_join
 from bot.matrix_app.client import make_client
 from bot.settings import MatrixSettings, Settings
 from bot.usecases.services import Services
-from storage.database import Database
+from storage.database import open_database
 
 BOT = "@threadwise:example.org"
 ROOM = "!room:example.org"
@@ -21,7 +21,7 @@ START_MS = 1_800_000_000_000
 
 @pytest.fixture
 async def bot(tmp_path: Path) -> AsyncIterator[MatrixBot]:
-    db = await Database.open(tmp_path / "t.db")
+    db = await open_database(tmp_path / "t.db")
     matrix = MatrixSettings(homeserver="http://127.0.0.1:9", user_id=BOT, password="x")
     settings = Settings(matrix=matrix)
     client = make_client(matrix)  # never connects: only its user id is used here

@@ -11,7 +11,7 @@ from nio import AsyncClient, LoginResponse
 from bot.errors import ConfigError
 from bot.matrix_app.client import BotState, login, make_client
 from bot.settings import MatrixSettings
-from storage.database import Database
+from storage.database import open_database
 from storage.members import BotStateRepository
 from tests.matrix.conftest import Accounts
 from tests.matrix.homeserver import Homeserver
@@ -19,7 +19,7 @@ from tests.matrix.homeserver import Homeserver
 
 @pytest.fixture
 async def state(tmp_path: Path) -> AsyncIterator[BotStateRepository]:
-    db = await Database.open(tmp_path / "state.db")
+    db = await open_database(tmp_path / "state.db")
     try:
         yield BotStateRepository(db)
     finally:

@@ -10,7 +10,7 @@ from bot.core.models import Block, PostDoc, ThreadDoc
 from bot.errors import UserError
 from bot.settings import load_settings
 from bot.usecases.services import Services
-from storage.database import Database
+from storage.database import open_database
 
 WORDS = {
     "m1": "The ferry should run until midnight on Fridays and Saturdays.",
@@ -29,7 +29,7 @@ def chat(ids: list[str], kind: str = "discord", url: str = "https://chat.example
 
 @pytest.fixture
 async def services(tmp_path):
-    db = await Database.open(tmp_path / "r.db")
+    db = await open_database(tmp_path / "r.db")
     svc = Services(db, load_settings(None, {}))
     yield svc
     await svc.close()

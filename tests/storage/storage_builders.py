@@ -82,6 +82,17 @@ async def dump(db: Database) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table, in a stable order, for before/after comparisons."""
     out: dict[str, list[tuple[Any, ...]]] = {}
     for table in TABLES:
-        rows = await db.fetchall(f"SELECT * FROM {table}")
+        rows = await db.fetch(f"SELECT * FROM {table}")
         out[table] = sorted((tuple(r) for r in rows), key=repr)
     return out
+
+
+def integrity_error(db: Database) -> type[Exception]:
+    """The driver's exception for a broken constraint, for pytest.raises."""
+    if db.dialect == "sqlite":
+        import sqlite3
+
+        return sqlite3.IntegrityError
+    import asyncpg
+
+    return asyncpg.IntegrityConstraintViolationError
