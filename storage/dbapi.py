@@ -56,11 +56,13 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
-def is_unique_violation(exc: BaseException) -> bool:
-    """A UNIQUE (or primary key) constraint refused the write, on either backend."""
+def is_unique_violation(exc: BaseException, table: str, columns: Sequence[str]) -> bool:
+    """The UNIQUE (`columns`) constraint of `table` refused a write, on either backend."""
     if getattr(exc, "sqlstate", None) == "23505":  # asyncpg.UniqueViolationError
-        return True
-    return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE constraint failed" in str(exc)
+        # PostgreSQL's default name for UNIQUE (a, b) on t: t_a_b_key.
+        return getattr(exc, "constraint_name", None) == f"{table}_{'_'.join(columns)}_key"
+    wanted = "UNIQUE constraint failed: " + ", ".join(f"{table}.{c}" for c in columns)
+    return isinstance(exc, sqlite3.IntegrityError) and str(exc) == wanted
 
 
 def scope_lock(scope: str) -> str:

@@ -425,10 +425,8 @@ CREATE INDEX digest_schedule_threads_thread ON digest_schedule_threads (thread_i
 
 CREATE FUNCTION digest_schedule_lost_last_thread() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM digest_schedule_threads WHERE schedule_id = OLD.schedule_id)
-    THEN
-        DELETE FROM digest_schedules WHERE id = OLD.schedule_id;
-    END IF;
+    DELETE FROM digest_schedules WHERE id = OLD.schedule_id AND NOT EXISTS
+        (SELECT 1 FROM digest_schedule_threads WHERE schedule_id = OLD.schedule_id);
     RETURN NULL;
 END
 $$;

@@ -420,7 +420,8 @@ class ThreadRepository:
         try:
             return await self._save(scope, name, thread, rows, meta, expect)
         except Exception as e:
-            if is_unique_violation(e):  # PostgreSQL: another process inserted it meanwhile
+            if is_unique_violation(e, "threads", ("scope", "name")):
+                # PostgreSQL: another process inserted the name while this save ran.
                 raise _taken(name) from e
             raise
 

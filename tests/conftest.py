@@ -44,8 +44,7 @@ def pg_server() -> Iterator[PgServer]:
     """
     if find_bindir() is None:
         reason = (
-            "PostgreSQL server binaries are absent (bash scripts/postgres-server.sh installs "
-            "them)"
+            "PostgreSQL server binaries are absent (bash scripts/postgres-server.sh installs them)"
         )
         if os.environ.get(REQUIRE_POSTGRES) == "1":
             pytest.fail(f"{reason}, and {REQUIRE_POSTGRES}=1 forbids skipping")

@@ -62,4 +62,3 @@ def cache(db: Database) -> AnalysisCacheRepository:
 @pytest.fixture
 def schedules(db: Database) -> DigestScheduleRepository:
     return DigestScheduleRepository(db)
-

@@ -1,4 +1,5 @@
-"""Digest schedules (schema 3) on real SQLite files: upgrade, scopes, claims, one-commit runs."""
+"""Digest schedules (schema 3) on real SQLite files and PostgreSQL databases: upgrade,
+scopes, claims, one-commit runs."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from storage_builders import make_thread
+from storage_builders import integrity_error, make_thread
 
 from bot.core.schedule import Cadence
 from bot.errors import NotFound
 from storage import MIGRATIONS, Database, DigestScheduleRepository, ThreadRepository
+from storage.database import open_database
 from storage.digests import ClaimLost, DigestRepository, ReadMarkRepository, db_instant
 
 A, B = "discord:1", "matrix:!room:example.org"
@@ -43,26 +45,29 @@ def digests(db: Database, clock: Clock) -> DigestRepository:
 # --- upgrading ------------------------------------------------------------------------------
 
 
-async def test_schema_2_schedules_survive_the_upgrade(db_path: Path) -> None:
+async def test_schema_2_schedules_survive_the_upgrade(db_target: str | Path) -> None:
     # Raw SQL: today's repositories expect today's schema.
-    old = await Database.open(db_path, migrations=MIGRATIONS[:2])
+    old = await open_database(db_target, migrations=MIGRATIONS[:2])
     async with old, old.transaction() as conn:
         await conn.execute(
             "INSERT INTO threads (id, scope, name, title, source_kind, created_at, updated_at)"
-            " VALUES (1, 'local', 'trams', 'Trams', 'text', ?, ?), (2, ?, 'buses', 'Buses',"
-            " 'text', ?, ?)",
-            ("2025-01-01T00:00:00+00:00",) * 2 + (A,) + ("2025-01-01T00:00:00+00:00",) * 2,
+            " VALUES (1, 'local', 'trams', 'Trams', 'text', $1, $1), (2, $2, 'buses', 'Buses',"
+            " 'text', $1, $1)",
+            "2025-01-01T00:00:00+00:00",
+            A,
         )
         await conn.execute(
             "INSERT INTO digest_schedules (scope, thread_id, target, time_of_day, timezone,"
             " cadence, weekday, last_post_seen, last_run_at, enabled, created_by, created_at)"
             " VALUES ('local', 1, 'term', '08:30', 'Europe/Berlin', 'weekly', 4, 3,"
             " '2025-03-01T07:30:00+00:00', 1, 'me', '2025-01-01T00:00:00+00:00'),"
-            " (?, 2, 'chan', '09:00', 'UTC', 'daily', NULL, 0, NULL, 0, NULL,"
+            " ($1, 2, 'chan', '09:00', 'UTC', 'daily', NULL, 0, NULL, 0, NULL,"
             " '2025-01-02T00:00:00+00:00')",
-            (A,),
+            A,
         )
-    async with await Database.open(db_path) as db:
+        if old.dialect == "postgresql":  # explicit ids leave the identity sequence behind
+            await conn.fetch("SELECT setval(pg_get_serial_sequence('threads', 'id'), 2)")
+    async with await open_database(db_target) as db:
         assert db.schema_version == len(MIGRATIONS) >= 3
         legacy = await DigestScheduleRepository(db).list("local")
         assert [(s.id, s.thread_name, s.cadence, s.weekday, s.last_post_seen) for s in legacy] == [
@@ -78,7 +83,13 @@ async def test_schema_2_schedules_survive_the_upgrade(db_path: Path) -> None:
         assert await DigestRepository(db).plan_missing(T0) == 1  # the disabled one waits
         (local,) = await DigestRepository(db).list("local")
         assert local.next_run_at == datetime(2025, 4, 4, 6, 30, tzinfo=UTC)  # Friday 08:30 CEST
-    with closing(sqlite3.connect(db_path)) as raw:
+        # A new schedule gets a new id (the copied ids did not stall the id sequence).
+        await ThreadRepository(db).save("local", "ferries", make_thread(1))
+        fresh = await DigestRepository(db).add("local", ["ferries"], "term", DAILY)
+        assert fresh.id == 3
+    if not isinstance(db_target, Path):
+        return
+    with closing(sqlite3.connect(db_target)) as raw:
         assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
         fks = raw.execute("PRAGMA foreign_key_list(digest_schedule_threads)").fetchall()
         assert {r[2] for r in fks} == {"digest_schedules", "threads"}
@@ -145,7 +156,7 @@ async def test_forgetting_threads_shrinks_then_removes_the_schedule(
     assert left is not None and [t.name for t in left.threads] == ["buses"]
     await threads.forget("local", "buses")
     assert await digests.get("local", s.id) is None
-    assert await db.fetchall("SELECT * FROM digest_schedule_threads") == []
+    assert await db.fetch("SELECT * FROM digest_schedule_threads") == []
 
 
 async def test_pause_and_resume(
@@ -217,15 +228,15 @@ async def test_a_failing_complete_changes_nothing(
     clock.now = FIRST_SLOT
     claim = await digests.claim(s.id, FIRST_SLOT)
     assert claim is not None
-    before = await db.fetchall("SELECT * FROM digest_schedules")
-    with pytest.raises(sqlite3.IntegrityError):
+    before = await db.fetch("SELECT * FROM digest_schedules")
+    with pytest.raises(integrity_error(db)):
         await digests.complete(
             claim,
             marks={t.thread.id: 3},
             next_run_at=FIRST_SLOT + timedelta(days=1),
             status="bogus",  # type: ignore[arg-type]  # rejected by the runs CHECK, last
         )
-    assert [tuple(r) for r in await db.fetchall("SELECT * FROM digest_schedules")] == [
+    assert [tuple(r) for r in await db.fetch("SELECT * FROM digest_schedules")] == [
         tuple(r) for r in before
     ]
     assert (await digests.get("local", s.id)).threads[0].mark == 3  # type: ignore[union-attr]
@@ -327,4 +338,4 @@ async def test_read_marks_per_user_thread_and_scope(db: Database, threads: Threa
     assert await marks.forget_user(A, "u2") == 1
     assert await marks.get(A, "u2", "trams") is None
     await threads.forget(A, "trams")
-    assert await db.fetchall("SELECT * FROM read_marks WHERE scope = ?", (A,)) == []
+    assert await db.fetch("SELECT * FROM read_marks WHERE scope = $1", A) == []

@@ -1,4 +1,5 @@
-"""Opt-outs redact a member's stored words; departures purge after a grace period."""
+"""Opt-outs redact a member's stored words; departures purge after a grace period
+(SQLite files and PostgreSQL databases alike)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 
 from bot.core.models import Block, PostDoc, ThreadDoc
 from bot.core.quotes import infer_quotes
-from storage.database import Database
+from storage.database import Database, open_database
 from storage.members import REDACTED, BotStateRepository, OptOutRepository, ScopeRepository
 from storage.repositories import ThreadRepository
 
@@ -26,8 +27,8 @@ def chat(*posts: tuple[str, str]) -> ThreadDoc:
     )
 
 
-async def test_opt_out_redacts_own_posts_and_quotes_of_them_in_that_scope_only(tmp_path):
-    db = await Database.open(tmp_path / "m.db")
+async def test_opt_out_redacts_own_posts_and_quotes_of_them_in_that_scope_only(db_target):
+    db = await open_database(db_target)
     try:
         threads = ThreadRepository(db)
         doc = chat(("u1", WORDS), ("u2", WORDS + "\nNo, the depot belongs north of the river."))
@@ -50,8 +51,8 @@ async def test_opt_out_redacts_own_posts_and_quotes_of_them_in_that_scope_only(t
         await db.close()
 
 
-async def test_departed_scope_is_purged_only_after_grace(tmp_path):
-    db = await Database.open(tmp_path / "m.db")
+async def test_departed_scope_is_purged_only_after_grace(db_target):
+    db = await open_database(db_target)
     try:
         threads = ThreadRepository(db)
         scopes = ScopeRepository(db)
@@ -72,11 +73,11 @@ async def test_departed_scope_is_purged_only_after_grace(tmp_path):
 
 
 async def departures(db: Database) -> dict[str, str]:
-    return dict(await db.fetchall("SELECT scope, left_at FROM scope_departures"))
+    return dict(await db.fetch("SELECT scope, left_at FROM scope_departures"))
 
 
-async def test_reconcile_departs_absent_scopes_with_data_and_clears_present_ones(tmp_path):
-    db = await Database.open(tmp_path / "r.db")
+async def test_reconcile_departs_absent_scopes_with_data_and_clears_present_ones(db_target):
+    db = await open_database(db_target)
     try:
         threads = ThreadRepository(db)
         scopes = ScopeRepository(db)
@@ -118,8 +119,8 @@ async def test_reconcile_departs_absent_scopes_with_data_and_clears_present_ones
         await db.close()
 
 
-async def test_reconcile_refuses_local_and_other_platforms_scopes(tmp_path):
-    db = await Database.open(tmp_path / "r.db")
+async def test_reconcile_refuses_local_and_other_platforms_scopes(db_target):
+    db = await open_database(db_target)
     try:
         scopes = ScopeRepository(db)
         with pytest.raises(ValueError):
@@ -133,12 +134,12 @@ async def test_reconcile_refuses_local_and_other_platforms_scopes(tmp_path):
         await db.close()
 
 
-async def test_bot_state_survives_reopen(tmp_path):
-    db = await Database.open(tmp_path / "m.db")
+async def test_bot_state_survives_reopen(db_target):
+    db = await open_database(db_target)
     await BotStateRepository(db).set("matrix:next_batch", "s1")
     await BotStateRepository(db).set("matrix:next_batch", "s2")
     await db.close()
-    db = await Database.open(tmp_path / "m.db")
+    db = await open_database(db_target)
     try:
         assert await BotStateRepository(db).get("matrix:next_batch") == "s2"
         assert await BotStateRepository(db).get("nope") is None
@@ -146,8 +147,8 @@ async def test_bot_state_survives_reopen(tmp_path):
         await db.close()
 
 
-async def test_opt_out_also_clears_quoted_words_from_other_posts_text(tmp_path):
-    db = await Database.open(tmp_path / "q.db")
+async def test_opt_out_also_clears_quoted_words_from_other_posts_text(db_target):
+    db = await open_database(db_target)
     try:
         threads = ThreadRepository(db)
         doc = ThreadDoc(

@@ -9,7 +9,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
 from storage_builders import integrity_error
 
 from bot.errors import StorageError, UserError

@@ -1,4 +1,5 @@
-"""Migrations: fresh files, reopening, refusing newer or foreign files, atomic steps."""
+"""Migrations: fresh databases, reopening, refusing newer or foreign ones, atomic steps
+(SQLite files and PostgreSQL databases alike)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-import aiosqlite
 import pytest
 from storage_builders import make_thread
 
 from bot.errors import StorageError
-from storage import MIGRATIONS, Database, Migration, ThreadRepository
+from storage import MIGRATIONS, Migration, ThreadRepository
+from storage.database import open_database
+from storage.dbapi import Connection
 from storage.migrations import check_sequence, latest_version, split_statements
 
 LATEST = latest_version()
@@ -41,7 +43,7 @@ def _files(path: Path) -> dict[str, bytes]:
 
 async def test_fresh_file_gets_every_migration(db_path: Path) -> None:
     assert not db_path.parent.exists()
-    async with await Database.open(db_path) as db:
+    async with await open_database(db_path) as db:
         assert db.schema_version == LATEST
     assert _user_version(db_path) == LATEST
     assert {
@@ -57,26 +59,26 @@ async def test_fresh_file_gets_every_migration(db_path: Path) -> None:
 async def test_empty_existing_file_is_migrated(tmp_path: Path) -> None:
     path = tmp_path / "empty.db"
     path.write_bytes(b"")
-    async with await Database.open(path) as db:
+    async with await open_database(path) as db:
         assert db.schema_version == LATEST
 
 
-async def test_reopening_keeps_data_and_runs_nothing_again(db_path: Path) -> None:
-    async with await Database.open(db_path) as db:
+async def test_reopening_keeps_data_and_runs_nothing_again(db_target: str | Path) -> None:
+    async with await open_database(db_target) as db:
         await ThreadRepository(db).save("local", "trams", make_thread(3))
-    async with await Database.open(db_path) as db:
+    async with await open_database(db_target) as db:
         stored = await ThreadRepository(db).get("local", "trams")
         assert stored is not None and stored.post_count == 3
         assert db.schema_version == LATEST
 
 
 async def test_newer_schema_is_refused_and_file_left_alone(db_path: Path) -> None:
-    async with await Database.open(db_path):
+    async with await open_database(db_path):
         pass
     _sql(db_path, f"PRAGMA user_version = {LATEST + 3}")
     before = _files(db_path)
     with pytest.raises(StorageError) as err:
-        await Database.open(db_path)
+        await open_database(db_path)
     assert str(err.value) == (
         f"This database was written by a newer threadwise (schema {LATEST + 3}, this version "
         f"knows {LATEST}); upgrade threadwise or use another --db file."
@@ -89,7 +91,7 @@ async def test_text_file_is_not_a_database(tmp_path: Path) -> None:
     path.write_text("these are my notes, not a database\n" * 200)
     before = _files(path)
     with pytest.raises(StorageError, match="not a usable threadwise database"):
-        await Database.open(path)
+        await open_database(path)
     assert _files(path) == before
 
 
@@ -98,32 +100,49 @@ async def test_foreign_sqlite_database_is_refused(tmp_path: Path) -> None:
     _sql(path, "CREATE TABLE threads (x)")
     before = _files(path)
     with pytest.raises(StorageError, match="not a threadwise one"):
-        await Database.open(path)
+        await open_database(path)
     assert _files(path) == before  # not even switched to WAL
 
 
 async def test_directory_path_gives_storage_error(tmp_path: Path) -> None:
     with pytest.raises(StorageError):
-        await Database.open(tmp_path)
+        await open_database(tmp_path)
 
 
-async def test_failed_step_rolls_back_with_its_version(db_path: Path) -> None:
-    async with await Database.open(db_path):
+async def _tables_of(db_target: str | Path) -> set[str]:
+    """The tables, read as another program would (no threadwise checks on the way)."""
+    if isinstance(db_target, Path):
+        return _tables(db_target)
+    import asyncpg
+
+    conn = await asyncpg.connect(db_target)
+    try:
+        rows = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+    finally:
+        await conn.close()
+    return {r[0] for r in rows}
+
+
+async def test_failed_step_rolls_back_with_its_version(db_target: str | Path) -> None:
+    async with await open_database(db_target):
         pass
     broken = (
         *MIGRATIONS,
         Migration(
-            LATEST + 1, "half a step", "CREATE TABLE extra (x); INSERT INTO nowhere VALUES (1);"
+            LATEST + 1,
+            "half a step",
+            "CREATE TABLE extra (x INTEGER); INSERT INTO nowhere VALUES (1);",
         ),
     )
     with pytest.raises(StorageError, match="half a step"):
-        await Database.open(db_path, migrations=broken)
-    assert _user_version(db_path) == LATEST
-    assert "extra" not in _tables(db_path)
+        await open_database(db_target, migrations=broken)
+    async with await open_database(db_target) as db:
+        assert db.schema_version == LATEST
+    assert "extra" not in await _tables_of(db_target)
 
 
-async def test_callable_step_and_sql_step_both_apply(db_path: Path) -> None:
-    async def add_column(conn: aiosqlite.Connection) -> None:
+async def test_callable_step_and_sql_step_both_apply(db_target: str | Path) -> None:
+    async def add_column(conn: Connection) -> None:
         await conn.execute("ALTER TABLE extra ADD COLUMN y TEXT")
 
     steps = (
@@ -131,17 +150,53 @@ async def test_callable_step_and_sql_step_both_apply(db_path: Path) -> None:
         Migration(LATEST + 1, "extra table", "CREATE TABLE extra (x INTEGER);"),
         Migration(LATEST + 2, "extra column", add_column),
     )
-    async with await Database.open(db_path, migrations=steps) as db:
+    async with await open_database(db_target, migrations=steps) as db:
         assert db.schema_version == LATEST + 2
-        rows = await db.fetchall("SELECT name FROM pragma_table_info('extra')")
-        assert [r[0] for r in rows] == ["x", "y"]
-    # The released code (which knows fewer steps) must now refuse the file.
+        await db.fetch("SELECT x, y FROM extra")  # both columns are there
+    # The released code (which knows fewer steps) must now refuse the database.
     with pytest.raises(StorageError, match="newer threadwise"):
-        await Database.open(db_path)
+        await open_database(db_target)
 
 
-async def test_two_openers_of_a_new_file_migrate_once(db_path: Path) -> None:
-    first, second = await asyncio.gather(Database.open(db_path), Database.open(db_path))
+async def test_a_step_may_carry_postgresql_text_of_its_own(db_target: str | Path) -> None:
+    steps = (
+        *MIGRATIONS,
+        Migration(
+            LATEST + 1,
+            "dialect table",
+            "CREATE TABLE dialect (name TEXT); INSERT INTO dialect VALUES ('sqlite');",
+            "CREATE TABLE dialect (name TEXT); INSERT INTO dialect VALUES ('postgresql');",
+        ),
+    )
+    async with await open_database(db_target, migrations=steps) as db:
+        assert await db.fetchval("SELECT name FROM dialect") == db.dialect
+
+
+async def test_foreign_postgresql_database_is_refused(pg_url: str) -> None:
+    async with await open_database(pg_url, migrations=()) as db, db.transaction() as conn:
+        await conn.execute("CREATE TABLE threads (x INTEGER)")
+    with pytest.raises(StorageError, match="not a threadwise one"):
+        await open_database(pg_url)
+    assert await _tables_of(pg_url) == {"threads"}
+
+
+async def test_newer_postgresql_schema_is_refused(pg_url: str) -> None:
+    async with await open_database(pg_url) as db, db.transaction() as conn:
+        await conn.execute(f"UPDATE threadwise_schema SET version = {LATEST + 3}")
+    with pytest.raises(StorageError, match=f"newer threadwise \\(schema {LATEST + 3}"):
+        await open_database(pg_url)
+
+
+async def test_an_unreachable_postgresql_server_is_a_clear_error(tmp_path: Path) -> None:
+    url = f"postgresql://nobody:secret-pw@/threadwise?host={tmp_path}&port=5999"
+    with pytest.raises(StorageError) as err:
+        await open_database(url)
+    assert "Cannot connect to PostgreSQL" in str(err.value)
+    assert "secret-pw" not in str(err.value)
+
+
+async def test_two_openers_of_a_new_database_migrate_once(db_target: str | Path) -> None:
+    first, second = await asyncio.gather(open_database(db_target), open_database(db_target))
     try:
         assert first.schema_version == second.schema_version == LATEST
     finally:
@@ -175,5 +230,6 @@ def test_migration_versions_must_be_consecutive() -> None:
 def test_schema_is_not_recreated_at_boot() -> None:
     """Migrations are the only schema source: no IF NOT EXISTS crutch."""
     for m in MIGRATIONS:
-        if isinstance(m.step, str):
-            assert "IF NOT EXISTS" not in m.step.upper()
+        for step in (m.step, m.postgres):
+            if isinstance(step, str):
+                assert "IF NOT EXISTS" not in step.upper()

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from storage_builders import T0, dump, expected_edges, make_post, make_thread
+from storage_builders import T0, dump, expected_edges, integrity_error, make_post, make_thread
 
 import storage.repositories as repositories
 from bot.core.models import QuoteEdge
@@ -67,14 +66,14 @@ async def test_longer_copy_adds_exactly_the_new_posts(
     db: Database, threads: ThreadRepository
 ) -> None:
     first = await threads.save("local", "trams", make_thread(5))
-    old_rows = await db.fetchall("SELECT id, number FROM posts ORDER BY number")
+    old_rows = await db.fetch("SELECT id, number FROM posts ORDER BY number")
     result = await threads.save("local", "trams", make_thread(9))
     assert (result.added, result.updated, result.unchanged) == (4, 0, 5)
     assert result.thread.revision == first.thread.revision + 1
     assert result.thread.post_count == 9
     assert result.thread.updated_at >= first.thread.updated_at
     assert result.thread.created_at == first.thread.created_at
-    new_rows = await db.fetchall("SELECT id, number FROM posts ORDER BY number")
+    new_rows = await db.fetch("SELECT id, number FROM posts ORDER BY number")
     assert [tuple(r) for r in new_rows[:5]] == [tuple(r) for r in old_rows]  # untouched
     assert await threads.edges("local", "trams") == expected_edges(make_thread(9))
 
@@ -167,10 +166,31 @@ async def test_duplicate_or_bad_post_numbers_are_rejected(threads: ThreadReposit
 # --- atomicity ----------------------------------------------------------------------------
 
 
-async def _fail_in_sql(db: Database, trigger: str) -> None:
-    """A TEMP trigger on the write connection makes SQLite itself abort mid-save."""
+async def _fail_in_sql(db: Database, table: str, when: str) -> None:
+    """A trigger makes the database itself abort mid-save when `when` holds for a new row
+    (a TEMP trigger on SQLite's write connection; a trigger function on PostgreSQL)."""
     async with db.transaction() as conn:
-        await conn.execute(trigger)
+        if db.dialect == "sqlite":
+            await conn.execute(
+                f"CREATE TEMP TRIGGER tw_fail BEFORE INSERT ON {table} WHEN {when}"
+                " BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+            )
+        else:
+            await conn.execute_script(
+                "CREATE FUNCTION tw_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                f" IF {when} THEN RAISE EXCEPTION 'injected failure' USING ERRCODE = '23514';"
+                " END IF; RETURN NEW; END $$;"
+                f" CREATE TRIGGER tw_fail BEFORE INSERT ON {table}"
+                " FOR EACH ROW EXECUTE FUNCTION tw_fail();"
+            )
+
+
+async def _stop_failing(db: Database, table: str) -> None:
+    async with db.transaction() as conn:
+        if db.dialect == "sqlite":
+            await conn.execute("DROP TRIGGER temp.tw_fail")
+        else:
+            await conn.execute_script(f"DROP TRIGGER tw_fail ON {table}; DROP FUNCTION tw_fail();")
 
 
 async def test_failure_on_the_fifth_new_post_leaves_no_trace(
@@ -179,15 +199,11 @@ async def test_failure_on_the_fifth_new_post_leaves_no_trace(
     await threads.save("local", "other", make_thread(3))
     before = await dump(db)
     # Posts 1-4 and the thread row are already written when post 5 fails.
-    await _fail_in_sql(
-        db,
-        "CREATE TEMP TRIGGER fail5 BEFORE INSERT ON posts WHEN NEW.number = 5"
-        " BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
-    )
-    with pytest.raises(sqlite3.IntegrityError, match="injected failure"):
+    await _fail_in_sql(db, "posts", "NEW.number = 5")
+    with pytest.raises(integrity_error(db), match="injected failure"):
         await threads.save("local", "trams", make_thread(10))
     assert await dump(db) == before
-    await _fail_in_sql(db, "DROP TRIGGER temp.fail5")
+    await _stop_failing(db, "posts")
     result = await threads.save("local", "trams", make_thread(10))  # usable afterwards
     assert result.created and result.added == 10
 
@@ -199,15 +215,10 @@ async def test_failure_half_way_through_a_refresh_leaves_no_trace(
     before = await dump(db)
     # Fails while re-inserting the segments of edited post 5: by then the title, all edited
     # posts and the new posts 7-11 have been written and old segments deleted.
-    await _fail_in_sql(
-        db,
-        "CREATE TEMP TRIGGER fail_seg BEFORE INSERT ON segments"
-        " WHEN (SELECT number FROM posts WHERE id = NEW.post_id) = 5"
-        " BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
-    )
+    await _fail_in_sql(db, "segments", "(SELECT number FROM posts WHERE id = NEW.post_id) = 5")
     posts = [make_post(i, text=f"edited {i}") for i in range(1, 7)]
     posts += [make_post(i) for i in range(7, 12)]
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(integrity_error(db)):
         await threads.save("local", "trams", make_thread(0, title="Changed", posts=tuple(posts)))
     assert await dump(db) == before
     stored = await threads.get("local", "trams")
@@ -514,7 +525,7 @@ async def test_thread_name_is_required(threads: ThreadRepository) -> None:
 async def test_reply_edges_are_recomputed_in_sql_like_in_memory(tmp_path) -> None:
     from bot.core.models import Block, PostDoc, ThreadDoc
     from bot.core.quotes import infer_quotes
-    from storage.database import Database
+    from storage.database import open_database
     from storage.repositories import ThreadRepository
 
     long = "Every budget since the flood has pushed the library wing back another year again."
@@ -529,7 +540,7 @@ async def test_reply_edges_are_recomputed_in_sql_like_in_memory(tmp_path) -> Non
         ),
     )
     analysed = infer_quotes(doc)
-    db = await Database.open(tmp_path / "r.db")
+    db = await open_database(tmp_path / "r.db")
     try:
         repo = ThreadRepository(db)
         await repo.save("local", "t", analysed)
