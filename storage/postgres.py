@@ -83,7 +83,7 @@ def _changed(status: str) -> int:
 
 
 class PostgresDatabase(Database):
-    """A pool of asyncpg connections to one database; open with ``await PostgresDatabase.open(url)``."""
+    """A pool of asyncpg connections to one database: ``await PostgresDatabase.open(url)``."""
 
     dialect = "postgresql"
 
@@ -227,10 +227,9 @@ class PostgresDatabase(Database):
                 await proc.wait()
                 raise
             if proc.returncode != 0:
-                reason = err.decode(errors="replace").strip().splitlines()
-                raise StorageError(
-                    f"pg_dump of {self.location} failed: {reason[-1] if reason else proc.returncode}"
-                )
+                lines = err.decode(errors="replace").strip().splitlines()
+                reason = lines[-1] if lines else f"exit status {proc.returncode}"
+                raise StorageError(f"pg_dump of {self.location} failed: {reason}")
             return await asyncio.to_thread(publish_backup, tmp, target)
         finally:
             await asyncio.to_thread(tmp.unlink, missing_ok=True)

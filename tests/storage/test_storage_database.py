@@ -286,9 +286,12 @@ async def test_postgresql_backup_is_a_pg_dump_that_pg_restore_reads(
         with pytest.raises(UserError, match="already exists"):
             await db.backup(dest)
     assert size == dest.stat().st_size > 0
-    listing = subprocess.run(
-        ["pg_restore", "--list", str(dest)], capture_output=True, text=True, check=True
-    ).stdout
+    listing = await asyncio.to_thread(
+        lambda: subprocess.run(
+            ["pg_restore", "--list", str(dest)], capture_output=True, text=True, check=True
+        ).stdout
+    )
     assert "TABLE DATA public threads" in listing
     assert "TABLE DATA public threadwise_schema" in listing
-    assert [p.name for p in tmp_path.iterdir()] == ["dump.pgc"]  # no temporary file left
+    left = await asyncio.to_thread(lambda: [p.name for p in tmp_path.iterdir()])
+    assert left == ["dump.pgc"]  # no temporary file left
