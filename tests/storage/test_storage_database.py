@@ -287,9 +287,11 @@ async def test_postgresql_backup_is_a_pg_dump_that_pg_restore_reads(
             await db.backup(dest)
     assert size == dest.stat().st_size > 0
     listing = await asyncio.to_thread(
-        lambda: subprocess.run(
-            ["pg_restore", "--list", str(dest)], capture_output=True, text=True, check=True
-        ).stdout
+        lambda: (
+            subprocess.run(
+                ["pg_restore", "--list", str(dest)], capture_output=True, text=True, check=True
+            ).stdout
+        )
     )
     assert "TABLE DATA public threads" in listing
     assert "TABLE DATA public threadwise_schema" in listing
