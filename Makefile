@@ -17,11 +17,15 @@ demo: $(STAMP)
 
 SYNAPSE_VENV ?= .synapse-venv
 
-# The Matrix end-to-end tests run a real Synapse, installed in its own virtualenv.
+# The Matrix end-to-end tests run a real Synapse, installed in its own virtualenv. The storage
+# tests run on SQLite and on a real PostgreSQL server (installed here if missing; the tests
+# start and stop their own): THREADWISE_REQUIRE_POSTGRES=1 makes its absence a failure.
 test: $(STAMP)
 	SYNAPSE_VENV=$(SYNAPSE_VENV) bash scripts/synapse-env.sh >/dev/null || \
 		echo "Synapse could not be installed: the Matrix end-to-end tests will skip" >&2
-	MPLCONFIGDIR=$${MPLCONFIGDIR:-$$(mktemp -d)} OPENBLAS_NUM_THREADS=1 SYNAPSE_VENV=$(SYNAPSE_VENV) $(BIN)/python -m pytest -q
+	bash scripts/postgres-server.sh >/dev/null
+	MPLCONFIGDIR=$${MPLCONFIGDIR:-$$(mktemp -d)} OPENBLAS_NUM_THREADS=1 SYNAPSE_VENV=$(SYNAPSE_VENV) \
+		THREADWISE_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

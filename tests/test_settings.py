@@ -419,3 +419,52 @@ def test_shards_are_read_and_decide_which_guilds_a_process_owns(tmp_path: Path) 
 )
 def test_shard_settings_that_cannot_work_are_refused(tmp_path: Path, toml: str, expected: str):
     assert expected in config_error(tmp_path, f"[discord]\n{toml}\n")
+
+
+# --- [storage] url ------------------------------------------------------------------------------
+
+
+def test_storage_url_selects_postgresql_and_path_stays_the_default(tmp_path: Path) -> None:
+    assert load_settings(None, env={}).storage.target == "threadwise.db"
+    cfg = tmp_path / "pg.toml"
+    cfg.write_text('[storage]\nurl = "postgresql://tw@db.example.org/threadwise"\n')
+    assert load_settings(cfg, env={}).storage.target == "postgresql://tw@db.example.org/threadwise"
+
+
+def test_a_password_in_the_config_file_url_is_refused(tmp_path: Path) -> None:
+    cfg = tmp_path / "pg.toml"
+    cfg.write_text('[storage]\nurl = "postgresql://tw:hunter2@db.example.org/threadwise"\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg, env={})
+    message = str(err.value)
+    assert "[storage] url must not hold a password" in message
+    assert "PGPASSWORD" in message and "THREADWISE_DATABASE_URL" in message
+    assert "hunter2" not in message
+
+
+def test_the_whole_url_with_its_password_may_come_from_the_environment(tmp_path: Path) -> None:
+    cfg = tmp_path / "pg.toml"
+    cfg.write_text('[storage]\nurl = "postgresql://tw@db.example.org/threadwise"\n')
+    url = "postgresql://tw:hunter2@db.example.org/threadwise"
+    settings = load_settings(cfg, env={"THREADWISE_DATABASE_URL": url})
+    assert settings.storage.target == url
+    assert "hunter2" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("mysql://tw@db.example.org/threadwise", "must be a postgresql://"),
+        ("postgresql://tw@db.example.org", "must name the database"),
+        ("postgresql://tw@db.example.org:port/threadwise", "not a valid URL"),
+    ],
+)
+def test_a_wrong_storage_url_is_named(tmp_path: Path, url: str, reason: str) -> None:
+    cfg = tmp_path / "pg.toml"
+    cfg.write_text(f'[storage]\nurl = "{url}"\n')
+    with pytest.raises(ConfigError, match=reason):
+        load_settings(cfg, env={})
+    bad = "postgresql://tw:hunter2@db.example.org:port/x"
+    with pytest.raises(ConfigError) as err:
+        load_settings(None, env={"THREADWISE_DATABASE_URL": bad})
+    assert "hunter2" not in str(err.value)
