@@ -137,8 +137,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="the Discord shards this process runs, like 0-3 or 0,2 ([discord] shard_ids)",
     )
 
-    p = command("backup", "copy the database to a new file, safely even while the bot runs")
+    p = command(
+        "backup",
+        "copy the database to a new file, safely even while the bot runs (PostgreSQL: pg_dump)",
+    )
     p.add_argument("path", metavar="PATH", help="the new file (must not exist; its folder must)")
+
+    p = command(
+        "migrate-storage",
+        "copy the SQLite database (--db or [storage] path) into an empty PostgreSQL database",
+    )
+    p.add_argument(
+        "--to",
+        metavar="URL",
+        help="postgresql://USER@HOST/DATABASE (default: THREADWISE_DATABASE_URL or "
+        "[storage] url); give the password in PGPASSWORD, not here",
+    )
 
     p = command("demo", "ingest the bundled example thread and show every analysis")
     p.add_argument("--graph", metavar="FILE.png", help="where to write the quote graph")
@@ -336,6 +350,51 @@ async def cmd_backup(services: Services, args: argparse.Namespace, out: Console)
     out.answer(answer, {"backup": str(dest), "bytes": size})
 
 
+async def migrate_storage(settings: Settings, args: argparse.Namespace) -> None:
+    """`threadwise migrate-storage --to URL`: SQLite file → empty PostgreSQL database."""
+    from storage.postgres import PostgresDatabase
+    from storage.sqlite import SQLiteDatabase
+    from storage.transfer import copy_sqlite_to_postgres
+
+    out = Console(quiet=args.quiet, json_mode=args.json)
+    source_path = args.db or settings.storage.path
+    url = args.to or settings.storage.url
+    if not url or not is_postgres_url(url):
+        raise UserError(
+            "say where to copy to: --to postgresql://USER@HOST/DATABASE (or set "
+            "THREADWISE_DATABASE_URL or [storage] url)"
+        )
+    if not await asyncio.to_thread(_is_file, source_path):
+        raise UserError(f"There is no SQLite database at {source_path} to copy.")
+    source = await SQLiteDatabase.open(source_path)
+    try:
+        target = await PostgresDatabase.open(url)
+        try:
+            out.progress(f"Copying {source.location} to {target.location}…")
+            copied = await copy_sqlite_to_postgres(source, target, out.progress)
+            where = target.location
+        finally:
+            await target.close()
+    finally:
+        await source.close()
+    rows = sum(copied.tables.values())
+    answer = render.Answer(
+        title=f"Copied {rows:,} rows in {len(copied.tables)} tables to {where}.",
+        sections=(),
+        notes=(
+            f"Threads: {copied.tables.get('threads', 0):,}, posts: "
+            f"{copied.tables.get('posts', 0):,}, digests: "
+            f"{copied.tables.get('digest_schedules', 0):,}.",
+            "To use it, set [storage] url (or THREADWISE_DATABASE_URL) and restart threadwise; "
+            f"{source_path} is left as it was.",
+        ),
+    )
+    out.answer(
+        answer,
+        {"to": where, "schema": copied.schema_version, "tables": copied.tables, "rows": rows},
+    )
+
+
 def _size_text(size: int) -> str:
     """`812 bytes`, or `1.4 MB, 1468006 bytes`."""
     value, unit = float(size), "bytes"
@@ -429,6 +488,9 @@ async def run(args: argparse.Namespace) -> None:
         await run_bots(
             settings, args.db or settings.storage.target, sync_commands=args.sync_commands
         )
+        return
+    if args.command == "migrate-storage":
+        await migrate_storage(settings, args)
         return
     target = args.db or settings.storage.target
     if (
