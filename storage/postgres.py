@@ -187,6 +187,31 @@ class PostgresDatabase(Database):
             return await held.fetch(sql, *args)
         return list(await self._require().fetch(sql, *args))
 
+    # --- one process at a time (storage/locks.py) -----------------------------------------------
+
+    @asynccontextmanager
+    async def advisory_lock(self, name: str) -> AsyncIterator[None]:
+        """Hold the named lock for the block, on a connection of its own; LockHeld at once
+        when another session (another process, or another block here) holds it.
+
+        A session-level advisory lock: PostgreSQL releases it when the holder's connection
+        ends, so a crashed process never leaves it stuck.
+        """
+        from .locks import LockHeld
+
+        self._require()
+        key = f"threadwise-lock:{name}"
+        try:
+            raw = await asyncpg.connect(self.target, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError, asyncpg.PostgresError) as e:
+            raise StorageError(f"Cannot connect to PostgreSQL at {self.location}: {e}") from e
+        try:
+            if not await raw.fetchval("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", key):
+                raise LockHeld(f"another process holds the lock {name!r} on {self.location}")
+            yield
+        finally:
+            await raw.close()  # ends the session, and with it the lock
+
     # --- backup -------------------------------------------------------------------------------
 
     async def backup(self, dest: str | Path) -> int:

@@ -1,4 +1,5 @@
-"""Named advisory locks: one process at a time, released when the holder dies."""
+"""Named advisory locks: one process at a time, released when the holder dies (a file lock
+beside an SQLite file; a PostgreSQL advisory lock)."""
 
 from __future__ import annotations
 
@@ -17,11 +18,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 HOLDER = """
 import asyncio, sys
-from storage import Database
+from storage.database import open_database
 from storage.locks import exclusive
 
 async def main():
-    db = await Database.open(sys.argv[1])
+    db = await open_database(sys.argv[1])
     async with exclusive(db, "matrix"):
         print("held", flush=True)
         await asyncio.sleep(600)
@@ -30,9 +31,9 @@ asyncio.run(main())
 """
 
 
-def hold_in_another_process(db_path: Path) -> subprocess.Popen[str]:
+def hold_in_another_process(db_target: str | Path) -> subprocess.Popen[str]:
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(db_path)],
+        [sys.executable, "-c", HOLDER, str(db_target)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,
@@ -52,8 +53,10 @@ async def test_a_second_holder_is_refused_until_the_first_lets_go(db: Database) 
         pass
 
 
-async def test_the_lock_of_a_killed_process_is_free_again(db: Database, db_path: Path) -> None:
-    holder = hold_in_another_process(db_path)
+async def test_the_lock_of_a_killed_process_is_free_again(
+    db: Database, db_target: str | Path
+) -> None:
+    holder = hold_in_another_process(db_target)
     try:
         with pytest.raises(LockHeld):
             async with exclusive(db, "matrix"):
