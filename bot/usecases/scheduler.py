@@ -2,7 +2,8 @@
 
 One pass (`Scheduler.run_due`) does, for every due schedule this process can publish to:
 
-1. claim it in the database (one atomic UPDATE; another process gets nothing);
+1. claim it in the database (one atomic UPDATE; another process gets nothing; on
+   PostgreSQL several processes each take a different one, FOR UPDATE SKIP LOCKED);
 2. refresh its threads that have a source URL through `Services.refresh` (a failing source
    becomes a note in the digest, never an error for the others);
 3. build the digest off the event loop: its summary through `services.analyses` (a worker
@@ -283,18 +284,28 @@ class Scheduler:
         return min(self._poll, max(1.0, wait))
 
     async def run_due(self, now: datetime | None = None) -> list[RunReport]:
-        """Run every schedule due at `now` once (the CLI's `digest run-due` calls this)."""
+        """Run every schedule due at `now` once (the CLI's `digest run-due` calls this).
+
+        Claims the earliest due schedule, runs it, and claims the next, until none is left:
+        processes running this together each take different schedules (storage's
+        `claim_next`), so every due digest is sent once, by whichever process got it.
+        """
         now = now or self._clock()
         await self.repo.plan_missing(now)
-        reports = []
-        for schedule in await self.repo.due(now, list(self.publishers)):
+        reports: list[RunReport] = []
+        handled: set[int] = set()
+        platforms = list(self.publishers)
+        while claim := await self.repo.claim_next(now, platforms, self._lease):
+            if claim.schedule.id in handled:  # still due after its run: never loop on it
+                await self.repo.release(claim)
+                break
+            handled.add(claim.schedule.id)
             try:
-                report = await self.run_one(schedule.id, now)
+                report = await self._run_claimed(claim, now)
             except Exception:
-                log.exception("digest #%s failed", schedule.id)
+                log.exception("digest #%s failed", claim.schedule.id)
                 continue
-            if report is not None:
-                reports.append(report)
+            reports.append(report)
         return reports
 
     async def run_one(self, schedule_id: int, now: datetime) -> RunReport | None:
@@ -302,6 +313,10 @@ class Scheduler:
         claim = await self.repo.claim(schedule_id, now, self._lease)
         if claim is None:
             return None
+        return await self._run_claimed(claim, now)
+
+    async def _run_claimed(self, claim: Claim, now: datetime) -> RunReport:
+        schedule_id = claim.schedule.id
         state = {"publishing": False}
         try:
             return await self._deliver(claim, now, state)
