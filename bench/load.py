@@ -137,7 +137,7 @@ async def worker(target: str, out: Path) -> None:
         "seconds": elapsed,
         "lags": lags,
     }
-    out.write_text(json.dumps(result), encoding="utf-8")
+    await asyncio.to_thread(out.write_text, json.dumps(result), encoding="utf-8")
 
 
 # --- the run ----------------------------------------------------------------------------------
