@@ -11,12 +11,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.core.models import content_hash, validate_scope
+from bot.core.models import validate_scope
 
-from .dbapi import Connection, Database, scope_lock
+from .dbapi import Database, scope_lock
+from .redaction import REDACTED, redact_member
 from .repositories import from_db_time, to_db_time, utcnow
-
-REDACTED = "[removed at the author's request]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +65,6 @@ class OptOutRepository:
         """Record the opt-out and redact every stored post of that member, in one transaction."""
         validate_scope(scope)
         now = to_db_time(utcnow())
-        text_hash = content_hash(REDACTED)
         async with self._db.transaction() as conn:
             # No ingest of this scope may commit posts between the redaction and the opt-out.
             await conn.lock(scope_lock(scope))
@@ -81,73 +79,8 @@ class OptOutRepository:
             await conn.execute(
                 "DELETE FROM read_marks WHERE scope = $1 AND user_id = $2", scope, user_id
             )
-            rows = await conn.fetch(
-                "SELECT p.id, p.thread_id, p.number, p.author FROM posts p"
-                " JOIN threads t ON t.id = p.thread_id WHERE t.scope = $1 AND p.author_id = $2"
-                f"{conn.for_update}",
-                scope,
-                user_id,
-            )
-            post_ids = [r[0] for r in rows]
-            names = sorted({r[3] for r in rows if r[3]})
-            if post_ids:
-                await conn.executemany(
-                    "UPDATE posts SET text = $1, content_hash = $2, author = NULL,"
-                    " author_id = NULL, deleted = 1 WHERE id = $3",
-                    [(REDACTED, text_hash, pid) for pid in post_ids],
-                )
-                await conn.executemany(
-                    "DELETE FROM segments WHERE post_id = $1", [(pid,) for pid in post_ids]
-                )
-                await conn.executemany(
-                    "INSERT INTO segments (post_id, seq, paragraph, kind, text, explicit)"
-                    " VALUES ($1, 0, 0, 'own', $2, 0)",
-                    [(pid, REDACTED) for pid in post_ids],
-                )
-            # Quotes of the member's words in other posts are their words too: by the post
-            # they quote, or by their name where the quoted post is not stored.
-            quoting = await conn.fetch(
-                "SELECT DISTINCT s.post_id FROM segments s JOIN posts p ON p.id = s.post_id"
-                " JOIN threads t ON t.id = p.thread_id WHERE t.scope = $1 AND s.kind = 'quote'"
-                " AND s.text <> $2 AND ("
-                "   EXISTS (SELECT 1 FROM posts q WHERE q.thread_id = p.thread_id"
-                f"           AND q.number = s.source_post AND q.id IN ({_marks(post_ids, 3)}))"
-                f"   OR s.source_author IN ({_marks(names, 3 + len(post_ids))}))",
-                scope,
-                REDACTED,
-                *post_ids,
-                *names,
-            )
-            quoting_ids = [r[0] for r in quoting]
-            for pid in quoting_ids:
-                await conn.execute(
-                    "UPDATE segments SET text = $1, source_author = NULL WHERE post_id = $2"
-                    " AND kind = 'quote' AND ("
-                    "   source_post IN (SELECT q.number FROM posts q JOIN posts me"
-                    "     ON me.thread_id = q.thread_id WHERE me.id = $2 AND q.id IN"
-                    f"    ({_marks(post_ids, 3)}))"
-                    f"   OR source_author IN ({_marks(names, 3 + len(post_ids))}))",
-                    REDACTED,
-                    pid,
-                    *post_ids,
-                    *names,
-                )
-                await _rebuild_text(conn, pid)
-            touched = await conn.fetch(
-                f"SELECT DISTINCT thread_id FROM posts WHERE id IN"
-                f" ({_marks(post_ids + quoting_ids, 1)})",
-                *post_ids,
-                *quoting_ids,
-            )
-            thread_ids = sorted(r[0] for r in touched)
-            for thread_id in thread_ids:
-                await conn.execute(
-                    "UPDATE threads SET revision = revision + 1, updated_at = $1 WHERE id = $2",
-                    now,
-                    thread_id,
-                )
-                await conn.execute("DELETE FROM analysis_cache WHERE thread_id = $1", thread_id)
-        return RedactResult(posts=len(post_ids), threads=len(thread_ids))
+            posts, threads = await redact_member(conn, scope, user_id, now)
+        return RedactResult(posts=posts, threads=threads)
 
     async def opt_in(self, scope: str, user_id: str) -> bool:
         """Future ingests include the member again; what was removed stays removed."""
@@ -157,28 +90,6 @@ class OptOutRepository:
                 "DELETE FROM opt_outs WHERE scope = $1 AND user_id = $2", scope, user_id
             )
             return changed > 0
-
-
-def _marks(values: list[object], first: int) -> str:
-    """``$first, $first+1, …`` for an IN list of `values` (NULL for none: matches nothing)."""
-    return ", ".join(f"${first + i}" for i in range(len(values))) or "NULL"
-
-
-async def _rebuild_text(conn: Connection, post_id: int) -> None:
-    """A post's stored text from its (redacted) segments: paragraphs by line, as stored."""
-    segs = await conn.fetch(
-        "SELECT paragraph, text FROM segments WHERE post_id = $1 ORDER BY seq", post_id
-    )
-    paragraphs: dict[int, list[str]] = {}
-    for paragraph, text in segs:
-        paragraphs.setdefault(paragraph, []).append(text)
-    text = "\n".join(" ".join(parts) for _, parts in sorted(paragraphs.items()))
-    await conn.execute(
-        "UPDATE posts SET text = $1, content_hash = $2 WHERE id = $3",
-        text,
-        content_hash(text),
-        post_id,
-    )
 
 
 class ScopeRepository:

@@ -29,6 +29,7 @@ from bot.core.models import (
 from bot.errors import NotFound, UserError
 
 from .dbapi import Connection, Database, Row, is_unique_violation, scope_lock
+from .redaction import redact_member
 
 Clock = Callable[[], datetime]
 
@@ -475,6 +476,8 @@ class ThreadRepository:
             if added or updated:
                 await _write_posts(conn, thread_id, new, changed)
                 await _recompute_edges(conn, thread_id)
+                # A member who opted out after this ingest read the opt-outs: their words go.
+                await _redact_opted_out(conn, scope, [r for _, r in changed] + new, now)
             if not created and (meta_changed or added or updated):
                 await conn.execute(
                     "UPDATE threads SET title = $1, source_kind = $2, source_url = $3,"
@@ -515,6 +518,15 @@ class ThreadRepository:
                 "DELETE FROM threads WHERE scope = $1 AND name = $2", scope, name
             )
         return deleted > 0
+
+
+async def _redact_opted_out(conn: Connection, scope: str, rows: list[_PostRow], now: str) -> None:
+    authors = {r.fields[6] for r in rows if r.fields[6]}
+    if not authors:
+        return
+    found = await conn.fetch("SELECT user_id FROM opt_outs WHERE scope = $1", scope)
+    for user_id in sorted(authors & {r[0] for r in found}):
+        await redact_member(conn, scope, user_id, now)
 
 
 async def _thread_id(conn: Connection, scope: str, name: str) -> int:

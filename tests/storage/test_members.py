@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -238,3 +239,24 @@ async def test_purge_clears_departures_of_present_scopes(db: Database) -> None:
     )
     assert purged == ["matrix:!gone:example.org"]
     assert not await scopes.mark_back("matrix:!here:example.org")  # cleared already
+
+
+async def test_an_ingest_that_read_the_opt_outs_before_an_opt_out_stores_none_of_their_words(
+    db_target,
+):
+    """The ingest filtered opted-out members when it started; the member opted out while
+    it ran (another process). Its save still redacts them, whichever commits first."""
+    db = await open_database(db_target)
+    other = await open_database(db_target)  # the second process
+    try:
+        threads = ThreadRepository(db)
+        await threads.save("discord:1", "c", infer_quotes(chat(("u2", "Hello there."))))
+        late = infer_quotes(chat(("u2", "Hello there."), ("u1", WORDS), ("u3", "Agreed.")))
+        opt_out = OptOutRepository(other).opt_out("discord:1", "u1")
+        await asyncio.gather(opt_out, threads.save("discord:1", "c", late))
+        posts = await threads.posts("discord:1", "c")
+        assert [p.text for p in posts] == ["Hello there.", REDACTED, "Agreed."]
+        assert posts[1].author_id is None and posts[1].deleted
+    finally:
+        await db.close()
+        await other.close()
