@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+REPO = Path(__file__).resolve().parents[1]
 GUILD_BASE = 400_000_000_000_000_000
 WORDS = (
     "The harbour board wants the ferry timetable changed before the summer season starts.",
@@ -172,7 +173,9 @@ def run(target: str, scopes: int, processes: int, workdir: Path) -> bool:
     outs = [workdir / f"worker{n}.json" for n in range(processes)]
     started = time.perf_counter()
     procs = [
-        subprocess.Popen([sys.executable, "-m", "bench.load", "--worker", target, str(out)])
+        subprocess.Popen(
+            [sys.executable, "-m", "bench.load", "--worker", target, str(out)], cwd=REPO
+        )
         for out in outs
     ]
     codes = [p.wait() for p in procs]

@@ -116,3 +116,12 @@ def test_splitters_bench_runs_on_a_small_corpus(capsys: pytest.CaptureFixture[st
         assert (tuple(splitters.split_sentences(text)) == want) == (
             tuple(splitters.nupunkt_split(text)) == want
         ), text
+
+
+def test_load_bench_sends_every_digest_once_on_a_tiny_load(pg_url, tmp_path, capsys):
+    from bench import load
+
+    assert load.run(pg_url, scopes=6, processes=2, workdir=tmp_path)
+    printed = capsys.readouterr().out
+    assert "every digest sent exactly once: yes (6 messages to 6 of 6 channels)" in printed
+    assert "loop lag over all processes: p99" in printed
