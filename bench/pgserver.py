@@ -31,6 +31,10 @@ PORT = 5432  # only names the socket file inside our own folder
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
+PASSWORD_ROLE = "tw_password"
+_HBA = f"local all {PASSWORD_ROLE} scram-sha-256\\nlocal all all trust\\n"
+
+
 class PgUnavailable(RuntimeError):
     """No PostgreSQL server binaries on this machine."""
 
@@ -111,6 +115,10 @@ class PgServer:
                     "--no-sync",
                 ]
             )
+            # Trust on the socket for everyone, except one role that must give a password
+            # (PASSWORD_ROLE), so the tests can check that passwords travel as they should.
+            hba = server.data_dir / "pg_hba.conf"
+            server._run(["sh", "-c", f"printf '{_HBA}' > {hba}"])
             options = " ".join(
                 [
                     f"-c unix_socket_directories={server.socket_dir}",

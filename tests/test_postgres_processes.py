@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from bench.pgserver import PASSWORD_ROLE, PgServer
 from bot.core.models import Block, PostDoc, ThreadDoc
 from bot.core.quotes import infer_quotes
 from bot.core.schedule import Cadence
@@ -60,14 +61,21 @@ def argv(config: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "bot", "--config", str(config), *args]
 
 
-def env() -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if k != "THREADWISE_DATABASE_URL"}
-    return {**base, "THREADWISE_CONFIG": "", "PYTHONPATH": str(REPO)}
+def env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    base = {
+        k: v for k, v in os.environ.items() if k not in ("THREADWISE_DATABASE_URL", "PGPASSWORD")
+    }
+    return {**base, "THREADWISE_CONFIG": "", "PYTHONPATH": str(REPO), **(extra or {})}
 
 
-def tw(config: Path, *args: str) -> Done:
+def tw(config: Path, *args: str, extra_env: dict[str, str] | None = None) -> Done:
     proc = subprocess.run(
-        argv(config, *args), capture_output=True, text=True, env=env(), timeout=TIMEOUT, cwd=REPO
+        argv(config, *args),
+        capture_output=True,
+        text=True,
+        env=env(extra_env),
+        timeout=TIMEOUT,
+        cwd=REPO,
     )
     return Done(proc.returncode, proc.stdout, proc.stderr)
 
@@ -237,3 +245,37 @@ def test_two_ingests_under_one_name_never_mix(tmp_path: Path, backend: str, requ
         threads = tw(config, "threads", "--json").json()
         assert [t["name"] for t in threads] == ["shared"]
         assert tw(config, "forget", "shared").code == 0
+
+
+# --- the password -------------------------------------------------------------------------------
+
+
+def test_the_password_comes_from_the_environment_never_from_the_file(
+    tmp_path: Path, pg_server: PgServer
+) -> None:
+    name, secret = f"tw_pw_{os.getpid()}", "pw-secret-7431"
+    pg_server.psql(f"DROP DATABASE IF EXISTS {name}")
+    pg_server.psql(f"DROP ROLE IF EXISTS {PASSWORD_ROLE}")
+    pg_server.psql(f"CREATE ROLE {PASSWORD_ROLE} LOGIN PASSWORD '{secret}'")
+    pg_server.psql(f"CREATE DATABASE {name} OWNER {PASSWORD_ROLE}")
+    url = pg_server.url(name, user=PASSWORD_ROLE)
+    config = pg_config(tmp_path, url)
+
+    refused = tw(config, "threads")
+    assert refused.code == 1 and "Cannot connect to PostgreSQL" in refused.err
+    assert "password" in refused.err
+    assert tw(config, "threads", extra_env={"PGPASSWORD": secret}).code == 0
+
+    with_password = url.replace(f"{PASSWORD_ROLE}@", f"{PASSWORD_ROLE}:{secret}@")
+    whole = {"THREADWISE_DATABASE_URL": with_password}
+    assert tw(config, "ingest", str(EXAMPLE_TEXT), "--name", "ex", extra_env=whole).code == 0
+    backup = tw(config, "backup", str(tmp_path / "dump.pgc"), extra_env=whole)
+    assert backup.code == 0, backup.err  # pg_dump got the password, never on its command line
+    assert (tmp_path / "dump.pgc").stat().st_size > 0
+    assert secret not in backup.out + backup.err
+
+    in_file = write_config(tmp_path, "leaky", f'url = "{with_password}"')
+    leaky = tw(in_file, "threads", extra_env={"PGPASSWORD": secret})
+    assert leaky.code == 1 and "[storage] url must not hold a password" in leaky.err
+    assert secret not in leaky.err
+    pg_server.drop_database(name)
