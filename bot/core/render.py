@@ -7,6 +7,7 @@ post it came from; nothing here knows any markup.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -17,6 +18,15 @@ if TYPE_CHECKING:
     from bot.core.quote_report import QuoteReport
     from bot.core.stance import StanceReport
     from bot.core.summary import Summary
+
+INVISIBLE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""C0/C1 controls (not tab and line breaks) and bidi marks, overrides and isolates: forum
+text may carry them, and an override like U+202E makes the rest of a line display reversed.
+Every renderer drops them from what it sends."""
+
+
+def strip_invisible(text: str) -> str:
+    return INVISIBLE.sub("", text)
 
 
 @dataclass(frozen=True, slots=True)

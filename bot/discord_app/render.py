@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import discord
 
-from bot.core.render import Answer, Line, Ref
+from bot.core.render import INVISIBLE, Answer, Line, Ref
 
 CONTENT_MAX = 2000
 TITLE_MAX = 256
@@ -34,8 +34,7 @@ DETAIL_MAX = 200
 EMBED_COLOUR = 0x3B82F6
 
 ZWSP = "\u200b"
-# C0/C1 controls and bidi overrides/isolates (which can make text display reversed).
-_INVISIBLE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_INVISIBLE = INVISIBLE  # C0/C1 controls and bidi overrides/isolates
 _SPACE = re.compile(r"\s+")
 _URL = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
 _URL_TRAILING = ".,;:!?'\")]}"

@@ -3,8 +3,9 @@
 Forum text is hostile input. Every piece of it goes through `html.escape`, and the only
 tags in `formatted_body` are the few written here (all on the spec's allowlist). Links are
 emitted only for absolute http(s) URLs. `m.mentions` is always present and empty, so
-neither a name nor "@room" in quoted forum text can ping anyone. Long answers are split
-into several events, each far below the 65,536-byte event limit.
+neither a name nor "@room" in quoted forum text can ping anyone. Control characters (NUL
+...) and bidi overrides are dropped, as the Discord renderer drops them. Long answers are
+split into several events, each far below the 65,536-byte event limit.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from bot.core.render import Answer, Line
+from bot.core.render import Answer, Line, strip_invisible
 
 MAX_CONTENT_BYTES = 60_000
 """Budget for one event's content; the rest of the 64 KiB covers the event envelope."""
@@ -78,6 +79,7 @@ def image_content(mxc_url: str, png: bytes, filename: str = "quote-graph.png") -
     if png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) >= 24:
         info["w"] = int.from_bytes(png[16:20], "big")
         info["h"] = int.from_bytes(png[20:24], "big")
+    filename = strip_invisible(filename)
     return {
         "msgtype": "m.image",
         "body": filename,
@@ -191,11 +193,13 @@ def _split_oversized(pieces: Iterable[_Piece], budget: int) -> Iterator[_Piece]:
 
 
 def _content(body: str, formatted: str) -> dict:
+    """Control and bidi characters are dropped here, from the whole text and HTML: our own
+    markup has none, and forum text must not reverse or hide what follows it."""
     return {
         "msgtype": "m.notice",
-        "body": body,
+        "body": strip_invisible(body),
         "format": "org.matrix.custom.html",
-        "formatted_body": formatted,
+        "formatted_body": strip_invisible(formatted),
         "m.mentions": {},
     }
 

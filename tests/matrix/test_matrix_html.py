@@ -134,7 +134,23 @@ def test_one_giant_line_is_cut_into_pieces_that_fit() -> None:
     for content in contents:
         assert_inert(content)
         assert len(json.dumps(content, ensure_ascii=False).encode()) <= MAX_CONTENT_BYTES
-    assert "".join(c["body"] for c in contents).count("\x01") == 40_000  # nothing lost
+    joined = "".join(c["body"] for c in contents)
+    assert joined.count("&") == 40_000  # nothing lost
+    assert "\x01" not in joined  # control characters are dropped, as on Discord
+
+
+def test_control_and_bidi_characters_are_dropped_as_on_discord() -> None:
+    """Forum text with NUL and U+202E (RIGHT-TO-LEFT OVERRIDE, which displays the rest of the
+    line reversed): neither reaches the room, in the plain body or the HTML."""
+    hostile = "safe\x00 words \u202egnp.exe\u2066x\u2069 \x1b[31mred\x7f"
+    contents = [*answer_contents(answer_with(hostile, "https://ok.example/p")), notice(hostile)]
+    contents.append(image_content("mxc://x/y", b"", "graph\u202egnp.png"))
+    for content in contents:
+        for key in ("body", "formatted_body", "filename"):
+            text = content.get(key, "")
+            for bad in ("\x00", "\u202e", "\u2066", "\u2069", "\x1b", "\x7f"):
+                assert bad not in text, (key, bad, text)
+    assert "safe words gnp.exex [31mred" in contents[0]["body"]
 
 
 @settings(max_examples=60, deadline=None)
