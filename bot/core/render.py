@@ -271,3 +271,15 @@ def _people(prefix: str, counts: Sequence[tuple[str, int]]) -> str:
     shown = ", ".join(f"{who} ×{n}" for who, n in counts[:5])
     more = f" and {len(counts) - 5} more" if len(counts) > 5 else ""
     return prefix + shown + more
+
+
+def interrupted_text(what: str, *, stores: bool) -> str:
+    """The answer to a command that a crash or restart of the bot cut short.
+
+    `what` says what it was doing ("ingesting https://…"); `stores`: the command would have
+    stored something (an ingest is written in one transaction at its very end, so an
+    interrupted one stored nothing).
+    """
+    if stores:
+        return f"threadwise restarted while {what}; nothing was stored; please run it again."
+    return f"threadwise restarted while {what}; please send it again."

@@ -1,12 +1,17 @@
 """The sync loop: which events become commands, invites, departures; nothing else is answered.
 
-Rules kept here (platform-rules M1, M3, M5, M7, M8):
-- the sync token is stored before a sync's events are handled, so a restart or a crash
-  inside a handler never runs a command twice; the first sync without a token only
-  takes invites, never the backlog;
+Rules kept here (platform-rules M1, M3, M5, M7, M8; issue 16):
+- syncs use a filter with a larger timeline, and a timeline the homeserver still cut short
+  (`limited`, after a pause or an outage) is read back with /messages (gaps.py), so no
+  command in the gap is missed;
+- every command of a sync is recorded in the database before the sync token is stored,
+  and the token before any command runs: a crash leaves each command either unseen (the
+  sync is replayed) or recorded, and a recorded one is never run twice but answered at the
+  next start (tracking.py); commands sent while the bot was down are answered then too;
+- the first sync without a token only takes invites, never the backlog;
 - only m.text from someone else is a command: never an m.notice, never the bot's own
-  account (any device), never an edit, never anything older than this start or than the
-  bot's join; each event id is handled once;
+  account (any device), never an edit, never anything from before the bot's join (or, on
+  the very first start, before it); each event id is handled once;
 - invites are joined only from settings.matrix.allowed_inviters, other invites rejected;
   an encrypted room is told plainly that the bot cannot read it, then left;
 - a kick or ban marks the room's scope as left (purged after the grace period); at start,
@@ -19,8 +24,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,20 +38,21 @@ from nio import (
 
 from bot.settings import Settings
 from bot.usecases.services import Services
+from storage.commands import CommandRepository, MatrixOutboxRepository
 from storage.members import Reconciled
 
-from . import router
+from . import gaps, router
 from .client import BotState, login
 from .handlers import Context, Handlers
 from .outbox import Outbox, RoomFailed, Target
 from .ratelimit import RetryPolicy, retry_after
+from .tracking import CommandLog, Parsed
 
 log = logging.getLogger(__name__)
 
 SYNC_TIMEOUT_MS = 30_000
 PURGE_EVERY_S = 6 * 3600
 MAX_PARALLEL_COMMANDS = 4
-_SEEN_MAX = 10_000
 
 ENCRYPTED_REFUSAL = (
     "This room is end-to-end encrypted, and threadwise does not support encrypted rooms: "
@@ -69,12 +74,13 @@ class MatrixBot:
         self.settings = settings
         self.client = client
         self.policy = policy or RetryPolicy()
-        self.outbox = Outbox(client, self.policy)
+        account = client.user_id or settings.matrix.user_id or ""
+        self.outbox = Outbox(client, self.policy, MatrixOutboxRepository(services.db, account))
+        self.commands = CommandLog(CommandRepository(services.db, "matrix", account), self.outbox)
         self.handlers = Handlers(services, settings, client, self.outbox, self.policy.call)
         self.prefix = settings.matrix.command_prefix
         self._clock = clock
         self._started_ms = 0
-        self._seen: OrderedDict[str, None] = OrderedDict()
         self._rooms_in_hand: set[str] = set()  # joins/refusals under way
         self._joining: set[str] = set()  # joins on an allowed invite, until they are done
         self._refused: set[str] = set()  # encrypted rooms already told and left
@@ -89,19 +95,24 @@ class MatrixBot:
         """Log in and sync until cancelled."""
         state = BotState(self.services.state, self.settings.matrix.user_id or "")
         await login(self.client, self.settings.matrix, state)
-        self._started_ms = int(self._clock() * 1000)
         token = await state.sync_token()
         backlog = token is None
+        if backlog:  # the very first start: nothing said before it is answered
+            self._started_ms = int(self._clock() * 1000)
+        await self._catch_up_on_commands()
         first = True
         failures = 0
         while True:
             try:
                 resp = await self.client.sync(
                     timeout=0 if first else SYNC_TIMEOUT_MS,
+                    sync_filter=gaps.SYNC_FILTER,
                     since=token,
                     full_state=True if first else None,
                     set_presence="online",
                 )
+                if isinstance(resp, SyncResponse) and not backlog:
+                    await gaps.fill_gaps(self.client, resp, token, self.policy.call)
             except Exception as exc:  # a dropped connection must not end the bot
                 resp = exc
             if not isinstance(resp, SyncResponse):
@@ -110,11 +121,21 @@ class MatrixBot:
                 log.warning("Matrix sync failed (%r); retrying in %.0f s", resp, delay)
                 await asyncio.sleep(delay)
                 continue
+            try:
+                accepted = await self.accept_commands(resp, backlog=backlog)
+            except Exception:  # nothing recorded: the same sync is read again
+                failures += 1
+                log.exception("Matrix: recording the commands of a sync failed; syncing again")
+                await asyncio.sleep(min(60.0, 2.0**failures))
+                continue
             failures = 0
             token = resp.next_batch
             try:
-                await state.set_sync_token(token)  # before handling: at-most-once
-                await self.on_sync(resp, backlog=backlog)
+                await state.set_sync_token(token)  # before any command runs
+            except Exception:  # its commands are recorded: a replay will not run them again
+                log.exception("Matrix: storing the sync position failed")
+            try:
+                await self.on_sync(resp, backlog=backlog, accepted=accepted)
             except Exception:
                 log.exception("Matrix: handling a sync failed; its events are skipped")
             if first:
@@ -126,6 +147,18 @@ class MatrixBot:
                 )
                 await self._after_first_sync()
             first = backlog = False
+
+    async def _catch_up_on_commands(self) -> None:
+        """Answer the commands a previous run left unanswered, and send what it left queued."""
+        try:
+            told = await self.commands.answer_interrupted(
+                datetime.fromtimestamp(self._clock(), UTC)
+            )
+            if told:
+                log.info("Matrix: %d command(s) interrupted by the last stop were answered", told)
+            await self.outbox.resume()
+        except Exception:  # the bot still starts; the records stay for the next start
+            log.exception("Matrix: answering interrupted commands failed")
 
     async def _after_first_sync(self) -> None:
         """Catch up on departures, then purge departed rooms now and every few hours."""
@@ -183,11 +216,35 @@ class MatrixBot:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.outbox.close()
         await self.client.close()
 
     # --- one sync ------------------------------------------------------------------------
 
-    async def on_sync(self, resp: SyncResponse, *, backlog: bool) -> None:
+    async def accept_commands(
+        self, resp: SyncResponse, *, backlog: bool
+    ) -> list[tuple[Context, Parsed]]:
+        """The sync's commands, recorded in the database; nothing runs yet."""
+        if backlog:
+            return []  # first start: nothing said before the bot was running is answered
+        found = []
+        for room_id, joined in resp.rooms.join.items():
+            sources = [e.source for e in joined.state] + [e.source for e in joined.timeline.events]
+            if any(_is_encryption(ev) for ev in sources):
+                continue
+            for ev in _after_own_join(joined.timeline.events, self.user_id):
+                parsed = self._parse(room_id, ev)
+                if parsed is not None:
+                    found.append(parsed)
+        return await self.commands.accept(found)
+
+    async def on_sync(
+        self,
+        resp: SyncResponse,
+        *,
+        backlog: bool,
+        accepted: Sequence[tuple[Context, Parsed]] = (),
+    ) -> None:
         for room_id, invite in resp.rooms.invite.items():
             self._on_invite(room_id, invite.invite_state)
         for room_id, left in resp.rooms.leave.items():
@@ -196,24 +253,39 @@ class MatrixBot:
             sources = [e.source for e in joined.state] + [e.source for e in joined.timeline.events]
             if any(_is_encryption(ev) for ev in sources):
                 self._spawn(self._refuse_encrypted(room_id), room_id)
-                continue
-            if backlog:
-                continue  # first start: nothing said before the bot was running is answered
-            for ev in _after_own_join(joined.timeline.events, self.user_id):
-                self._on_event(room_id, ev)
+        for ctx, parsed in accepted:
+            self._spawn(self._run(ctx, parsed), ctx.room_id)
 
     def _on_event(self, room_id: str, ev: dict[str, Any]) -> None:
+        """One event on its own (tests feed events this way): accepted, then run."""
+        parsed = self._parse(room_id, ev)
+        if parsed is not None:
+            self._spawn(self._accept_and_run(parsed), room_id)
+
+    async def _accept_and_run(self, parsed: tuple[Context, Parsed, str]) -> None:
+        for ctx, command in await self.commands.accept([parsed]):
+            await self._run(ctx, command)
+
+    def _parse(self, room_id: str, ev: dict[str, Any]) -> tuple[Context, Parsed, str] | None:
+        """A command for us (or its usage error) with its text; None for anything else."""
         ctx_command = self._command(room_id, ev)
         if ctx_command is None:
-            return
+            return None
         ctx, body = ctx_command
         try:
             command = router.parse(body, self.prefix)
         except router.UsageError as exc:
-            self._spawn(self._usage(ctx, str(exc)), room_id)
-            return
-        if command is not None:
-            self._spawn(self._run_command(ctx, command), room_id)
+            return ctx, exc, body
+        return None if command is None else (ctx, command, body)
+
+    async def _run(self, ctx: Context, parsed: Parsed) -> None:
+        """Answer one accepted command; its record is closed once it is answered. Cancelled
+        (the bot stops), it stays open and is answered at the next start."""
+        if isinstance(parsed, router.UsageError):
+            await self._usage(ctx, str(parsed))
+        else:
+            await self._run_command(ctx, parsed)
+        await self.commands.finish(ctx)
 
     def _command(self, room_id: str, ev: dict[str, Any]) -> tuple[Context, str] | None:
         """The event as a command context and its text, or None if it is not one for us."""
@@ -230,10 +302,10 @@ class MatrixBot:
             return None  # an edit of a command is not a second command
         ts = ev.get("origin_server_ts")
         if not isinstance(ts, int) or ts < self._started_ms:
-            return None
+            return None  # _started_ms is set on the very first start only
         body = router.strip_reply_fallback(content["body"])
-        if not router.addressed(body, self.prefix) or not self._first_time(event_id):
-            return None
+        if not router.addressed(body, self.prefix):
+            return None  # each event runs once: tracking.CommandLog.accept records it
         in_reply = (rel.get("m.in_reply_to") or {}).get("event_id")
         thread_root = rel.get("event_id") if rel.get("rel_type") == "m.thread" else None
         if thread_root is not None and rel.get("is_falling_back"):
@@ -246,14 +318,6 @@ class MatrixBot:
             reply_to=in_reply if isinstance(in_reply, str) else None,
         )
         return ctx, body
-
-    def _first_time(self, event_id: str) -> bool:
-        if event_id in self._seen:
-            return False
-        self._seen[event_id] = None
-        if len(self._seen) > _SEEN_MAX:
-            self._seen.popitem(last=False)
-        return True
 
     async def _run_command(self, ctx: Context, command: router.Command) -> None:
         async with self._slots:

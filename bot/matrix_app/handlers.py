@@ -79,6 +79,8 @@ class Context:
     thread_root: str | None = None
     reply_to: str | None = None
     """The event the command replies to (not a thread's fallback), e.g. an uploaded file."""
+    command_id: int | None = None
+    """Its record in the database (storage.commands), once accepted."""
 
     @property
     def scope(self) -> str:
@@ -86,7 +88,7 @@ class Context:
 
     @property
     def target(self) -> Target:
-        return Target(self.room_id, self.event_id, self.thread_root)
+        return Target(self.room_id, self.event_id, self.thread_root, self.command_id)
 
 
 Handler = Callable[["Handlers", Context, argparse.Namespace], Awaitable[None]]

@@ -56,7 +56,12 @@ async def test_a_plain_command_counts_once(bot: MatrixBot) -> None:
         None,
     )
     assert body == "!tw help" and ctx.scope == f"matrix:{ROOM}"
-    assert bot._command(ROOM, message("!tw help")) is None  # the same event id again
+    parsed = bot._parse(ROOM, message("!tw help"))
+    assert parsed is not None
+    (accepted,) = await bot.commands.accept([parsed])
+    assert accepted[0].command_id is not None
+    again = bot._parse(ROOM, message("!tw help"))  # the same event id again (a replay)
+    assert again is not None and await bot.commands.accept([again]) == []
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from nio import AsyncClient, LoginResponse, RoomCreateResponse, RoomMessagesResponse
 
@@ -10,6 +12,8 @@ from bot.matrix_app.outbox import Outbox
 from bot.matrix_app.publisher import MatrixPublisher
 from bot.matrix_app.ratelimit import RetryPolicy
 from bot.usecases.scheduler import TargetGone
+from storage.commands import MatrixOutboxRepository
+from storage.database import open_database
 from tests.matrix.homeserver import Homeserver
 
 DIGEST = Answer(
@@ -18,15 +22,19 @@ DIGEST = Answer(
 )
 
 
-async def test_digest_is_an_inert_notice_and_a_retried_slot_posts_once(synapse: Homeserver) -> None:
+async def test_digest_is_an_inert_notice_and_a_retried_slot_posts_once(
+    synapse: Homeserver, tmp_path: Path
+) -> None:
     user = synapse.register("digestbot", "digest-password")
     client = AsyncClient(synapse.url, user)
+    db = await open_database(tmp_path / "outbox.db")
+    outbox = Outbox(client, RetryPolicy(), MatrixOutboxRepository(db, user))
     try:
         assert isinstance(await client.login("digest-password"), LoginResponse)
         created = await client.room_create(name="digests")
         assert isinstance(created, RoomCreateResponse)
         await client.sync(timeout=0)
-        publisher = MatrixPublisher(client, Outbox(client, RetryPolicy()))
+        publisher = MatrixPublisher(client, outbox)
         first = await publisher.publish(created.room_id, DIGEST, idempotency_key="digest-1-slot")
         again = await publisher.publish(created.room_id, DIGEST, idempotency_key="digest-1-slot")
         assert first == again  # same transaction id: the homeserver keeps one event
@@ -42,4 +50,6 @@ async def test_digest_is_an_inert_notice_and_a_retried_slot_posts_once(synapse: 
         with pytest.raises(TargetGone):
             await publisher.publish("!nowhere:localhost", DIGEST)
     finally:
+        await outbox.close()
         await client.close()
+        await db.close()

@@ -1,16 +1,19 @@
-"""429 / M_LIMIT_EXCEEDED: the wait the server asks for, then a cap, and other rooms go on.
+"""429 / M_LIMIT_EXCEEDED: the wait the server asks for, and an answer is never dropped.
 
 A real nio client (configured as the bot configures it) talks to a small homeserver fake on
-127.0.0.1 that answers the send endpoint the way Synapse does when it rate-limits. Waits
-are recorded by an injected sleep, so the test checks the durations asked for without
-spending them.
+127.0.0.1 that answers the send endpoint the way Synapse does when it rate-limits. Every
+message goes through the durable outbox in a real SQLite file. Waits are recorded by an
+injected sleep (which takes only a few milliseconds), so the test checks the durations asked
+for without spending them. Against a real Synapse with tight limits: test_matrix_outages.py.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -19,8 +22,11 @@ from bot.matrix_app.client import make_client
 from bot.matrix_app.outbox import Outbox, RoomFailed, Target
 from bot.matrix_app.ratelimit import RetryPolicy
 from bot.settings import MatrixSettings
+from storage.commands import MatrixOutboxRepository
+from storage.database import open_database
 
 LIMITED = {"errcode": "M_LIMIT_EXCEEDED", "error": "Too Many Requests"}
+OK = (200, {}, {"event_id": "$sent"})
 
 
 @dataclass
@@ -38,17 +44,21 @@ class FakeHomeserver:
         status, headers, body = answers.pop(0) if len(answers) > 1 else answers[0]
         return web.json_response(body, status=status, headers=headers)
 
+    def tries(self, room: str) -> list[str]:
+        return [txn for r, txn in self.requests if r == room]
+
 
 @pytest.fixture
 async def fake() -> AsyncIterator[tuple[FakeHomeserver, str]]:
-    ok = (200, {}, {"event_id": "$sent"})
     server = FakeHomeserver(
         script={
-            "!header:x": [(429, {"Retry-After": "7"}, LIMITED), ok],
-            "!body:x": [(429, {}, {**LIMITED, "retry_after_ms": 2500}), ok],
-            "!bare:x": [(429, {}, LIMITED), ok],
-            "!stuck:x": [(429, {"Retry-After": "30"}, LIMITED)],
-            "!fine:x": [ok],
+            "!header:x": [(429, {"Retry-After": "7"}, LIMITED), OK],
+            "!body:x": [(429, {}, {**LIMITED, "retry_after_ms": 2500}), OK],
+            "!bare:x": [(429, {}, LIMITED), OK],
+            "!long:x": [(429, {"Retry-After": "30"}, LIMITED)] * 8 + [OK],
+            "!down:x": [(502, {}, {"errcode": "M_UNKNOWN", "error": "Bad Gateway"})] * 2 + [OK],
+            "!gone:x": [(403, {}, {"errcode": "M_FORBIDDEN", "error": "not in room"})],
+            "!fine:x": [OK],
         }
     )
     app = web.Application()
@@ -65,7 +75,9 @@ async def fake() -> AsyncIterator[tuple[FakeHomeserver, str]]:
 
 
 @asynccontextmanager
-async def outbox_for(url: str, sleeps: list[float], **policy: float) -> AsyncIterator[Outbox]:
+async def outbox_for(
+    url: str, db_path: Path, sleeps: list[float], *, wait: float = 30.0
+) -> AsyncIterator[tuple[Outbox, MatrixOutboxRepository]]:
     """An Outbox on a client set up exactly as the bot's, with waits recorded, not slept."""
     settings = MatrixSettings(homeserver=url, user_id="@bot:x", access_token="test-token")
     client = make_client(settings)
@@ -73,50 +85,90 @@ async def outbox_for(url: str, sleeps: list[float], **policy: float) -> AsyncIte
 
     async def record(seconds: float) -> None:
         sleeps.append(seconds)
+        await asyncio.sleep(0.01)
 
+    db = await open_database(db_path)
+    queue = MatrixOutboxRepository(db, "@bot:x")
+    outbox = Outbox(client, RetryPolicy(sleep=record), queue, wait=wait)  # type: ignore[arg-type]
     try:
-        yield Outbox(client, RetryPolicy(sleep=record, **policy))  # type: ignore[arg-type]
+        yield outbox, queue
     finally:
+        await outbox.close()
         await client.close()
+        await db.close()
 
 
-async def test_retry_after_header_is_honoured_with_the_same_transaction(fake) -> None:  # type: ignore[no-untyped-def]
+async def until_sent(queue: MatrixOutboxRepository) -> None:
+    for _ in range(500):
+        if await queue.waiting() == 0:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the outbox never emptied")
+
+
+async def test_retry_after_header_is_honoured_with_the_same_transaction(fake, tmp_path) -> None:  # type: ignore[no-untyped-def]
     server, url = fake
     sleeps: list[float] = []
-    async with outbox_for(url, sleeps) as outbox:
+    async with outbox_for(url, tmp_path / "q.db", sleeps) as (outbox, queue):
         assert await outbox.notice(Target("!header:x"), "hello") == "$sent"
+        assert await queue.waiting() == 0
     assert sleeps == [7.0]
     (first, second) = server.requests
     assert first == second  # one transaction id: a retried send cannot post twice
 
 
-async def test_retry_after_ms_in_the_body_and_a_default(fake) -> None:  # type: ignore[no-untyped-def]
+async def test_retry_after_ms_in_the_body_and_a_default(fake, tmp_path) -> None:  # type: ignore[no-untyped-def]
     _server, url = fake
     sleeps: list[float] = []
-    async with outbox_for(url, sleeps, default_wait=5.0) as outbox:
+    async with outbox_for(url, tmp_path / "q.db", sleeps) as (outbox, _queue):
         await outbox.notice(Target("!body:x"), "hello")
         await outbox.notice(Target("!bare:x"), "hello")
     assert sleeps == [2.5, 5.0]
 
 
-async def test_past_the_cap_the_room_fails_and_other_rooms_still_get_answers(fake) -> None:  # type: ignore[no-untyped-def]
+async def test_a_long_rate_limit_never_drops_the_answer(fake, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Eight 429s asking for 30 s each (the old cap gave up after 5 retries or 120 s): the
+    caller stops waiting, the message stays queued and goes out, once, with one
+    transaction id; other rooms get their answers meanwhile."""
     server, url = fake
     sleeps: list[float] = []
-    async with outbox_for(url, sleeps, max_retries=3, max_total_wait=120.0) as outbox:
-        with pytest.raises(RoomFailed):
-            await outbox.notice(Target("!stuck:x"), "hello")
+    async with outbox_for(url, tmp_path / "q.db", sleeps, wait=0.02) as (outbox, queue):
+        assert await outbox.notice(Target("!long:x"), "hello") is None  # not sent yet
+        assert await queue.waiting() == 1
+        outbox._wait = 30.0
         assert await outbox.notice(Target("!fine:x"), "hello") == "$sent"
-    assert sleeps == [30.0, 30.0, 30.0]
-    assert [room for room, _ in server.requests].count("!stuck:x") == 4
-    assert set(outbox.failed_rooms) == {"!stuck:x"}
-    assert "rate limited" in outbox.failed_rooms["!stuck:x"]
+        await until_sent(queue)
+    assert sleeps == [30.0] * 8
+    tries = server.tries("!long:x")
+    assert len(tries) == 9 and len(set(tries)) == 1
+    assert outbox.failed_rooms == {}
 
 
-async def test_a_long_wait_counts_against_the_total_cap(fake) -> None:  # type: ignore[no-untyped-def]
+async def test_an_outage_backs_off_and_a_refusal_is_final(fake, tmp_path) -> None:  # type: ignore[no-untyped-def]
     server, url = fake
     sleeps: list[float] = []
-    async with outbox_for(url, sleeps, max_retries=10, max_total_wait=45.0) as outbox:
+    async with outbox_for(url, tmp_path / "q.db", sleeps) as (outbox, queue):
+        assert await outbox.notice(Target("!down:x"), "hello") == "$sent"
         with pytest.raises(RoomFailed):
-            await outbox.notice(Target("!stuck:x"), "hello")
-    assert sleeps == [30.0]  # a second 30 s wait would pass the 45 s cap
-    assert len(server.requests) == 2
+            await outbox.notice(Target("!gone:x"), "hello")
+        assert await queue.waiting() == 0
+    assert sleeps == [2.0, 4.0]  # 502, 502, then sent
+    assert len(server.tries("!gone:x")) == 1  # a 403 is not retried
+    assert set(outbox.failed_rooms) == {"!gone:x"}
+
+
+async def test_a_queued_answer_is_sent_by_the_next_start(fake, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The bot stops (or dies) while an answer waits out a rate limit; the next start sends
+    it, with the transaction id it was given, so it is stored once."""
+    server, url = fake
+    server.script["!later:x"] = [(429, {"Retry-After": "30"}, LIMITED)]
+    sleeps: list[float] = []
+    async with outbox_for(url, tmp_path / "q.db", sleeps, wait=0.05) as (outbox, queue):
+        assert await outbox.notice(Target("!later:x", "$cmd"), "your answer") is None
+        assert await queue.waiting() == 1
+    first_try = server.tries("!later:x")[0]
+    server.script["!later:x"] = [OK]
+    async with outbox_for(url, tmp_path / "q.db", sleeps) as (outbox, queue):
+        assert await outbox.resume() == 1
+        await until_sent(queue)
+    assert set(server.tries("!later:x")) == {first_try}

@@ -52,7 +52,7 @@ async def test_the_sync_token_is_stored_before_any_handler_runs(tmp_path: Path) 
         bot = room.bot
         state = BotState(room.services.state, BOT)
 
-        async def crashing_handler(resp: Any, *, backlog: bool) -> None:
+        async def crashing_handler(resp: Any, *, backlog: bool, **_: Any) -> None:
             seen.append(await state.sync_token())
             raise RuntimeError("a handler died half-way")
 
