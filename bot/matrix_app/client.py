@@ -30,6 +30,9 @@ def make_client(settings: MatrixSettings) -> AsyncClient:
         encryption_enabled=False,
         store_sync_tokens=False,
         request_timeout=60,
+        # nio retries a lost connection itself, waiting up to this long between tries: after
+        # an outage of the homeserver the bot is back within 10 s, not a minute.
+        max_timeout_retry_wait_time=10,
     )
     client = AsyncClient(settings.homeserver, settings.user_id, config=config)
     client.user_id = settings.user_id  # nio sets it at login; the filters need it from the start

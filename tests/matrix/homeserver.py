@@ -13,11 +13,13 @@ import hmac
 import io
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -58,8 +60,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def homeserver_config(base: Path, port: int, secret: str) -> dict[str, Any]:
-    """homeserver.yaml as data (JSON is YAML): loopback only, SQLite, no rate limits to hit."""
+def homeserver_config(
+    base: Path, port: int, secret: str, overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """homeserver.yaml as data (JSON is YAML): loopback only, SQLite, no rate limits to hit
+    (unless `overrides` sets some, e.g. a tight rc_message)."""
     return {
         "server_name": SERVER_NAME,
         "pid_file": str(base / "homeserver.pid"),
@@ -99,6 +104,7 @@ def homeserver_config(base: Path, port: int, secret: str) -> dict[str, Any]:
         "rc_invites": {"per_room": _RELAXED, "per_user": _RELAXED, "per_issuer": _RELAXED},
         "rc_media_create": _RELAXED,
         "rc_presence": {"per_user": _RELAXED},
+        **(overrides or {}),
     }
 
 
@@ -126,36 +132,51 @@ class Homeserver:
     base: Path
     process: subprocess.Popen[bytes] | None = None
     passwords: dict[str, str] = field(default_factory=dict)
+    python: Path | None = None
 
     @classmethod
-    def start(cls, python: Path, base: Path, timeout: float = 60.0) -> Homeserver:
+    def start(
+        cls,
+        python: Path,
+        base: Path,
+        timeout: float = 60.0,
+        overrides: dict[str, Any] | None = None,
+    ) -> Homeserver:
+        """`overrides`: homeserver.yaml keys to change (e.g. rc_message for a rate-limit test)."""
         port = free_port()
         secret = "test-shared-secret"
         base.mkdir(parents=True, exist_ok=True)
         (base / "log.yaml").write_text(_LOG_CONFIG.format(path=base / "homeserver.log"))
         config = base / "homeserver.yaml"
-        config.write_text(json.dumps(homeserver_config(base, port, secret), indent=2))
-        out = (base / "stdout.log").open("wb")
-        process = subprocess.Popen(
-            [str(python), "-m", "synapse.app.homeserver", "-c", str(config)],
-            cwd=base,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "SYNAPSE_CACHE_FACTOR": "0.5"},
-        )
-        out.close()
-        hs = cls(url=f"http://127.0.0.1:{port}", secret=secret, base=base, process=process)
+        config.write_text(json.dumps(homeserver_config(base, port, secret, overrides), indent=2))
+        hs = cls(url=f"http://127.0.0.1:{port}", secret=secret, base=base, python=python)
+        hs.run(timeout)
+        return hs
+
+    def run(self, timeout: float = 60.0) -> None:
+        """Start the process (again, after `stop`: same port, same database) and wait until
+        it answers."""
+        assert self.python is not None
+        with (self.base / "stdout.log").open("ab") as out:
+            self.process = subprocess.Popen(
+                [str(self.python), "-m", "synapse.app.homeserver", "-c", "homeserver.yaml"],
+                cwd=self.base,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "SYNAPSE_CACHE_FACTOR": "0.5"},
+            )
+        process = self.process
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise RuntimeError(f"Synapse exited with {process.returncode}:\n{hs.log_tail()}")
+                raise RuntimeError(f"Synapse exited with {process.returncode}:\n{self.log_tail()}")
             try:
-                with _LOOPBACK.open(f"{hs.url}/_matrix/client/versions", timeout=2):
-                    return hs
+                with _LOOPBACK.open(f"{self.url}/_matrix/client/versions", timeout=2):
+                    return
             except OSError:
                 time.sleep(0.1)
-        hs.stop()
-        raise RuntimeError(f"Synapse did not answer within {timeout:.0f} s:\n{hs.log_tail()}")
+        self.stop()
+        raise RuntimeError(f"Synapse did not answer within {timeout:.0f} s:\n{self.log_tail()}")
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -175,10 +196,17 @@ class Homeserver:
                 text += "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) + "\n"
         return text
 
-    def api(self, method: str, path: str, body: dict | None = None, token: str = "") -> dict:
+    def api(
+        self,
+        method: str,
+        path: str,
+        body: dict | None = None,
+        token: str = "",
+        prefix: str = "/_matrix/client/v3",
+    ) -> dict:
         """One plain client-server API call, for set-up done before any event loop runs."""
         request = urllib.request.Request(
-            f"{self.url}/_matrix/client/v3{path}",
+            f"{self.url}{prefix}{path}",
             data=None if body is None else json.dumps(body).encode(),
             headers={"Content-Type": "application/json"}
             | ({"Authorization": f"Bearer {token}"} if token else {}),
@@ -195,6 +223,17 @@ class Homeserver:
             "password": self.passwords[user_id],
         }
         return str(self.api("POST", "/login", body)["access_token"])
+
+    def exempt_from_rate_limits(self, user_id: str, admin_token: str) -> None:
+        """Synapse's admin API `override_ratelimit` (what README tells admins to do for the
+        bot): 0 messages per second and 0 burst mean no limit at all."""
+        self.api(
+            "POST",
+            f"/users/{urllib.parse.quote(user_id)}/override_ratelimit",
+            {"messages_per_second": 0, "burst_count": 0},
+            admin_token,
+            prefix="/_synapse/admin/v1",
+        )
 
     def register(self, username: str, password: str, admin: bool = False) -> str:
         """Shared-secret registration (admin API): nonce, then an HMAC-SHA1 signed request."""
@@ -297,6 +336,22 @@ class BotProcess:
         if self.process is None or self.process.poll() is not None:
             self.start()
 
+    def kill(self) -> None:
+        """kill -9: no chance to clean up or to answer anything."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+        self.process = None
+
+    def pause(self) -> None:
+        """SIGSTOP: the process is frozen (a stalled VM, a debugger), its sockets stay open."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     def stop(self) -> int:
         """SIGTERM, as a service manager would; returns the exit status."""
         if self.process is None:
@@ -314,10 +369,11 @@ class BotProcess:
 
 
 def write_bot_config(
-    path: Path, homeserver: str, user_id: str, inviters: list[str], db: Path
+    path: Path, homeserver: str, user_id: str, inviters: list[str], db: Path, extra: str = ""
 ) -> Path:
+    """`extra`: more TOML tables before [storage] and [matrix] (a [fetch] table, say)."""
     path.write_text(
-        "[storage]\n"
+        extra + "\n[storage]\n"
         f"path = {json.dumps(str(db))}\n"
         "\n[matrix]\n"
         f"homeserver = {json.dumps(homeserver)}\n"
