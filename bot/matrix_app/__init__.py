@@ -2,10 +2,11 @@
 
 `run_matrix(services, settings)` logs in, syncs and answers commands until it is cancelled,
 then closes the connection. Modules, one job each: client (nio set-up, login, stored
-state), app (the sync loop and which events count), router (command text → Command),
-handlers (one method per command), history (a room or thread → ThreadDoc), html (answers →
-m.notice HTML), outbox (sending, threads, images), ratelimit (429s with a cap), power
-(power levels).
+state), app (the sync loop and which events count), gaps (limited timelines read back),
+router (command text → Command), tracking (commands from acceptance to answer, and after
+a restart), handlers (one method per command), history (a room or thread → ThreadDoc),
+html (answers → m.notice HTML), outbox (the durable send queue, threads, images),
+ratelimit (429 waits), power (power levels).
 """
 
 from __future__ import annotations
