@@ -2,9 +2,11 @@
 
 Start-up work lives in setup_hook (on_ready fires again on every reconnect); the one
 exception is reconciling guild departures, which needs the guild list and so runs on every
-on_ready, idempotently. Commands are never synced on start: only `/sync` (owner) or
-`threadwise run --sync-commands` do it, and `command_payload()` shows exactly what a sync
-would send without connecting.
+on_ready, idempotently. Each deferred interaction is recorded (storage.commands) until it
+is answered; at the next start, one a crash or restart left unanswered is told so, by
+editing its "thinking…" answer while its 15-minute token lasts. Commands are never synced
+on start: only `/sync` (owner) or `threadwise run --sync-commands` do it, and
+`command_payload()` shows exactly what a sync would send without connecting.
 """
 
 from __future__ import annotations
@@ -20,11 +22,21 @@ import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
-from bot.discord_app.glue import NO_MENTIONS, BotBase, Responder, history_enabled
+from bot.core.render import interrupted_text
+from bot.discord_app.glue import (
+    DEADLINE_MARGIN,
+    INTERACTION_LIFETIME,
+    NO_MENTIONS,
+    BotBase,
+    Responder,
+    history_enabled,
+    token_gone,
+)
 from bot.errors import ConfigError, ThreadwiseError
 from bot.settings import Settings
 from bot.usecases.services import Services
 from cogs import make_cogs
+from storage.commands import CommandRepository, OpenCommand
 
 if TYPE_CHECKING:
     from storage.members import Reconciled
@@ -103,24 +115,35 @@ class ThreadwiseTree(app_commands.CommandTree):
         responder = bot.responders.pop(interaction.id, None) or Responder(
             bot, interaction, private=True
         )
-        text = describe_error(error)
-        if text is None:
-            original = getattr(error, "original", error)
-            command = interaction.command.qualified_name if interaction.command else "?"
-            log.error(
-                "command /%s failed (guild %s, channel %s, user %s, options %s)",
-                command,
-                interaction.guild_id,
-                interaction.channel_id,
-                interaction.user.id if interaction.user else "?",
-                _options(interaction),
-                exc_info=original,
-            )
-            text = GENERIC_FAILURE
         try:
-            await responder.fail(text)
-        except Exception:  # the reply itself failed (Discord down, token gone): log, stop
-            log.exception("could not tell the user about an error in /%s", interaction.command)
+            await _tell_error(interaction, responder, error)
+        finally:
+            await responder.close()
+
+
+async def _tell_error(
+    interaction: discord.Interaction, responder: Responder, error: app_commands.AppCommandError
+) -> None:
+    """One order for every error: a user error or check failure is told as is; anything
+    else is logged with its context and the user gets a generic reply."""
+    text = describe_error(error)
+    if text is None:
+        original = getattr(error, "original", error)
+        command = interaction.command.qualified_name if interaction.command else "?"
+        log.error(
+            "command /%s failed (guild %s, channel %s, user %s, options %s)",
+            command,
+            interaction.guild_id,
+            interaction.channel_id,
+            interaction.user.id if interaction.user else "?",
+            _options(interaction),
+            exc_info=original,
+        )
+        text = GENERIC_FAILURE
+    try:
+        await responder.fail(text)
+    except Exception:  # the reply itself failed (Discord down, token gone): log, stop
+        log.exception("could not tell the user about an error in /%s", interaction.command)
 
 
 def _options(interaction: discord.Interaction) -> dict[str, Any]:
@@ -149,6 +172,8 @@ class ThreadwiseBot(BotBase):
         self.clock = clock
         self.history_enabled = history_enabled(settings)
         self.responders: dict[int, Responder] = {}
+        self.command_log: CommandRepository | None = None
+        """Interactions being answered (set at login, once the application id is known)."""
         # Guild joins, removals and the start-up reconcile each read the guild cache and
         # then write departures; one at a time, so none writes from a stale view.
         self._guild_lock = asyncio.Lock()
@@ -173,6 +198,10 @@ class ThreadwiseBot(BotBase):
 
     async def setup_hook(self) -> None:
         """Runs once per login, before the gateway connects (unlike on_ready)."""
+        self.command_log = CommandRepository(
+            self.services.db, "discord", str(self.application_id), clock=self.clock
+        )
+        await self.answer_interrupted()
         for cog in make_cogs(self):
             await self.add_cog(cog)
         if self.sync_on_start:
@@ -197,10 +226,63 @@ class ThreadwiseBot(BotBase):
     ) -> None:
         """A command that returned without answering still gets an answer."""
         responder = self.responders.pop(interaction.id, None)
-        if responder is not None and not responder.delivered:
+        if responder is None:
+            return
+        if not responder.delivered:
             log.warning("/%s finished without an answer", command.qualified_name)
             with contextlib.suppress(discord.HTTPException):
                 await responder.say("Done.")
+        await responder.close()
+
+    # --- interactions a restart cut short ----------------------------------------------------
+
+    async def answer_interrupted(self) -> int:
+        """Tell each interaction an earlier run deferred and never answered that it was cut
+        short, by editing its "thinking…" answer; returns how many were told.
+
+        Only while its 15-minute token lasts: after that Discord accepts nothing more for
+        it. An answer that did arrive (the run died before noting it) is left alone: the
+        original answer is read first, and only a "thinking…" or progress line is replaced.
+        """
+        assert self.command_log is not None
+        told = 0
+        try:
+            for command in await self.command_log.unfinished():
+                if not self.owns_scope(command.scope):
+                    continue  # another process's shards: it may still be answering
+                if await self._tell_interrupted(command):
+                    told += 1
+                await self.command_log.finish(command.id, "interrupted")
+            await self.command_log.prune(self.clock() - timedelta(days=7))
+        except Exception:  # the bot still starts; what is left is retried at the next start
+            log.exception("answering interactions interrupted by the last stop failed")
+        if told:
+            log.info("told %d interrupted interaction(s) that the bot restarted", told)
+        return told
+
+    async def _tell_interrupted(self, command: OpenCommand) -> bool:
+        where = command.reply_to
+        created = _parse_time(where.get("created_at"))
+        app_id, token = where.get("application_id"), where.get("token")
+        if command.answered or not app_id or not token or created is None:
+            return False
+        if self.clock() >= created + INTERACTION_LIFETIME - DEADLINE_MARGIN:
+            log.warning("interaction %s was cut short and its token has expired", command.key)
+            return False
+        webhook = discord.Webhook.partial(int(app_id), token, client=self)
+        try:
+            original = await webhook.fetch_message("@original")  # type: ignore[arg-type]
+            if not (original.flags.loading or original.content.startswith("⏳")):
+                return False  # the answer got there before the stop
+            text = interrupted_text(command.what, stores=bool(where.get("stores")))
+            await webhook.edit_message(  # type: ignore[arg-type]
+                "@original", content=text, embeds=[], allowed_mentions=NO_MENTIONS
+            )
+        except discord.HTTPException as exc:
+            if not token_gone(exc):
+                log.warning("could not tell interaction %s it was cut short: %s", command.key, exc)
+            return False
+        return True
 
     # --- guild lifecycle -------------------------------------------------------------------
 
@@ -291,6 +373,13 @@ class ThreadwiseBot(BotBase):
         """The first purge waits for the start-up reconcile: an old departure of a guild
         that re-added the bot while it was offline is cleared there, not purged."""
         await self._reconciled.wait()
+
+
+def _parse_time(value: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
 
 
 class ShardedThreadwiseBot(ThreadwiseBot, commands.AutoShardedBot):

@@ -23,6 +23,7 @@ from discord.ext import commands
 from bot.discord_app.render import Outgoing, render_plain
 from bot.settings import Settings
 from bot.usecases.services import IngestResult, Services
+from storage.commands import CommandRepository
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class BotBase(commands.Bot):
     clock: Callable[[], datetime]
     history_enabled: bool
     responders: dict[int, Responder]
+    command_log: CommandRepository | None
 
 
 def guild_only(obj: Any) -> Any:
@@ -160,17 +162,53 @@ class Responder:
         self.private = private
         self.original_used = False
         self.delivered = False
+        self.command_id: int | None = None
+        """The interaction's record (storage.commands) while it is being answered."""
         self._token_dead = False
         self._in_channel = False
 
     @classmethod
     async def start(cls, itx: discord.Interaction, *, private: bool = False) -> Responder:
-        """Defer at once (Discord allows 3 s for the first response)."""
+        """Defer at once (Discord allows 3 s for the first response), then record the
+        interaction, so a restart before the answer still answers it (ThreadwiseBot)."""
         bot = bot_of(itx)
         responder = cls(bot, itx, private=private)
         bot.responders[itx.id] = responder
         await itx.response.defer(ephemeral=private, thinking=True)
+        await responder._record()
         return responder
+
+    async def _record(self) -> None:
+        commands = getattr(self.bot, "command_log", None)
+        if commands is None or self.itx.guild_id is None:
+            return
+        what, stores = describe_interaction(self.itx)
+        reply_to = {
+            "application_id": str(self.itx.application_id),
+            "token": self.itx.token,
+            "created_at": self.itx.created_at.isoformat(),
+            "stores": stores,
+        }
+        try:
+            self.command_id = await commands.accept(
+                str(self.itx.id), f"discord:{self.itx.guild_id}", what, reply_to
+            )
+        except Exception:  # the answer matters more than its record
+            log.exception("could not record interaction %s", self.itx.id)
+
+    async def _answered(self) -> None:
+        if self.command_id is not None and not self.delivered:
+            with contextlib.suppress(Exception):
+                await self.bot.command_log.answered(self.command_id)
+
+    async def close(self) -> None:
+        """The command is over (answered, or its error told): its record is closed."""
+        command_id, self.command_id = self.command_id, None
+        if command_id is not None:
+            try:
+                await self.bot.command_log.finish(command_id)
+            except Exception:
+                log.exception("could not close the record of interaction %s", self.itx.id)
 
     @property
     def deadline(self) -> datetime:
@@ -205,6 +243,7 @@ class Responder:
                     self._token_dead = True
             await self._via_channel(message, attach, filename, first=not self._in_channel)
             self._in_channel = True
+        await self._answered()
         self.delivered = True
 
     async def fail(self, text: str) -> None:
@@ -215,6 +254,7 @@ class Responder:
             await itx.response.send_message(
                 message.content or "", ephemeral=True, allowed_mentions=NO_MENTIONS
             )
+            await self._answered()
             self.delivered = True
             return
         if self.original_used and not self.expired():
@@ -222,6 +262,7 @@ class Responder:
                 await itx.followup.send(
                     message.content or "", ephemeral=True, allowed_mentions=NO_MENTIONS, wait=True
                 )
+                await self._answered()
                 self.delivered = True
                 return
         await self.send([message])
@@ -342,6 +383,30 @@ class Progress:
         if not self._editing:
             task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+def describe_interaction(itx: discord.Interaction) -> tuple[str, bool]:
+    """What a command does, for the answer after a restart, and whether it stores something."""
+    name = itx.command.qualified_name if itx.command else "command"
+    options = itx.namespace
+    if name == "thread ingest":
+        url = getattr(options, "url", None)
+        attachment = getattr(options, "file", None)
+        if url:
+            return f"ingesting {_short(str(url))}", True
+        if attachment is not None:
+            return f"ingesting {_short(getattr(attachment, 'filename', 'the file'))}", True
+        return "ingesting this channel's messages", True
+    if name == "Ingest this thread":
+        return "ingesting this thread's messages", True
+    if name == "thread refresh":
+        return f"refreshing {_short(str(getattr(options, 'thread', '')))}", True
+    return f"answering /{name}", False
+
+
+def _short(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def ingest_status(result: IngestResult) -> str:

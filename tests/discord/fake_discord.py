@@ -9,7 +9,10 @@ as Discord does:
   6000 across a message's embeds, 10 embeds;
 - one initial response per interaction (400, code 40060 "already acknowledged");
 - interaction tokens last 15 minutes (401, code 50027 "Invalid Webhook Token"). The fake's
-  clock can be moved forward to play a long job without waiting for it.
+  clock can be moved forward to play a long job without waiting for it;
+- a deferred response is an original message in the loading state ("thinking…", flag
+  LOADING = 128) until it is edited; GET /webhooks/{app}/{token}/messages/@original
+  returns it as it stands.
 """
 
 from __future__ import annotations
@@ -182,6 +185,7 @@ class FakeDiscord:
         self.messages: dict[int, list[dict[str, Any]]] = {}
         self.attachments: dict[str, bytes] = {}
         self.acknowledged: dict[str, int] = {}  # token → interaction id
+        self.originals: dict[str, dict[str, Any]] = {}  # token → the original response
         self.gateway_guilds: list[int] = []
         self.gateway_received: list[dict[str, Any]] = []
         self.identified = asyncio.Event()
@@ -329,6 +333,8 @@ class FakeDiscord:
             created = discord.utils.snowflake_time(self.acknowledged[token])
             if self.now() - created > TOKEN_LIFETIME:
                 return 401, {"code": 50027, "message": "Invalid Webhook Token"}
+            if p[3:] == ["messages", "@original"]:
+                return self._original(m, token, r.json or {})
             channel_id = 1
             return 200, self._message(channel_id, r.json or {})
         if p[0] == "channels" and len(p) >= 3 and p[2] == "messages":
@@ -425,6 +431,11 @@ class FakeDiscord:
             return 400, {"code": 40060, "message": "Interaction has already been acknowledged."}
         self.acknowledged[token] = interaction_id
         flags = (body.get("data") or {}).get("flags", 0) or 0
+        if body.get("type") in (4, 5):  # a message, or "thinking…" until it is edited
+            loading = 128 if body.get("type") == 5 else 0
+            self.originals[token] = self._message(
+                1, {**(body.get("data") or {}), "flags": flags | loading}
+            )
         return 200, {
             "interaction": {
                 "id": str(interaction_id),
@@ -433,6 +444,20 @@ class FakeDiscord:
                 "response_message_ephemeral": bool(flags & 64),
             }
         }
+
+    def _original(self, method: str, token: str, body: dict[str, Any]) -> tuple[int, Any]:
+        original = self.originals.get(token)
+        if original is None:
+            return 404, {"code": 10008, "message": "Unknown Message"}
+        if method == "PATCH":
+            for key in ("content", "embeds"):
+                if key in body:
+                    original[key] = body[key] or ([] if key == "embeds" else "")
+            original["flags"] = original["flags"] & ~128  # no longer "thinking…"
+        elif method == "DELETE":
+            del self.originals[token]
+            return 204, None
+        return 200, original
 
     def _message(self, channel_id: int, body: dict[str, Any]) -> dict[str, Any]:
         return {
