@@ -14,6 +14,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core import render
+from bot.core.models import StoredThread
 from bot.discord_app.glue import (
     HISTORY_OFF,
     BotBase,
@@ -28,7 +29,7 @@ from bot.discord_app.glue import (
 from bot.discord_app.history import read_history
 from bot.discord_app.render import render_answer
 from bot.errors import SourceError, UserError
-from bot.usecases.services import IngestResult
+from bot.usecases.services import IngestResult, ProgressFn
 
 _JUMP = re.compile(r"^https://(?:\w+\.)?discord(?:app)?\.com/channels/(\d+)/(\d+)$")
 
@@ -54,9 +55,26 @@ class ThreadsCog(
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.menu)
+        if self.bot.history_enabled:  # digests and refreshes read new messages through it
+            self.bot.services.chat_readers["discord"] = self.reread
 
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
+        if self.bot.services.chat_readers.get("discord") == self.reread:
+            del self.bot.services.chat_readers["discord"]
+
+    async def reread(
+        self, thread: StoredThread, progress: ProgressFn | None = None
+    ) -> IngestResult:
+        """The chat reader for Services.refresh: a Discord thread or channel ingested with
+        `here` is read again and what is new is stored (a digest does this first)."""
+        jump = _JUMP.match(thread.source_url or "")
+        if jump is None:
+            raise UserError(f"“{thread.name}” has no Discord channel to read again")
+        if f"discord:{jump.group(1)}" != thread.scope:
+            raise UserError("That thread came from another server.")
+        channel = await self._channel(int(jump.group(2)))
+        return await self._ingest_channel(channel, thread.scope, thread.name, progress)
 
     @app_commands.command(name="ingest", description="Store a thread from a URL, a file or here")
     @app_commands.describe(
@@ -119,7 +137,7 @@ class ThreadsCog(
         channel: object,
         scope: str,
         name: str | None,
-        progress: Progress,
+        progress: Progress | ProgressFn | None,
     ) -> IngestResult:
         if not self.bot.history_enabled:  # decided at start-up, with the intents
             raise UserError(HISTORY_OFF)
@@ -128,7 +146,8 @@ class ThreadsCog(
         if isinstance(channel, discord.PartialMessageable):  # a thread the cache never saw
             channel = await self._channel(channel.id)
         skip = await self.bot.services.opted_out(scope)
-        progress("Reading the message history…")
+        if progress is not None:
+            progress("Reading the message history…")
         doc = await read_history(channel, skip, progress=progress)  # type: ignore[arg-type]
         return await self.bot.services.ingest_doc(scope, doc, name=name, progress=progress)
 
@@ -139,18 +158,8 @@ class ThreadsCog(
     async def refresh(self, itx: discord.Interaction, thread: str) -> None:
         responder = await Responder.start(itx, private=True)
         scope = scope_of(itx)
-        async with responder.progress() as progress:
-            stored = next(
-                (t for t in await self.bot.services.list_threads(scope) if t.name == thread), None
-            )
-            jump = _JUMP.match(stored.source_url or "") if stored is not None else None
-            if stored is not None and stored.source_kind == "discord" and jump:
-                if int(jump.group(1)) != itx.guild_id:
-                    raise UserError("That thread came from another server.")
-                channel = await self._channel(int(jump.group(2)))
-                result = await self._ingest_channel(channel, scope, stored.name, progress)
-            else:
-                result = await self.bot.services.refresh(scope, thread, progress=progress)
+        async with responder.progress() as progress:  # a Discord thread: through `reread`
+            result = await self.bot.services.refresh(scope, thread, progress=progress)
         await responder.say(ingest_status(result))
 
     async def _channel(self, channel_id: int) -> discord.abc.Messageable:

@@ -36,8 +36,9 @@ from nio import (
     SyncResponse,
 )
 
+from bot.core.models import StoredThread
 from bot.settings import Settings
-from bot.usecases.services import Services
+from bot.usecases.services import IngestResult, Services
 from storage.commands import CommandRepository, MatrixOutboxRepository
 from storage.members import Reconciled
 
@@ -78,6 +79,7 @@ class MatrixBot:
         self.outbox = Outbox(client, self.policy, MatrixOutboxRepository(services.db, account))
         self.commands = CommandLog(CommandRepository(services.db, "matrix", account), self.outbox)
         self.handlers = Handlers(services, settings, client, self.outbox, self.policy.call)
+        services.chat_readers["matrix"] = self._reread  # digests read new messages first
         self.prefix = settings.matrix.command_prefix
         self._clock = clock
         self._started_ms = 0
@@ -86,6 +88,9 @@ class MatrixBot:
         self._refused: set[str] = set()  # encrypted rooms already told and left
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(MAX_PARALLEL_COMMANDS)
+
+    async def _reread(self, thread: StoredThread, progress: object = None) -> IngestResult:
+        return await self.handlers.reread(thread, progress)  # tests swap the handlers
 
     @property
     def user_id(self) -> str:

@@ -29,6 +29,7 @@ from nio.api import MATRIX_MEDIA_API_PATH
 
 from bot.core import render
 from bot.core.digest import digest_answer
+from bot.core.models import StoredThread
 from bot.core.schedule import Cadence
 from bot.core.summary import SummaryRequest
 from bot.errors import SourceError, ThreadwiseError, UserError
@@ -168,7 +169,7 @@ class Handlers:
         async with self._typing(ctx):
             if source.lower() == "here":
                 source_ = history.Source(ctx.room_id, ctx.thread_root)
-                result = await self._ingest_room(ctx, source_, args.name)
+                result = await self._ingest_room(ctx.scope, source_, args.name)
             elif source.startswith(("http://", "https://")):
                 result = await self.services.ingest_url(ctx.scope, source, name=args.name)
             elif not source and ctx.reply_to:
@@ -180,11 +181,20 @@ class Handlers:
                 )
         await self.outbox.notice(ctx.target, _ingest_status(result, self.prefix))
 
+    async def reread(self, thread: StoredThread, progress: object = None) -> IngestResult:
+        """The chat reader for Services.refresh (registered by the bot): a thread ingested
+        from a room or an m.thread is read again and what is new is stored. A digest of it
+        calls this before it is composed, so it never misses the new messages."""
+        source = history.Source.from_url(thread.source_url or "")
+        if source is None or f"matrix:{source.room_id}" != thread.scope:
+            raise UserError(f"“{thread.name}” was not read from this room")
+        return await self._ingest_room(thread.scope, source, name=thread.name)
+
     async def _ingest_room(
-        self, ctx: Context, source: history.Source, name: str | None = None
+        self, scope: str, source: history.Source, name: str | None = None
     ) -> IngestResult:
         events, truncated = await history.read_history(self.client, source, self.retrying)
-        skip = {self.client.user_id, *await self.services.opted_out(ctx.scope)}
+        skip = {self.client.user_id, *await self.services.opted_out(scope)}
         notes = (f"Read only the latest {len(events)} events.",) if truncated else ()
         doc = history.events_to_thread(
             events,
@@ -192,12 +202,12 @@ class Handlers:
             title=self._title(source, events),
             skip_senders=skip,
             command_prefix=self.prefix,
-            names=self._name_of(ctx.room_id),
+            names=self._name_of(source.room_id),
             notes=notes,
         )
         if not doc.posts:
             raise UserError("there are no messages to ingest here yet")
-        return await self.services.ingest_doc(ctx.scope, doc, name=name)
+        return await self.services.ingest_doc(scope, doc, name=name)
 
     async def _ingest_upload(self, ctx: Context, event_id: str, name: str | None) -> IngestResult:
         resp = await self.retrying(lambda: self.client.room_get_event(ctx.room_id, event_id))
@@ -222,17 +232,8 @@ class Handlers:
         return await self.services.ingest_bytes(ctx.scope, download, name=name)
 
     async def thread_refresh(self, ctx: Context, args: argparse.Namespace) -> None:
-        threads = await self.services.list_threads(ctx.scope)
-        key = args.name.strip().lower()
-        thread = next((t for t in threads if t.name == key), None)
-        async with self._typing(ctx):
-            if thread is not None and thread.source_kind == "matrix":
-                source = history.Source.from_url(thread.source_url or "")
-                if source is None or source.room_id != ctx.room_id:
-                    raise UserError(f"“{thread.name}” was not read from this room")
-                result = await self._ingest_room(ctx, source, name=thread.name)
-            else:
-                result = await self.services.refresh(ctx.scope, args.name)
+        async with self._typing(ctx):  # a room's thread goes through `reread`
+            result = await self.services.refresh(ctx.scope, args.name)
         await self.outbox.notice(ctx.target, _ingest_status(result, self.prefix))
 
     async def thread_list(self, ctx: Context, args: argparse.Namespace) -> None:

@@ -4,8 +4,10 @@ One pass (`Scheduler.run_due`) does, for every due schedule this process can pub
 
 1. claim it in the database (one atomic UPDATE; another process gets nothing; on
    PostgreSQL several processes each take a different one, FOR UPDATE SKIP LOCKED);
-2. refresh its threads that have a source URL through `Services.refresh` (a failing source
-   becomes a note in the digest, never an error for the others);
+2. refresh its threads that have a source through `Services.refresh`: a forum URL, or a
+   chat (a Matrix room, a Discord thread) through the running adapter's reader, so a
+   digest of a chat sees its new messages (a failing source becomes a note in the digest,
+   never an error for the others);
 3. build the digest off the event loop: its summary through `services.analyses` (a worker
    process for big threads, a worker thread for small ones, cached per thread revision),
    the counting in a worker thread, reading only the posts after the mark;
@@ -73,6 +75,8 @@ RunStatus = Literal["sent", "empty", "failed", "target_gone", "claim_lost"]
 RETRY_FIRST = timedelta(minutes=1)
 RETRY_MAX = timedelta(hours=1)
 MISSED_COUNT_LIMIT = 100
+_REFRESHABLE = ("http://", "https://", "matrix:")
+"""Sources a digest re-reads first: forum URLs, Discord jump links, Matrix rooms."""
 
 
 def utcnow() -> datetime:
@@ -147,16 +151,17 @@ async def build_digest(
 ) -> tuple[Digest, dict[int, int]]:
     """The digest of `threads` since their marks, and thread id → next mark.
 
-    Threads with a source URL are refreshed first; a failure is a note in the digest. Only
-    the posts after each mark are read (plus the few old posts its replies answer): the
-    digest is about them, and a 10,000-post thread read whole costs the loop ~0.4 s.
+    Threads with a source (a forum URL, a chat) are refreshed first; a failure is a note in
+    the digest. Only the posts after each mark are read (plus the few old posts its replies
+    answer): the digest is about them, and a 10,000-post thread read whole costs the loop
+    ~0.4 s.
     """
     parts: list[ThreadDigest] = []
     marks: dict[int, int] = {}
     algorithm = services.settings.summary.algorithm
     for item in threads:
         notes: list[str] = []
-        if refresh and item.source_url and item.source_url.startswith(("http://", "https://")):
+        if refresh and item.source_url and item.source_url.startswith(_REFRESHABLE):
             try:
                 await services.refresh(scope, item.name)
             except ThreadwiseError as exc:

@@ -46,6 +46,10 @@ if TYPE_CHECKING:
 ProgressFn = Callable[[str], None]
 """Called (possibly from a worker thread) with a short human-readable progress line."""
 
+ChatReader = Callable[["StoredThread", "ProgressFn | None"], Awaitable["IngestResult"]]
+"""Re-reads a thread ingested from a chat (a Matrix room, a Discord thread) and stores
+what is new: a chat adapter registers one in `Services.chat_readers` for its source kind."""
+
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
@@ -162,6 +166,9 @@ class Services:
         self._ingest_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self.scopes = ScopeRepository(db)
         self.state = BotStateRepository(db)
+        self.chat_readers: dict[str, ChatReader] = {}
+        """source kind ("matrix", "discord") → the running adapter's reader; a refresh of
+        a chat thread (by hand or before a digest) goes through it."""
 
     @functools.cached_property
     def fetcher(self) -> SafeFetcher:
@@ -366,8 +373,12 @@ class Services:
         self, scope: str, name: str, *, progress: ProgressFn | None = None, full: bool = False
     ) -> IngestResult:
         """Re-read a stored thread from the last page read before (`full`: from page 1, to
-        catch edits and deletions on earlier pages too); only what changed is written."""
+        catch edits and deletions on earlier pages too); only what changed is written.
+        A chat thread is re-read by its adapter's reader, when that adapter is running."""
         thread = await self._thread(scope, name)
+        reader = self.chat_readers.get(thread.source_kind)
+        if reader is not None:
+            return await reader(thread, progress)
         if thread.source_kind in ("discord", "matrix"):
             raise UserError(
                 f"“{thread.name}” was read from chat history; refresh it with the bot's own "

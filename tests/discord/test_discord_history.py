@@ -3,6 +3,7 @@ members are left out. History is read by discord.py's own paging from the fake R
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import discord
@@ -12,7 +13,10 @@ from fake_discord import FakeDiscord, user_json
 
 from bot.core.models import Block
 from bot.discord_app.history import message_blocks, messages_to_doc
+from bot.discord_app.publisher import DiscordPublisher
+from bot.usecases.scheduler import Scheduler
 from bot.usecases.services import Services
+from storage.digests import DigestRepository
 
 LENA = (730000000000000011, "Lena")
 OMAR = (730000000000000012, "Omar")
@@ -264,3 +268,32 @@ async def test_refused_menu_for_members(history_bot, fake, services) -> None:
     (reply,) = requests
     assert "Manage Server" in reply.json["data"]["content"]
     assert await services.list_threads(SCOPE) == []
+
+
+async def test_a_digest_of_a_chat_thread_reads_the_new_messages_itself(
+    history_bot, fake, services: Services
+) -> None:
+    """Issue 16, item 11: nobody runs /thread refresh; the scheduled digest reads the
+    channel's new messages before it is composed."""
+    fake.add_channel(text_channel(CHANNEL_A, GUILD_A, "general"), conversation(fake, 12))
+    driver = Driver(history_bot, fake)
+    await driver.command("thread", sub("ingest", opt("here", True)))
+    await driver.command("digest", sub("add", opt("thread", "general"), opt("time", "08:00")))
+    (schedule,) = await DigestRepository(services.db).list(SCOPE)
+    fake.messages[CHANNEL_A].extend(
+        [
+            message_json(fake, LENA, "The bakery agreed to keep one loading bay for deliveries."),
+            message_json(fake, OMAR, "Then the lane can run the whole length of Harbour Road."),
+            message_json(fake, PRIYA, "I will write that into our consultation answer tonight."),
+        ]
+    )
+    history_bot._ready.set()  # no gateway in tests: the bot counts as connected (private API)
+    scheduler = Scheduler(services, {"discord": DiscordPublisher(history_bot)})
+    assert schedule.next_run_at is not None
+    (report,) = await scheduler.run_due(schedule.next_run_at)
+    assert report.status == "sent" and report.digest is not None
+    assert report.digest.new_posts == 3
+    assert not [n for t in report.digest.threads for n in t.notes]  # read without trouble
+    posted = [r for r in fake.requests if r.route == f"POST /channels/{CHANNEL_A}/messages"]
+    shown = json.dumps([r.json for r in posted])
+    assert "3 new posts" in shown and "Harbour Road" in shown

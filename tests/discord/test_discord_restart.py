@@ -20,11 +20,11 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from bot.usecases.services import Services
 from discord_helpers import Driver, opt, sub
 from fake_discord import APP_ID, FakeDiscord
 
 from bot.settings import Settings
+from bot.usecases.services import Services
 from storage.database import Database
 
 

@@ -240,6 +240,32 @@ async def test_room_history_is_ingested_with_replies_and_without_the_bot(
         assert "Updated reading: 1 new posts" in body(refreshed), body(refreshed)
 
 
+async def test_a_digest_of_a_room_reads_its_new_messages_itself(
+    synapse: Homeserver, accounts: Accounts, bot: BotProcess
+) -> None:
+    """Issue 16, item 11: no `thread refresh` in between; the digest reads the room first."""
+    async with (
+        person(synapse, accounts.alice) as alice,
+        person(synapse, accounts.bob) as bob,
+    ):
+        room_id = await room_with_bot(alice, accounts, bob=bob)
+        await alice.send(room_id, "The allotment shed needs a new padlock before winter.")
+        await bob.send(room_id, "I can buy one at the hardware shop on Friday.")
+        stored = await command(alice, room_id, "!tw thread ingest here --name shed")
+        assert "Stored" in body(stored), body(stored)
+        added = await command(alice, room_id, "!tw digest add shed --at 07:00")
+        assert "saved" in body(added), body(added)
+        ((schedule_id,),) = db_rows(
+            bot.db, "SELECT id FROM digest_schedules WHERE scope = ?", f"matrix:{room_id}"
+        )
+        await bob.send(room_id, "Bought it: a brass padlock with two keys.")
+        await alice.send(room_id, "Thank you, the spare key goes into the rota box.")
+        preview = await command(alice, room_id, f"!tw digest now {schedule_id}")
+        assert f"Preview of digest #{schedule_id}: 2 new posts" in body(preview), body(preview)
+        assert "rota box" in body(preview) or "brass padlock" in body(preview)
+        assert "Could not refresh" not in body(preview)
+
+
 async def test_command_in_a_thread_is_answered_in_that_thread(
     synapse: Homeserver, accounts: Accounts, bot: BotProcess
 ) -> None:
