@@ -46,18 +46,32 @@ async def fill_gaps(
         timeline = joined.timeline
         if not timeline.limited or not timeline.prev_batch:
             continue
+        if any(_joins(e.source, client.user_id) for e in timeline.events):
+            continue  # a room joined in this sync: what came before the join is not ours
         missed = await _read_back(client, room_id, timeline.prev_batch, since, retrying)
         known = {e.source.get("event_id") for e in timeline.events}
         missed = [e for e in missed if e.source.get("event_id") not in known]
         timeline.events[:0] = missed
         total += len(missed)
-        log.warning(
-            "Matrix: the sync of %s skipped events (a gap after a pause or an outage); "
-            "read %d missed events back with /messages",
-            room_id,
-            len(missed),
-        )
+        if missed:
+            log.warning(
+                "Matrix: the homeserver cut the sync of %s short (limited: a gap after a "
+                "pause or an outage); read %d missed events back with /messages",
+                room_id,
+                len(missed),
+            )
     return total
+
+
+def _joins(ev: dict[str, Any], user_id: str) -> bool:
+    """The bot's own join (not a profile change of a member who had joined already)."""
+    prev = (ev.get("unsigned") or {}).get("prev_content") or {}
+    return (
+        ev.get("type") == "m.room.member"
+        and ev.get("state_key") == user_id
+        and (ev.get("content") or {}).get("membership") == "join"
+        and prev.get("membership") != "join"
+    )
 
 
 async def _read_back(

@@ -84,8 +84,9 @@ class Outbox:
         self._wait = wait
         self._senders: dict[str, asyncio.Task[None]] = {}
         self._woken: set[str] = set()
-        self._delivered: dict[int, asyncio.Future[str]] = {}
-        self._early: dict[int, asyncio.Future[str]] = {}
+        self._delivered: dict[str, asyncio.Future[str]] = {}
+        """transaction id → its delivery, while someone waits for it."""
+        self._early: dict[str, asyncio.Future[str]] = {}
         """Settled before anyone waited (sent while `add` was still returning)."""
         self.failed_rooms: dict[str, str] = {}
         """room id → why its last message was refused; cleared by the next success."""
@@ -129,11 +130,11 @@ class Outbox:
     async def _send_all(
         self, target: Target, messages: list[tuple[str | None, dict[str, Any]]]
     ) -> list[str | None]:
-        ids = await self._enqueue(target, messages)
+        tx_ids = await self._enqueue(target, messages)
         loop = asyncio.get_running_loop()
         futures = [
-            self._early.pop(i, None) or self._delivered.setdefault(i, loop.create_future())
-            for i in ids
+            self._early.pop(t, None) or self._delivered.setdefault(t, loop.create_future())
+            for t in tx_ids
         ]
         done, _ = await asyncio.wait(futures, timeout=self._wait)
         if len(done) < len(futures):
@@ -157,15 +158,16 @@ class Outbox:
 
     async def _enqueue(
         self, target: Target, messages: list[tuple[str | None, dict[str, Any]]]
-    ) -> list[int]:
+    ) -> list[str]:
+        """Queue messages; their transaction ids (which also name them while queued)."""
         relation = target.relation()
         rows = [
             (tx_id or str(uuid.uuid4()), {**c, "m.relates_to": relation} if relation else c)
             for tx_id, c in messages
         ]
-        ids = await self._queue.add(target.room_id, rows, target.command_id)
+        await self._queue.add(target.room_id, rows, target.command_id)
         self.wake(target.room_id)
-        return ids
+        return [tx_id for tx_id, _ in rows]
 
     # --- the queue ------------------------------------------------------------------------
 
@@ -222,13 +224,13 @@ class Outbox:
             if isinstance(resp, RoomSendResponse):
                 await self._queue.remove(message.id)
                 self.failed_rooms.pop(message.room_id, None)
-                self._settle(message.id, result=resp.event_id)
+                self._settle(message.tx_id, result=resp.event_id)
                 return
             delay = retry_after(resp, self._policy.default_wait)
             if delay is None and not _temporary(resp):
                 why = f"send refused: {_why(resp)}"
                 await self._queue.remove(message.id)
-                self._settle(message.id, error=self._failed(message.room_id, why))
+                self._settle(message.tx_id, error=self._failed(message.room_id, why))
                 return
             if delay is None:
                 failures += 1
@@ -243,11 +245,11 @@ class Outbox:
             await self._policy.sleep(delay)
 
     def _settle(
-        self, message_id: int, *, result: str | None = None, error: Exception | None = None
+        self, tx_id: str, *, result: str | None = None, error: Exception | None = None
     ) -> None:
-        future = self._delivered.pop(message_id, None)
+        future = self._delivered.pop(tx_id, None)
         if future is None:
-            future = self._early[message_id] = asyncio.get_running_loop().create_future()
+            future = self._early[tx_id] = asyncio.get_running_loop().create_future()
             while len(self._early) > 1000:
                 self._early.pop(next(iter(self._early)))
         if future.done():

@@ -389,6 +389,7 @@ def write_bot_config(
 # --- a human with a Matrix client ------------------------------------------------------
 
 Event = dict[str, Any]
+_HUMAN_FILTER = {"room": {"timeline": {"limit": 1000}}}
 
 
 class Human:
@@ -459,8 +460,10 @@ class Human:
             await self.pump(min(1.0, left))
 
     async def pump(self, seconds: float = 0.0) -> None:
-        """One sync: collect what arrived (waiting up to `seconds` for something)."""
-        resp = await self.client.sync(timeout=int(seconds * 1000))
+        """One sync: collect what arrived (waiting up to `seconds` for something). The
+        timeline is large, so a burst of messages is never cut short here (Synapse's
+        default of 10 events would silently leave answers out)."""
+        resp = await self.client.sync(timeout=int(seconds * 1000), sync_filter=_HUMAN_FILTER)
         assert isinstance(resp, SyncResponse), resp
         for room_id, info in resp.rooms.join.items():
             self.events.setdefault(room_id, []).extend(e.source for e in info.timeline.events)

@@ -115,7 +115,7 @@ async def test_a_bot_paused_for_6_s_answers_every_command_once(
         await asyncio.sleep(max(0.0, 6.0 - (time.monotonic() - paused_at)))
         bot.resume()
         await assert_each_answered_once(alice, room_id, commands)
-    assert "skipped events" in bot.log_text()  # the gap is logged as a warning
+    assert "cut the sync of" in bot.log_text()  # the gap is logged as a warning
 
 
 # --- kill -9 during an ingest, and a command sent while the bot is down (item 10) -------------
