@@ -11,6 +11,8 @@ from typing import Any
 
 import asyncpg
 
+from storage.commands import CommandRepository, MatrixOutboxRepository
+from storage.database import open_database
 from tests.conftest import EXAMPLE_TEXT
 from tests.test_postgres_processes import json_thread, pg_config, sqlite_config, tw
 
@@ -81,6 +83,54 @@ def test_every_table_is_copied_and_the_answers_stay_the_same(tmp_path: Path, pg_
     again = tw(pg, "digest", "add", "chat2", "--at", "08:00", "--tz", "UTC", "--json")
     assert again.code == 0, again.err
     assert again.json()["id"] == before["digest list"][0]["id"] + 1
+
+
+def test_open_commands_and_waiting_matrix_answers_move_with_the_data(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A bot stopped with a command open and an answer still queued: after the move, the
+    PostgreSQL bot finds both, and its next records get ids after the copied ones."""
+    bot = "@bot:example.org"
+
+    async def leave_work_behind() -> tuple[int, int]:
+        db = await open_database(tmp_path / "threadwise.db")
+        try:
+            commands = CommandRepository(db, "matrix", bot)
+            done = await commands.accept("$done", "matrix:!a", "answering a", {"room_id": "!a"})
+            cut = await commands.accept("$cut", "matrix:!a", "ingesting b", {"room_id": "!a"})
+            assert done is not None and cut is not None
+            outbox = MatrixOutboxRepository(db, bot)
+            (queued,) = await outbox.add("!a", [("tx-1", {"body": "answer a"})], done)
+            await commands.finish(done)
+            return cut, queued
+        finally:
+            await db.close()
+
+    async def resume() -> None:
+        db = await open_database(pg_url)
+        try:
+            commands = CommandRepository(db, "matrix", bot)
+            (still,) = await commands.unfinished()
+            assert (still.id, still.key, still.reply_to) == (cut, "$cut", {"room_id": "!a"})
+            assert await commands.accept("$cut", "matrix:!a", "ingesting b") is None
+            outbox = MatrixOutboxRepository(db, bot)
+            waiting = await outbox.next_for("!a")
+            assert waiting is not None and (waiting.id, waiting.tx_id) == (queued, "tx-1")
+            assert waiting.content == {"body": "answer a"}
+            new = await commands.accept("$new", "matrix:!a", "answering c")
+            assert new is not None and new > cut
+            (later,) = await outbox.add("!a", [("tx-2", {"body": "answer c"})], new)
+            assert later > queued
+        finally:
+            await db.close()
+
+    cut, queued = asyncio.run(leave_work_behind())
+    moved = tw(sqlite_config(tmp_path), "migrate-storage", "--to", pg_url, "--json")
+    assert moved.code == 0, moved.err
+    tables = moved.json()["tables"]
+    assert (tables["bot_commands"], tables["matrix_outbox"]) == (2, 1)
+    assert asyncio.run(postgres_rows(pg_url)) == sqlite_rows(tmp_path / "threadwise.db")
+    asyncio.run(resume())
 
 
 def test_a_target_with_data_is_refused_and_left_alone(tmp_path: Path, pg_url: str) -> None:
