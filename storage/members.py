@@ -228,6 +228,14 @@ class ScopeRepository:
                 await conn.lock(scope_lock(scope))
                 for table in _SCOPE_DATA:
                     await conn.execute(f"DELETE FROM {table} WHERE scope = $1", scope)
+                # what the bots kept of its commands (their words, a Discord token) and
+                # answers still queued for a room it left go with it
+                await conn.execute("DELETE FROM bot_commands WHERE scope = $1", scope)
+                if scope.startswith("matrix:"):
+                    await conn.execute(
+                        "DELETE FROM matrix_outbox WHERE room_id = $1",
+                        scope.removeprefix("matrix:"),
+                    )
                 await conn.execute("DELETE FROM scope_departures WHERE scope = $1", scope)
         return gone
 

@@ -73,6 +73,33 @@ async def test_departed_scope_is_purged_only_after_grace(db_target):
         await db.close()
 
 
+async def test_a_purged_scope_takes_its_recorded_commands_and_queued_answers(db_target):
+    """The bots record commands (their words, a Discord token) and queue Matrix answers:
+    those of a guild or room purged after its grace period go with it."""
+    from storage.commands import CommandRepository, MatrixOutboxRepository
+
+    db = await open_database(db_target)
+    try:
+        room, other = "matrix:!gone:example.org", "matrix:!here:example.org"
+        commands = CommandRepository(db, "matrix", "@tw:example.org")
+        outbox = MatrixOutboxRepository(db, "@tw:example.org")
+        for scope in (room, other):
+            command = await commands.accept(f"$event-{scope}", scope, "ingest https://x.example/t")
+            await outbox.add(scope.removeprefix("matrix:"), [(f"tx-{scope}", {"body": "hi"})])
+            assert command is not None
+        scopes = ScopeRepository(db)
+        left = datetime(2026, 1, 1, tzinfo=UTC)
+        await scopes.mark_left(room, left)
+        assert await scopes.purge_departed(timedelta(days=7), now=left + timedelta(days=8)) == [
+            room
+        ]
+        remaining = await db.fetch("SELECT scope FROM bot_commands ORDER BY scope")
+        assert [r[0] for r in remaining] == [other]
+        assert await outbox.rooms_waiting() == ["!here:example.org"]
+    finally:
+        await db.close()
+
+
 async def departures(db: Database) -> dict[str, str]:
     return dict(await db.fetch("SELECT scope, left_at FROM scope_departures"))
 
