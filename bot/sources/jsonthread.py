@@ -1,9 +1,12 @@
 """Reader for threadwise's generic JSON thread format, which any tool can produce.
 
     {"title": str, "url": str?, "language": str?,
-     "posts": [{"id": str?, "author": str?, "time": ISO-8601?, "url": str?, "text": str}]}
+     "posts": [{"id": str?, "author": str?, "time": ISO-8601?, "url": str?, "text": str,
+                "reply_to": str?}]}
 
 Quotes may be inline in "text" (inferred later); lines starting with "> " are explicit quotes.
+"reply_to" names the "id" of the post this one answers (a reply that need not quote it), as
+Reddit parents and Discourse replies do.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from bot.core.models import Block, PostDoc, ThreadDoc
 from bot.errors import SourceError
 from bot.sources.plaintext import _blocks
 
-_POST_KEYS = {"id", "author", "time", "url", "text"}
+_POST_KEYS = {"id", "author", "time", "url", "text", "reply_to"}
 _TOP_KEYS = {"title", "url", "posts", "language"}
 
 
@@ -63,16 +66,25 @@ def _post(index: int, raw: Any) -> PostDoc:
     text = raw.get("text")
     if not isinstance(text, str):
         raise SourceError(f'{where} needs a "text" string')
-    source_id = raw.get("id")
-    if source_id is not None and not isinstance(source_id, str | int):
-        raise SourceError(f'{where}: "id" must be a string')
+    source_id = _opt_id(raw, "id", where)
+    reply_to = _opt_id(raw, "reply_to", where)
     return PostDoc(
         blocks=tuple(_blocks(text.replace("\r\n", "\n").split("\n"))),
         author=_opt_str(raw, "author", where),
-        source_id=None if source_id is None else str(source_id),
+        source_id=source_id,
         time=_time(raw.get("time"), where),
         url=_opt_str(raw, "url", where),
+        reply_to_source_id=reply_to if reply_to != source_id else None,
     )
+
+
+def _opt_id(obj: dict[str, Any], key: str, where: str) -> str | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise SourceError(f'{where}: "{key}" must be a string')
+    return str(value)
 
 
 def _opt_str(obj: dict[str, Any], key: str, where: str) -> str | None:
