@@ -107,19 +107,14 @@ def analyse(thread: AnalysedThread) -> Verdict:
         if r.to_author is not None
     )
     a, b = _sides_of(report)
-    return Verdict(splits=bool(a or b), sides=(a, b), replies=replies)
+    return Verdict(splits=report.sides.splits, sides=(a, b), replies=replies)
 
 
 def _sides_of(report: StanceReport) -> tuple[frozenset[str], frozenset[str]]:
-    found = getattr(report, "sides", None)
-    if found is not None:  # the sides analysis
-        if not found.sides:
-            return frozenset(), frozenset()
-        first, second = found.sides
-        return frozenset(first.members), frozenset(second.members)
-    # Before sides existed: the two biggest "who agrees with whom" groups stand for them.
-    groups = [frozenset(g) for g in report.groups]
-    return (groups[0] if groups else frozenset(), groups[1] if len(groups) > 1 else frozenset())
+    if not report.sides.sides:
+        return frozenset(), frozenset()
+    first, second = report.sides.sides
+    return frozenset(first.members), frozenset(second.members)
 
 
 # --- scoring ------------------------------------------------------------------------------------

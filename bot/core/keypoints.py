@@ -45,6 +45,23 @@ class _TermIds(dict[str, int]):
         return len(self._stems)
 
 
+@dataclass(frozen=True, slots=True)
+class SentenceVectors:
+    """Sparse unit TF-IDF vectors of the sentences, as parallel arrays of non-zero cells."""
+
+    row: np.ndarray
+    """The sentence of each cell."""
+    col: np.ndarray
+    """The term (stem id) of each cell."""
+    unit: np.ndarray
+    """The cell's weight; each sentence's weights have unit length."""
+    owners: np.ndarray
+    """The participant of each sentence."""
+    shortness: np.ndarray
+    """Per sentence, in (0, 1]: sentences under SHORT_SENTENCE_WORDS words count less."""
+    terms: int
+
+
 @dataclass
 class KeyPointIndex:
     """Sentences added in thread order, each with the participant who wrote it."""
@@ -60,6 +77,7 @@ class KeyPointIndex:
     _order: np.ndarray | None = None
     _scores: np.ndarray | None = None
     _starts: np.ndarray | None = None
+    _vectors: SentenceVectors | None = None
 
     def __post_init__(self) -> None:
         self._ids = _TermIds(self.stem)
@@ -104,6 +122,16 @@ class KeyPointIndex:
                 break
         return sorted(picked)
 
+    def vectors(self) -> SentenceVectors:
+        """Every sentence's unit TF-IDF vector (the sides analysis compares people's words)."""
+        if self._order is None:
+            self._score()
+        assert self._vectors is not None
+        return self._vectors
+
+    def text(self, index: int) -> str:
+        return self._texts[index]
+
     def _score(self) -> None:
         sentences = len(self._owners)
         owners = np.asarray(self._owners, dtype=np.int64)
@@ -111,6 +139,9 @@ class KeyPointIndex:
         np.cumsum(np.bincount(owners, minlength=len(starts) - 1), out=starts[1:])
         scores = np.full(sentences, -1.0)
         terms = max(1, self._ids.terms)
+        shortness = np.minimum(1.0, np.asarray(self._word_counts) / SHORT_SENTENCE_WORDS)
+        empty = np.zeros(0, dtype=np.int64)
+        self._vectors = SentenceVectors(empty, empty, np.zeros(0), owners, shortness, terms)
         if self._terms:
             sentence_of = np.repeat(np.arange(sentences, dtype=np.int64), self._term_counts)
             pairs, tf = np.unique(
@@ -122,13 +153,13 @@ class KeyPointIndex:
             weight = tf * idf[col]
             norm = np.sqrt(np.bincount(row, weight * weight, minlength=sentences))
             unit = weight / norm[row]
+            self._vectors = SentenceVectors(row, col, unit, owners, shortness, terms)
             # centroid of each participant's unit vectors (sentences without terms count too)
             per_owner = np.bincount(owners, minlength=len(starts) - 1)
             owner_of = owners[row]
             cells, cell_of = np.unique(owner_of * terms + col, return_inverse=True)
             centroid = np.bincount(cell_of, unit / per_owner[owner_of], minlength=len(cells))
             closeness = np.bincount(row, unit * centroid[cell_of], minlength=sentences)
-            shortness = np.minimum(1.0, np.asarray(self._word_counts) / SHORT_SENTENCE_WORDS)
             has_terms = np.asarray(self._term_counts) > 0
             scores[has_terms] = np.round(closeness * shortness, TIE_DECIMALS)[has_terms]
         # by participant, then best score first, then thread order

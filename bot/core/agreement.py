@@ -1,0 +1,561 @@
+"""Does a reply agree with what it answers? A transparent, checkable reading of its words.
+
+Every verdict keeps the words that decided it ("don't agree", "good point, but"), so a
+reader can check it. Statistical stance models need training data and hide their reasons;
+on forum replies, explicit cues right after the quote are the strongest checkable signal.
+The verdict here is the *text's* alone: whether a reply is finally shown as agreeing or
+disagreeing is decided with the sides of the whole thread (bot/core/sides.py).
+
+How a reply is read (`classify_reply`):
+
+1. Window: the first `WINDOW_SENTENCES` sentences of the reply. People state agreement or
+   disagreement up front, right after the quote; later sentences argue the point, and a
+   "wrong" or "however" there often concerns a third party or a side issue.
+2. Cues: phrase patterns for agreement ("I agree", "Exactly.", "good point", "you're
+   (probably) right", "This.", "+1", ...) and disagreement ("I disagree", "you're wrong",
+   "Not really.", "No,", "nonsense", "not true", "you don't need", "on the contrary", ...).
+   Words that are cues only in one use are matched only in that use: "exactly" and
+   "absolutely" as an answer ("Exactly.", "that's exactly right"), not as adverbs ("not
+   exactly comparable"); "wrong" said of the other's claim ("that's wrong"), not "prove me
+   wrong" or "what's wrong with"; "true" as a verdict ("True,", "that's true"). Overlapping
+   matches keep the earliest, then longest, phrase ("I was wrong" is a concession, not a
+   "was wrong").
+3. Negation: a cue is flipped when a negator ("not", "never", "no", any "n't" word) stands
+   at most `NEGATION_WINDOW` words before it in the same clause ("not a good point"), or
+   when a negated framing ("I don't think", "I doubt", "that's not", "I wouldn't say/call",
+   "not sure") opens the clause ("I don't think that's true"). Alone, a framing counts as
+   mild disagreement.
+4. Concession: agreement followed in the same sentence (or at the start of the next) by
+   "but"/"however"/"though"/"yet" ("True, but ...") is read as mild disagreement.
+5. Hedges ("maybe", "perhaps", "probably", ...) multiply the score by `HEDGE_FACTOR`, and a
+   cue inside a question counts `QUESTION_FACTOR` as much: either can leave a weak cue
+   below `LABEL_THRESHOLD` (then "unclear").
+6. Only when no cue fires: a reply that repeats the quoted claim with a negation added
+   ("Trams are cheap." → "Trams are not cheap.") disagrees. Otherwise the text is
+   "unclear". Sentiment is no evidence of agreement: "Sorry, I meant…" is polite, not
+   opposed, and "what a terrible accident" says nothing about the person answered.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+from bot.core.models import Segment
+from bot.core.summary import stop_words_for
+from bot.core.text import normalise_word, split_sentences, split_words, word_spans
+
+Label = Literal["agree", "disagree", "unclear"]
+
+WINDOW_SENTENCES = 2
+NEGATION_WINDOW = 3
+FRAMING_REACH = 4
+"""A negated framing scopes over a cue at most this many words further on."""
+HEDGE_FACTOR = 0.6
+QUESTION_FACTOR = 0.5
+LABEL_THRESHOLD = 0.3
+STRONG = 0.6
+"""A text verdict at least this strong is evidence on its own (a hedged "you're probably
+right" is 0.6; a lone "I'm not sure" framing, 0.4, is not)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Agreement:
+    """What the words of a reply say about the post they answer."""
+
+    label: Label
+    cue: str | None
+    """The deciding words as they appear in the reply."""
+    score: float
+    """Signed strength in [-1, 1]: > 0 leans agree, < 0 leans disagree."""
+    contrary: bool = False
+    """The opening words push back without a cue: a negation or a contrast ("Batteries
+    cover hours, not weeks", "It doesn't close to a factor of two", "But ...")."""
+    friendly: bool = False
+    """The opening words thank, congratulate, console or laugh ("thanks", "well done")."""
+
+    @property
+    def strong(self) -> bool:
+        return self.label != "unclear" and abs(self.score) >= STRONG
+
+
+# --- cues -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Cue:
+    pattern: re.Pattern[str]
+    polarity: int  # +1 agree, -1 disagree
+    weight: float
+    framing: bool = False  # a negated framing that can scope over the next cue
+
+
+def _cue(regex: str, polarity: int, weight: float, framing: bool = False) -> _Cue:
+    return _Cue(re.compile(regex, re.IGNORECASE), polarity, weight, framing)
+
+
+_NT = r"(?:n't|nt| not)"  # "don't", "dont", "do not" after the auxiliary's stem
+_ADV = r"(?:(?:completely|totally|fully|entirely|strongly|absolutely|really|wholeheartedly|mostly|do|have to|must|respectfully|kind of|sort of|broadly|largely|partly) )?"  # noqa: E501
+_END = r"(?=\s*(?:[.!,;:—–-]|$))"  # the cue is the whole answer: "Exactly." "Absolutely!"
+_YOU_OR_THAT = r"(?:you're|you are|youre|you were|that's|that is|thats|this is|it's|it is|its)"
+_ADVERB_RIGHT = r"(?:(?:absolutely|totally|quite|probably|likely|definitely|completely|so|dead|spot|exactly|100%|entirely|perfectly) )?"  # noqa: E501
+_NOT_PLACE = (
+    r"(?![-\w])(?!\s+(?:where|there|here|now|next|behind|in|at|on|by|before|after|up|down|"
+    r"back|into|out|over|around|through|away|off|to|wing)\b)"
+)  # "right" as a verdict, not "right where", "right-wing", "right now"
+
+AGREE, DISAGREE = 1, -1
+_CUES: tuple[_Cue, ...] = (
+    # agreement
+    _cue(rf"\bi {_ADV}agree\b(?: with (?:you|this|that|all of this|everything))?", AGREE, 1.0),
+    _cue(rf"\b(?:i'd|i would|i'll|we all|we both|we|i can) {_ADV}agree\b", AGREE, 0.8),
+    _cue(rf"^{_ADV}agreed?\b(?! to\b)", AGREE, 0.9),
+    _cue(r"\bi (?:could|can)(?:n't|nt| not) agree more\b", AGREE, 1.0),
+    _cue(r"\b(?:can't|cannot|can not) argue with (?:that|this|you)\b", AGREE, 0.9),
+    _cue(rf"^(?:yes,? )?(?:exactly|precisely)(?: (?:this|right|so|that|it))?{_END}", AGREE, 0.9),
+    _cue(
+        rf"\b{_YOU_OR_THAT} (?:exactly|precisely) (?:right|correct|it|my point|the point|"
+        r"what i (?:meant|said|think|was (?:going to|gonna|trying to) say))\b",
+        AGREE,
+        1.0,
+    ),
+    _cue(r"\b(?:very |really |a )?(?:good|great|fair|excellent|valid|strong) point\b", AGREE, 0.9),
+    _cue(r"\byou(?:'ve| have)? (?:got |make |made )?a (?:good |fair |valid )?point\b", AGREE, 0.8),
+    _cue(r"\bfair enough\b", AGREE, 0.7),
+    _cue(
+        r"^(?:that's|that is|thats|it's|it is) (?:a )?fair\b(?! (?:amount|bit|number|share|few))",
+        AGREE,
+        0.6,
+    ),
+    _cue(r"\bwell (?:said|put)\b", AGREE, 0.9),
+    _cue(r"\bspot on\b", AGREE, 0.9),
+    _cue(
+        rf"^(?:absolutely|definitely|certainly|totally|for sure|of course|100%){_END}", AGREE, 0.8
+    ),
+    _cue(rf"^indeed{_END}", AGREE, 0.7),
+    _cue(
+        rf"^true{_END}|^true enough\b|\b(?:that's|that is|thats|it's|it is|so|very|quite|"
+        r"all too|how|too|that's so|that is so|very very) true\b",
+        AGREE,
+        0.7,
+    ),
+    _cue(
+        rf"\b(?:you're|you are|youre|that's|that is|thats|quite) {_ADVERB_RIGHT}"
+        rf"(?:right|correct){_NOT_PLACE}",
+        AGREE,
+        1.0,
+    ),
+    _cue(r"^this\b(?=\s*(?:[.!^]|$|so much\b|exactly\b|100%|1000%|right here\b))", AGREE, 0.8),
+    _cue(r"(?<![\w+])\+1(?!\d)", AGREE, 0.9),
+    _cue(r"^(?:yes|yeah|yep|yup|yea|aye)\b(?!\?)", AGREE, 0.6),
+    _cue(r"\b(?:same here|me too|likewise)\b", AGREE, 0.6),
+    _cue(r"\bmakes? (?:a lot of |perfect |total |complete )?sense\b", AGREE, 0.5),
+    _cue(r"\b(?:good|great) (?:idea|call)\b", AGREE, 0.7),
+    _cue(r"\bi second (?:this|that|it)\b|\bseconded\b", AGREE, 0.8),
+    _cue(r"\b(?:you've|you have|you) (?:\w+ )?convinced me\b", AGREE, 0.8),
+    _cue(r"\bi stand corrected\b|\bi was wrong\b|\bmy (?:mistake|bad)\b", AGREE, 0.8),
+    _cue(r"\byou (?:may|might|could) (?:well )?be right\b", AGREE, 0.7),
+    _cue(rf"^(?:yes,? )?i think so{_END}|^i (?:believe|guess) so{_END}", AGREE, 0.6),
+    _cue(r"\b(?:changed|change|changes) my mind\b", AGREE, 0.8),
+    _cue(r"\b(?:that's|that is|thats|this is) exactly (?:what|how|why)\b", AGREE, 0.8),
+    _cue(
+        r"\b(?:i'm|i am|im) (?:completely |totally |fully |100% |right )?with you\b|"
+        r"^(?:completely |totally |fully |100% |right )?with you\b",
+        AGREE,
+        0.8,
+    ),
+    # disagreement
+    _cue(r"\b(?:a )?(?:bad|terrible|awful|poor|silly) idea\b", DISAGREE, 0.7),
+    _cue(rf"\bi {_ADV}disagree\b|\bdisagreed?\b", DISAGREE, 1.0),
+    _cue(rf"\bi (?:do{_NT}|dont|can{_NT}|cant|cannot) {_ADV}agree\b", DISAGREE, 1.0),
+    _cue(r"\bi beg to differ\b", DISAGREE, 1.0),
+    _cue(r"\babsolutely not\b|\bno way\b|\bof course not\b|\bnot at all\b", DISAGREE, 0.8),
+    _cue(
+        r"\b(?:(?:you're|you are|youre|you were|that's|that is|thats|this is|it's|it is|its|"
+        r"is|are|was|were|completely|totally|simply|just|dead|plain|so|quite|very|all|"
+        r"flat|flat out|clearly) )+wrong\b|^wrong\b|\bwrong (?:about|on|again)\b",
+        DISAGREE,
+        0.9,
+    ),
+    _cue(r"\b(?:incorrect|mistaken|untrue)\b", DISAGREE, 0.9),
+    _cue(r"\b(?:that's|that is|thats|it's|it is) false\b", DISAGREE, 0.9),
+    _cue(
+        r"^(?:well,? )?not (?:really|quite|exactly)\b|\bnot (?:really|quite|exactly) "
+        r"(?:true|right|correct|accurate|fair|how|what)\b",
+        DISAGREE,
+        0.8,
+    ),
+    _cue(r"^(?:no|nope|nah)\b(?=\s*(?:[,.!;:—–-]|$))", DISAGREE, 0.8),
+    _cue(r"^(?:nope|nah)\b", DISAGREE, 0.8),
+    _cue(
+        r"^(?:nonsense|rubbish|bollocks|bullshit|absurd|ridiculous|hogwash|bs)\b|"
+        r"\b(?:that's|that is|thats|this is|what|utter|complete|total|pure|such|it's|it is) "
+        r"(?:\w+ )?(?:nonsense|rubbish|bollocks|bullshit|absurd|ridiculous|hogwash)\b",
+        DISAGREE,
+        0.8,
+    ),
+    _cue(r"\bnot true\b|\b(?:isn't|is not|isnt) true\b", DISAGREE, 1.0),
+    _cue(
+        r"\b(?:not|isn't|aren't|is not|are not|wasn't|isnt|arent) (?:really |strictly |even )?"
+        r"(?:necessary|needed)\b|\bunnecessary\b|\bno need\b",
+        DISAGREE,
+        0.7,
+    ),
+    _cue(
+        rf"\b(?:you|we|they|one|i) (?:do{_NT}|dont) (?:really |even )?need\b|"
+        r"\b(?:nobody|no one|no-one) needs\b",
+        DISAGREE,
+        0.7,
+    ),
+    _cue(
+        r"\b(?:skeptical|sceptical|skeptic|sceptic|unconvinced)\b|\bnot convinced\b", DISAGREE, 0.7
+    ),
+    _cue(r"\bon the contrary\b|\bquite the opposite\b|\bthe opposite is true\b", DISAGREE, 0.9),
+    _cue(r"\bmisleading\b|\bthat's a stretch\b|\bthat is a stretch\b", DISAGREE, 0.7),
+    _cue(r"\b(?:a )?false (?:choice|dichotomy|equivalence)\b|\bstraw ?man\b", DISAGREE, 0.8),
+    _cue(r"\b(?:missing|missed|miss) the point\b", DISAGREE, 0.8),
+    _cue(
+        r"\b(?:that's|that is|thats|it's|it is|that seems) (?:a bit |rather |very |so )?unfair\b",
+        DISAGREE,
+        0.7,
+    ),
+    _cue(rf"\bi (?:do{_NT}|dont) buy (?:it|that|this|the)\b", DISAGREE, 0.8),
+    _cue(r"\bdoes(?:n't| not|nt) follow\b", DISAGREE, 0.7),
+    # negated framings: disagreement alone, a negation for the cue that follows them
+    _cue(rf"\bi (?:do{_NT}|dont) (?:think|believe)\b", DISAGREE, 0.6, framing=True),
+    _cue(r"\bi (?:seriously |really |highly |strongly )?doubt\b|\bdoubtful\b", DISAGREE, 0.8, True),
+    _cue(r"\b(?:that's|that is|thats|this is|it's|it is|its) not\b", DISAGREE, 0.5, framing=True),
+    _cue(r"\b(?:that|it|this) (?:isn't|isnt)\b", DISAGREE, 0.5, framing=True),
+    _cue(r"\bi (?:wouldn't|wouldnt|would not) (?:say|call)\b", DISAGREE, 0.5, framing=True),
+    _cue(r"\b(?:i'm |i am |im )?not (?:so |too |that )?sure\b", DISAGREE, 0.4, framing=True),
+)
+
+
+def _branches(pattern: str) -> list[str]:
+    """The top-level alternatives of a regex (`a|(b|c)` → `a`, `(b|c)`)."""
+    branches, depth, start, index, in_class = [], 0, 0, 0, False
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            if pattern[index + 1 : index + 2] == "]":  # "[]...]": a literal "]" first
+                index += 1
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            branches.append(pattern[start:index])
+            start = index + 1
+        index += 1
+    return [*branches, pattern[start:]]
+
+
+def _any_cue_pattern(cues: Sequence[_Cue]) -> re.Pattern[str]:
+    """One pattern that matches wherever some cue matches (a sentence it misses has no cue).
+
+    Running 51 patterns over every reply sentence was a third of a 10,000-post digest.
+    Branches that start with a word boundary share it, so it is tested once per position
+    instead of once per branch: about 5× cheaper than the cues it screens for.
+    """
+    bounded: list[str] = []
+    others: list[str] = []
+    for cue in cues:
+        for branch in _branches(cue.pattern.pattern):
+            if branch.startswith(r"\b"):
+                bounded.append(branch[2:])
+            else:
+                others.append(branch)
+    parts = [r"\b(?:" + "|".join(f"(?:{p})" for p in bounded) + ")"] if bounded else []
+    parts += [f"(?:{p})" for p in others]
+    return re.compile("|".join(parts), re.IGNORECASE)
+
+
+_ANY_CUE_RE = _any_cue_pattern(_CUES)
+
+_NEGATORS = frozenset(
+    (
+        "not",
+        "no",
+        "never",
+        "nothing",
+        "nobody",
+        "neither",
+        "nor",
+        "hardly",
+        "cannot",
+        "dont",
+        "doesnt",
+        "didnt",
+        "isnt",
+        "wasnt",
+        "arent",
+        "werent",
+        "wont",
+        "wouldnt",
+        "cant",
+        "couldnt",
+        "shouldnt",
+        "aint",
+        "hasnt",
+        "havent",
+    )
+)
+_CONTRAST_RE = re.compile(r"\b(?:but|however|though|although|yet)\b", re.IGNORECASE)
+_SAME_SENTENCE_CONTRAST_RE = re.compile(r"\b(?:but|however|though|although)\b", re.IGNORECASE)
+_SENTENCE_START_CONTRAST_RE = re.compile(r"\W*(?:but|however|though|yet)\b", re.IGNORECASE)
+"""Used with .match(text, start): anchored at the sentence start (a "^" would not be)."""
+_CONTRARY_RE = re.compile(
+    r"(?<![^\W_])(?:not|no|never|nobody|nothing|none|neither|nor|cannot|but|however|though|"
+    r"although|actually|instead|\w+n't|\w+nt)(?![^\W_])",
+    re.IGNORECASE,
+)
+_FRIENDLY_RE = re.compile(
+    r"\b(?:thanks?|thank you|thx|cheers|congrat\w*|welcome|well done|lovely|brilliant|"
+    r"awesome|haha\w*|lol|lmao|sorry to hear|sorry for your loss|condolences|rip|"
+    r"hope (?:this|that|it) helps|good luck)\b",
+    re.IGNORECASE,
+)
+_HEDGE_RE = re.compile(
+    r"\b(?:maybe|perhaps|possibly|probably|might|i guess|i suppose|sort of|kind of|somewhat|"
+    r"partly|partially|arguably)\b",
+    re.IGNORECASE,
+)
+_CLAUSE_BREAK_RE = re.compile(r"[,;:.!?()\[\]—–]|\bbut\b", re.IGNORECASE)
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'"})
+
+
+_NEGATOR_RE = re.compile(
+    r"(?<![^\W_])(?:" + "|".join(sorted(_NEGATORS)) + r")(?![^\W_])|n['’‘`]t(?![^\W_])",
+    re.IGNORECASE,
+)
+"""Finds a text's negators before it is tokenised (a superset of `_is_negator`'s words)."""
+
+
+def _is_negator(word: str) -> bool:
+    return word in _NEGATORS or word.endswith("n't")
+
+
+@dataclass(slots=True)
+class _Match:
+    start: int
+    end: int
+    cue: _Cue
+    sentence: int
+    polarity: int = 0
+    weight: float = 0.0
+    text: str = ""
+    consumed: bool = False
+
+
+def _window(reply: str) -> list[tuple[int, int]]:
+    """(start, end) spans of the first WINDOW_SENTENCES sentences in the normalised reply."""
+    spans: list[tuple[int, int]] = []
+    cursor = 0
+    for sentence in (s for line in reply.splitlines() for s in split_sentences(line)):
+        start = reply.find(sentence, cursor)
+        if start < 0:
+            continue
+        spans.append((start, start + len(sentence)))
+        cursor = start + len(sentence)
+        if len(spans) == WINDOW_SENTENCES:
+            break
+    return spans
+
+
+def _find_matches(text: str, spans: list[tuple[int, int]]) -> list[_Match]:
+    found: list[_Match] = []
+    for number, (start, end) in enumerate(spans):
+        sentence = text[start:end]
+        if _ANY_CUE_RE.search(sentence) is None:
+            continue
+        for cue in _CUES:
+            for m in cue.pattern.finditer(sentence):
+                if m.end() > m.start():
+                    found.append(_Match(start + m.start(), start + m.end(), cue, number))
+    found.sort(key=lambda m: (m.start, -(m.end - m.start)))
+    kept: list[_Match] = []
+    for match in found:
+        if not kept or match.start >= kept[-1].end:
+            kept.append(match)
+    return kept
+
+
+def _tokens_between(words: list[tuple[str, int, int]], start: int, end: int) -> list:
+    return [w for w in words if w[1] >= start and w[2] <= end]
+
+
+def _resolve(text: str, matches: list[_Match], spans: list[tuple[int, int]]) -> None:
+    """Set polarity, weight and shown text of every match: negation, framings, concessions."""
+    if not matches:
+        return
+    words = word_spans(text)
+    for i, match in enumerate(matches):
+        match.polarity, match.weight = match.cue.polarity, match.cue.weight
+        match.text = text[match.start : match.end]
+        if match.cue.framing:
+            continue
+        previous = matches[i - 1] if i else None
+        if (
+            previous is not None
+            and previous.cue.framing
+            and not previous.consumed
+            and previous.sentence == match.sentence
+            and not _CLAUSE_BREAK_RE.search(text, previous.end, match.start)
+            and len(_tokens_between(words, previous.end, match.start)) <= FRAMING_REACH
+        ):
+            previous.consumed = True
+            match.polarity, match.weight = -match.polarity, match.weight * 0.9
+            match.text = text[previous.start : match.end]
+            continue
+        floor = max(previous.end if previous else 0, spans[match.sentence][0])
+        before = _tokens_between(words, floor, match.start)[-NEGATION_WINDOW:]
+        for word, w_start, _ in before:
+            if _is_negator(word) and not _CLAUSE_BREAK_RE.search(text, w_start, match.start):
+                match.polarity, match.weight = -match.polarity, match.weight * 0.9
+                match.text = text[w_start : match.end]
+                break
+    # concessions: "True, but ..." / "Good point. However, ..."
+    for i, match in enumerate(matches):
+        if match.consumed or match.polarity <= 0:
+            continue
+        s_end = spans[match.sentence][1]
+        contrast = _SAME_SENTENCE_CONTRAST_RE.search(text, match.end, s_end)
+        if contrast is None and match.sentence + 1 < len(spans):
+            n_start, n_end = spans[match.sentence + 1]
+            head = _SENTENCE_START_CONTRAST_RE.match(text, n_start, n_end)
+            if head is not None:
+                contrast = _CONTRAST_RE.search(text, n_start, head.end())
+        if contrast is None:
+            continue
+        match.polarity, match.weight = DISAGREE, 0.5
+        match.text = text[match.start : contrast.end()]
+        for later in matches[i + 1 :]:
+            if later.start >= contrast.start() and later.end <= contrast.end():
+                later.consumed = True
+
+
+def _echo_negation(reply_sentence: str, quoted: str) -> str | None:
+    """The added negation ("not cheap") when the reply repeats a quoted claim negated."""
+    if _NEGATOR_RE.search(reply_sentence) is None:  # the common case, without tokenising
+        return None
+    stop = _stop_words("english")
+    reply_words = word_spans(reply_sentence)
+    reply_content = {w for w, _, _ in reply_words if w not in stop and not _is_negator(w)}
+    if not any(_is_negator(w) for w, _, _ in reply_words):
+        return None
+    for sentence in (s for line in quoted.splitlines() for s in split_sentences(line)):
+        quoted_words = [normalise_word(w) for w in split_words(sentence)]
+        if any(_is_negator(w) for w in quoted_words):
+            continue
+        content = {w for w in quoted_words if w not in stop}
+        if len(content) < 2 or len(content & reply_content) / len(content) < 0.5:
+            continue
+        for index, (word, start, end) in enumerate(reply_words):
+            if _is_negator(word):
+                stop_at = reply_words[index + 1][2] if index + 1 < len(reply_words) else end
+                return reply_sentence[start:stop_at]
+    return None
+
+
+@lru_cache(maxsize=8)
+def _stop_words(language: str) -> frozenset[str]:
+    try:
+        return frozenset(normalise_word(w) for w in stop_words_for(language))
+    except LookupError:
+        return frozenset()
+
+
+def _normalise(text: str) -> str:
+    return unicodedata.normalize("NFC", text).translate(_APOSTROPHES)
+
+
+def classify_reply(reply: str, quoted: str | None = None) -> Agreement:
+    """What the words of `reply` say about what it answers (module docstring: the method)."""
+    text = _normalise(reply or "")
+    spans = _window(text)
+    if not spans:
+        return Agreement("unclear", None, 0.0)
+    window_text = text[spans[0][0] : spans[-1][1]]
+    verdict = _verdict(text, spans, window_text, quoted)
+    contrary = verdict.label != "disagree" and _CONTRARY_RE.search(window_text) is not None
+    friendly = _FRIENDLY_RE.search(window_text) is not None
+    if contrary or friendly:
+        return Agreement(verdict.label, verdict.cue, verdict.score, contrary, friendly)
+    return verdict
+
+
+def _verdict(
+    text: str, spans: list[tuple[int, int]], window_text: str, quoted: str | None
+) -> Agreement:
+    matches = _find_matches(text, spans)
+    _resolve(text, matches, spans)
+    live = [m for m in matches if not m.consumed]
+    if live:
+        asked = {n for n, (start, end) in enumerate(spans) if text[start:end].rstrip()[-1:] == "?"}
+        total = sum(
+            m.polarity * m.weight * (QUESTION_FACTOR if m.sentence in asked else 1.0) for m in live
+        )
+        total = max(-1.0, min(1.0, total))
+        if _HEDGE_RE.search(window_text):
+            total *= HEDGE_FACTOR
+        total = round(total, 3)
+        if abs(total) < LABEL_THRESHOLD:
+            return Agreement("unclear", None, total)
+        sign = 1 if total > 0 else -1
+        deciding = max((m for m in live if m.polarity == sign), key=lambda m: (m.weight, -m.start))
+        return Agreement("agree" if sign > 0 else "disagree", deciding.text, total)
+    if quoted:
+        first = text[spans[0][0] : spans[0][1]]
+        echoed = _echo_negation(first, _normalise(quoted))
+        if echoed:
+            return Agreement("disagree", echoed, -0.6)
+    return Agreement("unclear", None, 0.0)
+
+
+# --- replies in posts -------------------------------------------------------------------------
+
+
+def reply_pairs(segments: Sequence[Segment]) -> list[tuple[Segment, str, str]]:
+    """(first quote segment, quoted text, reply text) for every quote a post answers.
+
+    The own words that directly follow a quote, up to the next quote, are the reply to it.
+    Back-to-back quote segments of the same source are one quote; a quote directly
+    followed by another source's quote has no reply of its own. Own words before the
+    first quote answer nothing in particular and are left out.
+    """
+    pairs: list[tuple[Segment, str, str]] = []
+    quote: list[Segment] = []
+    reply: list[str] = []
+
+    def flush() -> None:
+        text = "\n".join(t for t in reply if t.strip())
+        if quote and text.strip():
+            pairs.append((quote[0], "\n".join(s.text for s in quote), text))
+
+    for segment in segments:
+        if segment.kind == "quote":
+            same_source = (
+                quote
+                and not reply
+                and (quote[-1].source_post, quote[-1].source_author)
+                == (segment.source_post, segment.source_author)
+            )
+            if same_source:
+                quote.append(segment)
+                continue
+            flush()
+            quote, reply = [segment], []
+        elif quote:
+            reply.append(segment.text)
+    flush()
+    return pairs

@@ -1,0 +1,695 @@
+"""Sides: who is on which side of a thread's argument, read off the whole reply graph.
+
+In online debates most replies, quoted or not, answer someone on the other side, so one
+reply's words are weak evidence and the pattern of who answers whom is strong evidence
+(Agrawal et al., WWW 2003, "Mining newsgroups using networks arising from social
+behavior"; Sridhar, Getoor & Walker, ACL 2015). Each interaction (a quote and the words
+after it, or a reply from the source's reply structure) is evidence, in log-odds units,
+that its two participants are on opposite sides (`PRIOR`), moved by what its words say
+(bot/core/agreement.py): a plain "Exactly." tips it towards the same side, a "that's
+wrong" further apart. The evidence between two people is summed and damped (`log1p`: a
+pair arguing thirty times is not thirty independent witnesses), and the two sides are the
+signed max-cut of that graph: the split that agrees with the most evidence. Small parts of
+the graph are solved exactly, bigger ones from a spanning-tree and a spectral start
+improved by single moves.
+
+The prior holds only where people argue: its weight grows with the share of interactions
+whose words disagree outright, so a help thread or a friendly chat, where nobody says
+"no", "wrong" or "I disagree", is not cut in two by its replies. A thread splits when its
+words disagree at least `MIN_DISAGREEMENTS` times and the cut leaves people on both sides.
+
+People with no interaction to place them (one post, nobody quoted, nobody answered) are
+placed by their words: the side whose words (TF-IDF, as for key points) are closer, with a
+low confidence. So are parts of the graph that never touch the main argument. Only people
+with neither leave the sides: "not placed".
+
+Every person's confidence says how much of their evidence their side agrees with
+(`tanh` of half the evidence margin); a side's is its members' mean, and the thread's
+says how cleanly it splits (the share of the evidence the cut agrees with, times how
+argued the thread is). Key points of a side are its members' sentences closest to their
+side's words and furthest from the other side's, one per person first.
+
+Pure and synchronous; numpy only. About linear in the interactions.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from bot.core.agreement import Agreement, classify_reply, reply_pairs
+from bot.core.keypoints import KeyPointIndex, SentenceVectors
+from bot.core.models import PostLike
+from bot.core.summary import own_sentences, stemmer_for, stop_words_for
+from bot.core.text import normalise_word
+
+SideName = Literal["A", "B"]
+Evidence = Literal["replies", "words"]
+
+PRIOR = 1.0
+"""Log-odds that an interaction joins opposite sides, where people argue."""
+CALM_SHARE = 0.1
+ARGUED_SHARE = 0.25
+"""The argued share (`argued_share`) at or below which the prior is off (a help thread, a
+chat), and at or above which it holds in full; in between it grows linearly."""
+AGREE_GAIN = 2.0
+DISAGREE_GAIN = 0.5
+"""How far a text verdict of strength 1 moves an interaction's evidence: an outright
+"I agree" outweighs the prior, a "that's wrong" adds to it."""
+LOCAL_WEIGHT = 2.0
+"""How many interactions' worth of the thread's own share an interaction's local share
+starts from (a person with one reply is judged with the thread around them)."""
+MIN_MARGIN = 0.1
+"""Evidence (log-odds) a person's side must win by to be placed by their replies."""
+QUIET_TONE = 0.5
+"""The share of the prior for a reply whose words neither take a side nor push back."""
+EXACT_MAX = 12
+"""Parts of the graph up to this many people are cut exactly (2^(n-1) splits)."""
+DENSE_MAX = 600
+"""Up to this many people the spectral start uses a dense eigendecomposition."""
+WORDS_CONFIDENCE = 0.3
+"""The most confidence a placement by words alone can have."""
+MIN_CONFIDENCE = 0.05
+
+
+# --- what the analysis returns ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Interaction:
+    """One post answering another participant, and what its words say about them."""
+
+    from_post: int
+    to_post: int | None
+    source: str
+    """The participant who answers (an author, or "post N")."""
+    target: str | None
+    """The participant answered; for a quote of someone outside the thread, their name as
+    the quote gives it, or None when it gives none."""
+    kind: Literal["quote", "reply"]
+    text: Agreement
+    quoted: str
+    """The quoted words ("" for a reply that quotes nothing)."""
+    reply: str
+    """The words that answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class SidePoint:
+    """A sentence that stands for a side, with who wrote it and where."""
+
+    post: int
+    author: str | None
+    text: str
+    url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Side:
+    name: SideName
+    members: tuple[str, ...]
+    """Most confidently placed first."""
+    key_points: tuple[SidePoint, ...]
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    participant: str
+    side: SideName | None
+    confidence: float
+    evidence: Evidence | None
+    """"replies" (the interaction graph), "words" (closest side's words), None (unplaced)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sides:
+    """The thread's two sides, or why it has none."""
+
+    splits: bool
+    sides: tuple[Side, ...]
+    """Side A (the bigger) and side B, or () when the thread does not split."""
+    unplaced: tuple[str, ...]
+    confidence: float
+    """How cleanly the thread splits, in [0, 1] (0 when it does not)."""
+    note: str | None
+    placements: tuple[Placement, ...]
+    """Every participant, in thread order."""
+
+    def side_of(self, participant: str) -> Placement | None:
+        return next((p for p in self.placements if p.participant == participant), None)
+
+
+# --- participants and interactions -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Participants:
+    """Who takes part: authors (matched case-insensitively, shown as first written), or
+    "post N" for each post when the source has no author names at all."""
+
+    names: tuple[str, ...]
+    """In order of first post."""
+    of_post: dict[int, str]
+    per_post: bool
+
+    @classmethod
+    def of(cls, posts: Sequence[PostLike]) -> Participants:
+        per_post = not any(p.author for p in posts)
+        display: dict[str, str] = {}
+        for post in posts:
+            if post.author:
+                display.setdefault(post.author.casefold(), post.author)
+        of_post = {
+            p.number: display[p.author.casefold()] if p.author else f"post {p.number}"
+            for p in posts
+        }
+        names: dict[str, None] = {}
+        for post in sorted(posts, key=lambda p: p.number):
+            names.setdefault(of_post[post.number], None)
+        return cls(tuple(names), of_post, per_post)
+
+
+def interactions(posts: Sequence[PostLike], people: Participants) -> list[Interaction]:
+    """Every quote a post answers (the words after the quote) and every reply from the
+    source's reply structure (`reply_to`) that does not also quote the post it answers.
+    Quotes of oneself and of people outside the thread are kept (a digest lists them);
+    the sides use only those between two participants."""
+    by_name = {name.casefold(): name for name in people.names}
+    found: list[Interaction] = []
+    for post in posts:
+        speaker = people.of_post[post.number]
+        quoted_posts: set[int] = set()
+        for segment, quoted, reply_text in reply_pairs(post.segments):
+            if segment.source_post in people.of_post:
+                target: str | None = people.of_post[segment.source_post]
+            elif segment.source_author:
+                target = by_name.get(segment.source_author.casefold(), segment.source_author)
+            else:
+                target = None
+            if segment.source_post is not None:
+                quoted_posts.add(segment.source_post)
+            found.append(
+                Interaction(
+                    post.number, segment.source_post, speaker, target, "quote",
+                    classify_reply(reply_text, quoted), quoted, reply_text,
+                )
+            )  # fmt: skip
+        parent = getattr(post, "reply_to", None)
+        if parent is None or parent not in people.of_post or parent in quoted_posts:
+            continue
+        target = people.of_post[parent]
+        if target == speaker:
+            continue
+        words = _opening_words(post)
+        found.append(
+            Interaction(
+                post.number, parent, speaker, target, "reply",
+                classify_reply(words), "", words,
+            )
+        )  # fmt: skip
+    return found
+
+
+def _opening_words(post: PostLike) -> str:
+    """A reply's own words before it quotes anything (all of them when it quotes nothing)."""
+    words: list[str] = []
+    for segment in post.segments:
+        if segment.kind == "quote":
+            break
+        words.append(segment.text)
+    return "\n".join(w for w in words if w.strip())
+
+
+# --- the signed graph and its cut ------------------------------------------------------------
+
+
+def argues(text: Agreement) -> float:
+    """How much one interaction argues: an outright disagreement 1, a weak one ("I'm not
+    sure") or a reply that pushes back without a cue (a negation, a "but") 1/2, less 1/2
+    when it is friendly (thanks, congratulations, laughter)."""
+    if text.label == "disagree":
+        value = 1.0 if text.strong else 0.5
+    else:
+        value = 0.5 if text.contrary else 0.0
+    return value - (0.5 if text.friendly else 0.0)
+
+
+def argued_share(found: Sequence[Interaction]) -> float:
+    """How much a set of interactions argues, per interaction (`argues`)."""
+    if not found:
+        return 0.0
+    return sum(argues(item.text) for item in found) / len(found)
+
+
+def prior_for(share: float) -> float:
+    """The prior's weight where interactions argue `share` (see CALM_SHARE)."""
+    return PRIOR * min(1.0, max(0.0, (share - CALM_SHARE) / (ARGUED_SHARE - CALM_SHARE)))
+
+
+def evidence(text: Agreement, prior: float) -> float:
+    """Log-odds that one interaction joins the same side (negative: opposite sides).
+
+    The prior counts in full for a reply that pushes back or says what it thinks, half
+    for one that neither agrees, disagrees nor pushes back ("I found that hilarious"),
+    and a quarter for a friendly one."""
+    score = text.score if text.label != "unclear" else 0.0
+    tone = 1.0 if score or text.contrary else QUIET_TONE * (0.5 if text.friendly else 1.0)
+    gain = AGREE_GAIN if score > 0 else DISAGREE_GAIN
+    return -prior * tone + gain * score
+
+
+@dataclass(slots=True)
+class _Graph:
+    """Symmetric signed weights between participants 0..n-1, as an edge list."""
+
+    n: int
+    a: np.ndarray
+    b: np.ndarray
+    w: np.ndarray
+
+    def field(self, signs: np.ndarray) -> np.ndarray:
+        """For every node, the summed weight to its neighbours times their sign."""
+        return np.bincount(self.a, self.w * signs[self.b], minlength=self.n) + np.bincount(
+            self.b, self.w * signs[self.a], minlength=self.n
+        )
+
+    def value(self, signs: np.ndarray) -> float:
+        return float(np.sum(self.w * signs[self.a] * signs[self.b]))
+
+
+def _graph(n: int, pair_evidence: dict[tuple[int, int], float]) -> _Graph:
+    pairs = [(i, j, s) for (i, j), s in pair_evidence.items() if s != 0.0]
+    a = np.fromiter((p[0] for p in pairs), dtype=np.int64, count=len(pairs))
+    b = np.fromiter((p[1] for p in pairs), dtype=np.int64, count=len(pairs))
+    s = np.fromiter((p[2] for p in pairs), dtype=np.float64, count=len(pairs))
+    return _Graph(n, a, b, np.sign(s) * np.log1p(np.abs(s)))
+
+
+def _components(graph: _Graph) -> list[np.ndarray]:
+    parent = list(range(graph.n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for i, j in zip(graph.a.tolist(), graph.b.tolist(), strict=True):
+        ri, rj = find(i), find(j)
+        if ri != rj:
+            parent[max(ri, rj)] = min(ri, rj)
+    groups: dict[int, list[int]] = defaultdict(list)
+    touched = np.zeros(graph.n, dtype=bool)
+    touched[graph.a] = True
+    touched[graph.b] = True
+    for node in np.flatnonzero(touched).tolist():
+        groups[find(node)].append(node)
+    return [np.asarray(g, dtype=np.int64) for g in groups.values()]
+
+
+def _cut(graph: _Graph, nodes: np.ndarray) -> np.ndarray:
+    """Signs (±1) of `nodes` that maximise the evidence agreed with, inside their part."""
+    index = {node: k for k, node in enumerate(nodes.tolist())}
+    inside = np.isin(graph.a, nodes)
+    local = _Graph(
+        len(nodes),
+        np.fromiter((index[x] for x in graph.a[inside].tolist()), dtype=np.int64),
+        np.fromiter((index[x] for x in graph.b[inside].tolist()), dtype=np.int64),
+        graph.w[inside],
+    )
+    if local.n <= EXACT_MAX:
+        return _exact(local)
+    starts = [_tree_start(local), _spectral_start(local)]
+    best = max((_improve(local, s) for s in starts), key=local.value)
+    return best
+
+
+def _exact(graph: _Graph) -> np.ndarray:
+    """Every split with node 0 on the plus side; the best (ties: the first found)."""
+    n = graph.n
+    codes = np.arange(1 << (n - 1), dtype=np.int64)
+    signs = np.ones((len(codes), n))
+    for bit in range(n - 1):
+        signs[:, bit + 1] = np.where((codes >> bit) & 1, -1.0, 1.0)
+    values = (signs[:, graph.a] * signs[:, graph.b]) @ graph.w
+    return signs[int(np.argmax(values))]
+
+
+def _tree_start(graph: _Graph) -> np.ndarray:
+    """Signs that satisfy a maximum spanning tree of the strongest evidence exactly."""
+    neighbours: list[list[tuple[float, int, float]]] = [[] for _ in range(graph.n)]
+    for i, j, w in zip(graph.a.tolist(), graph.b.tolist(), graph.w.tolist(), strict=True):
+        neighbours[i].append((-abs(w), j, w))
+        neighbours[j].append((-abs(w), i, w))
+    signs = np.zeros(graph.n)
+    for root in range(graph.n):
+        if signs[root]:
+            continue
+        signs[root] = 1.0
+        heap = [(key, node, w, root) for key, node, w in neighbours[root]]
+        heapq.heapify(heap)
+        while heap:
+            _, node, w, origin = heapq.heappop(heap)
+            if signs[node]:
+                continue
+            signs[node] = signs[origin] * (1.0 if w > 0 else -1.0)
+            for key, other, weight in neighbours[node]:
+                if not signs[other]:
+                    heapq.heappush(heap, (key, other, weight, node))
+    return signs
+
+
+def _spectral_start(graph: _Graph) -> np.ndarray:
+    """The signs of the top eigenvector of the weight matrix (the relaxed max-cut)."""
+    if graph.n <= DENSE_MAX:
+        matrix = np.zeros((graph.n, graph.n))
+        np.add.at(matrix, (graph.a, graph.b), graph.w)
+        np.add.at(matrix, (graph.b, graph.a), graph.w)
+        vector = np.linalg.eigh(matrix)[1][:, -1]
+    else:  # power iteration on W + cI (c bounds |eigenvalues|, so the top one leads)
+        strength = np.abs(graph.w)
+        degree = np.bincount(graph.a, strength, minlength=graph.n)
+        shift = float(np.max(degree + np.bincount(graph.b, strength, minlength=graph.n)))
+        vector = np.random.default_rng(0).standard_normal(graph.n)
+        for _ in range(200):
+            vector = graph.field(vector) + shift * vector
+            vector /= np.linalg.norm(vector) or 1.0
+    return np.where(vector >= 0, 1.0, -1.0)
+
+
+def _improve(graph: _Graph, signs: np.ndarray) -> np.ndarray:
+    """Move single people to the other side while that agrees with more evidence."""
+    signs = signs.copy()
+    neighbours: list[list[tuple[int, float]]] = [[] for _ in range(graph.n)]
+    for i, j, w in zip(graph.a.tolist(), graph.b.tolist(), graph.w.tolist(), strict=True):
+        neighbours[i].append((j, w))
+        neighbours[j].append((i, w))
+    field = graph.field(signs)
+    heap = [(float(signs[i] * field[i]), i) for i in range(graph.n) if signs[i] * field[i] < 0]
+    heapq.heapify(heap)
+    moves = 0
+    while heap and moves < 20 * graph.n:
+        _, node = heapq.heappop(heap)
+        happiness = signs[node] * field[node]
+        if happiness >= 0:
+            continue
+        signs[node] = -signs[node]
+        moves += 1
+        for other, w in neighbours[node]:
+            field[other] += 2 * w * signs[node]
+            mood = signs[other] * field[other]
+            if mood < 0:
+                heapq.heappush(heap, (float(mood), other))
+    return signs
+
+
+# --- words: placing the rest, and key points -------------------------------------------------
+
+
+class _Words:
+    """Each participant's words as one TF-IDF vector, from the key-point index."""
+
+    def __init__(self, vectors: SentenceVectors, people: int) -> None:
+        self.vectors = vectors
+        owner = vectors.owners[vectors.row] if len(vectors.row) else vectors.row
+        cells, cell_of = np.unique(owner * vectors.terms + vectors.col, return_inverse=True)
+        weight = np.bincount(cell_of, vectors.unit, minlength=len(cells))
+        self.owner = cells // vectors.terms
+        self.term = cells % vectors.terms
+        norm = np.sqrt(np.bincount(self.owner, weight * weight, minlength=people))
+        self.weight = weight / np.where(norm[self.owner] > 0, norm[self.owner], 1.0)
+        self.people = people
+
+    def centroid(self, weights: np.ndarray) -> np.ndarray:
+        """The unit vector of the participants' vectors summed with `weights`."""
+        centre = np.bincount(
+            self.term, self.weight * weights[self.owner], minlength=self.vectors.terms
+        )
+        norm = float(np.linalg.norm(centre))
+        return centre / norm if norm else centre
+
+    def closeness(self, centre: np.ndarray) -> np.ndarray:
+        """Every participant's cosine similarity to a centroid."""
+        return np.bincount(self.owner, self.weight * centre[self.term], minlength=self.people)
+
+
+def _side_points(
+    index: KeyPointIndex,
+    signs: np.ndarray,
+    confidence: np.ndarray,
+    side: float,
+    count: int,
+    sentence_meta: Sequence[tuple[int, str | None, str | None]],
+    words: _Words,
+) -> tuple[SidePoint, ...]:
+    if count <= 0:
+        return ()
+    v = words.vectors
+    own = words.centroid(np.where(signs == side, confidence, 0.0))
+    other = words.centroid(np.where(signs == -side, confidence, 0.0))
+    toward = np.bincount(v.row, v.unit * (own[v.col] - other[v.col]), minlength=len(v.owners))
+    member = signs[v.owners] == side
+    score = toward * v.shortness * (0.5 + 0.5 * confidence[v.owners])
+    candidates = np.flatnonzero(member & (toward > 0))
+    order = candidates[np.lexsort((candidates, -np.round(score[candidates], 12)))]
+    picked: list[int] = []
+    seen_people: set[int] = set()
+    seen_text: set[str] = set()
+    for rounds in (0, 1):  # one per person first, then the next best
+        for sentence in order.tolist():
+            if len(picked) == count:
+                break
+            person = int(v.owners[sentence])
+            text = index.text(sentence)
+            key = " ".join(normalise_word(w) for w in text.split())
+            if sentence in picked or key in seen_text or (rounds == 0 and person in seen_people):
+                continue
+            picked.append(sentence)
+            seen_people.add(person)
+            seen_text.add(key)
+    return tuple(
+        SidePoint(sentence_meta[i][0], sentence_meta[i][1], index.text(i), sentence_meta[i][2])
+        for i in picked
+    )
+
+
+# --- the analysis ----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ThreadWords:
+    """Every own sentence of the thread, indexed for key points (shared with the stance
+    digest, which scores the same sentences per person)."""
+
+    index: KeyPointIndex
+    meta: list[tuple[int, str | None, str | None]]
+    """Per sentence: (post, author or None, post url)."""
+    own_words: dict[str, int]
+
+    @classmethod
+    def of(cls, posts: Sequence[PostLike], people: Participants, language: str) -> ThreadWords:
+        stop = _stop_words(language)
+        index = KeyPointIndex(stop, stemmer_for(language))
+        owner_of = {name: k for k, name in enumerate(people.names)}
+        meta: list[tuple[int, str | None, str | None]] = []
+        own_words: dict[str, int] = defaultdict(int)
+        for post in posts:
+            label = people.of_post[post.number]
+            author = None if people.per_post else label
+            for _, text in own_sentences(post):
+                meta.append((post.number, author, post.url))
+                own_words[label] += index.add(owner_of[label], text)
+        return cls(index, meta, own_words)
+
+
+def _stop_words(language: str) -> frozenset[str]:
+    try:
+        return frozenset(normalise_word(w) for w in stop_words_for(language))
+    except LookupError:
+        return frozenset()
+
+
+def read_sides(
+    people: Participants,
+    found: Sequence[Interaction],
+    words: ThreadWords,
+    key_points: int = 3,
+) -> Sides:
+    """The sides of a thread from its interactions (see the module docstring)."""
+    n = len(people.names)
+    number = {name: k for k, name in enumerate(people.names)}
+    found = [i for i in found if i.target in number and i.target != i.source]
+    share = argued_share(found)
+    # The prior is set where people argue, from the interactions of the two people an
+    # interaction joins (smoothed towards the whole thread's share): a thread of jokes with
+    # one argument in it (a Reddit page) argues only there.
+    scores = [argues(item.text) for item in found]
+    said: np.ndarray = np.zeros(n)
+    count: np.ndarray = np.zeros(n)
+    ends = [(number[i.source], number[i.target]) for i in found]  # type: ignore[index]
+    for (i, j), score in zip(ends, scores, strict=True):
+        said[[i, j]] += score
+        count[[i, j]] += 1
+    pair: dict[tuple[int, int], float] = defaultdict(float)
+    for item, (i, j), score in zip(found, ends, scores, strict=True):
+        local = (said[i] + said[j] - score + LOCAL_WEIGHT * share) / (
+            count[i] + count[j] - 1 + LOCAL_WEIGHT
+        )
+        pair[(min(i, j), max(i, j))] += evidence(item.text, prior_for(local))
+    graph = _graph(n, pair)
+    parts = _components(graph)
+    signs = np.zeros(n)
+    for part in parts:
+        signs[part] = _cut(graph, part)
+    margin = signs * graph.field(signs)
+    confidence = np.where(signs != 0, np.tanh(np.maximum(margin, 0.0) / 2), 0.0)
+    shown = (signs != 0) & (margin >= MIN_MARGIN)
+    """Placed by their replies: the evidence for their side wins by at least MIN_MARGIN."""
+    contested = [p for p in parts if np.any(graph.w[np.isin(graph.a, p)] < 0) and shown[p].any()]
+    if not contested:
+        return _no_split(people, share)
+    main = max(contested, key=lambda p: (int(shown[p].sum()), -int(p.min())))
+    how: list[Evidence | None] = [None] * n
+    placed = np.zeros(n, dtype=bool)
+    placed[main] = shown[main]
+    if not (np.any(signs[placed] > 0) and np.any(signs[placed] < 0)):
+        return _no_split(people, share)
+    text = _Words(words.index.vectors(), n)
+    weights = np.where(placed, confidence + MIN_CONFIDENCE, 0.0)
+    plus = text.closeness(text.centroid(np.where(signs > 0, weights, 0.0)))
+    minus = text.closeness(text.centroid(np.where(signs < 0, weights, 0.0)))
+    for part in parts:  # other parts of the graph: turned to match the main one by words
+        if part is main or not shown[part].any():
+            continue
+        lean = float(np.sum((signs * (plus - minus))[part][shown[part]]))
+        if lean < 0:
+            signs[part] = -signs[part]
+        total = float(np.sum((plus + minus)[part][shown[part]])) or 1.0
+        confidence[part] *= max(min(1.0, abs(lean) / total), MIN_CONFIDENCE)
+        placed[part] = shown[part]
+    for node in np.flatnonzero(placed).tolist():
+        how[node] = "replies"
+    # Everyone else where people argue (never answered anyone, or too little evidence): the
+    # side whose words are closer. Those who only chatted (jokes beside an argument) stay
+    # unplaced.
+    own_share = (said + LOCAL_WEIGHT * share) / (count + LOCAL_WEIGHT)
+    for node in np.flatnonzero(~placed).tolist():
+        signs[node] = 0.0
+        if prior_for(own_share[node]) <= 0 or plus[node] == minus[node]:
+            continue
+        signs[node] = 1.0 if plus[node] > minus[node] else -1.0
+        gap = abs(plus[node] - minus[node]) / (plus[node] + minus[node])
+        confidence[node] = max(MIN_CONFIDENCE, WORDS_CONFIDENCE * min(1.0, gap * 2))
+        how[node] = "words"
+    confidence[signs == 0] = 0.0
+    # Side A is the bigger one (ties: the side of the earliest participant).
+    if np.sum(signs < 0) > np.sum(signs > 0) or (
+        np.sum(signs < 0) == np.sum(signs > 0) and signs[np.flatnonzero(signs)[0]] < 0
+    ):
+        signs = -signs
+    agreed = float(np.sum(np.abs(graph.w) * (graph.w * signs[graph.a] * signs[graph.b] > 0)))
+    total = float(np.sum(np.abs(graph.w))) or 1.0
+    in_main = set(main.tolist())
+    main_share = argued_share([f for f, e in zip(found, ends, strict=True) if e[0] in in_main])
+    argued = prior_for(max(main_share, share))
+    split_confidence = round(max(0.0, 2 * agreed / total - 1) * argued, 3)
+    sides = []
+    for name, sign in (("A", 1.0), ("B", -1.0)):
+        members = np.flatnonzero(signs == sign)
+        ranked = sorted(members.tolist(), key=lambda k: (-round(confidence[k], 6), k))
+        points = _side_points(words.index, signs, confidence, sign, key_points, words.meta, text)
+        sides.append(
+            Side(
+                name=name,  # type: ignore[arg-type]
+                members=tuple(people.names[k] for k in ranked),
+                key_points=points,
+                confidence=round(float(np.mean(confidence[members])), 3),
+            )
+        )
+    placements = tuple(
+        Placement(
+            people.names[k],
+            ("A" if signs[k] > 0 else "B") if signs[k] else None,
+            round(float(confidence[k]), 3) if signs[k] else 0.0,
+            how[k] if signs[k] else None,
+        )
+        for k in range(n)
+    )
+    unplaced = tuple(p.participant for p in placements if p.side is None)
+    return Sides(
+        splits=True,
+        sides=tuple(sides),
+        unplaced=unplaced,
+        confidence=split_confidence,
+        note=None,
+        placements=placements,
+    )
+
+
+def _no_split(people: Participants, share: float) -> Sides:
+    if share <= CALM_SHARE:
+        why = "its replies ask, answer, thank or agree; nobody argues against anyone"
+    else:
+        why = "the replies that push back do not divide people into two camps"
+    return Sides(
+        splits=False,
+        sides=(),
+        unplaced=people.names,
+        confidence=0.0,
+        note=f"This thread does not split into sides: {why}.",
+        placements=tuple(Placement(name, None, 0.0, None) for name in people.names),
+    )
+
+
+def thread_sides(
+    posts: Sequence[PostLike], language: str = "english", key_points: int = 3
+) -> Sides:
+    """The sides of a thread, for callers that need only them (a thread brief, say)."""
+    ordered = sorted(posts, key=lambda p: p.number)
+    people = Participants.of(ordered)
+    words = ThreadWords.of(ordered, people, language)
+    return read_sides(people, interactions(ordered, people), words, key_points)
+
+
+# --- labels consistent with the sides --------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    label: Literal["agree", "disagree", "unclear"]
+    cue: str | None
+    confidence: float
+
+
+def label_interaction(item: Interaction, sides: Sides, placements: dict[str, Placement]) -> Label:
+    """`agree` or `disagree` only where the words and the sides say the same, else unclear.
+
+    Between placed people: agreeing words on the same side are `agree`, disagreeing words
+    across sides are `disagree`; words that contradict the sides ("you're probably right"
+    to the other side) are unclear. In a thread without sides, only strong words decide.
+    """
+    text = item.text
+    source, target = placements.get(item.source), placements.get(item.target)
+    if not sides.splits or source is None or target is None or not source.side or not target.side:
+        if text.strong:
+            return Label(text.label, text.cue, round(abs(text.score) * 0.5, 3))
+        return Label("unclear", None, 0.0)
+    both = math.sqrt(source.confidence * target.confidence)
+    same = source.side == target.side
+    if text.label == "agree" and same:
+        return Label("agree", text.cue, round(min(1.0, text.score) * (0.5 + 0.5 * both), 3))
+    if text.label == "disagree" and not same:
+        return Label("disagree", text.cue, round(min(1.0, -text.score) * (0.5 + 0.5 * both), 3))
+    return Label("unclear", None, 0.0)
+
+
+def labelled(found: Iterable[Interaction], sides: Sides) -> list[tuple[Interaction, Label]]:
+    placements = {p.participant: p for p in sides.placements}
+    return [(item, label_interaction(item, sides, placements)) for item in found]
