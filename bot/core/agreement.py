@@ -74,7 +74,8 @@ class Agreement:
     """Signed strength in [-1, 1]: > 0 leans agree, < 0 leans disagree."""
     contrary: bool = False
     """The opening words push back without a cue: a negation or a contrast ("Batteries
-    cover hours, not weeks", "It doesn't close to a factor of two", "But ...")."""
+    cover hours, not weeks", "It doesn't close to a factor of two", "But ..."), and they
+    are not friendly."""
     friendly: bool = False
     """The opening words thank, congratulate, console or laugh ("thanks", "well done")."""
 
@@ -315,7 +316,7 @@ _SAME_SENTENCE_CONTRAST_RE = re.compile(r"\b(?:but|however|though|although)\b", 
 _SENTENCE_START_CONTRAST_RE = re.compile(r"\W*(?:but|however|though|yet)\b", re.IGNORECASE)
 """Used with .match(text, start): anchored at the sentence start (a "^" would not be)."""
 _CONTRARY_RE = re.compile(
-    r"(?<![^\W_])(?:not|no|never|nobody|nothing|none|neither|nor|cannot|but|however|though|"
+    r"(?<![^\W_])(?:not|never|nobody|nothing|neither|nor|cannot|but|however|though|"
     r"although|actually|instead|\w+n't|\w+nt)(?![^\W_])",
     re.IGNORECASE,
 )
@@ -487,8 +488,12 @@ def classify_reply(reply: str, quoted: str | None = None) -> Agreement:
         return Agreement("unclear", None, 0.0)
     window_text = text[spans[0][0] : spans[-1][1]]
     verdict = _verdict(text, spans, window_text, quoted)
-    contrary = verdict.label != "disagree" and _CONTRARY_RE.search(window_text) is not None
     friendly = _FRIENDLY_RE.search(window_text) is not None
+    contrary = (
+        verdict.label != "disagree"
+        and not friendly
+        and _CONTRARY_RE.search(window_text) is not None
+    )
     if contrary or friendly:
         return Agreement(verdict.label, verdict.cue, verdict.score, contrary, friendly)
     return verdict

@@ -67,6 +67,10 @@ LOCAL_WEIGHT = 2.0
 starts from (a person with one reply is judged with the thread around them)."""
 MIN_MARGIN = 0.1
 """Evidence (log-odds) a person's side must win by to be placed by their replies."""
+MIN_SPLIT_CONFIDENCE = 0.1
+"""A split that agrees with barely more evidence than it contradicts is no split."""
+NEXT_WEIGHT = 0.5
+"""A post that quotes nothing is only guessed to answer the post before it."""
 QUIET_TONE = 0.5
 """The share of the prior for a reply whose words neither take a side nor push back."""
 EXACT_MAX = 12
@@ -92,7 +96,10 @@ class Interaction:
     target: str | None
     """The participant answered; for a quote of someone outside the thread, their name as
     the quote gives it, or None when it gives none."""
-    kind: Literal["quote", "reply"]
+    kind: Literal["quote", "reply", "next"]
+    """A quote and the words after it; a reply from the source's reply structure; or, where
+    the source has no reply structure, a post that quotes nothing answering the post before
+    it (a guess, so it counts `NEXT_WEIGHT` as much and is never shown as a reply)."""
     text: Agreement
     quoted: str
     """The quoted words ("" for a reply that quotes nothing)."""
@@ -180,11 +187,31 @@ def interactions(posts: Sequence[PostLike], people: Participants) -> list[Intera
     """Every quote a post answers (the words after the quote) and every reply from the
     source's reply structure (`reply_to`) that does not also quote the post it answers.
     Quotes of oneself and of people outside the thread are kept (a digest lists them);
-    the sides use only those between two participants."""
+    the sides use only those between two participants.
+
+    A flat thread (no post has `reply_to`: forum pages, copies) has posts that answer
+    without quoting; each is taken to answer the latest earlier post of someone else
+    (kind "next")."""
     by_name = {name.casefold(): name for name in people.names}
+    flat = not any(getattr(p, "reply_to", None) is not None for p in posts)
     found: list[Interaction] = []
+    previous: list[tuple[int, str]] = []  # (post, speaker) of the last two speakers
     for post in posts:
         speaker = people.of_post[post.number]
+        before = next((item for item in reversed(previous) if item[1] != speaker), None)
+        if previous and previous[-1][1] == speaker:
+            previous[-1] = (post.number, speaker)
+        else:
+            previous = [*previous[-1:], (post.number, speaker)]
+        if flat and before is not None and not any(s.kind == "quote" for s in post.segments):
+            words = _opening_words(post)
+            found.append(
+                Interaction(
+                    post.number, before[0], speaker, before[1], "next",
+                    classify_reply(words), "", words,
+                )
+            )  # fmt: skip
+            continue
         quoted_posts: set[int] = set()
         for segment, quoted, reply_text in reply_pairs(post.segments):
             if segment.source_post in people.of_post:
@@ -260,7 +287,7 @@ def evidence(text: Agreement, prior: float) -> float:
     for one that neither agrees, disagrees nor pushes back ("I found that hilarious"),
     and a quarter for a friendly one."""
     score = text.score if text.label != "unclear" else 0.0
-    tone = 1.0 if score or text.contrary else QUIET_TONE * (0.5 if text.friendly else 1.0)
+    tone = QUIET_TONE / 2 if text.friendly else 1.0 if score or text.contrary else QUIET_TONE
     gain = AGREE_GAIN if score > 0 else DISAGREE_GAIN
     return -prior * tone + gain * score
 
@@ -526,23 +553,30 @@ def read_sides(
     n = len(people.names)
     number = {name: k for k, name in enumerate(people.names)}
     found = [i for i in found if i.target in number and i.target != i.source]
-    share = argued_share(found)
-    # The prior is set where people argue, from the interactions of the two people an
-    # interaction joins (smoothed towards the whole thread's share): a thread of jokes with
-    # one argument in it (a Reddit page) argues only there.
+    # How much people argue, from what they quote or answer (a post guessed to answer the
+    # one before it says less): per thread, and where two people interact, from both
+    # people's interactions smoothed towards the thread's share. A thread of jokes with one
+    # argument in it (a Reddit page) argues only there.
+    shown = [i for i in found if i.kind != "next"] or found
+    share = argued_share(shown)
     scores = [argues(item.text) for item in found]
     said: np.ndarray = np.zeros(n)
     count: np.ndarray = np.zeros(n)
     ends = [(number[i.source], number[i.target]) for i in found]  # type: ignore[index]
-    for (i, j), score in zip(ends, scores, strict=True):
-        said[[i, j]] += score
-        count[[i, j]] += 1
+    for item, (i, j), score in zip(found, ends, scores, strict=True):
+        if item.kind != "next" or shown is found:
+            said[[i, j]] += score
+            count[[i, j]] += 1
     pair: dict[tuple[int, int], float] = defaultdict(float)
     for item, (i, j), score in zip(found, ends, scores, strict=True):
-        local = (said[i] + said[j] - score + LOCAL_WEIGHT * share) / (
-            count[i] + count[j] - 1 + LOCAL_WEIGHT
-        )
-        pair[(min(i, j), max(i, j))] += evidence(item.text, prior_for(local))
+        if item.kind == "next" and shown is not found:
+            weight = NEXT_WEIGHT * evidence(item.text, prior_for(share))
+        else:
+            local = (said[i] + said[j] - score + LOCAL_WEIGHT * share) / (
+                count[i] + count[j] - 1 + LOCAL_WEIGHT
+            )
+            weight = evidence(item.text, prior_for(local))
+        pair[(min(i, j), max(i, j))] += weight
     graph = _graph(n, pair)
     parts = _components(graph)
     signs = np.zeros(n)
@@ -597,9 +631,13 @@ def read_sides(
     agreed = float(np.sum(np.abs(graph.w) * (graph.w * signs[graph.a] * signs[graph.b] > 0)))
     total = float(np.sum(np.abs(graph.w))) or 1.0
     in_main = set(main.tolist())
-    main_share = argued_share([f for f, e in zip(found, ends, strict=True) if e[0] in in_main])
+    main_share = argued_share(
+        [f for f, e in zip(found, ends, strict=True) if e[0] in in_main and f in shown]
+    )
     argued = prior_for(max(main_share, share))
     split_confidence = round(max(0.0, 2 * agreed / total - 1) * argued, 3)
+    if split_confidence < MIN_SPLIT_CONFIDENCE:
+        return _no_split(people, share)
     sides = []
     for name, sign in (("A", 1.0), ("B", -1.0)):
         members = np.flatnonzero(signs == sign)

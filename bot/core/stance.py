@@ -249,6 +249,8 @@ def stance_digest(
     agrees: dict[str, dict[str, None]] = defaultdict(dict)
     disagrees: dict[str, dict[str, None]] = defaultdict(dict)
     for item, verdict in labelled(found, sides):
+        if item.kind == "next":  # a guess for the sides, not something the post shows
+            continue
         replies[item.source].append(_reply(item, verdict.label, verdict.cue, verdict.confidence))
         if item.target is None or item.target == item.source:
             continue
