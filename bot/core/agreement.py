@@ -73,7 +73,7 @@ class Agreement:
     score: float
     """Signed strength in [-1, 1]: > 0 leans agree, < 0 leans disagree."""
     contrary: bool = False
-    """The opening words push back without a cue: a negation or a contrast ("Batteries
+    """Without a decisive cue, the opening words push back: a negation or a contrast ("Batteries
     cover hours, not weeks", "It doesn't close to a factor of two", "But ..."), and they
     are not friendly."""
     friendly: bool = False
@@ -177,7 +177,7 @@ _CUES: tuple[_Cue, ...] = (
     _cue(r"\babsolutely not\b|\bno way\b|\bof course not\b|\bnot at all\b", DISAGREE, 0.8),
     _cue(
         r"\b(?:(?:you're|you are|youre|you were|that's|that is|thats|this is|it's|it is|its|"
-        r"is|are|was|were|completely|totally|simply|just|dead|plain|so|quite|very|all|"
+        r"is|are|was|were|completely|totally|simply|just|dead|plain|so|quite|very|all|that|this|"
         r"flat|flat out|clearly) )+wrong\b|^wrong\b|\bwrong (?:about|on|again)\b",
         DISAGREE,
         0.9,
@@ -193,13 +193,24 @@ _CUES: tuple[_Cue, ...] = (
     _cue(r"^(?:no|nope|nah)\b(?=\s*(?:[,.!;:—–-]|$))", DISAGREE, 0.8),
     _cue(r"^(?:nope|nah)\b", DISAGREE, 0.8),
     _cue(
+        r"^(?:\w+,? )?no,? (?:you|it|that|they|he|she) (?:don't|didn't|aren't|are not|can't|"
+        r"won't|haven't|isn't|is not|doesn't|wasn't|do not|does not)\b",
+        DISAGREE,
+        0.8,
+    ),
+    _cue(
         r"^(?:nonsense|rubbish|bollocks|bullshit|absurd|ridiculous|hogwash|bs)\b|"
         r"\b(?:that's|that is|thats|this is|what|utter|complete|total|pure|such|it's|it is) "
         r"(?:\w+ )?(?:nonsense|rubbish|bollocks|bullshit|absurd|ridiculous|hogwash)\b",
         DISAGREE,
         0.8,
     ),
-    _cue(r"\bnot true\b|\b(?:isn't|is not|isnt) true\b", DISAGREE, 1.0),
+    _cue(
+        r"\b(?:(?:that's|that is|thats|it's|it is|its|this is|that|it) )?not true\b|"
+        r"\b(?:isn't|is not|isnt) true\b",
+        DISAGREE,
+        1.0,
+    ),
     _cue(
         r"\b(?:not|isn't|aren't|is not|are not|wasn't|isnt|arent) (?:really |strictly |even )?"
         r"(?:necessary|needed)\b|\bunnecessary\b|\bno need\b",
@@ -490,9 +501,7 @@ def classify_reply(reply: str, quoted: str | None = None) -> Agreement:
     verdict = _verdict(text, spans, window_text, quoted)
     friendly = _FRIENDLY_RE.search(window_text) is not None
     contrary = (
-        verdict.label != "disagree"
-        and not friendly
-        and _CONTRARY_RE.search(window_text) is not None
+        verdict.label == "unclear" and not friendly and _CONTRARY_RE.search(window_text) is not None
     )
     if contrary or friendly:
         return Agreement(verdict.label, verdict.cue, verdict.score, contrary, friendly)

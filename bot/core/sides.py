@@ -55,7 +55,7 @@ Evidence = Literal["replies", "words"]
 PRIOR = 1.0
 """Log-odds that an interaction joins opposite sides, where people argue."""
 CALM_SHARE = 0.1
-ARGUED_SHARE = 0.25
+ARGUED_SHARE = 0.2
 """The argued share (`argued_share`) at or below which the prior is off (a help thread, a
 chat), and at or above which it holds in full; in between it grows linearly."""
 AGREE_GAIN = 2.0
@@ -190,19 +190,16 @@ def interactions(posts: Sequence[PostLike], people: Participants) -> list[Intera
     the sides use only those between two participants.
 
     A flat thread (no post has `reply_to`: forum pages, copies) has posts that answer
-    without quoting; each is taken to answer the latest earlier post of someone else
-    (kind "next")."""
+    without quoting; each is taken to answer the post just before it when someone else
+    wrote that (kind "next"; a run of one person's posts answers once)."""
     by_name = {name.casefold(): name for name in people.names}
     flat = not any(getattr(p, "reply_to", None) is not None for p in posts)
     found: list[Interaction] = []
-    previous: list[tuple[int, str]] = []  # (post, speaker) of the last two speakers
+    previous: tuple[int, str] | None = None  # (post, speaker) just before this one
     for post in posts:
         speaker = people.of_post[post.number]
-        before = next((item for item in reversed(previous) if item[1] != speaker), None)
-        if previous and previous[-1][1] == speaker:
-            previous[-1] = (post.number, speaker)
-        else:
-            previous = [*previous[-1:], (post.number, speaker)]
+        before = previous if previous is not None and previous[1] != speaker else None
+        previous = (post.number, speaker)
         if flat and before is not None and not any(s.kind == "quote" for s in post.segments):
             words = _opening_words(post)
             found.append(
