@@ -77,7 +77,8 @@ class Agreement:
     cover hours, not weeks", "It doesn't close to a factor of two", "But ..."), and they
     are not friendly."""
     friendly: bool = False
-    """The opening words thank, congratulate, console or laugh ("thanks", "well done")."""
+    """The opening words thank, congratulate, console or laugh at the person answered
+    ("thanks", "well done", "haha"); praise of a thing ("brilliant idea") is not counted."""
 
     @property
     def strong(self) -> bool:
@@ -103,7 +104,10 @@ _NT = r"(?:n't|nt| not)"  # "don't", "dont", "do not" after the auxiliary's stem
 _ADV = r"(?:(?:completely|totally|fully|entirely|strongly|absolutely|really|wholeheartedly|mostly|do|have to|must|respectfully|kind of|sort of|broadly|largely|partly) )?"  # noqa: E501
 _END = r"(?=\s*(?:[.!,;:—–-]|$))"  # the cue is the whole answer: "Exactly." "Absolutely!"
 _YOU_OR_THAT = r"(?:you're|you are|youre|you were|that's|that is|thats|this is|it's|it is|its)"
-_ADVERB_RIGHT = r"(?:(?:absolutely|totally|quite|probably|likely|definitely|completely|so|dead|spot|exactly|100%|entirely|perfectly) )?"  # noqa: E501
+_ADVERB_RIGHT = (
+    r"(?:(?:most |very |quite |pretty |so )?(?:absolutely|totally|quite|probably|likely|"
+    r"definitely|completely|so|dead|spot|exactly|100%|entirely|perfectly|mostly|basically) )?"
+)
 _NOT_PLACE = (
     r"(?![-\w])(?!\s+(?:where|there|here|now|next|behind|in|at|on|by|before|after|up|down|"
     r"back|into|out|over|around|through|away|off|to|wing)\b)"
@@ -331,9 +335,11 @@ _CONTRARY_RE = re.compile(
     r"although|actually|instead|\w+n't|\w+nt)(?![^\W_])",
     re.IGNORECASE,
 )
+_QUOTED_SPEECH_RE = re.compile(r'"[^"\n]{0,300}"|“[^”\n]{0,300}”')
+"""Words in quotation marks are someone else's: "I didn't even have a pump" in a story."""
 _FRIENDLY_RE = re.compile(
-    r"\b(?:thanks?|thank you|thx|cheers|congrat\w*|welcome|well done|lovely|brilliant|"
-    r"awesome|haha\w*|lol|lmao|sorry to hear|sorry for your loss|condolences|rip|"
+    r"\b(?:thanks?|thank you|thx|cheers|congrat\w*|welcome|well done|"
+    r"ha|hah|haha\w*|lol|lmao|sorry to hear|sorry for your loss|condolences|rip|"
     r"hope (?:this|that|it) helps|good luck)\b",
     re.IGNORECASE,
 )

@@ -282,9 +282,9 @@ def evidence(text: Agreement, prior: float) -> float:
 
     The prior counts in full for a reply that pushes back or says what it thinks, half
     for one that neither agrees, disagrees nor pushes back ("I found that hilarious"),
-    and a quarter for a friendly one."""
+    and not at all for a friendly one (thanks come from allies and polite opponents)."""
     score = text.score if text.label != "unclear" else 0.0
-    tone = QUIET_TONE / 2 if text.friendly else 1.0 if score or text.contrary else QUIET_TONE
+    tone = 0.0 if text.friendly else 1.0 if score or text.contrary else QUIET_TONE
     gain = AGREE_GAIN if score > 0 else DISAGREE_GAIN
     return -prior * tone + gain * score
 
@@ -607,13 +607,15 @@ def read_sides(
         placed[part] = shown[part]
     for node in np.flatnonzero(placed).tolist():
         how[node] = "replies"
-    # Everyone else where people argue (never answered anyone, or too little evidence): the
-    # side whose words are closer. Those who only chatted (jokes beside an argument) stay
-    # unplaced.
-    own_share = (said + LOCAL_WEIGHT * share) / (count + LOCAL_WEIGHT)
+    # People who never answered anyone and whom nobody answered, where people argue: the
+    # side whose words are closer, with little confidence. Those who talked without showing
+    # a side (thanks, jokes beside an argument) stay unplaced.
+    touched = np.zeros(n, dtype=bool)
+    for i, j in ends:
+        touched[i] = touched[j] = True
     for node in np.flatnonzero(~placed).tolist():
         signs[node] = 0.0
-        if prior_for(own_share[node]) <= 0 or plus[node] == minus[node]:
+        if touched[node] or prior_for(share) <= 0 or plus[node] == minus[node]:
             continue
         signs[node] = 1.0 if plus[node] > minus[node] else -1.0
         gap = abs(plus[node] - minus[node]) / (plus[node] + minus[node])

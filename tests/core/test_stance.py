@@ -1,161 +1,12 @@
-"""Stance: agreement cues on hand-written replies, reply extraction, and the digest."""
+"""The stance digest: participants, their sides, and replies labelled consistently with them."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.core.stance import (
-    HEDGE_FACTOR,
-    Agreement,
-    classify_reply,
-    reply_pairs,
-    stance_digest,
-    topic_pattern,
-)
+from bot.core.agreement import classify_reply
+from bot.core.stance import stance_digest, topic_pattern
 from bot.errors import UserError
-
-# (reply, expected label, expected cue exactly as written in the reply; None = no cue)
-CUE_CASES: list[tuple[str, str, str | None]] = [
-    # agreement
-    ("I agree, the number seven bus is a disgrace.", "agree", "I agree"),
-    ("Agreed. Let's get the depot sorted first.", "agree", "Agreed"),
-    ("Exactly, and the hospital staff would use it every day.", "agree", "Exactly"),
-    ("Good point. I hadn't thought about the night shifts.", "agree", "Good point"),
-    ("True, the bridge is far too narrow for two lanes.", "agree", "True"),
-    ("Indeed, the old tracks are still under the asphalt.", "agree", "Indeed"),
-    ("You're right about the consultants.", "agree", "You're right"),
-    ("This.", "agree", "This"),
-    ("+1 from me, the trams in Basel are lovely.", "agree", "+1"),
-    ("I couldn't agree more.", "agree", "I couldn't agree more"),
-    ("Well said, that is the whole argument in one line.", "agree", "Well said"),
-    ("Fair enough, the timetable would need a rework.", "agree", "Fair enough"),
-    ("That's right, the line was planned back in 1990.", "agree", "That's right"),
-    ("Spot on about the parking.", "agree", "Spot on"),
-    ("Yes, and we should ask the hospital to chip in.", "agree", "Yes"),
-    # disagreement
-    ("I disagree, the shops would survive two years of works.", "disagree", "I disagree"),
-    ("You're wrong about the cost, it was halved in the new plan.", "disagree", "You're wrong"),
-    ("Not really. The study covered all three districts.", "disagree", "Not really"),
-    ("No, the trams would share the road with the cars.", "disagree", "No"),
-    ("Nonsense, nobody is going to close Market Street for two years.", "disagree", "Nonsense"),
-    ("That's not true, the estimate was a third lower.", "disagree", "That's not true"),
-    ("I doubt it, the council has never finished anything on time.", "disagree", "I doubt"),
-    ("I don't think so. The buses are fine outside rush hour.", "disagree", "I don't think"),
-    ("You don't need rails to get a reserved lane.", "disagree", "You don't need"),
-    ("A second depot is not necessary at all.", "disagree", "is not necessary"),
-    ("I'm sceptical about those ridership numbers.", "disagree", "sceptical"),
-    ("On the contrary, the works would bring customers to the cafés.", "disagree",
-     "On the contrary"),
-    ("However, nobody has asked the shop owners yet.", "disagree", "However"),
-    ("That's a bad idea, the square is a protected site.", "disagree", "a bad idea"),
-    ("Good point, but a bus lane would do that in months.", "disagree", "Good point, but"),
-    # negated cues flip
-    ("I don't agree with any of that.", "disagree", "don't agree"),
-    ("Not a good point, the hospital already has its own shuttle.", "disagree",
-     "Not a good point"),
-    ("I wouldn't call that wrong, just expensive.", "agree", "I wouldn't call that wrong"),
-    ("I wouldn't say that's wrong.", "agree", "I wouldn't say that's wrong"),
-    ("I don't think that's true.", "disagree", "I don't think that's true"),
-    ("I can't disagree with that.", "agree", "can't disagree"),
-    ("I'm not convinced by the noise argument.", "disagree", "not convinced"),
-    ("That's not a bad idea at all.", "agree", "That's not a bad idea"),
-    ("I'm not sure you're right about the bridge.", "disagree",
-     "I'm not sure you're right"),
-    ("It doesn't make sense to run trams at night.", "disagree", "doesn't make sense"),
-    # no cue: neither, or sentiment when it is strong
-    ("The tram would be wonderful, a great gift for everyone!", "agree", None),
-    ("What a terrible, awful waste of money.", "disagree", None),
-    ("The bus leaves at nine from platform two.", "neither", None),
-    ("This is why we need a referendum on it.", "neither", None),
-]  # fmt: skip
-
-
-@pytest.mark.parametrize(("reply", "label", "cue"), CUE_CASES)
-def test_agreement_cues(reply, label, cue):
-    verdict = classify_reply(reply)
-    assert verdict.label == label, verdict
-    if cue is not None:
-        assert verdict.cue == cue
-        assert verdict.cue in reply  # the deciding words as they appear
-    if label == "agree":
-        assert verdict.score > 0
-    elif label == "disagree":
-        assert verdict.score < 0
-
-
-def test_there_are_at_least_thirty_cue_cases():
-    assert len(CUE_CASES) >= 30
-    assert sum(1 for r, _, _ in CUE_CASES if "n't" in r or "not " in r.lower()) >= 8
-
-
-def test_sentiment_only_decides_without_cues():
-    verdict = classify_reply("The tram would be wonderful, a great gift for everyone!")
-    assert verdict.cue is not None and verdict.cue.startswith("sentiment +")
-    assert verdict.score >= 0.5
-    # a cue wins over strongly positive words
-    assert classify_reply("I disagree, though the drawings are wonderful and lovely!").label == (
-        "disagree"
-    )
-
-
-def test_hedges_weaken():
-    plain = classify_reply("You're right.")
-    hedged = classify_reply("Maybe you're right.")
-    assert plain.label == hedged.label == "agree"
-    assert hedged.score == pytest.approx(plain.score * HEDGE_FACTOR)
-    # a weak cue under a hedge is no longer decisive
-    assert classify_reply("Perhaps I'm not sure.").label == "neither"
-
-
-def test_cues_are_read_near_the_start():
-    late = "The bridge is narrow. The tunnel is old. Anyway, I disagree."
-    assert classify_reply(late).label == "neither"
-    assert classify_reply("Hmm. I disagree.").label == "disagree"
-
-
-def test_repeating_the_quote_with_a_negation_disagrees():
-    verdict = classify_reply("Trams are not cheap to run.", quoted="Trams are cheap to run.")
-    assert verdict == Agreement("disagree", "not cheap", -0.6)
-    assert classify_reply("Trams are not cheap to run.").label == "neither"
-
-
-def test_mixed_cues_cancel_to_neither():
-    verdict = classify_reply("Exactly wrong.")
-    assert verdict.label == "neither" and verdict.cue is None
-
-
-def test_empty_reply():
-    assert classify_reply("   ") == Agreement("neither", None, 0.0)
-
-
-# --- replies inside posts -------------------------------------------------------------------
-
-
-def test_multi_quote_posts_alternate_quote_and_reply(build_post):
-    post = build_post(
-        5,
-        "Fay",
-        [
-            ("own", "Two things.", None),
-            ("quote", "The depot is too small.", 2),
-            ("quote", "It would need a second hall.", 2),
-            ("own", "Not true. It has room for twelve cars.", None),
-            ("own", "I measured it myself.", None),
-            ("quote", "Nobody rides trams at night.", 3),
-            ("quote", "The ring road is always jammed.", 4),
-            ("own", "Exactly.", None),
-        ],
-    )
-    pairs = reply_pairs(post.segments)
-    assert [(q.source_post, quoted, reply) for q, quoted, reply in pairs] == [
-        (
-            2,
-            "The depot is too small.\nIt would need a second hall.",
-            "Not true. It has room for twelve cars.\nI measured it myself.",
-        ),
-        (4, "The ring road is always jammed.", "Exactly."),
-    ]
-
 
 # --- the digest -------------------------------------------------------------------------------
 
@@ -180,22 +31,69 @@ def test_digest_participants_words_and_quotes(tram_posts, tram_edges, no_network
     assert people["Erin"].quotes == ()
 
 
-def test_digest_agreement_and_groups(tram_posts, tram_edges):
+def test_digest_sides_and_labels(tram_posts, tram_edges):
     report = stance_digest(tram_posts, tram_edges)
+    assert report.sides.splits and report.sides.unplaced == ()
+    first, second = report.sides.sides
+    assert (first.name, set(first.members)) == ("A", {"Bob", "Dan", "Erin"})
+    assert (second.name, set(second.members)) == ("B", {"Alice", "Carol"})
     people = by_name(report)
+    assert {p.author: p.side for p in report.participants} == {
+        "Alice": "B", "Bob": "A", "Carol": "B", "Dan": "A", "Erin": "A",
+    }  # fmt: skip
     assert people["Carol"].agrees_with == ("Alice",)
     assert set(people["Carol"].disagrees_with) == {"Bob", "Erin"}
     assert people["Bob"].agrees_with == ("Dan",)
     assert people["Bob"].disagrees_with == ("Alice",)
     assert people["Dan"].agrees_with == ("Bob",)
     assert people["Alice"].disagrees_with == ("Dan",)
-    assert report.groups == (("Alice", "Carol"), ("Bob", "Dan"))
     replies = {(r.from_post, r.to_post): r for p in report.participants for r in p.replies}
-    first = replies[(2, 1)]
-    assert (first.to_author, first.label, first.cue) == ("Alice", "disagree", "I disagree")
-    assert first.quoted_text_excerpt.startswith("I think it is the best transport plan")
-    assert first.reply_excerpt.startswith("I disagree.")
+    first_reply = replies[(2, 1)]
+    assert (first_reply.to_author, first_reply.kind) == ("Alice", "quote")
+    assert (first_reply.label, first_reply.cue) == ("disagree", "I disagree")
+    assert 0.5 < first_reply.confidence <= 1.0
+    assert first_reply.quoted_text_excerpt.startswith("I think it is the best transport plan")
+    assert first_reply.reply_excerpt.startswith("I disagree.")
     assert replies[(9, 2)].cue == "+1"
+    # words without a cue, between opposite sides: unclear, with nothing said to decide it
+    assert (replies[(10, 5)].label, replies[(10, 5)].cue, replies[(10, 5)].confidence) == (
+        "unclear", None, 0.0,
+    )  # fmt: skip
+
+
+def test_agreement_across_sides_is_unclear(build_post, build_edges):
+    """ "You're probably right" to the other side concedes a point; it does not join them."""
+    posts = [
+        build_post(1, "Ann", [("own", "The tram is worth every penny, the buses are hopeless.", None)]),
+        build_post(2, "Bo", [
+            ("quote", "The tram is worth every penny, the buses are hopeless.", 1),
+            ("own", "I disagree, a bus lane would do the same for a tenth of the price.", None),
+        ]),
+        build_post(3, "Ann", [
+            ("quote", "a bus lane would do the same for a tenth of the price", 2),
+            ("own", "That's not true, a bus lane still sits at the same lights.", None),
+        ]),
+        build_post(4, "Cy", [
+            ("quote", "a bus lane still sits at the same lights", 3),
+            ("own", "Nonsense, they get priority at every junction now.", None),
+        ]),
+        build_post(5, "Ann", [
+            ("quote", "they get priority at every junction now", 4),
+            ("own", "You're probably right about the junctions. The price is still wrong.", None),
+        ]),
+        build_post(6, "Di", [
+            ("quote", "That's not true, a bus lane still sits at the same lights.", 3),
+            ("own", "Exactly. The lights on Mill Road are the whole problem.", None),
+        ]),
+    ]  # fmt: skip
+    report = stance_digest(posts, build_edges(posts))
+    sides = {p.author: p.side for p in report.participants}
+    assert sides["Ann"] == sides["Di"] != sides["Bo"] == sides["Cy"]
+    replies = {r.from_post: r for p in report.participants for r in p.replies}
+    assert classify_reply(replies[5].reply_excerpt).label == "agree"  # what the words say
+    assert (replies[5].label, replies[5].cue) == ("unclear", None)  # across the sides
+    assert (replies[6].label, replies[6].cue) == ("agree", "Exactly")
+    assert (replies[4].label, replies[4].cue) == ("disagree", "Nonsense")
 
 
 def test_key_points_are_own_sentences_in_thread_order(tram_posts, tram_edges):
@@ -221,11 +119,9 @@ def test_per_post_mode_when_the_source_has_no_names(tram_posts_anonymous, build_
     people = by_name(report)
     assert people["post 3"].agrees_with == ("post 1",)
     assert people["post 3"].disagrees_with == ("post 2",)
-    assert report.groups == (
-        ("post 1", "post 3", "post 11"),
-        ("post 2", "post 9"),
-        ("post 4", "post 6"),
-    )
+    assert report.sides.splits
+    a, b = (set(side.members) for side in report.sides.sides)
+    assert {"post 1", "post 3", "post 11"} <= b and {"post 2", "post 9"} <= a
 
 
 def test_author_filter(tram_posts, tram_edges):

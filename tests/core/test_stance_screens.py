@@ -11,9 +11,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.core import stance
+from bot.core import agreement as stance
 from bot.core.text import word_spans
-from tests.core.test_stance import CUE_CASES
+from tests.core.test_agreement import CUE_CASES
 
 _VOCABULARY = sorted(
     {word for reply, _, _ in CUE_CASES for word in reply.replace(",", " , ").split()}
