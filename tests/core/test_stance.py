@@ -62,11 +62,11 @@ def test_digest_sides_and_labels(tram_posts, tram_edges):
 
 
 def test_agreement_across_sides_is_unclear(build_post, build_edges):
-    """ "You're probably right" to the other side concedes a point; it does not join them."""
+    """'You're probably right' to the other side concedes a point; it does not join them."""
     posts = [
-        build_post(1, "Ann", [("own", "The tram is worth every penny, the buses are hopeless.", None)]),
+        build_post(1, "Ann", [("own", "The tram is worth every penny, buses are hopeless.", None)]),
         build_post(2, "Bo", [
-            ("quote", "The tram is worth every penny, the buses are hopeless.", 1),
+            ("quote", "The tram is worth every penny, buses are hopeless.", 1),
             ("own", "I disagree, a bus lane would do the same for a tenth of the price.", None),
         ]),
         build_post(3, "Ann", [
