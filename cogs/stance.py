@@ -1,4 +1,4 @@
-"""`/stance`: what each participant argues, and whom they agree or disagree with."""
+"""`/stance`: the sides of a thread, or what one participant argues and whom they answer."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ class StanceCog(commands.Cog):
         self.bot = bot
 
     @guild_only
-    @app_commands.command(name="stance", description="Each participant's position in a thread")
+    @app_commands.command(name="stance", description="Who is on which side of a thread's argument")
     @app_commands.describe(
         thread="a stored thread",
-        user="only this participant (their name in the thread)",
-        topic="their sentences about this word, with polarity",
+        user="one participant (their name in the thread): side, key points, replies",
+        topic="what each side says about this word, with polarity",
         private="only you see the answer",
     )
     @app_commands.autocomplete(thread=thread_autocomplete)
@@ -37,10 +37,11 @@ class StanceCog(commands.Cog):
             result = await self.bot.services.stance(scope_of(itx), thread, user, topic, progress)
         await responder.send(
             render_answer(
-                render.brief(
-                    render.stance_answer(result.thread, result.report, result.post_urls),
-                    how_to_narrow="Ask about one person with user:, or about a word with topic:.",
-                    sections_are="participants",
+                render.stance_answer(
+                    result.thread,
+                    result.report,
+                    result.post_urls,
+                    ask_about_one="Ask about one person with user:, or about a word with topic:.",
                 )
             )
         )

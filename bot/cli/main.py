@@ -111,10 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--author", help="only this author's posts")
     p.add_argument("--explain", action="store_true", help="show each sentence's score and rank")
 
-    p = command("stance", "what each participant argues, whom they quote, agree or disagree with")
+    p = command("stance", "the sides of the argument; with --author, what one person argues")
     p.add_argument("name")
-    p.add_argument("--author", help="only this participant")
-    p.add_argument("--topic", help="their sentences about a topic, with polarity")
+    p.add_argument("--author", help="one participant: their side, key points and replies")
+    p.add_argument("--topic", help="what each side says about a word, with polarity")
 
     p = command("quotes", "who quoted whom, as text and as a graph picture")
     p.add_argument("name")
@@ -284,7 +284,12 @@ async def cmd_summary(services: Services, args: argparse.Namespace, out: Console
 async def cmd_stance(services: Services, args: argparse.Namespace, out: Console) -> None:
     result = await services.stance(LOCAL_SCOPE, args.name, args.author, args.topic, out.progress)
     out.answer(
-        render.stance_answer(result.thread, result.report, result.post_urls),
+        render.stance_answer(
+            result.thread,
+            result.report,
+            result.post_urls,
+            ask_about_one="Ask about one person with --author NAME, or about a word with --topic.",
+        ),
         jsonout.stance_json(result.thread, result.report),
     )
 

@@ -497,6 +497,12 @@ def _normalise(text: str) -> str:
     return unicodedata.normalize("NFC", text).translate(_APOSTROPHES)
 
 
+def has_cue(sentence: str) -> bool:
+    """Whether a sentence holds any agreement or disagreement phrase: a reaction to someone
+    ("Fair enough, I hadn't seen that"), not a statement of one's own position."""
+    return _ANY_CUE_RE.search(_normalise(sentence)) is not None
+
+
 def classify_reply(reply: str, quoted: str | None = None) -> Agreement:
     """What the words of `reply` say about what it answers (module docstring: the method)."""
     text = _normalise(reply or "")

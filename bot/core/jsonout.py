@@ -85,15 +85,34 @@ def quotes_json(
 
 
 def stance_json(thread: StoredThread, report: StanceReport) -> dict[str, Any]:
+    sides = report.sides
     return {
         "thread": thread.name,
         "per_post": report.per_post,
         "note": report.note,
         "topic": report.topic,
-        "groups": [list(g) for g in report.groups],
+        "topic_matches": report.topic_matches,
+        "splits": sides.splits,
+        "sides_note": sides.note,
+        "confidence": sides.confidence,
+        "sides": [
+            {
+                "name": side.name,
+                "members": list(side.members),
+                "key_points": [
+                    {"post": k.post, "author": k.author, "text": k.text, "url": k.url}
+                    for k in side.key_points
+                ],
+                "confidence": side.confidence,
+            }
+            for side in sides.sides
+        ],
+        "unplaced": list(sides.unplaced),
         "participants": [
             {
                 "author": p.author,
+                "side": p.side,
+                "side_confidence": p.side_confidence,
                 "posts": list(p.posts),
                 "words": p.words,
                 "key_points": [
@@ -108,8 +127,10 @@ def stance_json(thread: StoredThread, report: StanceReport) -> dict[str, Any]:
                         "from_post": r.from_post,
                         "to_post": r.to_post,
                         "to_author": r.to_author,
+                        "kind": r.kind,
                         "label": r.label,
                         "cue": r.cue,
+                        "confidence": r.confidence,
                         "reply": r.reply_excerpt,
                         "quoted": r.quoted_text_excerpt,
                     }

@@ -60,6 +60,7 @@ class SentenceVectors:
     shortness: np.ndarray
     """Per sentence, in (0, 1]: sentences under SHORT_SENTENCE_WORDS words count less."""
     terms: int
+    word_counts: np.ndarray
 
 
 @dataclass
@@ -141,7 +142,8 @@ class KeyPointIndex:
         terms = max(1, self._ids.terms)
         shortness = np.minimum(1.0, np.asarray(self._word_counts) / SHORT_SENTENCE_WORDS)
         empty = np.zeros(0, dtype=np.int64)
-        self._vectors = SentenceVectors(empty, empty, np.zeros(0), owners, shortness, terms)
+        counts = np.asarray(self._word_counts, dtype=np.int64)
+        self._vectors = SentenceVectors(empty, empty, np.zeros(0), owners, shortness, terms, counts)
         if self._terms:
             sentence_of = np.repeat(np.arange(sentences, dtype=np.int64), self._term_counts)
             pairs, tf = np.unique(
@@ -153,7 +155,7 @@ class KeyPointIndex:
             weight = tf * idf[col]
             norm = np.sqrt(np.bincount(row, weight * weight, minlength=sentences))
             unit = weight / norm[row]
-            self._vectors = SentenceVectors(row, col, unit, owners, shortness, terms)
+            self._vectors = SentenceVectors(row, col, unit, owners, shortness, terms, counts)
             # centroid of each participant's unit vectors (sentences without terms count too)
             per_owner = np.bincount(owners, minlength=len(starts) - 1)
             owner_of = owners[row]

@@ -125,48 +125,197 @@ def summary_answer(thread: StoredThread, summary: Summary) -> Answer:
     )
 
 
+STANCE_CHARS = 1_800
+"""What a stance answer may hold, links included: one chat message (Discord counts 2,000),
+with room for each platform's own framing."""
+NAMES_SHOWN = 12
+KEY_POINT_CHARS = 200
+REPLIES_SHOWN = 8
+TOPIC_LINES = 3
+
+
 def stance_answer(
-    thread: StoredThread, report: StanceReport, post_urls: Mapping[int, str] | None = None
+    thread: StoredThread,
+    report: StanceReport,
+    post_urls: Mapping[int, str] | None = None,
+    ask_about_one: str = "Ask about one person with --author NAME.",
 ) -> Answer:
-    """`post_urls` lets reply and topic lines link to their post, not just the thread."""
+    """The sides first, in one chat message; one person's detail when the report is about
+    one person. `post_urls` lets reply and topic lines link to their post; `ask_about_one`
+    is the adapter's own wording of how to ask about one person."""
     urls = post_urls or {}
-    sections = []
-    if report.groups:  # first: the overview, which a chat-sized answer must keep
-        sections.append(
-            Section(
-                "Who agrees with whom",
-                tuple(Line(", ".join(group)) for group in report.groups),
+    if report.person is not None and report.participants:
+        return _person_answer(thread, report, urls)
+    sides = report.sides
+    sections: list[Section] = [Section(None, (Line(sides_line(report)),))]
+    if report.topic is not None:  # what was asked about, before the sides' key points
+        sections.append(_topic_section(thread, report, urls))
+    if sides.splits:
+        for side in sides.sides:
+            points = tuple(
+                Line(
+                    _clip(point.text, KEY_POINT_CHARS),
+                    Ref(point.post, point.author, _post_url(thread, point.post, point.url)),
+                )
+                for point in side.key_points
+            )
+            heading = f"Side {side.name}: what it argues (confidence {side.confidence:.2f})"
+            sections.append(Section(heading, points or (Line("(no sentence of its own)"),)))
+    notes = [n for n in (report.note,) if n]
+    if sides.splits:
+        notes.append(
+            f"Split confidence {sides.confidence:.2f}: the share of the replies' evidence "
+            "the two sides agree with (1 = all of it)."
+        )
+    notes.append(ask_about_one)
+    title = f"Sides — {thread.title}" + (f" (topic: {report.topic})" if report.topic else "")
+    answer = Answer(
+        title=title, sections=tuple(sections), notes=tuple(notes), link=thread.source_url
+    )
+    return _within(answer, STANCE_CHARS)
+
+
+def sides_line(report: StanceReport) -> str:
+    """ "Side A (5 people): … · Side B (3): … · not placed: 4", or why there are no sides."""
+    sides = report.sides
+    if not sides.splits:
+        return sides.note or "This thread does not split into sides."
+    who = "posts" if report.per_post else "people"
+    parts = []
+    for number, side in enumerate(sides.sides):
+        count = len(side.members)
+        label = f"{count} {who}" if number == 0 else str(count)
+        parts.append(f"Side {side.name} ({label}): {_names(side.members)}")
+    if sides.unplaced:
+        parts.append(f"not placed: {len(sides.unplaced)}")
+    return " · ".join(parts)
+
+
+def _names(names: Sequence[str]) -> str:
+    shown = ", ".join(names[:NAMES_SHOWN])
+    return shown + (f" and {len(names) - NAMES_SHOWN} more" if len(names) > NAMES_SHOWN else "")
+
+
+def _topic_section(thread: StoredThread, report: StanceReport, urls: Mapping[int, str]) -> Section:
+    heading = f"About “{report.topic}”"
+    if not report.topic_matches:
+        return Section(heading, (Line(f"Nobody in this thread wrote about “{report.topic}”."),))
+    side_of = {p.participant: p.side for p in report.sides.placements}
+    lines: list[Line] = []
+    for side in (*("A", "B"), None):
+        found = [
+            (p, ts) for p in report.participants if side_of.get(p.author) == side
+            for ts in p.topic_sentences
+        ]  # fmt: skip
+        for person, sentence in found[:TOPIC_LINES]:
+            who = "" if report.per_post else person.author
+            tag = f"Side {side}" if side else "not placed"
+            ref = Ref(
+                sentence.post,
+                who or None,
+                _post_url(thread, sentence.post, urls.get(sentence.post)),
+            )
+            lines.append(Line(f"[{tag}] {_clip(sentence.text, 160)}", ref, sentence.polarity))
+    return Section(heading, tuple(lines))
+
+
+def _person_answer(thread: StoredThread, report: StanceReport, urls: Mapping[int, str]) -> Answer:
+    p = report.participants[0]
+    if p.side is not None:
+        where = f"Side {p.side} (confidence {p.side_confidence:.2f})"
+    elif report.sides.splits:
+        where = "not placed on a side"
+    else:
+        where = "no sides in this thread"
+    lines: list[Line] = [
+        Line(
+            f"{where} · {len(p.posts)} post{'s' if len(p.posts) != 1 else ''}, {p.words} own words"
+            + _people(" · quotes ", p.quotes)
+            + _people(" · quoted by ", p.quoted_by)
+        )
+    ]
+    for kp in p.key_points:
+        ref = Ref(kp.post, None if report.per_post else p.author, kp.url)
+        lines.append(Line(_clip(kp.text, KEY_POINT_CHARS), ref))
+    labelled = [r for r in p.replies if r.label != "unclear"]
+    for r in labelled[:REPLIES_SHOWN]:
+        target = r.to_author or (f"#{r.to_post}" if r.to_post else "an outside source")
+        verb = "agrees with" if r.label == "agree" else "disagrees with"
+        lines.append(
+            Line(
+                f"{verb} {target}: “{_clip(r.reply_excerpt, 140)}”",
+                Ref(r.from_post, None, _post_url(thread, r.from_post, urls.get(r.from_post))),
+                detail=f"cue: {r.cue}, confidence {r.confidence:.2f}" if r.cue else None,
             )
         )
-    for p in report.participants:
-        lines: list[Line] = [
-            Line(
-                f"{len(p.posts)} post{'s' if len(p.posts) != 1 else ''}, {p.words} own words"
-                + _people(" · quotes ", p.quotes)
-                + _people(" · quoted by ", p.quoted_by)
-            )
+    unclear = len(p.replies) - len(labelled)
+    hidden = max(0, len(labelled) - REPLIES_SHOWN)
+    if unclear or hidden:
+        counted = [
+            f"{unclear} unclear" if unclear else "",
+            f"{hidden} more labelled" if hidden else "",
         ]
-        for kp in p.key_points:
-            lines.append(Line(kp.text, Ref(kp.post, None if report.per_post else p.author, kp.url)))
-        for r in p.replies:
-            if r.label == "neither":
-                continue
-            target = r.to_author or (f"#{r.to_post}" if r.to_post else "an outside source")
-            verb = "agrees with" if r.label == "agree" else "disagrees with"
-            lines.append(
-                Line(
-                    f"{verb} {target}: “{r.reply_excerpt}”",
-                    Ref(r.from_post, None, _post_url(thread, r.from_post, urls.get(r.from_post))),
-                    detail=f"cue: {r.cue}" if r.cue else None,
-                )
+        lines.append(Line(f"Replies not shown: {', '.join(c for c in counted if c)}."))
+    for ts in p.topic_sentences[:TOPIC_LINES]:
+        ref = Ref(ts.post, None, _post_url(thread, ts.post, urls.get(ts.post)))
+        lines.append(Line(_clip(ts.text, 160), ref, detail=f"{ts.polarity} ({ts.compound:+.2f})"))
+    sections = [Section(p.author, tuple(lines))]
+    if report.topic is not None and not report.topic_matches:
+        sections.append(
+            Section(
+                f"About “{report.topic}”",
+                (Line(f"Nobody in this thread wrote about “{report.topic}”."),),
             )
-        for ts in p.topic_sentences:
-            ref = Ref(ts.post, None, _post_url(thread, ts.post, urls.get(ts.post)))
-            lines.append(Line(ts.text, ref, detail=f"{ts.polarity} ({ts.compound:+.2f})"))
-        sections.append(Section(p.author, tuple(lines)))
-    notes = (report.note,) if report.note else ()
-    title = f"Stances — {thread.title}" + (f" (topic: {report.topic})" if report.topic else "")
-    return Answer(title=title, sections=tuple(sections), notes=notes, link=thread.source_url)
+        )
+    notes = tuple(n for n in (report.note,) if n)
+    answer = Answer(
+        title=f"{p.author} — {thread.title}", sections=tuple(sections), notes=notes,
+        link=thread.source_url,
+    )  # fmt: skip
+    return _within(answer, STANCE_CHARS)
+
+
+def _clip(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    head = flat[: limit - 1]
+    head = head[: head.rfind(" ")] if " " in head else head
+    return head.rstrip(" ,;:") + "…"
+
+
+def answer_chars(answer: Answer) -> int:
+    """About what an answer shows, links included (a platform adds a little framing)."""
+    total = len(answer.title) + len(answer.link or "") + sum(len(n) + 1 for n in answer.notes)
+    for section in answer.sections:
+        total += len(section.heading or "") + 2
+        for line in section.lines:
+            total += len(line.text) + len(line.detail or "") + 4
+            if line.ref is not None:
+                total += len(line.ref.label) + len(line.ref.url or "") + 6
+    return total
+
+
+def _within(answer: Answer, limit: int) -> Answer:
+    """Drop the last lines of the longest sections until the answer fits in `limit`."""
+    while answer_chars(answer) > limit:
+        sections = list(answer.sections)
+        longest = max(range(len(sections)), key=lambda i: len(sections[i].lines))
+        section = sections[longest]
+        if len(section.lines) > 1:
+            sections[longest] = Section(section.heading, section.lines[:-1])
+        else:  # one line a section: shorten the longest line
+            index = max(
+                (i for i in range(len(sections)) if sections[i].lines),
+                key=lambda i: len(sections[i].lines[0].text),
+            )
+            line = sections[index].lines[0]
+            text = _clip(line.text, max(60, len(line.text) - (answer_chars(answer) - limit)))
+            if text == line.text:
+                break
+            sections[index] = Section(sections[index].heading, (Line(text, line.ref, line.detail),))
+        answer = Answer(answer.title, tuple(sections), answer.notes, answer.link)
+    return answer
 
 
 def quotes_answer(thread: StoredThread, report: QuoteReport) -> Answer:

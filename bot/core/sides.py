@@ -43,7 +43,7 @@ from typing import Literal
 
 import numpy as np
 
-from bot.core.agreement import Agreement, classify_reply, reply_pairs
+from bot.core.agreement import Agreement, classify_reply, has_cue, reply_pairs
 from bot.core.keypoints import KeyPointIndex, SentenceVectors
 from bot.core.models import PostLike
 from bot.core.summary import own_sentences, stemmer_for, stop_words_for
@@ -80,6 +80,9 @@ DENSE_MAX = 600
 WORDS_CONFIDENCE = 0.3
 """The most confidence a placement by words alone can have."""
 MIN_CONFIDENCE = 0.05
+MIN_POINT_WORDS = 8
+POINT_WORDS = 16
+"""A side's key points are statements of 8 words or more; up to 16 words, longer is better."""
 
 
 # --- what the analysis returns ---------------------------------------------------------------
@@ -480,8 +483,9 @@ def _side_points(
     other = words.centroid(np.where(signs == -side, confidence, 0.0))
     toward = np.bincount(v.row, v.unit * (own[v.col] - other[v.col]), minlength=len(v.owners))
     member = signs[v.owners] == side
-    score = toward * v.shortness * (0.5 + 0.5 * confidence[v.owners])
-    candidates = np.flatnonzero(member & (toward > 0))
+    fullness = np.minimum(1.0, v.word_counts / POINT_WORDS)
+    score = toward * fullness * (0.5 + 0.5 * confidence[v.owners])
+    candidates = np.flatnonzero(member & (toward > 0) & (v.word_counts >= MIN_POINT_WORDS))
     order = candidates[np.lexsort((candidates, -np.round(score[candidates], 12)))]
     picked: list[int] = []
     seen_people: set[int] = set()
@@ -494,6 +498,8 @@ def _side_points(
             text = index.text(sentence)
             key = " ".join(normalise_word(w) for w in text.split())
             if sentence in picked or key in seen_text or (rounds == 0 and person in seen_people):
+                continue
+            if text.rstrip().endswith("?") or has_cue(text):  # a question or a reaction
                 continue
             picked.append(sentence)
             seen_people.add(person)

@@ -119,7 +119,9 @@ class StanceReport:
     topic_matches: int = 0
     """Sentences of the whole thread that mention the topic."""
     people: int = 0
-    """Participants in the whole thread (`participants` may hold only the one asked about)."""
+    """Participants in the whole thread."""
+    person: str | None = None
+    """The participant asked about: `participants` holds only them."""
 
 
 # --- topics -------------------------------------------------------------------------------------
@@ -328,6 +330,7 @@ def stance_digest(
         topic=clean_topic,
         topic_matches=topic_matches,
         people=len(names),
+        person=wanted,
     )
 
 

@@ -281,11 +281,12 @@ class Handlers:
             author = self._participant(ctx.room_id, author)
         async with self._typing(ctx):
             result = await self.services.stance(ctx.scope, args.name, author, topic)
-        answer = render.brief(
-            render.stance_answer(result.thread, result.report, result.post_urls),
-            how_to_narrow=f"Ask about one person: {self.prefix} stance NAME @user, "
+        answer = render.stance_answer(
+            result.thread,
+            result.report,
+            result.post_urls,
+            ask_about_one=f"Ask about one person: {self.prefix} stance NAME @user, "
             f"or about a word: {self.prefix} stance NAME --topic WORD.",
-            sections_are="participants",
         )
         await self.outbox.answer(ctx.target, answer)
 

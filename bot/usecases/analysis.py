@@ -70,9 +70,9 @@ _DOING = {
     "quotes": "Counting the quotes in",
 }
 Progress = Callable[[str], None]
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 """Part of every cache key: bump it when an analysis changes what it returns (2: ties in
-ratings and key-point scores keep thread order)."""
+ratings and key-point scores keep thread order; 3: stances carry sides, replies unclear)."""
 WORKER_NICENESS = 5
 
 PostsLoader = Callable[[], Awaitable[tuple[Sequence[StoredPost], Sequence[QuoteEdge]]]]

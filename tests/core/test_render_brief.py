@@ -6,7 +6,15 @@ from datetime import UTC, datetime
 
 from bot.core.models import AnalysedPost, Segment, StoredThread
 from bot.core.quotes import edges_from_posts
-from bot.core.render import Answer, Line, Section, brief, stance_answer
+from bot.core.render import (
+    STANCE_CHARS,
+    Answer,
+    Line,
+    Section,
+    answer_chars,
+    brief,
+    stance_answer,
+)
 from bot.core.stance import stance_digest
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
@@ -38,30 +46,28 @@ def test_long_sections_and_many_sections_are_cut_and_counted():
     assert cut.notes == ("a note", "35 more participants are not shown here.", "Use user:.")
 
 
-def test_a_stance_of_a_thread_without_names_keeps_its_overview_first():
-    # 60 posts copied without names: 60 participants; every other post agrees with the last
+def test_a_stance_of_a_big_thread_without_names_is_one_chat_message():
+    # 600 posts copied without names: 600 participants, each answering the post before
     posts = []
-    for n in range(1, 61):
+    for n in range(1, 601):
         own = Segment("own", f"Post {n} says the depot needs {n} new tram sheds soon.", 0)
         segments: tuple[Segment, ...] = (own,)
-        if n % 2 == 0:
+        if n > 1:
             quote = Segment("quote", f"Post {n - 1} says the depot.", 0, source_post=n - 1)
-            segments = (quote, Segment("own", "I agree, exactly right.", 0))
+            segments = (quote, Segment("own", "No, that's wrong, it needs none at all.", 0))
         posts.append(AnalysedPost(number=n, text="", segments=segments, author=None))
     report = stance_digest(posts, edges_from_posts(posts))
     thread = StoredThread(
         id=1, scope="local", name="t", title="Sheds", source_kind="text", source_url=None,
-        language="english", revision=1, post_count=60, author_count=0,
+        language="english", revision=1, post_count=600, author_count=0,
         created_at=NOW, updated_at=NOW,
     )  # fmt: skip
-    full = stance_answer(thread, report)
-    assert full.sections[0].heading == "Who agrees with whom"
-    cut = brief(full, how_to_narrow="Ask about one.", sections_are="participants")
-    assert cut.sections[0].heading == "Who agrees with whom"
-    assert len(full.sections[0].lines) == 30  # 30 pairs: cut like any section
-    assert cut.sections[0].lines[-1].text == "… and 19 more"
-    assert len(cut.sections) == 15
-    assert "46 more participants are not shown here." in cut.notes
+    answer = stance_answer(thread, report, ask_about_one="Ask about one post.")
+    assert answer_chars(answer) <= STANCE_CHARS
+    overview = answer.sections[0].lines[0].text
+    assert overview.startswith("Side A (300 posts): post ")
+    assert "and 288 more · Side B (300): post " in overview
+    assert answer.notes[-1] == "Ask about one post."
 
 
 def test_a_line_of_thousands_of_names_is_cut():
