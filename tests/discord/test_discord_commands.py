@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+from pathlib import Path
 import logging
 from datetime import timedelta
 from typing import Any
@@ -540,16 +541,42 @@ async def test_a_big_thread_shows_what_is_being_done_then_the_answer(
     assert not any("⏳" in (r.json.get("content") or "") for r in again if r.method == "PATCH")
 
 
-async def test_a_stance_of_hundreds_of_participants_stays_one_answer(driver, fake, services):
+def _message_chars(payload: dict[str, Any]) -> int:
+    """What one message shows, as Discord counts it (UTF-16 units)."""
+    parts = [payload.get("content") or ""]
+    for embed in payload.get("embeds") or []:
+        parts += [embed.get("title", ""), embed.get("description", "")]
+        parts.append((embed.get("footer") or {}).get("text", ""))
+    return sum(len(part.encode("utf-16-le")) // 2 for part in parts)
+
+
+async def test_a_stance_of_hundreds_of_participants_is_one_message(driver, fake, services):
     posts = [{"text": f"Plot {n} should get the rain barrel on day {n}."} for n in range(300)]
     name = await store(services, SCOPE_A, json.dumps({"title": "Barrels", "posts": posts}).encode())
     requests = await driver.command("stance", opt("thread", name))
     check_payloads(requests)
-    messages = answers(requests)
-    assert len(messages) <= 2, len(messages)  # not one message per ten participants
+    (message,) = answers(requests)
+    assert _message_chars(message) <= 2000
     shown = text_of(requests)
-    assert "285 more participants are not shown here." in shown
+    assert "does not split into sides" in shown  # 300 posts, nobody argues
     assert "user:" in shown  # how to ask about one
+
+
+async def test_a_stance_leads_with_the_sides_in_one_message(driver, fake, services):
+    debate = Path(__file__).parents[2] / "bench" / "data" / "sides" / "high-street.md"
+    name = await store(services, SCOPE_A, debate.read_bytes())
+    requests = await driver.command("stance", opt("thread", name))
+    check_payloads(requests)
+    (message,) = answers(requests)
+    assert _message_chars(message) <= 2000
+    shown = text_of(requests)
+    assert "Side A (5 people): " in shown and " · Side B (4): " in shown
+    assert "Side A: what it argues" in shown and "user:" in shown
+    person = await driver.command("stance", opt("thread", name), opt("user", "derek"))
+    check_payloads(person)
+    (detail,) = answers(person)
+    assert _message_chars(detail) <= 2000
+    assert "Side B (confidence" in text_of(person)
 
 
 async def test_a_graph_over_the_upload_limit_is_left_out_with_a_note(driver, fake, services):

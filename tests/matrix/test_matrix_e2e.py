@@ -172,6 +172,11 @@ async def test_uploaded_file_is_ingested_and_every_analysis_answers(
         assert "Summary" in body(summary) and "score" in body(summary)
         assert "<li>" in html and "<script" not in html
 
+        overview_cmd = await alice.send(room_id, "!tw stance garden")
+        overview = await alice.answers_to(room_id, overview_cmd)
+        assert len(body(overview)) <= 2000, body(overview)
+        assert "does not split into sides" in body(overview)  # five calm posts
+        assert "!tw stance NAME @user" in body(overview)  # how to ask about one person
         stance = await command(alice, room_id, "!tw stance garden @Tobias")
         headings = [
             line for line in body(stance).split("\n") if line in ("Tobias", "Maren", "Ines")

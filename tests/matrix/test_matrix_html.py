@@ -177,3 +177,31 @@ def test_image_content_reads_png_size() -> None:
     content = image_content("mxc://localhost/abc", png)
     assert content["msgtype"] == "m.image" and content["m.mentions"] == {}
     assert content["info"] == {"mimetype": "image/png", "size": len(png), "w": 640, "h": 480}
+
+
+def test_a_stance_answer_is_one_matrix_message_of_at_most_2000_characters() -> None:
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from bot.core.models import StoredThread
+    from bot.core.quotes import infer_quotes
+    from bot.core.render import stance_answer
+    from bot.core.stance import stance_digest
+    from bot.sources.detect import read_file_bytes
+
+    debate = Path(__file__).parents[2] / "bench" / "data" / "sides" / "nuclear.md"
+    analysed = infer_quotes(read_file_bytes(debate.read_bytes()))
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    thread = StoredThread(
+        id=1, scope="local", name="nuclear", title=analysed.title, source_kind="markdown",
+        source_url="https://forum.example/t/nuclear/7", language="english", revision=1,
+        post_count=len(analysed.posts), author_count=8, created_at=now, updated_at=now,
+    )  # fmt: skip
+    bodies = {}
+    for author in (None, "Ada"):
+        report = stance_digest(analysed.posts, analysed.edges, author=author)
+        (content,) = answer_contents(stance_answer(thread, report, ask_about_one="!tw stance"))
+        assert len(content["body"]) <= 2000, content["body"]
+        bodies[author] = content["body"]
+    assert "Side A (4 people): " in bodies[None] and " · Side B (4): " in bodies[None]
+    assert bodies["Ada"].startswith("Ada — ") and "Side B (confidence" in bodies["Ada"]
