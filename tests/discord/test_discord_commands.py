@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from pathlib import Path
 import logging
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
