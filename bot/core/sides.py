@@ -319,7 +319,26 @@ def _graph(n: int, pair_evidence: dict[tuple[int, int], float]) -> _Graph:
     return _Graph(n, a, b, np.sign(s) * np.log1p(np.abs(s)))
 
 
-def _components(graph: _Graph) -> list[np.ndarray]:
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """A connected part of the graph: its people, and the indices of its edges."""
+
+    nodes: np.ndarray
+    edges: np.ndarray
+
+    def local(self, graph: _Graph) -> _Graph:
+        position = np.full(graph.n, -1, dtype=np.int64)
+        position[self.nodes] = np.arange(len(self.nodes))
+        edges = self.edges
+        return _Graph(
+            len(self.nodes), position[graph.a[edges]], position[graph.b[edges]], graph.w[edges]
+        )
+
+
+def _parts(graph: _Graph) -> list[_Part]:
+    """The connected parts of the graph (people without an edge belong to none)."""
+    if not len(graph.a):
+        return []
     parent = list(range(graph.n))
 
     def find(x: int) -> int:
@@ -332,30 +351,34 @@ def _components(graph: _Graph) -> list[np.ndarray]:
         ri, rj = find(i), find(j)
         if ri != rj:
             parent[max(ri, rj)] = min(ri, rj)
-    groups: dict[int, list[int]] = defaultdict(list)
+    root = np.fromiter((find(x) for x in range(graph.n)), dtype=np.int64, count=graph.n)
     touched = np.zeros(graph.n, dtype=bool)
     touched[graph.a] = True
     touched[graph.b] = True
-    for node in np.flatnonzero(touched).tolist():
-        groups[find(node)].append(node)
-    return [np.asarray(g, dtype=np.int64) for g in groups.values()]
+    nodes = np.flatnonzero(touched)
+    node_order = nodes[np.argsort(root[nodes], kind="stable")]
+    edge_root = root[graph.a]
+    edge_order = np.argsort(edge_root, kind="stable")
+    roots, node_starts = np.unique(root[node_order], return_index=True)
+    edge_starts = np.searchsorted(edge_root[edge_order], roots)
+    node_ends = [*node_starts[1:].tolist(), len(node_order)]
+    edge_ends = [*edge_starts[1:].tolist(), len(edge_order)]
+    return [
+        _Part(node_order[a:b], edge_order[c:d])
+        for a, b, c, d in zip(
+            node_starts.tolist(), node_ends, edge_starts.tolist(), edge_ends, strict=True
+        )
+    ]
 
 
-def _cut(graph: _Graph, nodes: np.ndarray) -> np.ndarray:
-    """Signs (±1) of `nodes` that maximise the evidence agreed with, inside their part."""
-    index = {node: k for k, node in enumerate(nodes.tolist())}
-    inside = np.isin(graph.a, nodes)
-    local = _Graph(
-        len(nodes),
-        np.fromiter((index[x] for x in graph.a[inside].tolist()), dtype=np.int64),
-        np.fromiter((index[x] for x in graph.b[inside].tolist()), dtype=np.int64),
-        graph.w[inside],
-    )
+def _cut(graph: _Graph, part: _Part | None = None) -> np.ndarray:
+    """Signs (±1) of the part's people that agree with the most evidence inside it (the
+    whole graph, when it is connected and `part` is None)."""
+    local = part.local(graph) if part is not None else graph
     if local.n <= EXACT_MAX:
         return _exact(local)
     starts = [_tree_start(local), _spectral_start(local)]
-    best = max((_improve(local, s) for s in starts), key=local.value)
-    return best
+    return max((_improve(local, s) for s in starts), key=local.value)
 
 
 def _exact(graph: _Graph) -> np.ndarray:
@@ -581,21 +604,21 @@ def read_sides(
             weight = evidence(item.text, prior_for(local))
         pair[(min(i, j), max(i, j))] += weight
     graph = _graph(n, pair)
-    parts = _components(graph)
+    parts = _parts(graph)
     signs = np.zeros(n)
     for part in parts:
-        signs[part] = _cut(graph, part)
+        signs[part.nodes] = _cut(graph, part)
     margin = signs * graph.field(signs)
     confidence = np.where(signs != 0, np.tanh(np.maximum(margin, 0.0) / 2), 0.0)
     shown = (signs != 0) & (margin >= MIN_MARGIN)
     """Placed by their replies: the evidence for their side wins by at least MIN_MARGIN."""
-    contested = [p for p in parts if np.any(graph.w[np.isin(graph.a, p)] < 0) and shown[p].any()]
+    contested = [p for p in parts if np.any(graph.w[p.edges] < 0) and shown[p.nodes].any()]
     if not contested:
         return _no_split(people, share)
-    main = max(contested, key=lambda p: (int(shown[p].sum()), -int(p.min())))
+    main = max(contested, key=lambda p: (int(shown[p.nodes].sum()), -int(p.nodes.min())))
     how: list[Evidence | None] = [None] * n
     placed = np.zeros(n, dtype=bool)
-    placed[main] = shown[main]
+    placed[main.nodes] = shown[main.nodes]
     if not (np.any(signs[placed] > 0) and np.any(signs[placed] < 0)):
         return _no_split(people, share)
     text = _Words(words.index.vectors(), n)
@@ -603,14 +626,15 @@ def read_sides(
     plus = text.closeness(text.centroid(np.where(signs > 0, weights, 0.0)))
     minus = text.closeness(text.centroid(np.where(signs < 0, weights, 0.0)))
     for part in parts:  # other parts of the graph: turned to match the main one by words
-        if part is main or not shown[part].any():
+        nodes = part.nodes[shown[part.nodes]]
+        if part is main or not len(nodes):
             continue
-        lean = float(np.sum((signs * (plus - minus))[part][shown[part]]))
+        lean = float(np.sum((signs * (plus - minus))[nodes]))
         if lean < 0:
-            signs[part] = -signs[part]
-        total = float(np.sum((plus + minus)[part][shown[part]])) or 1.0
-        confidence[part] *= max(min(1.0, abs(lean) / total), MIN_CONFIDENCE)
-        placed[part] = shown[part]
+            signs[part.nodes] = -signs[part.nodes]
+        total = float(np.sum((plus + minus)[nodes])) or 1.0
+        confidence[part.nodes] *= max(min(1.0, abs(lean) / total), MIN_CONFIDENCE)
+        placed[nodes] = True
     for node in np.flatnonzero(placed).tolist():
         how[node] = "replies"
     # People who never answered anyone and whom nobody answered, where people argue: the
@@ -635,9 +659,14 @@ def read_sides(
         signs = -signs
     agreed = float(np.sum(np.abs(graph.w) * (graph.w * signs[graph.a] * signs[graph.b] > 0)))
     total = float(np.sum(np.abs(graph.w))) or 1.0
-    in_main = set(main.tolist())
+    in_main = set(main.nodes.tolist())
+    counted = shown is found
     main_share = argued_share(
-        [f for f, e in zip(found, ends, strict=True) if e[0] in in_main and f in shown]
+        [
+            f
+            for f, e in zip(found, ends, strict=True)
+            if e[0] in in_main and (counted or f.kind != "next")
+        ]
     )
     argued = prior_for(max(main_share, share))
     split_confidence = round(max(0.0, 2 * agreed / total - 1) * argued, 3)

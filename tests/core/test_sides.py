@@ -17,6 +17,7 @@ from bot.core.sides import (
     ThreadWords,
     _cut,
     _Graph,
+    _parts,
     interactions,
     read_sides,
     thread_sides,
@@ -59,7 +60,8 @@ def test_the_cut_finds_the_best_split_of_small_graphs(n):
             sign = -camp[i] * camp[j] if rng.random() < 0.15 else camp[i] * camp[j]
             edges[(i, j)] = sign * rng.uniform(0.3, 2.0)
     graph = _graph(n, edges)
-    signs = _cut(graph, np.arange(n))
+    (part,) = _parts(graph)
+    signs = _cut(graph, part)
     assert set(np.unique(signs)) <= {1.0, -1.0}
     assert graph.value(signs) == pytest.approx(_brute_force_best(graph))
 
@@ -82,10 +84,10 @@ def test_the_cut_recovers_two_camps_in_a_big_sparse_graph():
             key = (min(i, j), max(i, j))
             edges[key] = edges.get(key, 0.0) + (-1.0 if cross else 1.0)
     graph = _graph(n, edges)
-    part = np.unique(np.concatenate([graph.a, graph.b]))
-    assert len(part) > sides_module.DENSE_MAX
+    part = max(_parts(graph), key=lambda p: len(p.nodes))
+    assert len(part.nodes) > sides_module.DENSE_MAX
     signs = _cut(graph, part)
-    agree = np.mean(signs == camp[part])
+    agree = np.mean(signs == camp[part.nodes])
     assert max(agree, 1 - agree) > 0.97
 
 
