@@ -491,14 +491,22 @@ def _window(reply: str) -> list[tuple[int, int]]:
     return spans
 
 
+_CUE_WORDS: tuple[tuple[str, tuple[int, ...]], ...] = tuple(
+    (word, tuple(i for i, cue in enumerate(_CUES) if word in cue.words))
+    for word in sorted({word for cue in _CUES for word in cue.words})
+)
+"""Every cue word with the cues it opens: one pass of substring tests per sentence."""
+
+
 def _cues_in(sentence: str) -> list[tuple[_Cue, re.Match[str]]]:
     """Every match of every cue in one sentence; a cue is searched for only when one of its
     words is in the sentence."""
     low = sentence.lower()
+    opened = {i for word, cues in _CUE_WORDS if word in low for i in cues}
     found = []
-    for cue in _CUES:
-        if any(word in low for word in cue.words):
-            found.extend((cue, m) for m in cue.pattern.finditer(sentence) if m.end() > m.start())
+    for index in sorted(opened):
+        cue = _CUES[index]
+        found.extend((cue, m) for m in cue.pattern.finditer(sentence) if m.end() > m.start())
     return found
 
 
