@@ -397,7 +397,6 @@ _CUES: tuple[_Cue, ...] = (
 )
 
 
-
 _NEGATORS = frozenset(
     (
         "not",
