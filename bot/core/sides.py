@@ -1,33 +1,37 @@
 """Sides: who is on which side of a thread's argument, read off the whole reply graph.
 
-In online debates most replies, quoted or not, answer someone on the other side, so one
-reply's words are weak evidence and the pattern of who answers whom is strong evidence
-(Agrawal et al., WWW 2003, "Mining newsgroups using networks arising from social
-behavior"; Sridhar, Getoor & Walker, ACL 2015). Each interaction (a quote and the words
-after it, or a reply from the source's reply structure) is evidence, in log-odds units,
-that its two participants are on opposite sides (`PRIOR`), moved by what its words say
-(bot/core/agreement.py): a plain "Exactly." tips it towards the same side, a "that's
-wrong" further apart. The evidence between two people is summed and damped (`log1p`: a
-pair arguing thirty times is not thirty independent witnesses), and the two sides are the
-signed max-cut of that graph: the split that agrees with the most evidence. Small parts of
-the graph are solved exactly, bigger ones from a spanning-tree and a spectral start
-improved by single moves.
+In online debates most replies answer someone on the other side, so one reply's words are
+weak evidence and the pattern of who answers whom is strong evidence (Agrawal et al., WWW
+2003, "Mining newsgroups using networks arising from social behavior"; Sridhar, Getoor &
+Walker, ACL 2015). The interactions are quotes with the words after them, replies from
+the source's reply structure (`reply_to`), and, in a flat thread with no reply structure,
+a post that quotes nothing answering the post before it (a guess, so it counts half).
 
-The prior holds only where people argue: its weight grows with the share of interactions
-whose words disagree outright, so a help thread or a friendly chat, where nobody says
-"no", "wrong" or "I disagree", is not cut in two by its replies. A thread splits when its
-words disagree at least `MIN_DISAGREEMENTS` times and the cut leaves people on both sides.
+Each interaction is evidence, in log-odds units, that its two people are on opposite sides
+(`PRIOR`), moved by what its words say (bot/core/agreement.py): an outright "I agree" or
+"Exactly." tips it to the same side, a "that's wrong" adds to it, a reply that neither
+takes a side nor pushes back carries half the prior, a friendly one (thanks) none. The
+prior only holds where people argue: its weight grows from nothing at `CALM_SHARE` to all
+of it at `ARGUED_SHARE`, measured on the interactions of the two people involved (smoothed
+towards the whole thread), so a help thread or a chat is not cut in two by its replies and
+jokes beside an argument do not join it. The evidence between two people is summed and
+damped (`log1p`: thirty exchanges are not thirty independent witnesses), and the sides are
+the signed max-cut of that graph: the split that agrees with the most evidence, exact for
+parts of up to `EXACT_MAX` people, otherwise the better of a maximum-spanning-tree start
+and a spectral start, each improved by moving single people.
 
-People with no interaction to place them (one post, nobody quoted, nobody answered) are
-placed by their words: the side whose words (TF-IDF, as for key points) are closer, with a
-low confidence. So are parts of the graph that never touch the main argument. Only people
-with neither leave the sides: "not placed".
+People whose evidence wins by less than `MIN_MARGIN`, or who only ever thanked or joked,
+are not placed. People who never answered anyone and whom nobody answered are placed, where
+people argue, by whose words theirs are closer to (TF-IDF, as for key points), with little
+confidence; so are separate parts of the graph, turned to match the main one. A thread
+splits when the cut agrees with clearly more evidence than it contradicts
+(`MIN_SPLIT_CONFIDENCE`) and leaves people on both sides; otherwise it says it does not.
 
-Every person's confidence says how much of their evidence their side agrees with
-(`tanh` of half the evidence margin); a side's is its members' mean, and the thread's
-says how cleanly it splits (the share of the evidence the cut agrees with, times how
-argued the thread is). Key points of a side are its members' sentences closest to their
-side's words and furthest from the other side's, one per person first.
+A person's confidence is `tanh` of half their evidence margin; a side's is its members'
+mean; the thread's is the share of the evidence the split agrees with, times how much
+people argue, times how firmly they are placed. A side's key points are its members'
+statements (no questions, no reactions such as "Fair enough") closest to their side's
+words and furthest from the other side's, one per person first.
 
 Pure and synchronous; numpy only. About linear in the interactions.
 """
@@ -124,7 +128,7 @@ class SidePoint:
 class Side:
     name: SideName
     members: tuple[str, ...]
-    """Most confidently placed first."""
+    """Most confidently placed first (posts: in thread order)."""
     key_points: tuple[SidePoint, ...]
     confidence: float
 
@@ -147,7 +151,9 @@ class Sides:
     """Side A (the bigger) and side B, or () when the thread does not split."""
     unplaced: tuple[str, ...]
     confidence: float
-    """How cleanly the thread splits, in [0, 1] (0 when it does not)."""
+    """How cleanly the thread splits, in [0, 1] (0 when it does not): the share of the
+    evidence the split agrees with (2 × agreed − 1), times how much people argue, times how
+    firmly people are placed on average."""
     note: str | None
     placements: tuple[Placement, ...]
     """Every participant, in thread order."""
@@ -669,13 +675,17 @@ def read_sides(
         ]
     )
     argued = prior_for(max(main_share, share))
-    split_confidence = round(max(0.0, 2 * agreed / total - 1) * argued, 3)
-    if split_confidence < MIN_SPLIT_CONFIDENCE:
+    consistency = max(0.0, 2 * agreed / total - 1) * argued
+    if consistency < MIN_SPLIT_CONFIDENCE:
         return _no_split(people, share)
+    split_confidence = round(consistency * float(np.mean(confidence[signs != 0])), 3)
     sides = []
     for name, sign in (("A", 1.0), ("B", -1.0)):
         members = np.flatnonzero(signs == sign)
-        ranked = sorted(members.tolist(), key=lambda k: (-round(confidence[k], 6), k))
+        if people.per_post:  # posts read best in thread order
+            ranked = members.tolist()
+        else:
+            ranked = sorted(members.tolist(), key=lambda k: (-round(confidence[k], 6), k))
         points = _side_points(words.index, signs, confidence, sign, key_points, words.meta, text)
         sides.append(
             Side(
