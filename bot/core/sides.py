@@ -41,7 +41,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -140,6 +140,8 @@ class Placement:
     confidence: float
     evidence: Evidence | None
     """"replies" (the interaction graph), "words" (closest side's words), None (unplaced)."""
+    margin: float = 0.0
+    """By how much (log-odds) the evidence of their replies puts them on their side."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -575,6 +577,50 @@ def _stop_words(language: str) -> frozenset[str]:
         return frozenset()
 
 
+@dataclass(slots=True)
+class _Evidence:
+    """The interactions between participants and what they say about sides, per pair."""
+
+    found: list[Interaction]
+    share: float
+    ends: list[tuple[int, int]]
+    said: np.ndarray
+    count: np.ndarray
+    pair: dict[tuple[int, int], float]
+    """Summed evidence of each pair (lower number first), before damping."""
+
+    @classmethod
+    def of(cls, people: Participants, found: Sequence[Interaction]) -> _Evidence:
+        """How much people argue, from what they quote or answer (a post guessed to answer
+        the one before it says less): per thread, and where two people interact, from both
+        people's interactions smoothed towards the thread's share. A thread of jokes with
+        one argument in it (a Reddit page) argues only there."""
+        n = len(people.names)
+        number = {name: k for k, name in enumerate(people.names)}
+        found = [i for i in found if i.target in number and i.target != i.source]
+        shown = [i for i in found if i.kind != "next"] or found
+        share = argued_share(shown)
+        scores = [argues(item.text) for item in found]
+        said: np.ndarray = np.zeros(n)
+        count: np.ndarray = np.zeros(n)
+        ends = [(number[i.source], number[i.target]) for i in found]  # type: ignore[index]
+        for item, (i, j), score in zip(found, ends, scores, strict=True):
+            if item.kind != "next" or shown is found:
+                said[[i, j]] += score
+                count[[i, j]] += 1
+        pair: dict[tuple[int, int], float] = defaultdict(float)
+        for item, (i, j), score in zip(found, ends, scores, strict=True):
+            if item.kind == "next" and shown is not found:
+                weight = NEXT_WEIGHT * evidence(item.text, prior_for(share))
+            else:
+                local = (said[i] + said[j] - score + LOCAL_WEIGHT * share) / (
+                    count[i] + count[j] - 1 + LOCAL_WEIGHT
+                )
+                weight = evidence(item.text, prior_for(local))
+            pair[(min(i, j), max(i, j))] += weight
+        return cls(found, share, ends, said, count, pair)
+
+
 def read_sides(
     people: Participants,
     found: Sequence[Interaction],
@@ -583,32 +629,8 @@ def read_sides(
 ) -> Sides:
     """The sides of a thread from its interactions (see the module docstring)."""
     n = len(people.names)
-    number = {name: k for k, name in enumerate(people.names)}
-    found = [i for i in found if i.target in number and i.target != i.source]
-    # How much people argue, from what they quote or answer (a post guessed to answer the
-    # one before it says less): per thread, and where two people interact, from both
-    # people's interactions smoothed towards the thread's share. A thread of jokes with one
-    # argument in it (a Reddit page) argues only there.
-    shown = [i for i in found if i.kind != "next"] or found
-    share = argued_share(shown)
-    scores = [argues(item.text) for item in found]
-    said: np.ndarray = np.zeros(n)
-    count: np.ndarray = np.zeros(n)
-    ends = [(number[i.source], number[i.target]) for i in found]  # type: ignore[index]
-    for item, (i, j), score in zip(found, ends, scores, strict=True):
-        if item.kind != "next" or shown is found:
-            said[[i, j]] += score
-            count[[i, j]] += 1
-    pair: dict[tuple[int, int], float] = defaultdict(float)
-    for item, (i, j), score in zip(found, ends, scores, strict=True):
-        if item.kind == "next" and shown is not found:
-            weight = NEXT_WEIGHT * evidence(item.text, prior_for(share))
-        else:
-            local = (said[i] + said[j] - score + LOCAL_WEIGHT * share) / (
-                count[i] + count[j] - 1 + LOCAL_WEIGHT
-            )
-            weight = evidence(item.text, prior_for(local))
-        pair[(min(i, j), max(i, j))] += weight
+    ev = _Evidence.of(people, found)
+    found, share, ends, pair = ev.found, ev.share, ev.ends, ev.pair
     graph = _graph(n, pair)
     parts = _parts(graph)
     signs = np.zeros(n)
@@ -666,7 +688,7 @@ def read_sides(
     agreed = float(np.sum(np.abs(graph.w) * (graph.w * signs[graph.a] * signs[graph.b] > 0)))
     total = float(np.sum(np.abs(graph.w))) or 1.0
     in_main = set(main.nodes.tolist())
-    counted = shown is found
+    counted = not any(f.kind != "next" for f in found)
     main_share = argued_share(
         [
             f
@@ -701,6 +723,7 @@ def read_sides(
             ("A" if signs[k] > 0 else "B") if signs[k] else None,
             round(float(confidence[k]), 3) if signs[k] else 0.0,
             how[k] if signs[k] else None,
+            round(float(margin[k]), 3) if how[k] == "replies" else 0.0,
         )
         for k in range(n)
     )
@@ -750,28 +773,49 @@ class Label:
     confidence: float
 
 
-def label_interaction(item: Interaction, sides: Sides, placements: dict[str, Placement]) -> Label:
+def label_interaction(
+    item: Interaction, sides: Sides, placements: dict[str, Placement], pair: float = 0.0
+) -> Label:
     """`agree` or `disagree` only where the words and the sides say the same, else unclear.
 
-    Between placed people: agreeing words on the same side are `agree`, disagreeing words
-    across sides are `disagree`; words that contradict the sides ("you're probably right"
-    to the other side) are unclear. In a thread without sides, only strong words decide.
+    Between placed people: disagreeing words across sides are `disagree`; agreeing words on
+    the same side are `agree` when each person is on that side also without the evidence
+    between the two of them (`pair`, damped), so an agreement never rests on its own words
+    alone. Words that contradict the sides ("you're probably right" to the other side) are
+    unclear. In a thread without sides, only strong words decide.
     """
     text = item.text
-    source, target = placements.get(item.source), placements.get(item.target)
+    source = placements.get(item.source)
+    target = placements.get(item.target) if item.target is not None else None
     if not sides.splits or source is None or target is None or not source.side or not target.side:
         if text.strong:
             return Label(text.label, text.cue, round(abs(text.score) * 0.5, 3))
         return Label("unclear", None, 0.0)
-    both = math.sqrt(source.confidence * target.confidence)
     same = source.side == target.side
-    if text.label == "agree" and same:
-        return Label("agree", text.cue, round(min(1.0, text.score) * (0.5 + 0.5 * both), 3))
-    if text.label == "disagree" and not same:
-        return Label("disagree", text.cue, round(min(1.0, -text.score) * (0.5 + 0.5 * both), 3))
-    return Label("unclear", None, 0.0)
+    agreeing = text.label == "agree" and same
+    if not agreeing and not (text.label == "disagree" and not same):
+        return Label("unclear", None, 0.0)
+    # Agreeing words are weak evidence on their own (a concession to the other side says
+    # "you're right" too), so both people must be on the side also without the evidence
+    # between the two of them, which counts +pair towards each one's side. Disagreeing
+    # words across sides are what most replies are: no such check.
+    if agreeing and min(source.margin, target.margin) - pair < MIN_MARGIN:
+        return Label("unclear", None, 0.0)
+    both = math.sqrt(source.confidence * target.confidence)
+    return Label(text.label, text.cue, round(min(1.0, abs(text.score)) * (0.5 + 0.5 * both), 3))
 
 
-def labelled(found: Iterable[Interaction], sides: Sides) -> list[tuple[Interaction, Label]]:
+def labelled(
+    found: Sequence[Interaction], sides: Sides, people: Participants
+) -> list[tuple[Interaction, Label]]:
+    """Every interaction with its label (see `label_interaction`)."""
     placements = {p.participant: p for p in sides.placements}
-    return [(item, label_interaction(item, sides, placements)) for item in found]
+    number = {name: k for k, name in enumerate(people.names)}
+    pair = _Evidence.of(people, found).pair
+    out = []
+    for item in found:
+        i, j = number.get(item.source), number.get(item.target or "")
+        summed = pair.get((min(i, j), max(i, j)), 0.0) if i is not None and j is not None else 0.0
+        damped = math.copysign(math.log1p(abs(summed)), summed)
+        out.append((item, label_interaction(item, sides, placements, damped)))
+    return out

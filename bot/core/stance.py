@@ -250,7 +250,7 @@ def stance_digest(
     replies: dict[str, list[Reply]] = defaultdict(list)
     agrees: dict[str, dict[str, None]] = defaultdict(dict)
     disagrees: dict[str, dict[str, None]] = defaultdict(dict)
-    for item, verdict in labelled(found, sides):
+    for item, verdict in labelled(found, sides, people):
         if item.kind == "next":  # a guess for the sides, not something the post shows
             continue
         replies[item.source].append(_reply(item, verdict.label, verdict.cue, verdict.confidence))

@@ -85,6 +85,10 @@ def test_agreement_across_sides_is_unclear(build_post, build_edges):
             ("quote", "That's not true, a bus lane still sits at the same lights.", 3),
             ("own", "Exactly. The lights on Mill Road are the whole problem.", None),
         ]),
+        build_post(7, "Di", [
+            ("quote", "they get priority at every junction now", 4),
+            ("own", "No, they don't. I drive that route every morning.", None),
+        ]),
     ]  # fmt: skip
     report = stance_digest(posts, build_edges(posts))
     sides = {p.author: p.side for p in report.participants}
@@ -94,6 +98,30 @@ def test_agreement_across_sides_is_unclear(build_post, build_edges):
     assert (replies[5].label, replies[5].cue) == ("unclear", None)  # across the sides
     assert (replies[6].label, replies[6].cue) == ("agree", "Exactly")
     assert (replies[4].label, replies[4].cue) == ("disagree", "Nonsense")
+
+
+def test_an_agreement_needs_more_than_its_own_words(build_post, build_edges):
+    """Two people who only ever exchange "Exactly." are put together by that alone: the
+    label stays unclear until something else puts them on one side."""
+    posts = [
+        build_post(1, "Ann", [("own", "The tram is worth every penny, buses are hopeless.", None)]),
+        build_post(2, "Bo", [
+            ("quote", "The tram is worth every penny, buses are hopeless.", 1),
+            ("own", "I disagree, a bus lane would do the same for a tenth of the price.", None),
+        ]),
+        build_post(3, "Ann", [
+            ("quote", "a bus lane would do the same for a tenth of the price", 2),
+            ("own", "That's not true, a bus lane still sits at the same lights.", None),
+        ]),
+        build_post(4, "Cy", [
+            ("quote", "That's not true, a bus lane still sits at the same lights.", 3),
+            ("own", "Exactly. The lights on Mill Road are the whole problem.", None),
+        ]),
+    ]  # fmt: skip
+    report = stance_digest(posts, build_edges(posts))
+    assert report.sides.side_of("Cy").side == report.sides.side_of("Ann").side
+    (reply,) = by_name(report)["Cy"].replies
+    assert (reply.label, reply.cue, reply.confidence) == ("unclear", None, 0.0)
 
 
 def test_key_points_are_own_sentences_in_thread_order(tram_posts, tram_edges):
