@@ -181,7 +181,7 @@ _CUES: tuple[_Cue, ...] = (
     _cue(rf"^indeed{_END}", AGREE, 0.7, words=("indeed",)),
     _cue(
         rf"^true{_END}|^true enough\b|\b(?:that's|that is|thats|it's|it is|so|very|quite|"
-        r"all too|how|too|that's so|that is so|very very) true\b",
+        r"all too|how|too|that's so|that is so|very very) true\b(?! (?:of|for|to|that)\b)",
         AGREE,
         0.7,
         words=("true",),
@@ -210,7 +210,14 @@ _CUES: tuple[_Cue, ...] = (
         r"\b(?:same here|me too|likewise)\b", AGREE, 0.6, words=("same here", "me too", "likewise")
     ),
     _cue(r"\bmakes? (?:a lot of |perfect |total |complete )?sense\b", AGREE, 0.5, words=("sense",)),
-    _cue(r"\b(?:good|great) (?:idea|call)\b", AGREE, 0.7, words=("idea", "call")),
+    _cue(
+        r"^(?:(?:that's|that is|thats|what|such|sounds like|seems like) )?(?:a )?"
+        r"(?:good|great|brilliant|excellent) (?:idea|call)\b|"
+        r"(?<=\bnot )(?:a )?(?:good|great|brilliant|excellent) (?:idea|call)\b",
+        AGREE,
+        0.7,
+        words=("idea", "call"),
+    ),
     _cue(r"\bi second (?:this|that|it)\b|\bseconded\b", AGREE, 0.8, words=("second",)),
     _cue(r"\b(?:you've|you have|you) (?:\w+ )?convinced me\b", AGREE, 0.8, words=("convinced",)),
     _cue(
@@ -241,7 +248,14 @@ _CUES: tuple[_Cue, ...] = (
         words=("with you",),
     ),
     # disagreement
-    _cue(r"\b(?:a )?(?:bad|terrible|awful|poor|silly) idea\b", DISAGREE, 0.7, words=("idea",)),
+    _cue(
+        r"^(?:(?:that's|that is|thats|what|such|sounds like|seems like) )?(?:a )?"
+        r"(?:bad|terrible|awful|poor|silly) idea\b|"
+        r"(?<=\bnot )(?:a )?(?:bad|terrible|awful|poor|silly) idea\b",
+        DISAGREE,
+        0.7,
+        words=("idea",),
+    ),
     _cue(rf"\bi {_ADV}disagree\b|\bdisagreed?\b", DISAGREE, 1.0, words=("disagree",)),
     _cue(
         rf"\bi (?:do{_NT}|dont|can{_NT}|cant|cannot) {_ADV}agree\b", DISAGREE, 1.0, words=("agree",)
@@ -425,9 +439,18 @@ _NEGATORS = frozenset(
         "havent",
     )
 )
-_CONTRAST_RE = re.compile(r"\b(?:but|however|though|although|yet)\b", re.IGNORECASE)
-_SAME_SENTENCE_CONTRAST_RE = re.compile(r"\b(?:but|however|though|although)\b", re.IGNORECASE)
-_SENTENCE_START_CONTRAST_RE = re.compile(r"\W*(?:but|however|though|yet)\b", re.IGNORECASE)
+_CONTRASTS = (
+    r"but|however|though|although|yet|still|that said|even so|nevertheless|nonetheless|"
+    r"on the other hand|i still|my worry|the problem|the trouble"
+)
+"""Contrast connectives (as in the Penn Discourse Treebank) and the openings of an
+objection: after a cue of agreement they make it a concession."""
+_CONTRAST_RE = re.compile(rf"\b(?:{_CONTRASTS})\b", re.IGNORECASE)
+_SAME_SENTENCE_CONTRAST_RE = re.compile(
+    r"\b(?:but|however|though|although|i still|that said|even so|nevertheless|nonetheless)\b",
+    re.IGNORECASE,
+)
+_SENTENCE_START_CONTRAST_RE = re.compile(rf"\W*(?:{_CONTRASTS})\b", re.IGNORECASE)
 """Used with .match(text, start): anchored at the sentence start (a "^" would not be)."""
 _CONTRARY_RE = re.compile(
     r"(?<![^\W_])(?:not|never|nobody|nothing|neither|nor|cannot|but|however|though|"

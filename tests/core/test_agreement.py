@@ -44,7 +44,7 @@ CUE_CASES: list[tuple[str, str, str | None]] = [
     ("I'm sceptical about those ridership numbers.", "disagree", "sceptical"),
     ("On the contrary, the works would bring customers to the cafés.", "disagree",
      "On the contrary"),
-    ("That's a bad idea, the square is a protected site.", "disagree", "a bad idea"),
+    ("That's a bad idea, the square is a protected site.", "disagree", "That's a bad idea"),
     ("Good point, but a bus lane would do that in months.", "disagree", "Good point, but"),
     # negated cues flip
     ("I don't agree with any of that.", "disagree", "I don't agree"),
