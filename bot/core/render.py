@@ -16,6 +16,7 @@ from bot.core.models import StoredPost, StoredThread
 
 if TYPE_CHECKING:
     from bot.core.quote_report import QuoteReport
+    from bot.core.sides import Sides
     from bot.core.stance import StanceReport
     from bot.core.summary import Summary
 
@@ -147,7 +148,7 @@ def stance_answer(
     if report.person is not None and report.participants:
         return _person_answer(thread, report, urls)
     sides = report.sides
-    sections: list[Section] = [Section(None, (Line(sides_line(report)),))]
+    sections: list[Section] = [Section(None, (Line(sides_line(sides, report.per_post)),))]
     if report.topic is not None:  # what was asked about, before the sides' key points
         sections.append(_topic_section(thread, report, urls))
     if sides.splits:
@@ -175,12 +176,12 @@ def stance_answer(
     return _within(answer, STANCE_CHARS)
 
 
-def sides_line(report: StanceReport) -> str:
-    """ "Side A (5 people): … · Side B (3): … · not placed: 4", or why there are no sides."""
-    sides = report.sides
+def sides_line(sides: Sides, per_post: bool = False) -> str:
+    """ "Side A (5 people): … · Side B (3): … · not placed: 4", or why there are no sides
+    (a thread brief can lead with it too)."""
     if not sides.splits:
         return sides.note or "This thread does not split into sides."
-    who = "posts" if report.per_post else "people"
+    who = "posts" if per_post else "people"
     parts = []
     for number, side in enumerate(sides.sides):
         count = len(side.members)
