@@ -164,16 +164,23 @@ def stance_answer(
             sections.append(Section(heading, points or (Line("(no sentence of its own)"),)))
     notes = [n for n in (report.note,) if n]
     if sides.splits:
-        notes.append(
-            f"Split confidence {sides.confidence:.2f}: the share of the replies' evidence "
-            "the two sides agree with (1 = all of it)."
-        )
+        notes.append(_split_note(sides.confidence))
     notes.append(ask_about_one)
     title = f"Sides — {thread.title}" + (f" (topic: {report.topic})" if report.topic else "")
     answer = Answer(
         title=title, sections=tuple(sections), notes=tuple(notes), link=thread.source_url
     )
     return _within(answer, STANCE_CHARS)
+
+
+def _split_note(confidence: float) -> str:
+    if confidence >= 0.6:
+        how = "a clear split"
+    elif confidence >= 0.35:
+        how = "a split with some people on the fence"
+    else:
+        how = "a weak split: much of the thread does not argue, or argues across the sides"
+    return f"Split confidence {confidence:.2f}, {how} (1 = every reply fits the sides)."
 
 
 def sides_line(sides: Sides, per_post: bool = False) -> str:
