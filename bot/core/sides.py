@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,7 +52,7 @@ from bot.core.agreement import Agreement, classify_reply, has_cue, reply_pairs
 from bot.core.keypoints import KeyPointIndex, SentenceVectors
 from bot.core.models import PostLike
 from bot.core.summary import own_sentences, stemmer_for, stop_words_for
-from bot.core.text import normalise_word
+from bot.core.text import normalise_word, split_words
 
 SideName = Literal["A", "B"]
 Evidence = Literal["replies", "words"]
@@ -84,6 +85,8 @@ DENSE_MAX = 600
 WORDS_CONFIDENCE = 0.3
 """The most confidence a placement by words alone can have."""
 MIN_CONFIDENCE = 0.05
+MIN_CLAIM_WORDS = 8
+"""A post with fewer own words (links and pictures aside) makes no claim to disagree with."""
 MIN_POINT_WORDS = 8
 POINT_WORDS = 16
 """A side's key points are statements of 8 words or more; up to 16 words, longer is better."""
@@ -112,6 +115,9 @@ class Interaction:
     """The quoted words ("" for a reply that quotes nothing)."""
     reply: str
     """The words that answer."""
+    to_a_claim: bool = True
+    """False for a reply to a post with next to nothing of its own to disagree with (a
+    bare link or picture): it carries no prior of opposite sides."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +211,7 @@ def interactions(posts: Sequence[PostLike], people: Participants) -> list[Intera
     wrote that (kind "next"; a run of one person's posts answers once)."""
     by_name = {name.casefold(): name for name in people.names}
     flat = not any(getattr(p, "reply_to", None) is not None for p in posts)
+    claims = {p.number: _claim_words(p) >= MIN_CLAIM_WORDS for p in posts}
     found: list[Interaction] = []
     previous: tuple[int, str] | None = None  # (post, speaker) just before this one
     for post in posts:
@@ -216,7 +223,7 @@ def interactions(posts: Sequence[PostLike], people: Participants) -> list[Intera
             found.append(
                 Interaction(
                     post.number, before[0], speaker, before[1], "next",
-                    classify_reply(words), "", words,
+                    classify_reply(words), "", words, claims[before[0]],
                 )
             )  # fmt: skip
             continue
@@ -246,10 +253,20 @@ def interactions(posts: Sequence[PostLike], people: Participants) -> list[Intera
         found.append(
             Interaction(
                 post.number, parent, speaker, target, "reply",
-                classify_reply(words), "", words,
+                classify_reply(words), "", words, claims[parent],
             )
         )  # fmt: skip
     return found
+
+
+_PLACEHOLDER_RE = re.compile(r"\[[^\]\n]{0,2000}\]")
+"""What readers put for what is not text: "[link: …]", "[image]", "[video]", "[code]"."""
+
+
+def _claim_words(post: PostLike) -> int:
+    """A post's own words, links and pictures left out."""
+    own = " ".join(s.text for s in post.segments if s.kind == "own")
+    return len(split_words(_PLACEHOLDER_RE.sub(" ", own)))
 
 
 def _opening_words(post: PostLike) -> str:
@@ -288,14 +305,15 @@ def prior_for(share: float) -> float:
     return PRIOR * min(1.0, max(0.0, (share - CALM_SHARE) / (ARGUED_SHARE - CALM_SHARE)))
 
 
-def evidence(text: Agreement, prior: float) -> float:
+def evidence(text: Agreement, prior: float, to_a_claim: bool = True) -> float:
     """Log-odds that one interaction joins the same side (negative: opposite sides).
 
     The prior counts in full for a reply that pushes back or says what it thinks, half
     for one that neither agrees, disagrees nor pushes back ("I found that hilarious"),
-    and not at all for a friendly one (thanks come from allies and polite opponents)."""
+    and not at all for a friendly one (thanks come from allies and polite opponents) or one
+    that answers a bare link or picture (there is nothing of its poster's to disagree with)."""
     score = text.score if text.label != "unclear" else 0.0
-    tone = 0.0 if text.friendly else 1.0 if score or text.contrary else QUIET_TONE
+    tone = 0.0 if text.friendly or not to_a_claim else 1.0 if score or text.contrary else QUIET_TONE
     gain = AGREE_GAIN if score > 0 else DISAGREE_GAIN
     return -prior * tone + gain * score
 
@@ -611,12 +629,12 @@ class _Evidence:
         pair: dict[tuple[int, int], float] = defaultdict(float)
         for item, (i, j), score in zip(found, ends, scores, strict=True):
             if item.kind == "next" and shown is not found:
-                weight = NEXT_WEIGHT * evidence(item.text, prior_for(share))
+                weight = NEXT_WEIGHT * evidence(item.text, prior_for(share), item.to_a_claim)
             else:
                 local = (said[i] + said[j] - score + LOCAL_WEIGHT * share) / (
                     count[i] + count[j] - 1 + LOCAL_WEIGHT
                 )
-                weight = evidence(item.text, prior_for(local))
+                weight = evidence(item.text, prior_for(local), item.to_a_claim)
             pair[(min(i, j), max(i, j))] += weight
         return cls(found, share, ends, said, count, pair)
 
