@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -125,3 +126,50 @@ def test_load_bench_sends_every_digest_once_on_a_tiny_load(pg_url, tmp_path, cap
     printed = capsys.readouterr().out
     assert "every digest sent exactly once: yes (6 messages to 6 of 6 channels)" in printed
     assert "loop lag over all processes: p99" in printed
+
+
+def test_sides_quality_scores_a_small_dev_set(tmp_path: Path) -> None:
+    from bench import sides_quality
+
+    dev = {
+        "threads": [
+            {
+                "name": "tipping",
+                "source": "bench/data/sides/tipping.json",
+                "splits": True,
+                "sides": [["dana_w", "mira.k", "Ollie"], ["joe_server", "Rafael", "bex"]],
+            },
+            {"name": "chat", "source": "bench/data/sides/allotment-chat.json",
+             "splits": False, "sides": []},
+        ]
+    }  # fmt: skip
+    path = tmp_path / "dev.json"
+    path.write_text(json.dumps(dev), encoding="utf-8")
+    scores = sides_quality.run(path)
+    assert [s.name for s in scores] == ["tipping", "chat"]
+    tipping, chat = scores
+    assert (tipping.labelled, tipping.majority) == (6, 3)
+    assert 0 <= tipping.right <= 6 and not chat.split_said
+    text = sides_quality.report(scores, details=True)
+    assert "sides right" in text and "agree precision" in text and "says no split" in text
+
+
+def test_a_participant_left_unplaced_counts_as_wrong() -> None:
+    from bench.sides_quality import Verdict, score_thread
+
+    verdict = Verdict(
+        splits=True,
+        sides=(frozenset({"a", "b"}), frozenset({"c"})),
+        replies=(("a", "c", "disagree"), ("a", "b", "agree"), ("c", "d", "agree")),
+    )
+    score = score_thread("t", [["a", "b", "d"], ["c"]], True, verdict)
+    assert (score.right, score.labelled, score.unplaced) == (3, 4, 1)  # d is unplaced
+    assert score.agree == [True, False] and score.disagree == [True]
+
+
+def test_sides_timing_runs_on_a_small_thread() -> None:
+    from bench import sides_timing
+
+    result = sides_timing.measure(sides_timing.build(60, plain=False), repeat=1)
+    assert result["participants"] > 1 and result["interactions"] > 0
+    assert result["stance_s"] >= result["sides_s"] >= 0
