@@ -43,7 +43,7 @@ from bot.errors import ConfigError
 log = logging.getLogger(__name__)
 
 CONFIG_ENV = "THREADWISE_CONFIG"
-SUMMARY_ALGORITHMS = ("lexrank", "textrank", "lsa", "luhn", "kl", "sumbasic", "edmundson")
+SUMMARY_ALGORITHMS = ("thread", "lexrank", "textrank", "lsa", "luhn", "kl", "sumbasic", "edmundson")
 DEFAULT_USER_AGENT = "threadwise/0.1 (+https://github.com/threadwise/threadwise)"
 MiB = 1024 * 1024
 
@@ -273,7 +273,7 @@ class FetchSettings:
 class SummarySettings:
     """Defaults for summaries; a command may still ask for another algorithm or length."""
 
-    algorithm: str = _opt("lexrank", _one_of(SUMMARY_ALGORITHMS))
+    algorithm: str = _opt("thread", _one_of(SUMMARY_ALGORITHMS))
     sentences: int = _opt(5, _between(1, 50))
 
 

@@ -3,11 +3,21 @@
 The summariser needs a language for sumy's stemmer and stop words; asking users is a chore
 and most threads are English. Counting stop-word hits is crude but needs no model, no
 download and only the lists sumy already ships, so the answer is always one sumy supports.
+
+A guess must also be usable: sumy's Polish and Greek stemmers need extra packages
+(pystempel, greek_stemmer) that threadwise does not install, and a summary in a language
+whose stemmer cannot be built used to end in a traceback. So only *analysable* languages
+(stop words and a stemmer that works here) are ever chosen; when the text looks like one
+that is not, the choice falls back and says so (`LanguageChoice.note`). Links and e-mail
+addresses are left out of the sample ("www" is a Polish stop word in sumy's list), and a
+winner needs a few different stop words, not one word repeated by a signature.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
@@ -23,6 +33,10 @@ _MIN_SHARE = 0.08
 """Below this weighted share of stop words the text is not clearly in any list's language."""
 _MARGIN = 1.15
 """The winner must beat the runner-up by this factor, else we say English (the default)."""
+
+_MIN_DISTINCT = 4
+"""The winner must have at least this many different stop words in the sample."""
+_LINK_RE = re.compile(r"(?:https?://|www\.)\S+|\S+@\S+\.\w+", re.IGNORECASE)
 
 # Scripts without spaces between words: our word splitter cannot count their stop words.
 _UNSPLITTABLE = frozenset({"chinese", "japanese", "thai"})
@@ -65,11 +79,43 @@ def _stop_word_index() -> dict[str, tuple[str, ...]]:
     return {word: tuple(langs) for word, langs in index.items()}
 
 
+@lru_cache(maxsize=64)
+def stemmer_problem(language: str) -> str | None:
+    """Why sumy cannot stem `language` here ("needs pystempel"), or None when it can.
+
+    sumy builds some stemmers from optional packages and raises ValueError naming the
+    package; a language it has no stemmer for at all (LookupError) is stemmed by the
+    null stemmer, which works."""
+    from sumy.nlp.stemmers import Stemmer
+
+    try:
+        Stemmer(language)("tests")
+    except LookupError:
+        return None
+    except Exception as exc:
+        needs = re.search(r"requires ([\w-]+)", str(exc))
+        return f"its stemmer needs {needs.group(1)}" if needs else "its stemmer is unavailable"
+    return None
+
+
+def analysable(language: str) -> bool:
+    """sumy has stop words and a working stemmer for the language here."""
+    return language in supported_languages() and stemmer_problem(language) is None
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageChoice:
+    language: str
+    note: str | None = None
+    """Set when the language is not what the text looked like, and why."""
+
+
 def _sample(texts: Iterable[str]) -> list[str]:
     words: list[str] = []
     for text in texts:
         if not text:
             continue
+        text = _LINK_RE.sub(" ", text)
         words.extend(normalise_word(w) for w in split_words(text)[:_WORDS_PER_TEXT])
         if len(words) >= SAMPLE_WORDS:
             return words[:SAMPLE_WORDS]
@@ -99,21 +145,57 @@ def _scores(sample: list[str]) -> dict[str, float]:
 
 
 def detect_language(texts: Iterable[str] | str) -> str:
-    """The sumy language name the texts are most likely written in; "english" when unsure.
+    """The analysable sumy language the texts are most likely written in; "english" when
+    unsure (see `choose_language`)."""
+    return choose_language(texts).language
 
-    Unsure means: too few words, too few stop words, or no clear winner.
-    """
+
+def choose_language(texts: Iterable[str] | str) -> LanguageChoice:
+    """The language to analyse the texts in, with a note when it is a fall-back.
+
+    Unsure (too few words, too few different stop words, or no clear winner) means English.
+    A winner that is not analysable here gives way to the best analysable language that
+    would win on its own, else English, and the note names both."""
     sample = _sample([texts] if isinstance(texts, str) else texts)
-    sample_size = len(sample)
-    if sample_size < _MIN_WORDS:
-        return DEFAULT_LANGUAGE
-    scores = _scores(sample)
+    if len(sample) < _MIN_WORDS:
+        return LanguageChoice(DEFAULT_LANGUAGE)
+    scores, distinct = _scores_and_distinct(sample)
+    best = _winner(scores, distinct, len(sample))
+    if best is None or analysable(best):
+        return LanguageChoice(best or DEFAULT_LANGUAGE)
+    usable = {lang: score for lang, score in scores.items() if analysable(lang)}
+    fallback = _winner(usable, distinct, len(sample)) or DEFAULT_LANGUAGE
+    return LanguageChoice(
+        fallback,
+        f"The text looks {best.title()}, but {stemmer_problem(best)}, which is not installed; "
+        f"it was read as {fallback.title()}.",
+    )
+
+
+def unusable_language_note(language: str, used: str) -> str:
+    """What to say when a stored or requested language could not be used."""
+    return (
+        f"{language.title()} could not be used ({stemmer_problem(language) or 'no stop words'}, "
+        f"not installed); the summary reads the text as {used.title()}."
+    )
+
+
+def _scores_and_distinct(sample: list[str]) -> tuple[dict[str, float], dict[str, int]]:
+    index = _stop_word_index()
+    distinct: dict[str, int] = {}
+    for word in set(sample):
+        for language in index.get(word, ()):
+            distinct[language] = distinct.get(language, 0) + 1
+    return _scores(sample), distinct
+
+
+def _winner(scores: dict[str, float], distinct: dict[str, int], size: int) -> str | None:
     if not scores:
-        return DEFAULT_LANGUAGE
+        return None
     ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
     best, best_score = ranked[0]
-    if best_score < _MIN_SHARE * sample_size:
-        return DEFAULT_LANGUAGE
+    if best_score < _MIN_SHARE * size or distinct.get(best, 0) < _MIN_DISTINCT:
+        return None
     if len(ranked) > 1 and best_score < _MARGIN * ranked[1][1]:
-        return DEFAULT_LANGUAGE
+        return None
     return best

@@ -46,9 +46,22 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from bot.core.language import detect_language, resolve_language, supported_languages
+from bot.core.language import (
+    analysable,
+    choose_language,
+    resolve_language,
+    supported_languages,
+    unusable_language_note,
+)
 from bot.core.models import PostLike
-from bot.core.text import OfflineTokenizer, normalise_word, split_sentences, split_words
+from bot.core.text import (
+    OfflineTokenizer,
+    normalise_word,
+    split_sentences,
+    split_words,
+    unwrap_lines,
+    wrap_width,
+)
 from bot.errors import UserError
 
 if TYPE_CHECKING:
@@ -57,15 +70,22 @@ if TYPE_CHECKING:
     from sumy.summarizers.sum_basic import SumBasicSummarizer
 
     from bot.core.fastrank import SentenceTerms
+    from bot.core.threadrank import PostSignals
 
-ALGORITHMS: tuple[str, ...] = ("lexrank", "textrank", "lsa", "luhn", "kl", "sumbasic", "edmundson")
-DEFAULT_ALGORITHM = "lexrank"
+ALGORITHMS: tuple[str, ...] = (
+    "thread", "lexrank", "textrank", "lsa", "luhn", "kl", "sumbasic", "edmundson",
+)  # fmt: skip
+SUMY_ALGORITHMS: tuple[str, ...] = ALGORITHMS[1:]
+"""sumy's summarisers: their picks are sumy's own (tests/core/test_summary.py)."""
+DEFAULT_ALGORITHM = "thread"
+"""bot.core.threadrank; the others are sumy's, with sumy's own picks."""
 DEFAULT_SENTENCES = 5
 MAX_SENTENCES = 50
 MAX_WORDS = 5_000
 MAX_CHARS = 40_000
 
 SENTENCE_CAPS: dict[str, int] = {
+    "thread": 1_000_000,
     "lexrank": 100_000,
     "textrank": 100_000,
     "lsa": 1_500,
@@ -86,6 +106,7 @@ KL_MAX_STEPS = 60
 above MAX_SENTENCES so only a word/character budget (or many repeats) can reach it."""
 
 ALGORITHM_NAMES: dict[str, str] = {
+    "thread": "Thread-aware",
     "lexrank": "LexRank",
     "textrank": "TextRank",
     "lsa": "LSA",
@@ -288,30 +309,50 @@ def own_sentences(post: PostLike) -> Iterator[tuple[int, str]]:
                 yield segment.paragraph, sentence
 
 
+def own_paragraphs(post: PostLike) -> Iterator[tuple[int, str]]:
+    """(paragraph, text) for every paragraph of the post's own words, in order, with
+    hard-wrapped lines (e-mail, mailing lists) joined back into their paragraphs so that a
+    sentence is not cut at every line break. The paragraph is that of the first line."""
+    lines: list[tuple[int, str]] = []
+    runs: list[list[tuple[int, str]]] = []
+    previous: int | None = None
+    for segment in post.segments:
+        if segment.kind != "own":
+            previous = None
+            continue
+        for offset, line in enumerate(segment.text.splitlines()):
+            paragraph = segment.paragraph + offset
+            if previous is None or paragraph != previous + 1:
+                runs.append([])
+            runs[-1].append((paragraph, line))
+            lines.append((paragraph, line))
+            previous = paragraph
+    width = wrap_width([line for _, line in lines])
+    for run in runs:
+        texts = [line for _, line in run]
+        for start, end in unwrap_lines(texts, width):
+            text = " ".join(t.strip() for t in texts[start:end] if t.strip())
+            if text:
+                yield run[start][0], text
+
+
 def collect_sentences(posts: Sequence[PostLike]) -> CollectedSentences:
-    """The sentences of the posts' own words, with where each came from."""
+    """The sentences of the posts' own words, with where each came from: one group per
+    own paragraph (hard-wrapped lines joined, see `own_paragraphs`)."""
     sources: list[SentenceSource] = []
     groups: list[int] = []
     group = 0
     used_posts = 0
     for post in posts:
         contributed = False
-        for segment in post.segments:
-            if segment.kind != "own":
-                continue
+        for paragraph, text in own_paragraphs(post):
             before = len(sources)
-            for line in segment.text.splitlines():
-                for text in split_sentences(line):
-                    sources.append(
-                        SentenceSource(
-                            len(sources),
-                            post.number,
-                            post.author,
-                            post.url,
-                            segment.paragraph,
-                            text,
-                        )
+            for sentence in split_sentences(text):
+                sources.append(
+                    SentenceSource(
+                        len(sources), post.number, post.author, post.url, paragraph, sentence
                     )
+                )
             if len(sources) > before:
                 groups.extend([group] * (len(sources) - before))
                 group += 1
@@ -391,6 +432,8 @@ def stemmer_for(language: str) -> Callable[[str], str]:
         return _MemoStemmer(Stemmer(language))
     except LookupError:
         return null_stemmer
+    except Exception:
+        return null_stemmer  # words unstemmed rather than a traceback; summaries avoid this
 
 
 @lru_cache(maxsize=64)
@@ -594,6 +637,73 @@ def _too_dense_for_lexrank(terms: SentenceTerms) -> bool:
     return lexrank_triples(terms) > LEXRANK_MAX_TRIPLES
 
 
+def _thread_ranking(
+    posts: Sequence[PostLike],
+    collected: CollectedSentences,
+    language: str,
+    title: str,
+    costs: Sequence[int],
+    budget: int,
+    flags: dict[str, bool],
+    repeated: list[int],
+) -> Iterator[tuple[int, float]]:
+    """(sentence index, value) of the thread-aware ranker's picks (bot.core.threadrank);
+    `flags["uniform"]` when no sentence stands on its own."""
+    from bot.core.threadrank import RankInput, pick_order, rank
+
+    sources = collected.sources
+    ranked = rank(
+        RankInput(
+            texts=[s.text for s in sources],
+            posts=[s.post for s in sources],
+            authors=[s.author for s in sources],
+            signals=post_signals(posts),
+            quotes=quotes_within(posts),
+            title=title,
+            stop_words=stop_words_for(language),
+            stem=stemmer_for(language),
+            english=language == "english",
+        )
+    )
+    flags["uniform"] = False
+    flags["none_standalone"] = not ranked.standalone_found
+    posts_of = [s.post for s in sources]
+    yield from pick_order(
+        ranked, posts_of, costs, budget, lambda i: _dedupe_key(sources[i].text), repeated
+    )
+
+
+def post_signals(posts: Sequence[PostLike]) -> dict[int, PostSignals]:
+    """Per post: the later posts of the selection that quote or answer it, and its likes."""
+    from bot.core.threadrank import PostSignals
+
+    numbers = {p.number for p in posts}
+    answered: dict[int, set[int]] = {}
+    for post in posts:
+        targets = {s.source_post for s in post.segments if s.kind == "quote" and s.source_post}
+        reply_to = getattr(post, "reply_to", None)
+        if reply_to is not None:
+            targets.add(reply_to)
+        for target in targets:
+            if target in numbers and target != post.number:
+                answered.setdefault(target, set()).add(post.number)
+    return {
+        p.number: PostSignals(frozenset(answered.get(p.number, ())), getattr(p, "likes", 0) or 0)
+        for p in posts
+    }
+
+
+def quotes_within(posts: Sequence[PostLike]) -> list[tuple[int, int, str]]:
+    """(quoting post, quoted post, text) for quotes between posts of the selection."""
+    numbers = {p.number for p in posts}
+    return [
+        (post.number, s.source_post, s.text)
+        for post in posts
+        for s in post.segments
+        if s.kind == "quote" and s.source_post in numbers and s.source_post != post.number
+    ]
+
+
 # --- the use case ---------------------------------------------------------------------------
 
 
@@ -631,16 +741,25 @@ def _resolve_algorithm(algorithm: str) -> str:
     return name
 
 
-def _resolve_summary_language(language: str | None, texts: list[str]) -> str:
+def _resolve_summary_language(language: str | None, texts: list[str]) -> tuple[str, str | None]:
+    """The language to summarise in, and a note when it is not the one given or detected.
+
+    A language given (or stored with the thread) whose stemmer cannot be built here is
+    replaced by the one detected among the analysable ones: a summary never ends in
+    sumy's "Polish stemmer requires pystempel"."""
     if language is None:
-        return detect_language(texts)
+        choice = choose_language(texts)
+        return choice.language, choice.note
     resolved = resolve_language(language)
     if resolved is None:
         raise UserError(
             f"No stop words for language {language!r}. "
             f"Supported: {', '.join(supported_languages())}."
         )
-    return resolved
+    if analysable(resolved):
+        return resolved, None
+    used = choose_language(texts).language
+    return used, unusable_language_note(resolved, used)
 
 
 _ALTERNATIVES = ("textrank", "luhn", "sumbasic", "edmundson")
@@ -689,7 +808,7 @@ def summarise(
         raise UserError(
             "The selected posts have no words of their own to summarise (only quotes or nothing)."
         )
-    language = _resolve_summary_language(language, own_texts)
+    language, language_note = _resolve_summary_language(language, own_texts)
     collected = collect_sentences(chosen)
     count = len(collected.sources)
     if count == 0:
@@ -698,11 +817,19 @@ def summarise(
     if count > cap:
         raise UserError(_cap_message(algorithm, count, cap))
 
-    notes: list[str] = []
+    notes: list[str] = [language_note] if language_note else []
     flags: dict[str, bool] = {}
+    repeated: list[int] = []
     used = algorithm
     ranked: Iterator[tuple[int, float]]
-    if algorithm in FAST_ALGORITHMS:
+    sources = collected.sources
+    costs = [
+        1 if unit == "sentences" else len(split_words(s.text)) if unit == "words" else len(s.text)
+        for s in sources
+    ]
+    if algorithm == "thread":
+        ranked = _thread_ranking(chosen, collected, language, title, costs, amount, flags, repeated)
+    elif algorithm in FAST_ALGORITHMS:
         terms = sentence_terms([s.text for s in collected.sources], language)
         if algorithm == "lexrank" and _too_dense_for_lexrank(terms):
             used = "textrank"
@@ -713,12 +840,6 @@ def summarise(
     else:
         built = _document(collected, language, title if algorithm == "edmundson" else "")
         ranked = ranking(algorithm, built.document, language, title, flags)
-    sources = collected.sources
-
-    costs = [
-        1 if unit == "sentences" else len(split_words(s.text)) if unit == "words" else len(s.text)
-        for s in sources
-    ]
     smallest = min(costs)
     picked: list[tuple[int, float, int]] = []  # (index, score, rank)
     seen: set[str] = set()
@@ -748,6 +869,11 @@ def summarise(
             if unit != "sentences"
             else "Nothing to pick."
         )
+    elif unit == "sentences" and len(picked) < amount and algorithm == "thread":
+        notes.append(
+            f"Only {len(picked)} sentence{'s' if len(picked) != 1 else ''} stand on their own "
+            f"(asked for {amount}): greetings, signatures, quoted mail and fragments are left out."
+        )
     elif unit == "sentences" and len(picked) < amount:
         notes.append(
             f"Only {len(picked)} distinct sentence{'s' if len(picked) != 1 else ''} "
@@ -755,8 +881,11 @@ def summarise(
         )
     if skipped_long and picked:
         notes.append(f"{skipped_long} better-rated sentence(s) did not fit the {unit} budget.")
+    skipped_dupes += len(repeated)
     if skipped_dupes:
         notes.append(f"{skipped_dupes} repeated sentence(s) were left out.")
+    if flags.get("none_standalone") and picked:
+        notes.append("No sentence stands on its own here, so the earliest were taken.")
     if flags.get("uniform") and picked:
         notes.append(
             f"{ALGORITHM_NAMES[used]} rated every sentence the same "

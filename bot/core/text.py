@@ -180,3 +180,50 @@ class OfflineTokenizer:
 def warm_up() -> None:
     """Load the sentence model once (the first call pays for it)."""
     split_sentences("Warm up. Done.")
+
+
+WRAP_MAX_WIDTH = 100
+"""Text whose lines are mostly longer than this was not hard-wrapped (forum posts keep one
+paragraph a line); e-mail and mailing-list copies wrap at 72–80 characters."""
+WRAP_MIN_WIDTH = 40
+_WRAP_FILL = 0.6
+"""A line at least this share of the text's wrap width was probably broken by the wrap."""
+_LIST_ITEM_RE = re.compile(r"^\s*(?:[-*•>|+]|\d{1,3}[.)]\s|[a-zA-Z][.)]\s)")
+
+
+def wrap_width(lines: list[str]) -> int | None:
+    """The width a text's lines were hard-wrapped at, or None when they were not wrapped.
+
+    The width is the 80th percentile of the non-empty lines' lengths: a hard-wrapped text
+    has most lines close to it, with the short last line of each paragraph below."""
+    lengths = sorted(len(line.strip()) for line in lines if line.strip())
+    if len(lengths) < 3:
+        return None
+    width = lengths[min(len(lengths) - 1, (len(lengths) * 4) // 5)]
+    if not WRAP_MIN_WIDTH <= width <= WRAP_MAX_WIDTH:
+        return None
+    return width
+
+
+def unwrap_lines(lines: list[str], width: int | None) -> list[tuple[int, int]]:
+    """Runs [start, end) of lines that form one hard-wrapped paragraph.
+
+    A line continues into the next when it fills most of the wrap width (the wrap broke it)
+    and the next line is not a list item. Joining two lines that were separate sentences
+    anyway costs nothing: the sentence splitter still breaks after the full stop. Without a
+    width (not a wrapped text) every line is its own paragraph."""
+    runs: list[tuple[int, int]] = []
+    start = 0
+    for index in range(len(lines)):
+        last = index == len(lines) - 1
+        if last or width is None or not _continues(lines[index], lines[index + 1], width):
+            runs.append((start, index + 1))
+            start = index + 1
+    return runs
+
+
+def _continues(line: str, following: str, width: int) -> bool:
+    text = line.strip()
+    if len(text) < _WRAP_FILL * width or not following.strip() or text.endswith(":"):
+        return False  # a colon ends a line that opens a list, a quote or an example
+    return _LIST_ITEM_RE.match(following) is None

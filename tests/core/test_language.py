@@ -9,6 +9,8 @@ import pytest
 
 from bot.core.language import (
     SAMPLE_WORDS,
+    analysable,
+    choose_language,
     detect_language,
     resolve_language,
     supported_languages,
@@ -39,9 +41,39 @@ SAMPLES = {
 
 
 @pytest.mark.parametrize("language", sorted(SAMPLES))
-def test_detects_languages_sumy_has_stop_words_for(language):
+def test_detects_languages_sumy_can_analyse(language):
     assert language in supported_languages()
-    assert detect_language([SAMPLES[language], SAMPLES[language]]) == language
+    choice = choose_language([SAMPLES[language], SAMPLES[language]])
+    if analysable(language):
+        assert (choice.language, choice.note) == (language, None)
+    else:  # Polish: sumy's stemmer needs pystempel, which is not installed
+        assert choice.language != language and analysable(choice.language)
+        assert f"The text looks {language.title()}, but its stemmer needs" in choice.note
+        assert f"it was read as {choice.language.title()}" in choice.note
+
+
+def test_only_analysable_languages_are_ever_detected():
+    """sumy ships stop words for Polish and Greek, but their stemmers need packages that are
+    not installed: detection must never answer with them (a summary would crash)."""
+    assert not analysable("polish")
+    assert not analysable("greek")
+    assert analysable("english") and analysable("german")
+    for text in [
+        *SAMPLES.values(),
+        "Καλημέρα σε όλους, νομίζω ότι το τραμ είναι καλή ιδέα για την πόλη.",
+    ]:
+        assert analysable(detect_language([text, text]))
+
+
+def test_links_and_one_repeated_word_do_not_decide():
+    """A spam signature pasted three times: 'www' is a Polish stop word in sumy's list and
+    'los' a Spanish one, but links are not words and one word is not a language."""
+    signature = (
+        "Tram Consultant Los Angeles\nhttp://www.example-trams.net\n"
+        "Rail Consultant Los Angeles\nwww.example-rails.com\nmail: sales@example-trams.net"
+    )
+    assert choose_language([signature] * 3) == choose_language([]) == choose_language(["x"])
+    assert detect_language([signature] * 3) == "english"
 
 
 def test_accepts_a_single_string():

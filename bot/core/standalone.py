@@ -1,0 +1,204 @@
+"""How well a sentence stands on its own, for a reader who skipped the thread.
+
+A summary line is read without its neighbours, so "It's okay.", a list opener that ends in
+"would be:", "Cheers,", a signature block or a line that needs the sentence before it to
+make sense are poor picks however central their words are. Each sentence gets a factor in
+[0, 1] that multiplies its rating: 0 for what is never a point (greetings, sign-offs, rules,
+signatures, mail headers, fragments of a word or two), less than 1 for what leans on its
+context (opens with "It", "But", "Also", ends with a colon, has no full stop).
+
+Three things are worked out per thread rather than per sentence, all in one pass:
+- signatures: a sentence its author wrote word for word in two or more posts;
+- the author's own name as a line ("Geoff", "- Jim"), which is a sign-off;
+- quoted mail: after "-----Original Message-----", "On …, X wrote:" or a run of mail
+  headers ("From:", "Sent:", "Subject:"), the rest of the post is someone else's words that
+  lost their quote marks, never the poster's point.
+
+The word lists are English; other languages get the structural rules only (length, marks,
+repetition, headers), which need no list.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.core.text import normalise_word, split_words
+
+MIN_WORDS = 4
+"""Fewer words than this is never a point of its own ("Yes, agreed.", "It's okay.")."""
+SHORT_WORDS = 8
+"""Below this many words a sentence is discounted in proportion."""
+SIGNATURE_WORDS = 10
+"""A post's closing lines shorter than this, without a full stop, are its signature."""
+LONG_WORDS = 45
+"""Past this many words a sentence is discounted: it eats a short summary's budget."""
+
+_GREETING = frozenset(
+    "hi hello hey dear greetings morning afternoon evening all folks everyone".split()
+)
+_SIGN_OFF = (
+    "cheers", "regards", "kind regards", "best regards", "best wishes", "best", "thanks",
+    "thank you", "many thanks", "thanks again", "thx", "sincerely", "yours", "ciao", "later",
+    "hope this helps", "hth", "just my", "my 2 cents", "my two cents", "rgds", "warm regards",
+)  # fmt: skip
+_THANKS = ("thanks", "thank you", "many thanks", "thx", "ty ")
+_LEANS_ON_CONTEXT = frozenset(
+    """it its it's this that these those they them their he she his her him
+    but and or so also then however although though yet still anyway besides furthermore
+    moreover otherwise therefore thus hence instead indeed yes no yeah yep nope ok okay
+    agreed right sure exactly same which what's here there such""".split()
+)
+"""First words that point back at something the reader has not seen."""
+_MAIL_HEADER_RE = re.compile(
+    r"^\s*(?:>?\s*)(?:from|sent|to|cc|bcc|subject|date|reply-to|in-reply-to|"
+    r"references|message-id|importance)\s*:",
+    re.IGNORECASE,
+)
+_QUOTED_MAIL_RE = re.compile(
+    r"(?:-{3,}\s*(?:original|forwarded)\s+message\s*-{3,}|_{3,}\s*original message\s*_{3,}|"
+    r"^\s*-{2,}\s*begin forwarded)",
+    re.IGNORECASE,
+)
+"""A top-posted reply's old mail starts here: the rest of the post is not the poster's."""
+_ATTRIBUTION_RE = re.compile(r"\bwrote:\s*$|^\s*quoting\b.{0,80}:\s*$", re.IGNORECASE)
+"""'On Monday, X wrote:' introduces a quote; the line itself is nobody's point."""
+NO_END_MARK = 0.4
+_CODE_CHARS = "{}[]()<>=;:$\\|_*#@/"
+CODE_SHARE = 0.06
+"""More of these characters than this share of a sentence is code or markup, not prose."""
+_URLISH_RE = re.compile(r"(?:https?://|www\.|mailto:|\S+@\S+\.\w)", re.IGNORECASE)
+_END_MARK_RE = re.compile(r"[.!?…][\"'”’)\]]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceInfo:
+    """What the standalone check needs of one sentence."""
+
+    post: int
+    author: str | None
+    text: str
+
+
+def standalone_factors(
+    sentences: Sequence[SentenceInfo], english: bool = True
+) -> tuple[list[float], list[bool]]:
+    """Per sentence: the factor in [0, 1], and whether it lies in quoted mail (the rest of a
+    post after an "Original Message" or "X wrote:" line), which is nobody's point here."""
+    keys = [_key(s.text) for s in sentences]
+    # how many posts of its author hold each sentence: a signature is repeated across posts
+    posts_of: dict[tuple[str, str], set[int]] = {}
+    for s, key in zip(sentences, keys, strict=True):
+        posts_of.setdefault((_owner(s), key), set()).add(s.post)
+    signature = _signature_tail(sentences)
+    factors: list[float] = []
+    quoted: list[bool] = []
+    post_of_quote: int | None = None
+    for index, (s, key) in enumerate(zip(sentences, keys, strict=True)):
+        if post_of_quote is not None and s.post != post_of_quote:
+            post_of_quote = None
+        if post_of_quote is None and _starts_quoted_mail(s.text):
+            post_of_quote = s.post
+        if post_of_quote is not None:
+            factors.append(0.0)
+            quoted.append(True)
+            continue
+        quoted.append(False)
+        if index in signature or _ATTRIBUTION_RE.search(s.text):
+            factors.append(0.0)
+            continue
+        if s.author and len(posts_of[(_owner(s), key)]) > 1 and len(key.split()) < 25:
+            factors.append(0.0)  # a signature, or a stock line pasted into every post
+            continue
+        factors.append(sentence_factor(s.text, s.author, english))
+    return factors, quoted
+
+
+def _owner(sentence: SentenceInfo) -> str:
+    return sentence.author.casefold() if sentence.author else f"#{sentence.post}"
+
+
+def _key(text: str) -> str:
+    return " ".join(normalise_word(w) for w in split_words(text))
+
+
+def _starts_quoted_mail(text: str) -> bool:
+    return bool(_QUOTED_MAIL_RE.search(text)) or bool(_MAIL_HEADER_RE.match(text))
+
+
+def _signature_tail(sentences: Sequence[SentenceInfo]) -> set[int]:
+    """Indices of each post's closing run of short lines without a closing mark (a name, a
+    title, a company, an address, a link): a signature block, even the first time."""
+    tail: set[int] = set()
+    index = len(sentences) - 1
+    while index >= 0:
+        post = sentences[index].post
+        in_tail = True
+        while index >= 0 and sentences[index].post == post:
+            text = sentences[index].text.strip()
+            if in_tail and _looks_like_signature_line(text):
+                tail.add(index)
+            else:
+                in_tail = False
+            index -= 1
+    return tail
+
+
+def _looks_like_signature_line(text: str) -> bool:
+    words = len(split_words(text))
+    if _URLISH_RE.search(text) and words < SIGNATURE_WORDS:
+        return True
+    return words < SIGNATURE_WORDS and not _END_MARK_RE.search(text)
+
+
+def sentence_factor(text: str, author: str | None = None, english: bool = True) -> float:
+    """How well one sentence stands on its own: 0 (never a point) to 1."""
+    words = split_words(text)
+    count = len(words)
+    if count < MIN_WORDS:
+        return 0.0
+    stripped = text.strip()
+    letters = sum(ch.isalpha() for ch in stripped)
+    if letters < 0.6 * len(stripped.replace(" ", "")):
+        return 0.0  # rules, ASCII art, code, numbers, link lists
+    folded = [normalise_word(w) for w in words]
+    if author and _is_name_line(folded, author):
+        return 0.0
+    factor = min(1.0, count / SHORT_WORDS)
+    if count > LONG_WORDS:
+        factor *= LONG_WORDS / count
+    if _URLISH_RE.search(stripped):
+        factor *= 0.5
+    symbols = sum(stripped.count(ch) for ch in _CODE_CHARS)
+    if symbols > CODE_SHARE * len(stripped):
+        factor *= 0.3  # code, markup, formulas
+    if stripped[0].islower():
+        factor *= 0.4  # a fragment: the sentence began on a line before
+    if stripped.endswith((":", ",", ";", "-", "–", "—", "(")):
+        factor *= 0.2  # a list opener or a line cut off: "… would be:"
+    elif not _END_MARK_RE.search(stripped):
+        factor *= NO_END_MARK  # no closing mark: a heading, a signature line, a fragment
+    if english:
+        factor *= _english_factor(folded, stripped)
+    return factor
+
+
+def _english_factor(folded: list[str], stripped: str) -> float:
+    lowered = " ".join(folded)
+    if folded[0] in _GREETING and len(folded) <= 6:
+        return 0.0
+    if any(lowered == s or (lowered.startswith(s + " ") and len(folded) <= 6) for s in _SIGN_OFF):
+        return 0.0
+    factor = 1.0
+    if lowered.startswith(_THANKS):
+        factor *= 0.3
+    if folded[0] in _LEANS_ON_CONTEXT:
+        factor *= 0.55
+    return factor
+
+
+def _is_name_line(folded: list[str], author: str) -> bool:
+    """The line is (part of) the author's name: a sign-off such as "- Jim" or "Blake"."""
+    name = {normalise_word(w) for w in split_words(author)}
+    return bool(name) and len(folded) <= 4 and all(w in name for w in folded)

@@ -1,0 +1,317 @@
+"""The thread-aware ranker: the default summary algorithm.
+
+sumy's summarisers were made for articles: one author, no replies, every sentence meant to
+be read in order. A thread has more to go on, and a summary of it has other traps:
+- the opening post asks the question or makes the proposal the thread is about;
+- what other people quote or answer is what the thread turned on, and the credit belongs
+  to the quoted author's sentence, not to the quoter;
+- five replies saying the same thing make one point, not five picks;
+- a line is read alone, so "It's okay.", "Cheers," or "… would be:" are useless however
+  central their words (bot.core.standalone);
+- where the source counts likes or votes (Discourse, Reddit), readers have voted.
+
+Each sentence gets a rating
+    standalone × (centrality + title + opening + lead-in-post + quoted + engagement)
+where centrality is the cosine of its TF-IDF vector with the thread's centroid (every
+sentence's unit vector summed), title is its cosine with the thread title, opening marks the
+first post of the selection, lead-in-post favours a post's first sentences (people put
+their point first), quoted counts the later posts that quote this very sentence, and
+engagement is the post's replies and likes on a log scale. Picks are then made greedily
+(maximal marginal relevance): each step takes the best rating, less its similarity to what
+is already picked, less a little for every pick already made from the same post, among
+the sentences that still fit the length budget.
+
+Cost: one pass over the words for the vectors (numpy), one dictionary look-up per quoted
+shingle, and the greedy picks over the `CANDIDATES` best-rated sentences only. So it is
+linear in the thread's words; 10,000 posts take well under a second beyond the sentence
+split (bench/perf.py).
+
+Weights were set on the ConvoSumm e-mail dev split (bench/summary_quality.py) with a
+few round values, not a search, so that they carry to other threads.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.core.standalone import SentenceInfo, standalone_factors
+from bot.core.text import normalise_word, split_words
+
+CANDIDATES = 300
+"""The greedy picks look at this many of the best-rated sentences (then plain rating order)."""
+
+W_CENTRAL = 1.0
+W_TITLE = 0.5
+W_OPENING = 0.35
+W_LEAD = 0.5
+W_QUOTED = 0.25
+W_ENGAGED = 0.15
+REDUNDANCY = 0.6
+"""MMR: how much of a candidate's similarity to the closest pick is taken off its rating."""
+SAME_POST = 0.5
+"""Taken off a candidate's rating for every pick already made from its post."""
+SHINGLE = 3
+"""Words per shingle when matching a quote to the sentence it quotes."""
+
+
+@dataclass(frozen=True, slots=True)
+class PostSignals:
+    """What the thread says about one post besides its words."""
+
+    quoted_by: frozenset[int] = frozenset()
+    """Later posts that quote it or reply to it."""
+    likes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RankInput:
+    texts: Sequence[str]
+    posts: Sequence[int]
+    """The post number of each sentence (thread order)."""
+    authors: Sequence[str | None]
+    signals: Mapping[int, PostSignals]
+    quotes: Sequence[tuple[int, int, str]]
+    """(quoting post, quoted post, quoted text) for every quote of a post in the selection."""
+    title: str
+    stop_words: frozenset[str]
+    stem: Callable[[str], str]
+    english: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    scores: np.ndarray
+    """The rating of each sentence (0 for what is never a pick)."""
+    usable: np.ndarray
+    """Sentences that may be picked at all (rating > 0, not quoted mail)."""
+    vectors: _Vectors
+    standalone_found: bool = True
+    """False when no sentence stood on its own, so every one is usable, earliest first."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Vectors:
+    """Unit TF-IDF rows in coordinate form: row, term and weight of every cell."""
+
+    row: np.ndarray
+    col: np.ndarray
+    weight: np.ndarray
+    starts: np.ndarray
+    """Cells of sentence i are row-sorted at starts[i]:starts[i + 1]."""
+
+    def of(self, index: int) -> dict[int, float]:
+        a, b = int(self.starts[index]), int(self.starts[index + 1])
+        return dict(zip(self.col[a:b].tolist(), self.weight[a:b].tolist(), strict=True))
+
+
+def rank(data: RankInput) -> Ranked:
+    """Rate every sentence; see the module docstring."""
+    count = len(data.texts)
+    ids: dict[str, int] = {}
+    stems: dict[str, int] = {}
+    terms: list[int] = []
+    term_counts = np.zeros(count, dtype=np.int64)
+    for i, text in enumerate(data.texts):
+        before = len(terms)
+        for word in split_words(text):
+            folded = normalise_word(word)
+            if folded in data.stop_words:
+                continue
+            term = ids.get(folded)
+            if term is None:
+                term = ids[folded] = stems.setdefault(data.stem(folded), len(stems))
+            terms.append(term)
+        term_counts[i] = len(terms) - before
+    vectors = _unit_tfidf(terms, term_counts, max(1, len(stems)))
+
+    centroid = np.bincount(vectors.col, vectors.weight, minlength=len(stems))
+    norm = float(np.linalg.norm(centroid)) or 1.0
+    central = np.bincount(vectors.row, vectors.weight * centroid[vectors.col], minlength=count)
+    central /= norm
+    central /= float(central.max()) or 1.0
+
+    title_vec = _title_vector(data, ids, stems, vectors)
+    title = np.bincount(vectors.row, vectors.weight * title_vec[vectors.col], minlength=count)
+
+    posts = np.asarray(data.posts, dtype=np.int64)
+    opening = (posts == posts[0]).astype(float) if count else np.zeros(0)
+
+    infos = [
+        SentenceInfo(post, author, text)
+        for post, author, text in zip(data.posts, data.authors, data.texts, strict=True)
+    ]
+    factors, quoted_mail = standalone_factors(infos, data.english)
+    standalone = np.asarray(factors, dtype=float)
+    lead = _lead_in_post(posts, standalone)
+    quoted = _quoted_sentences(data, count)
+    engaged = _engagement(data, posts)
+
+    score = standalone * (
+        W_CENTRAL * central
+        + W_TITLE * title
+        + W_OPENING * opening
+        + W_LEAD * lead
+        + W_QUOTED * quoted
+        + W_ENGAGED * engaged
+    )
+    usable = (standalone > 0) & ~np.asarray(quoted_mail, dtype=bool) & (term_counts > 0)
+    if count and not usable.any():  # "+1", "Thanks!": nothing stands alone; say so, keep order
+        usable = np.ones(count, dtype=bool)
+        score = 1.0 / (1.0 + np.arange(count))
+        return Ranked(np.round(score, 12), usable, vectors, standalone_found=False)
+    score = np.where(usable, score, 0.0)
+    return Ranked(np.round(score, 12), usable, vectors)
+
+
+def _unit_tfidf(terms: list[int], term_counts: np.ndarray, vocabulary: int) -> _Vectors:
+    count = len(term_counts)
+    sentence_of = np.repeat(np.arange(count, dtype=np.int64), term_counts)
+    pairs, tf = np.unique(
+        sentence_of * vocabulary + np.asarray(terms, dtype=np.int64), return_counts=True
+    )
+    row, col = pairs // vocabulary, pairs % vocabulary
+    df = np.bincount(col, minlength=vocabulary)
+    idf = np.log((1 + count) / (1 + df)) + 1.0
+    weight = tf * idf[col]
+    norm = np.sqrt(np.bincount(row, weight * weight, minlength=count))
+    weight = weight / np.where(norm[row] > 0, norm[row], 1.0)
+    starts = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(np.bincount(row, minlength=count), out=starts[1:])
+    return _Vectors(row, col, weight, starts)
+
+
+def _title_vector(
+    data: RankInput, ids: dict[str, int], stems: dict[str, int], vectors: _Vectors
+) -> np.ndarray:
+    """The title's terms (only those the thread uses), as a unit vector."""
+    vec = np.zeros(max(1, len(stems)))
+    for word in split_words(data.title):
+        folded = normalise_word(word)
+        if folded in data.stop_words:
+            continue
+        term = ids.get(folded)
+        if term is None:
+            term = stems.get(data.stem(folded))
+        if term is not None:
+            vec[term] += 1.0
+    norm = float(np.linalg.norm(vec))
+    return vec / norm if norm else vec
+
+
+def _lead_in_post(posts: np.ndarray, standalone: np.ndarray) -> np.ndarray:
+    """1 for a post's first usable sentence, 1/2 for its second, and so on."""
+    lead = np.zeros(len(posts))
+    position = 0
+    previous = None
+    for i, (post, factor) in enumerate(zip(posts.tolist(), standalone.tolist(), strict=True)):
+        if post != previous:
+            position, previous = 0, post
+        if factor > 0:
+            position += 1
+            lead[i] = 1.0 / position
+    return lead
+
+
+def _shingles(text: str) -> list[tuple[str, ...]]:
+    words = [normalise_word(w) for w in split_words(text)]
+    if len(words) < SHINGLE:
+        return [tuple(words)] if words else []
+    return [tuple(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)]
+
+
+def _quoted_sentences(data: RankInput, count: int) -> np.ndarray:
+    """Per sentence, log(1 + the later posts that quote words of it)."""
+    if not data.quotes:
+        return np.zeros(count)
+    wanted = {quoted for _, quoted, _ in data.quotes}
+    index: dict[tuple[int, tuple[str, ...]], int] = {}
+    for i, (post, text) in enumerate(zip(data.posts, data.texts, strict=True)):
+        if post in wanted:
+            for shingle in _shingles(text):
+                index.setdefault((post, shingle), i)
+    quoters: dict[int, set[int]] = {}
+    for quoting, quoted, text in data.quotes:
+        for shingle in _shingles(text):
+            hit = index.get((quoted, shingle))
+            if hit is not None:
+                quoters.setdefault(hit, set()).add(quoting)
+    out = np.zeros(count)
+    for i, who in quoters.items():
+        out[i] = math.log1p(len(who))
+    top = float(out.max())
+    return out / top if top else out
+
+
+def _engagement(data: RankInput, posts: np.ndarray) -> np.ndarray:
+    """Per sentence, its post's answers and likes on a log scale, 1 for the most engaged."""
+    per_post = {
+        number: math.log1p(len(s.quoted_by) + max(0, s.likes)) for number, s in data.signals.items()
+    }
+    top = max(per_post.values(), default=0.0)
+    if not top:
+        return np.zeros(len(posts))
+    return np.asarray([per_post.get(p, 0.0) / top for p in posts.tolist()])
+
+
+def pick_order(
+    ranked: Ranked,
+    posts: Sequence[int],
+    costs: Sequence[int],
+    budget: int,
+    dedupe: Callable[[int], str],
+    repeated: list[int] | None = None,
+) -> Iterator[tuple[int, float]]:
+    """(sentence index, value) of the picks, best first: greedy MMR within the budget.
+
+    The value is the rating less the redundancy and same-post penalties at the moment of the
+    pick; penalties only grow and the budget only shrinks, so values never increase. The
+    greedy steps look at the best-rated sentences only: enough of them to fill the budget
+    four times over, and at least `CANDIDATES`. A text already picked is not picked again
+    (the index is appended to `repeated`)."""
+    scores = ranked.scores
+    order = np.lexsort((np.arange(len(scores)), -scores))
+    pool: list[int] = []
+    room = 0
+    for i in order.tolist():
+        if not ranked.usable[i]:
+            break  # unusable sentences are rated 0 and sort last
+        if len(pool) >= CANDIDATES and room >= 4 * budget:
+            break
+        pool.append(i)
+        room += costs[i]
+    vectors = {i: ranked.vectors.of(i) for i in pool}
+    closest = dict.fromkeys(pool, 0.0)
+    per_post: dict[int, int] = {}
+    seen: set[str] = set()
+    left = budget
+    while pool:
+        best, best_value = -1, -math.inf
+        for i in pool:
+            if costs[i] > left:
+                continue
+            value = scores[i] - REDUNDANCY * closest[i] - SAME_POST * per_post.get(posts[i], 0)
+            if value > best_value:
+                best, best_value = i, value
+        if best < 0:
+            return
+        pool.remove(best)
+        key = dedupe(best)
+        if key in seen:
+            if repeated is not None:
+                repeated.append(best)
+            continue
+        seen.add(key)
+        left -= costs[best]
+        per_post[posts[best]] = per_post.get(posts[best], 0) + 1
+        chosen = vectors[best]
+        for i in pool:
+            other = vectors[i]
+            small, big = (other, chosen) if len(other) < len(chosen) else (chosen, other)
+            sim = sum(w * big.get(t, 0.0) for t, w in small.items())
+            if sim > closest[i]:
+                closest[i] = sim
+        yield best, float(best_value)
