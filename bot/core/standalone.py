@@ -7,12 +7,15 @@ make sense are poor picks however central their words are. Each sentence gets a 
 signatures, mail headers, fragments of a word or two), less than 1 for what leans on its
 context (opens with "It", "But", "Also", ends with a colon, has no full stop).
 
-Three things are worked out per thread rather than per sentence, all in one pass:
-- signatures: a sentence its author wrote word for word in two or more posts;
+Some things are worked out per post or per thread rather than per sentence, in one pass:
+- signatures: a sentence its author wrote word for word in two or more posts; whatever
+  follows a signature delimiter ("-- ", a rule of underscores); a post's closing run of
+  short lines without a full stop (name, title, company, link);
 - the author's own name as a line ("Geoff", "- Jim"), which is a sign-off;
-- quoted mail: after "-----Original Message-----", "On …, X wrote:" or a run of mail
-  headers ("From:", "Sent:", "Subject:"), the rest of the post is someone else's words that
-  lost their quote marks, never the poster's point.
+- quoted mail: after "-----Original Message-----" or a block of mail headers ("From:"
+  followed by "Sent:", "To:" …), the rest of the post is someone else's words that lost
+  their quote marks, never the poster's point; a single header line or "On …, X wrote:"
+  is left out on its own.
 
 The word lists are English; other languages get the structural rules only (length, marks,
 repetition, headers), which need no list.
@@ -56,6 +59,15 @@ _MAIL_HEADER_RE = re.compile(
     r"references|message-id|importance)\s*:",
     re.IGNORECASE,
 )
+_MAIL_FROM_RE = re.compile(r"^\s*>?\s*(?:from|sent|date)\s*:", re.IGNORECASE)
+_SIGNATURE_DELIMITER_RE = re.compile(r"^\s*(?:--\s*|-{2,3}|_{10,}|={10,})\s*$")
+_BOILERPLATE = (
+    "confidential", "intended recipient", "addressee", "disclaimer", "views expressed",
+    "virus", "unsubscribe", "mailing list", "e-mail program", "email program",
+    "html formatting", "attachment", "sent from my", "get email", "yahoo!", "hotmail",
+    "click here", "privileged", "this message", "this e-mail", "this email",
+)  # fmt: skip
+"""Phrases of mail footers and list notices: never a participant's point."""
 _QUOTED_MAIL_RE = re.compile(
     r"(?:-{3,}\s*(?:original|forwarded)\s+message\s*-{3,}|_{3,}\s*original message\s*_{3,}|"
     r"^\s*-{2,}\s*begin forwarded)",
@@ -65,6 +77,9 @@ _QUOTED_MAIL_RE = re.compile(
 _ATTRIBUTION_RE = re.compile(r"\bwrote:\s*$|^\s*quoting\b.{0,80}:\s*$", re.IGNORECASE)
 """'On Monday, X wrote:' introduces a quote; the line itself is nobody's point."""
 NO_END_MARK = 0.4
+CAPITALS_SHARE = 0.4
+LEANS = 0.55
+LOWER_START = 0.4
 _CODE_CHARS = "{}[]()<>=;:$\\|_*#@/"
 CODE_SHARE = 0.06
 """More of these characters than this share of a sentence is code or markup, not prose."""
@@ -94,25 +109,41 @@ def standalone_factors(
     signature = _signature_tail(sentences)
     factors: list[float] = []
     quoted: list[bool] = []
-    post_of_quote: int | None = None
+    post, tail = None, ""  # tail: "" (own words), "quoted" (old mail) or "signature"
     for index, (s, key) in enumerate(zip(sentences, keys, strict=True)):
-        if post_of_quote is not None and s.post != post_of_quote:
-            post_of_quote = None
-        if post_of_quote is None and _starts_quoted_mail(s.text):
-            post_of_quote = s.post
-        if post_of_quote is not None:
-            factors.append(0.0)
-            quoted.append(True)
-            continue
-        quoted.append(False)
-        if index in signature or _ATTRIBUTION_RE.search(s.text):
-            factors.append(0.0)
-            continue
-        if s.author and len(posts_of[(_owner(s), key)]) > 1 and len(key.split()) < 25:
-            factors.append(0.0)  # a signature, or a stock line pasted into every post
+        if s.post != post:
+            post, tail = s.post, ""
+        if not tail:
+            tail = _tail_starts(sentences, index)
+        quoted.append(tail == "quoted")
+        if (
+            tail
+            or index in signature
+            or _ATTRIBUTION_RE.search(s.text)
+            or _MAIL_HEADER_RE.match(s.text)
+            or (s.author and len(posts_of[(_owner(s), key)]) > 1 and len(key.split()) < 25)
+        ):
+            factors.append(0.0)  # old mail, signatures, headers, a stock line in every post
             continue
         factors.append(sentence_factor(s.text, s.author, english))
     return factors, quoted
+
+
+def _tail_starts(sentences: Sequence[SentenceInfo], index: int) -> str:
+    """ "quoted" when old mail starts at this sentence, "signature" when a signature
+    delimiter does, else ""."""
+    text = sentences[index].text
+    if _QUOTED_MAIL_RE.search(text):
+        return "quoted"
+    if _MAIL_HEADER_RE.match(text) and _MAIL_FROM_RE.match(text):
+        following = sentences[index + 1 : index + 4]
+        if any(
+            f.post == sentences[index].post and _MAIL_HEADER_RE.match(f.text) for f in following
+        ):
+            return "quoted"
+    if _SIGNATURE_DELIMITER_RE.match(text):
+        return "signature"
+    return ""
 
 
 def _owner(sentence: SentenceInfo) -> str:
@@ -121,10 +152,6 @@ def _owner(sentence: SentenceInfo) -> str:
 
 def _key(text: str) -> str:
     return " ".join(normalise_word(w) for w in split_words(text))
-
-
-def _starts_quoted_mail(text: str) -> bool:
-    return bool(_QUOTED_MAIL_RE.search(text)) or bool(_MAIL_HEADER_RE.match(text))
 
 
 def _signature_tail(sentences: Sequence[SentenceInfo]) -> set[int]:
@@ -173,8 +200,11 @@ def sentence_factor(text: str, author: str | None = None, english: bool = True) 
     symbols = sum(stripped.count(ch) for ch in _CODE_CHARS)
     if symbols > CODE_SHARE * len(stripped):
         factor *= 0.3  # code, markup, formulas
+    capitals = sum(ch.isupper() for ch in stripped)
+    if capitals > CAPITALS_SHARE * letters:
+        factor *= 0.3  # SHOUTING, protocol lines, constant names
     if stripped[0].islower():
-        factor *= 0.4  # a fragment: the sentence began on a line before
+        factor *= LOWER_START  # a fragment: the sentence began on a line before
     if stripped.endswith((":", ",", ";", "-", "–", "—", "(")):
         factor *= 0.2  # a list opener or a line cut off: "… would be:"
     elif not _END_MARK_RE.search(stripped):
@@ -186,6 +216,9 @@ def sentence_factor(text: str, author: str | None = None, english: bool = True) 
 
 def _english_factor(folded: list[str], stripped: str) -> float:
     lowered = " ".join(folded)
+    lowered_text = stripped.casefold()
+    if any(phrase in lowered_text for phrase in _BOILERPLATE):
+        return 0.0
     if folded[0] in _GREETING and len(folded) <= 6:
         return 0.0
     if any(lowered == s or (lowered.startswith(s + " ") and len(folded) <= 6) for s in _SIGN_OFF):
@@ -194,7 +227,7 @@ def _english_factor(folded: list[str], stripped: str) -> float:
     if lowered.startswith(_THANKS):
         factor *= 0.3
     if folded[0] in _LEANS_ON_CONTEXT:
-        factor *= 0.55
+        factor *= LEANS
     return factor
 
 

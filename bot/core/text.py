@@ -188,6 +188,8 @@ paragraph a line); e-mail and mailing-list copies wrap at 72–80 characters."""
 WRAP_MIN_WIDTH = 40
 _WRAP_FILL = 0.6
 """A line at least this share of the text's wrap width was probably broken by the wrap."""
+_HEADER_LINE_RE = re.compile(r"^\s*[A-Za-z][\w-]{1,20}:(?!//)")
+"""'Subject: …', 'cc: …', 'Note: …': a line that starts something new."""
 _LIST_ITEM_RE = re.compile(r"^\s*(?:[-*•>|+]|\d{1,3}[.)]\s|[a-zA-Z][.)]\s)")
 
 
@@ -226,4 +228,4 @@ def _continues(line: str, following: str, width: int) -> bool:
     text = line.strip()
     if len(text) < _WRAP_FILL * width or not following.strip() or text.endswith(":"):
         return False  # a colon ends a line that opens a list, a quote or an example
-    return _LIST_ITEM_RE.match(following) is None
+    return _LIST_ITEM_RE.match(following) is None and _HEADER_LINE_RE.match(following) is None
