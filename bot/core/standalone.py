@@ -198,16 +198,18 @@ def sentence_factor(text: str, author: str | None = None, english: bool = True) 
     if _URLISH_RE.search(stripped):
         factor *= 0.5
     symbols = sum(stripped.count(ch) for ch in _CODE_CHARS)
+    if symbols > 2 * CODE_SHARE * len(stripped):
+        return 0.0  # code, markup, formulas
     if symbols > CODE_SHARE * len(stripped):
-        factor *= 0.3  # code, markup, formulas
+        factor *= 0.3  # some code or markup in prose
     capitals = sum(ch.isupper() for ch in stripped)
     if capitals > CAPITALS_SHARE * letters:
         factor *= 0.3  # SHOUTING, protocol lines, constant names
     if stripped[0].islower():
         factor *= LOWER_START  # a fragment: the sentence began on a line before
     if stripped.endswith((":", ",", ";", "-", "–", "—", "(")):
-        factor *= 0.2  # a list opener or a line cut off: "… would be:"
-    elif not _END_MARK_RE.search(stripped):
+        return 0.0  # a list opener or a line cut off: "… would be:"
+    if not _END_MARK_RE.search(stripped):
         factor *= NO_END_MARK  # no closing mark: a heading, a signature line, a fragment
     if english:
         factor *= _english_factor(folded, stripped)

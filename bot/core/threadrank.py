@@ -55,6 +55,8 @@ REDUNDANCY = 0.6
 SAME_POST = 0.5
 """Taken off a candidate's rating for every pick already made from its post."""
 SHINGLE = 3
+MIN_STANDALONE = 0.2
+"""A sentence standing on its own less than this is never picked (unless none stands)."""
 """Words per shingle when matching a quote to the sentence it quotes."""
 
 
@@ -158,7 +160,9 @@ def rank(data: RankInput) -> Ranked:
         + W_QUOTED * quoted
         + W_ENGAGED * engaged
     )
-    usable = (standalone > 0) & ~np.asarray(quoted_mail, dtype=bool) & (term_counts > 0)
+    usable = (
+        (standalone > MIN_STANDALONE) & ~np.asarray(quoted_mail, dtype=bool) & (term_counts > 0)
+    )
     if count and not usable.any():  # "+1", "Thanks!": nothing stands alone; say so, keep order
         usable = np.ones(count, dtype=bool)
         score = 1.0 / (1.0 + np.arange(count))
