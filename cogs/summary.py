@@ -1,4 +1,5 @@
 """`/summary`: an extractive summary of a stored thread, every line linked to its post.
+`/brief`: the thread brief (bot.core.brief), cut to one message of at most 2,000 characters.
 
 `since:` takes a post number ("only posts after it") or `last`: a personal catch-up that
 summarises what this member has not been shown yet and remembers what it showed
@@ -18,7 +19,7 @@ from discord.ext import commands
 from bot.core import render
 from bot.core.summary import ALGORITHM_NAMES, ALGORITHMS, MAX_SENTENCES, SummaryRequest
 from bot.discord_app.glue import BotBase, Responder, guild_only, scope_of, thread_autocomplete
-from bot.discord_app.render import render_answer
+from bot.discord_app.render import render_answer, render_one_message
 from bot.errors import UserError
 
 LAST = "last"
@@ -101,3 +102,21 @@ class SummaryCog(commands.Cog):
         async with responder.progress() as progress:
             result = await services.summary(scope_of(itx), thread, request, progress)
         await responder.send(render_answer(render.summary_answer(result.thread, result.summary)))
+
+    @guild_only
+    @app_commands.command(
+        name="brief",
+        description="What a thread is about, its main points, most quoted posts, latest turn",
+    )
+    @app_commands.describe(
+        thread="a stored thread", private="only you see the answer (default: no)"
+    )
+    @app_commands.autocomplete(thread=thread_autocomplete)
+    async def brief(
+        self, itx: discord.Interaction, thread: str, private: bool | None = None
+    ) -> None:
+        responder = await Responder.start(itx, private=bool(private))
+        async with responder.progress() as progress:
+            result = await self.bot.services.brief(scope_of(itx), thread, progress)
+        answer = render.brief_answer(result.thread, result.brief)
+        await responder.send([render_one_message(answer)])

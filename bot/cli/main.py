@@ -111,6 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--author", help="only this author's posts")
     p.add_argument("--explain", action="store_true", help="show each sentence's score and rank")
 
+    p = command(
+        "brief", "what a thread is about, its main points, most quoted posts and latest turn"
+    )
+    p.add_argument("name")
+
     p = command("stance", "the sides of the argument; with --author, what one person argues")
     p.add_argument("name")
     p.add_argument("--author", help="one participant: their side, key points and replies")
@@ -281,6 +286,14 @@ async def cmd_summary(services: Services, args: argparse.Namespace, out: Console
     )
 
 
+async def cmd_brief(services: Services, args: argparse.Namespace, out: Console) -> None:
+    result = await services.brief(LOCAL_SCOPE, args.name, out.progress)
+    out.answer(
+        render.fit_answer(render.brief_answer(result.thread, result.brief)),
+        jsonout.brief_json(result.thread, result.brief),
+    )
+
+
 async def cmd_stance(services: Services, args: argparse.Namespace, out: Console) -> None:
     result = await services.stance(LOCAL_SCOPE, args.name, args.author, args.topic, out.progress)
     out.answer(
@@ -423,6 +436,7 @@ HANDLERS: dict[str, Handler] = {
     "show": cmd_show,
     "forget": cmd_forget,
     "summary": cmd_summary,
+    "brief": cmd_brief,
     "stance": cmd_stance,
     "quotes": cmd_quotes,
     "demo": cmd_demo,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from bot.core.brief import BriefLine, ThreadBrief
 from bot.core.models import StoredPost, StoredThread
 from bot.core.quote_report import to_json as quote_report_json
 
@@ -73,6 +74,34 @@ def summary_json(thread: StoredThread, summary: Summary) -> dict[str, Any]:
                 "rank": s.rank,
             }
             for s in summary.sentences
+        ],
+    }
+
+
+def _brief_line(line: BriefLine) -> dict[str, Any]:
+    return {"post": line.post, "author": line.author, "url": line.url, "text": line.text}
+
+
+def brief_json(thread: StoredThread, brief: ThreadBrief) -> dict[str, Any]:
+    """The whole brief, before any cut to a chat message."""
+    return {
+        "thread": thread.name,
+        "title": thread.title,
+        "posts": brief.posts,
+        "participants": brief.participants,
+        "named": brief.named,
+        "language": brief.language,
+        "note": brief.note,
+        "about": [_brief_line(b) for b in brief.about],
+        "points": [{**_brief_line(p.line), "people": p.people} for p in brief.points],
+        "most_quoted": [{**_brief_line(q.line), "people": q.people} for q in brief.most_quoted],
+        "latest": [
+            {
+                **_brief_line(p.line),
+                "answering": p.answering,
+                "answering_author": p.answering_author,
+            }
+            for p in brief.latest
         ],
     }
 

@@ -8,10 +8,11 @@ post it came from; nothing here knows any markup.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot.core.brief import BriefLine, ThreadBrief
 from bot.core.models import StoredPost, StoredThread
 
 if TYPE_CHECKING:
@@ -133,6 +134,144 @@ NAMES_SHOWN = 12
 KEY_POINT_CHARS = 200
 REPLIES_SHOWN = 8
 TOPIC_LINES = 3
+
+
+BRIEF_CHARS = 2000
+"""A brief fits one chat message: Discord's 2,000 characters (Matrix allows far more)."""
+
+
+def brief_answer(thread: StoredThread, brief: ThreadBrief, sides: Section | None = None) -> Answer:
+    """The brief as sections: about, main points, [sides], most quoted, latest.
+
+    `sides` is the slot for the sides of the discussion and their strongest points (issue
+    13, bot/core/sides.py): an adapter passes its section and it goes after the main points.
+    The answer is not cut here: `fit_answer` does that with the adapter's own measure.
+    """
+
+    def line(b: BriefLine, detail: str | None = None) -> Line:
+        return Line(b.text, Ref(b.post, b.author, _post_url(thread, b.post, b.url)), detail)
+
+    people = "people" if brief.named else "posts"
+    by = "by" if brief.named else "in"
+    sections: list[Section] = []
+    if brief.about:
+        sections.append(Section("What it is about", tuple(line(b) for b in brief.about)))
+    if brief.points:
+        made = "made by" if brief.named else "made in"
+        sections.append(
+            Section(
+                "Main points",
+                tuple(line(p.line, f"{made} {_count(p.people, people)}") for p in brief.points),
+            )
+        )
+    if sides is not None:
+        sections.append(sides)
+    if brief.most_quoted:
+        sections.append(
+            Section(
+                "Most quoted",
+                tuple(
+                    line(q.line, f"quoted or answered {by} {_count(q.people, people)}")
+                    for q in brief.most_quoted
+                ),
+            )
+        )
+    if brief.latest:
+        sections.append(
+            Section(
+                "Latest",
+                tuple(
+                    line(
+                        p.line,
+                        (
+                            f"answering #{p.answering}"
+                            + (f" {p.answering_author}" if p.answering_author else "")
+                        )
+                        if p.answering
+                        else None,
+                    )
+                    for p in brief.latest
+                ),
+            )
+        )
+    notes = [
+        f"{brief.posts:,} posts"
+        + (f" by {_count(brief.participants, 'people')}" if brief.named else "")
+        + f" ({brief.language}); quoted text is credited to the people who wrote it."
+    ]
+    if brief.note:
+        notes.append(brief.note)
+    if not sections:
+        notes.append("No post has words of its own to brief.")
+    return Answer(
+        title=f"Brief — {thread.title}",
+        sections=tuple(sections),
+        notes=tuple(notes),
+        link=thread.source_url,
+    )
+
+
+def _count(n: int, noun: str) -> str:
+    singular = {"people": "person", "posts": "post"}.get(noun, noun)
+    return f"{n:,} {singular if n == 1 else noun}"
+
+
+def visible_length(answer: Answer) -> int:
+    """Characters a reader sees in the answer as plain text: title, headings, lines with
+    their attribution and detail, notes (links not counted: chat clients hide them)."""
+    size = len(answer.title)
+    for section in answer.sections:
+        size += len(section.heading or "") + 2
+        for line in section.lines:
+            size += len(line.text) + 3
+            if line.ref is not None:
+                size += len(line.ref.label) + 3
+            if line.detail:
+                size += len(line.detail) + 3
+    return size + sum(len(note) + 2 for note in answer.notes)
+
+
+FIT_CLIPS = (None, 300, 240, 200, 170, 140, 120, 100, 80)
+"""Line lengths `fit_answer` tries, longest first, before it drops lines."""
+
+
+def fit_answer(
+    answer: Answer,
+    limit: int = BRIEF_CHARS,
+    measure: Callable[[Answer], int] = visible_length,
+) -> Answer:
+    """The answer cut until `measure` says it fits `limit`: first every line is shortened
+    (at a word, with "…"), then lines are dropped, one at a time from the section that has
+    most, later sections first among equals, keeping each section's first line as long as
+    possible. The notes stay: they say what the answer is."""
+    for clip in FIT_CLIPS:
+        cut = _clipped(answer, clip)
+        if measure(cut) <= limit:
+            return cut
+    sections = [list(section.lines) for section in cut.sections]
+    while measure(_with_lines(cut, sections)) > limit and any(sections):
+        longest = max(range(len(sections)), key=lambda k: (len(sections[k]), k))
+        sections[longest].pop()
+    return _with_lines(cut, sections)
+
+
+def _clipped(answer: Answer, clip: int | None) -> Answer:
+    if clip is None:
+        return answer
+    sections = tuple(
+        Section(s.heading, tuple(_clip_line(line, clip) for line in s.lines))
+        for s in answer.sections
+    )
+    return Answer(answer.title, sections, answer.notes, answer.link)
+
+
+def _with_lines(answer: Answer, lines: list[list[Line]]) -> Answer:
+    sections = tuple(
+        Section(s.heading, tuple(kept))
+        for s, kept in zip(answer.sections, lines, strict=True)
+        if kept
+    )
+    return Answer(answer.title, sections, answer.notes, answer.link)
 
 
 def stance_answer(

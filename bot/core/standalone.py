@@ -54,6 +54,9 @@ _LEANS_ON_CONTEXT = frozenset(
     agreed right sure exactly same which what's here there such""".split()
 )
 """First words that point back at something the reader has not seen."""
+_POINTS_BACK_AT_END = frozenset("that this it them those these".split())
+"""Last words that do the same ("You don't need a tram to fix that.")."""
+_LIST_MARKER_RE = re.compile(r"^(?:\d{1,3}[.)]|[-*•+])\s")
 _MAIL_HEADER_RE = re.compile(
     r"^\s*(?:>?\s*)(?:from|sent|to|cc|bcc|subject|date|reply-to|in-reply-to|"
     r"references|message-id|importance)\s*:",
@@ -205,6 +208,8 @@ def sentence_factor(text: str, author: str | None = None, english: bool = True) 
     capitals = sum(ch.isupper() for ch in stripped)
     if capitals > CAPITALS_SHARE * letters:
         factor *= 0.3  # SHOUTING, protocol lines, constant names
+    if _LIST_MARKER_RE.match(stripped):
+        factor *= LEANS  # one item of a list: it leans on the list's opening line
     if stripped[0].islower():
         factor *= LOWER_START  # a fragment: the sentence began on a line before
     if stripped.endswith((":", ",", ";", "-", "–", "—", "(")):
@@ -228,7 +233,7 @@ def _english_factor(folded: list[str], stripped: str) -> float:
     factor = 1.0
     if lowered.startswith(_THANKS):
         factor *= 0.3
-    if folded[0] in _LEANS_ON_CONTEXT:
+    if folded[0] in _LEANS_ON_CONTEXT or folded[-1] in _POINTS_BACK_AT_END:
         factor *= LEANS
     return factor
 

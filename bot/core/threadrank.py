@@ -91,6 +91,8 @@ class Ranked:
     usable: np.ndarray
     """Sentences that may be picked at all (rating > 0, not quoted mail)."""
     vectors: _Vectors
+    quoted: np.ndarray
+    """Per sentence, how many later posts quote words of it."""
     standalone_found: bool = True
     """False when no sentence stood on its own, so every one is usable, earliest first."""
 
@@ -149,7 +151,9 @@ def rank(data: RankInput) -> Ranked:
     factors, quoted_mail = standalone_factors(infos, data.english)
     standalone = np.asarray(factors, dtype=float)
     lead = _lead_in_post(posts, standalone)
-    quoted = _quoted_sentences(data, count)
+    quoters = _quoted_sentences(data, count)
+    quoted = np.log1p(quoters)
+    quoted /= float(quoted.max()) if count and quoted.max() > 0 else 1.0
     engaged = _engagement(data, posts)
 
     score = standalone * (
@@ -166,9 +170,9 @@ def rank(data: RankInput) -> Ranked:
     if count and not usable.any():  # "+1", "Thanks!": nothing stands alone; say so, keep order
         usable = np.ones(count, dtype=bool)
         score = 1.0 / (1.0 + np.arange(count))
-        return Ranked(np.round(score, 12), usable, vectors, standalone_found=False)
+        return Ranked(np.round(score, 12), usable, vectors, quoters, standalone_found=False)
     score = np.where(usable, score, 0.0)
-    return Ranked(np.round(score, 12), usable, vectors)
+    return Ranked(np.round(score, 12), usable, vectors, quoters)
 
 
 def _unit_tfidf(terms: list[int], term_counts: np.ndarray, vocabulary: int) -> _Vectors:
@@ -228,9 +232,10 @@ def _shingles(text: str) -> list[tuple[str, ...]]:
 
 
 def _quoted_sentences(data: RankInput, count: int) -> np.ndarray:
-    """Per sentence, log(1 + the later posts that quote words of it)."""
+    """Per sentence, how many later posts quote words of it (a shingle of its words)."""
+    out = np.zeros(count)
     if not data.quotes:
-        return np.zeros(count)
+        return out
     wanted = {quoted for _, quoted, _ in data.quotes}
     index: dict[tuple[int, tuple[str, ...]], int] = {}
     for i, (post, text) in enumerate(zip(data.posts, data.texts, strict=True)):
@@ -243,11 +248,9 @@ def _quoted_sentences(data: RankInput, count: int) -> np.ndarray:
             hit = index.get((quoted, shingle))
             if hit is not None:
                 quoters.setdefault(hit, set()).add(quoting)
-    out = np.zeros(count)
     for i, who in quoters.items():
-        out[i] = math.log1p(len(who))
-    top = float(out.max())
-    return out / top if top else out
+        out[i] = len(who)
+    return out
 
 
 def _engagement(data: RankInput, posts: np.ndarray) -> np.ndarray:

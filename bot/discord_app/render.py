@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import discord
 
-from bot.core.render import INVISIBLE, Answer, Line, Ref
+from bot.core.render import INVISIBLE, Answer, Line, Ref, fit_answer
 
 CONTENT_MAX = 2000
 TITLE_MAX = 256
@@ -286,6 +286,32 @@ def render_answer(answer: Answer, *, image: str | None = None) -> list[Outgoing]
     return [Outgoing(embeds=tuple(embeds)) for embeds in messages]
 
 
+def rendered_size(outgoing: Sequence[Outgoing]) -> int:
+    """UTF-16 units of everything a reader sees in the messages (content and embeds)."""
+    size = 0
+    for message in outgoing:
+        size += utf16_len(message.content or "")
+        for embed in message.embeds:
+            size += utf16_len(embed.title or "") + utf16_len(embed.description or "")
+            size += utf16_len(embed.footer.text or "") if embed.footer else 0
+    return size
+
+
+def render_one_message(answer: Answer, limit: int = CONTENT_MAX) -> Outgoing:
+    """The answer cut (bot.core.render.fit_answer) until it renders as one message of one
+    embed with at most `limit` units in all, links and escapes counted: a brief is one
+    chat message, 2,000 characters like a plain Discord message."""
+
+    def measure(candidate: Answer) -> int:
+        outgoing = render_answer(candidate)
+        if len(outgoing) != 1 or len(outgoing[0].embeds) != 1:
+            return limit + 1
+        return rendered_size(outgoing)
+
+    (message,) = render_answer(fit_answer(answer, limit, measure))
+    return message
+
+
 def _pack_descriptions(units: Sequence[str], first_reserve: int) -> list[str]:
     """Join units with newlines into descriptions that fit an embed *and* a message."""
     limit_first = min(DESCRIPTION_MAX, EMBED_TOTAL_MAX - first_reserve)
@@ -334,7 +360,9 @@ __all__ = [
     "escape_text",
     "link_label",
     "render_answer",
+    "render_one_message",
     "render_plain",
+    "rendered_size",
     "safe_url",
     "split_escaped",
     "utf16_len",

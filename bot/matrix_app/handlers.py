@@ -45,7 +45,7 @@ from bot.usecases.services import IngestResult, Services
 from storage.digests import DigestRepository, Schedule
 from storage.repositories import Clock, utcnow
 
-from . import history, router
+from . import history, html, router
 from .outbox import Outbox, RoomFailed, Target
 from .power import power_level
 from .ratelimit import RateLimited, Retrying
@@ -271,6 +271,16 @@ class Handlers:
             result = await self.services.summary(ctx.scope, args.name, request)
         await self.outbox.answer(ctx.target, render.summary_answer(result.thread, result.summary))
 
+    async def brief(self, ctx: Context, args: argparse.Namespace) -> None:
+        """The thread brief in one event: cut to 2,000 characters of plain body, the size
+        of one chat message everywhere (bot.core.render.fit_answer)."""
+        async with self._typing(ctx):
+            result = await self.services.brief(ctx.scope, args.name)
+        answer = render.fit_answer(
+            render.brief_answer(result.thread, result.brief), measure=html.body_length
+        )
+        await self.outbox.answer(ctx.target, answer)
+
     async def stance(self, ctx: Context, args: argparse.Namespace) -> None:
         rest = list(args.rest)
         author = args.author
@@ -481,6 +491,7 @@ _COMMANDS: dict[str, Handler] = {
     "thread list": Handlers.thread_list,
     "thread forget": Handlers.thread_forget,
     "summary": Handlers.summary,
+    "brief": Handlers.brief,
     "stance": Handlers.stance,
     "quotes": Handlers.quotes,
     "digest add": Handlers.digest_add,

@@ -116,6 +116,13 @@ def answer_contents(answer: Answer, max_bytes: int = MAX_CONTENT_BYTES) -> list[
     return contents
 
 
+def body_length(answer: Answer) -> int:
+    """Characters of the plain `body` the answer renders to (one event, else a length no
+    limit accepts): what `bot.core.render.fit_answer` measures a Matrix brief by."""
+    contents = answer_contents(answer)
+    return len(contents[0]["body"]) if len(contents) == 1 else MAX_CONTENT_BYTES
+
+
 def _assemble(group: list[_Piece]) -> str:
     """Join one event's pieces, wrapping each run of list items in its own <ul>."""
     out: list[str] = []

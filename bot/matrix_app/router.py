@@ -214,6 +214,13 @@ def _parser(prefix: str) -> _Parser:
     summary.add_argument("--author")
     summary.add_argument("--explain", action="store_true")
 
+    add(
+        groups,
+        "brief",
+        "what a thread is about, its main points, most quoted posts and latest turn",
+        _name,
+    )
+
     stance = add(groups, "stance", "what each participant argues; [@user] [topic]", _name)
     stance.add_argument("rest", nargs="*", metavar="[@user] [topic]")
     stance.add_argument("--author")

@@ -43,6 +43,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
+from bot.core.brief import ThreadBrief, thread_brief
 from bot.core.digest import DIGEST_SENTENCES, DigestSummary, digest_summary
 from bot.core.graph import render_quote_graph
 from bot.core.models import QuoteEdge, StoredPost, StoredThread
@@ -66,13 +67,16 @@ PROGRESS_POSTS = 500
 seconds at 10,000 posts): the Discord answer shows it while the result is computed."""
 _DOING = {
     "summary": "Summarising",
+    "brief": "Briefing",
     "stance": "Reading the stances in",
     "quotes": "Counting the quotes in",
 }
 Progress = Callable[[str], None]
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 """Part of every cache key: bump it when an analysis changes what it returns (2: ties in
-ratings and key-point scores keep thread order; 3: stances carry sides, replies unclear)."""
+ratings and key-point scores keep thread order; 3: stances carry sides, replies unclear;
+4: hard-wrapped lines joined before sentences are split, languages without a stemmer
+never used, the thread-aware summary)."""
 WORKER_NICENESS = 5
 
 PostsLoader = Callable[[], Awaitable[tuple[Sequence[StoredPost], Sequence[QuoteEdge]]]]
@@ -215,6 +219,10 @@ def _summary_job(posts: Sequence[StoredPost], edges: Sequence[QuoteEdge], *args:
     return summarise(_live(posts), *args)
 
 
+def _brief_job(posts: Sequence[StoredPost], edges: Sequence[QuoteEdge], *args: Any) -> ThreadBrief:
+    return thread_brief(_live(posts), edges, *args)
+
+
 def _stance_job(
     posts: Sequence[StoredPost], edges: Sequence[QuoteEdge], *args: Any
 ) -> StanceReport:
@@ -238,6 +246,7 @@ def _digest_job(
 
 _JOBS: dict[str, Callable[..., Any]] = {
     "summary": _summary_job,
+    "brief": _brief_job,
     "stance": _stance_job,
     "quotes": _quotes_job,
     "digest": _digest_job,
@@ -350,6 +359,17 @@ class Analyses:
         return await self._cached(
             thread, "summary", params, Summary,
             lambda: self._run(thread, "summary", load, args), progress,
+        )  # fmt: skip
+
+    async def brief(
+        self, thread: StoredThread, load: PostsLoader, progress: Progress | None = None
+    ) -> ThreadBrief:
+        """The thread brief (bot.core.brief): about, main points, most quoted, latest."""
+        params = {"language": thread.language, "title": thread.title}
+        args = (thread.title, thread.language)
+        return await self._cached(
+            thread, "brief", params, ThreadBrief,
+            lambda: self._run(thread, "brief", load, args), progress,
         )  # fmt: skip
 
     async def digest(

@@ -37,6 +37,7 @@ from storage.members import BotStateRepository, OptOutRepository, RedactResult, 
 from storage.repositories import ThreadRepository
 
 if TYPE_CHECKING:
+    from bot.core.brief import ThreadBrief
     from bot.core.quote_report import QuoteReport
     from bot.core.stance import StanceReport
     from bot.core.summary import Summary
@@ -109,6 +110,12 @@ class ThreadView:
 class SummaryAnswer:
     thread: StoredThread
     summary: Summary
+
+
+@dataclass(frozen=True, slots=True)
+class BriefAnswer:
+    thread: StoredThread
+    brief: ThreadBrief
 
 
 @dataclass(frozen=True, slots=True)
@@ -462,6 +469,13 @@ class Services:
         thread = await self._thread(scope, name)
         summary = await self.analyses.summary(thread, request, self.posts_loader(thread), progress)
         return SummaryAnswer(thread=thread, summary=summary)
+
+    async def brief(self, scope: str, name: str, progress: ProgressFn | None = None) -> BriefAnswer:
+        """The thread brief: what it is about, its main points, the most quoted posts and
+        the latest turn; every adapter cuts it to one chat message."""
+        thread = await self._thread(scope, name)
+        brief = await self.analyses.brief(thread, self.posts_loader(thread), progress)
+        return BriefAnswer(thread=thread, brief=brief)
 
     def posts_loader(self, thread: StoredThread) -> Callable[[], Awaitable[tuple[Any, Any]]]:
         """Reads the thread's posts and edges, for an analysis the cache cannot answer."""

@@ -50,8 +50,8 @@ def test_client_default_allows_no_mentions() -> None:
 def test_command_payload_shows_permissions_and_contexts() -> None:
     payload = {c["name"]: c for c in command_payload(Settings())}
     assert set(payload) == {
-        "thread", "threads", "summary", "stance", "quotes", "digest", "optout", "optin", "sync",
-        "Ingest this thread",
+        "thread", "threads", "summary", "brief", "stance", "quotes", "digest", "optout", "optin",
+        "sync", "Ingest this thread",
     }  # fmt: skip
     for command in payload.values():
         assert command["contexts"] == [0]  # guild only
@@ -59,12 +59,12 @@ def test_command_payload_shows_permissions_and_contexts() -> None:
     for name in ("thread", "digest", "Ingest this thread"):
         assert str(payload[name]["default_member_permissions"]) == str(1 << 5)  # Manage Server
     assert str(payload["sync"]["default_member_permissions"]) == "0"  # administrators only
-    for name in ("threads", "summary", "stance", "quotes", "optout", "optin"):
+    for name in ("threads", "summary", "brief", "stance", "quotes", "optout", "optin"):
         assert payload[name]["default_member_permissions"] is None
     assert payload["Ingest this thread"]["type"] == 3
     summary = {o["name"]: o for o in payload["summary"]["options"]}
     assert summary["thread"]["autocomplete"] is True and summary["thread"]["required"] is True
-    assert {c["value"] for c in summary["algorithm"]["choices"]} >= {"lexrank", "luhn"}
+    assert {c["value"] for c in summary["algorithm"]["choices"]} >= {"thread", "lexrank", "luhn"}
     assert summary["length"]["max_value"] == 50
     json.dumps(payload)  # plain JSON, printable by `threadwise discord-commands --json`
 
