@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from bot.core.brief import BriefLine, ThreadBrief
 from bot.core.models import StoredPost, StoredThread
 from bot.core.quote_report import to_json as quote_report_json
 
 if TYPE_CHECKING:
+    from bot.core.brief import BriefLine, ThreadBrief
     from bot.core.quote_report import QuoteReport
     from bot.core.stance import StanceReport
     from bot.core.summary import Summary

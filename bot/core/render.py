@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot.core.brief import BriefLine, ThreadBrief
 from bot.core.models import StoredPost, StoredThread
 
 if TYPE_CHECKING:
+    from bot.core.brief import BriefLine, ThreadBrief
     from bot.core.quote_report import QuoteReport
     from bot.core.sides import Sides
     from bot.core.stance import StanceReport
