@@ -523,6 +523,8 @@ MIGRATIONS: tuple[Migration, ...] = (
               "ALTER TABLE threads ADD COLUMN resume_page INTEGER CHECK (resume_page >= 1);"),
     Migration(5, "commands the bots accepted, and Matrix answers until they are sent",
               _V5_COMMANDS, _V5_COMMANDS_PG),
+    Migration(6, "posts keep their likes or vote score (Discourse, Reddit) for the summaries",
+              "ALTER TABLE posts ADD COLUMN likes INTEGER;"),
 )  # fmt: skip
 
 

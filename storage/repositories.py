@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -138,6 +138,8 @@ class _PostRow:
     fields: PostFields
     # source_id, author, posted_at, url, text, content_hash, author_id, reply_to, deleted
     segments: tuple[SegmentRow, ...]
+    likes: int | None = field(default=None, compare=False)
+    """Likes or votes: they change without the post changing (see ThreadRepository.save)."""
 
 
 def _post_row(post: AnalysedPost) -> _PostRow:
@@ -158,6 +160,7 @@ def _post_row(post: AnalysedPost) -> _PostRow:
             (s.paragraph, s.kind, s.text, s.source_post, s.source_author, int(bool(s.explicit)))
             for s in post.segments
         ),
+        likes=post.likes,
     )
 
 
@@ -187,8 +190,9 @@ async def _write_posts(
     if changed:
         await conn.executemany(
             "UPDATE posts SET source_id = $1, author = $2, posted_at = $3, url = $4, text = $5,"
-            " content_hash = $6, author_id = $7, reply_to = $8, deleted = $9 WHERE id = $10",
-            [(*row.fields, post_id) for post_id, row in changed],
+            " content_hash = $6, author_id = $7, reply_to = $8, deleted = $9, likes = $10"
+            " WHERE id = $11",
+            [(*row.fields, row.likes, post_id) for post_id, row in changed],
         )
         await conn.executemany(
             "DELETE FROM segments WHERE post_id = $1", [(post_id,) for post_id, _ in changed]
@@ -197,9 +201,9 @@ async def _write_posts(
     if new:
         await conn.executemany(
             "INSERT INTO posts (thread_id, number, source_id, author, posted_at, url, text,"
-            " content_hash, author_id, reply_to, deleted)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            [(thread_id, row.number, *row.fields) for row in new],
+            " content_hash, author_id, reply_to, deleted, likes)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            [(thread_id, row.number, *row.fields, row.likes) for row in new],
         )
         ids = await conn.fetch("SELECT number, id FROM posts WHERE thread_id = $1", thread_id)
         post_ids: dict[int, int] = {number: post_id for number, post_id in ids}
@@ -288,7 +292,7 @@ class ThreadRepository:
             thread_id = await _thread_id(conn, scope, name)
             post_rows = await conn.fetch(
                 "SELECT p.id, p.number, p.text, p.content_hash, p.author, p.source_id,"
-                " p.posted_at, p.url, p.author_id, p.reply_to, p.deleted"
+                " p.posted_at, p.url, p.author_id, p.reply_to, p.deleted, p.likes"
                 f" FROM posts p WHERE {where} ORDER BY p.number",
                 thread_id,
                 lo,
@@ -318,6 +322,7 @@ class ThreadRepository:
                 author_id=r["author_id"],
                 reply_to=r["reply_to"],
                 deleted=bool(r["deleted"]),
+                likes=r["likes"],
             )
             for r in post_rows
         ]
@@ -473,12 +478,23 @@ class ThreadRepository:
                 if row.number in stored and stored[row.number][1] != row
             ]
             added, updated = len(new), len(changed)
+            # likes or votes moved, the post did not: stored, and the analyses are redone
+            # (a new revision), but the post is not counted as edited
+            rescored = [
+                (row.likes, stored[row.number][0])
+                for row in rows
+                if row.number in stored
+                and stored[row.number][1] == row
+                and stored[row.number][1].likes != row.likes
+            ]
+            if rescored:
+                await conn.executemany("UPDATE posts SET likes = $1 WHERE id = $2", rescored)
             if added or updated:
                 await _write_posts(conn, thread_id, new, changed)
                 await _recompute_edges(conn, thread_id)
                 # A member who opted out after this ingest read the opt-outs: their words go.
                 await _redact_opted_out(conn, scope, [r for _, r in changed] + new, now)
-            if not created and (meta_changed or added or updated):
+            if not created and (meta_changed or added or updated or rescored):
                 await conn.execute(
                     "UPDATE threads SET title = $1, source_kind = $2, source_url = $3,"
                     " language = $4, revision = revision + 1, updated_at = $5 WHERE id = $6",
@@ -543,7 +559,7 @@ async def _stored_posts(conn: Connection, thread_id: int) -> dict[int, tuple[int
     """number → (post id, row) for comparison with a new copy."""
     post_rows = await conn.fetch(
         "SELECT id, number, source_id, author, posted_at, url, text, content_hash, author_id,"
-        " reply_to, deleted FROM posts WHERE thread_id = $1",
+        " reply_to, deleted, likes FROM posts WHERE thread_id = $1",
         thread_id,
     )
     seg_rows = await conn.fetch(
@@ -559,7 +575,12 @@ async def _stored_posts(conn: Connection, thread_id: int) -> dict[int, tuple[int
     result: dict[int, tuple[int, _PostRow]] = {}
     for r in post_rows:
         t = tuple(r)
-        row = _PostRow(number=t[1], fields=t[2:], segments=tuple(segments.get(t[0], ())))  # type: ignore[arg-type]
+        row = _PostRow(
+            number=t[1],
+            fields=t[2:-1],  # type: ignore[arg-type]
+            segments=tuple(segments.get(t[0], ())),  # type: ignore[arg-type]
+            likes=t[-1],
+        )
         result[row.number] = (t[0], row)
     return result
 

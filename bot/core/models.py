@@ -58,6 +58,9 @@ class PostDoc:
     """The post this one answers without quoting it (Discourse reply_to, Reddit parent,
     Discord/Matrix replies): counted as a quote edge to that post's author."""
     deleted: bool = False
+    likes: int | None = None
+    """Likes (Discourse) or the vote score (Reddit, may be negative); None where the source
+    counts neither. The thread-aware summary reads it as engagement."""
 
     @property
     def text(self) -> str:
@@ -109,6 +112,7 @@ class AnalysedPost:
     reply_to: int | None = None
     """Number of the post this one answers without quoting it (an edge of count 1)."""
     deleted: bool = False
+    likes: int | None = None
 
     @property
     def content_hash(self) -> str:
@@ -169,6 +173,7 @@ class StoredPost:
     author_id: str | None = None
     reply_to: int | None = None
     deleted: bool = False
+    likes: int | None = None
 
     @property
     def own_text(self) -> str:

@@ -166,7 +166,27 @@ def parse_post(raw: dict[str, Any], topic_id: int, topic: TopicUrl | None = None
         url=f"{topic.canonical}/{number}" if topic else None,
         reply_to_source_id=str(reply) if _is_int(reply) and reply != number else None,
         deleted=deleted,
+        likes=_likes(raw),
     )
+
+
+LIKE_ACTION = 2
+"""Discourse's post action type for a like (actions_summary: [{"id": 2, "count": N}])."""
+
+
+def _likes(raw: dict[str, Any]) -> int | None:
+    """The post's likes: `like_count` where the API gives it, else the like action's count
+    (0 when the summary lists no like); None when the answer carries neither."""
+    if _is_int(raw.get("like_count")) and raw["like_count"] >= 0:
+        return int(raw["like_count"])
+    actions = raw.get("actions_summary")
+    if not isinstance(actions, list):
+        return None
+    for action in actions:
+        if isinstance(action, dict) and action.get("id") == LIKE_ACTION:
+            count = action.get("count")
+            return int(count) if _is_int(count) and count >= 0 else None
+    return 0
 
 
 def _deletion(raw: dict[str, Any], cooked: str) -> tuple[bool, str]:

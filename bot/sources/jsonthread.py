@@ -19,7 +19,7 @@ from bot.core.models import Block, PostDoc, ThreadDoc
 from bot.errors import SourceError
 from bot.sources.plaintext import _blocks
 
-_POST_KEYS = {"id", "author", "time", "url", "text", "reply_to"}
+_POST_KEYS = {"id", "author", "time", "url", "text", "reply_to", "likes"}
 _TOP_KEYS = {"title", "url", "posts", "language"}
 
 
@@ -75,6 +75,7 @@ def _post(index: int, raw: Any) -> PostDoc:
         time=_time(raw.get("time"), where),
         url=_opt_str(raw, "url", where),
         reply_to_source_id=reply_to if reply_to != source_id else None,
+        likes=_likes(raw.get("likes"), where),
     )
 
 
@@ -85,6 +86,14 @@ def _opt_id(obj: dict[str, Any], key: str, where: str) -> str | None:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise SourceError(f'{where}: "{key}" must be a string')
     return str(value)
+
+
+def _likes(value: Any, where: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > 10**9:
+        raise SourceError(f'{where}: "likes" must be a whole number (likes or votes)')
+    return value
 
 
 def _opt_str(obj: dict[str, Any], key: str, where: str) -> str | None:

@@ -296,6 +296,7 @@ def _submission_post(sub: dict[str, Any], title: str, permalink: str | None) -> 
         time=_time(sub.get("created_utc")),
         url=permalink,
         deleted=deleted,
+        likes=_score(sub),
     )
 
 
@@ -323,7 +324,16 @@ def _comment_post(
         url=url,
         reply_to_source_id=parent,
         deleted=deleted,
+        likes=_score(data),
     )
+
+
+def _score(data: dict[str, Any]) -> int | None:
+    """Reddit's vote score (ups minus downs, may be negative); None while it is hidden."""
+    score = data.get("score")
+    if data.get("score_hidden") is True or isinstance(score, bool) or not isinstance(score, int):
+        return None
+    return score
 
 
 def body_blocks(

@@ -51,6 +51,7 @@ def stored_to_doc(post: StoredPost, source_ids: dict[int, str]) -> PostDoc:
         url=post.url,
         reply_to_source_id=reply_to,
         deleted=post.deleted,
+        likes=post.likes,
     )
 
 

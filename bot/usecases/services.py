@@ -581,13 +581,25 @@ def _analyse(doc: ThreadDoc, progress: ProgressFn | None) -> AnalysedThread:
     from bot.core.language import detect_language
     from bot.core.quotes import infer_quotes
 
-    analysed = infer_quotes(doc)
+    analysed = _with_likes(infer_quotes(doc), doc)
     if analysed.language is None:
         sample = [p.own_text for p in analysed.posts[:400]]
         analysed = dataclasses.replace(analysed, language=detect_language(sample))
     quotes = sum(e.count for e in analysed.edges)
     _say(progress, f"Found {quotes} quotes between {len(analysed.edges)} pairs of posts.")
     return analysed
+
+
+def _with_likes(analysed: AnalysedThread, doc: ThreadDoc) -> AnalysedThread:
+    """Each post's likes or votes, carried from the reader (post N is the Nth of the doc:
+    quote inference numbers them in order and keeps every one)."""
+    if len(analysed.posts) != len(doc.posts) or all(p.likes is None for p in doc.posts):
+        return analysed
+    posts = tuple(
+        dataclasses.replace(post, likes=raw.likes) if raw.likes is not None else post
+        for post, raw in zip(analysed.posts, doc.posts, strict=True)
+    )
+    return dataclasses.replace(analysed, posts=posts)
 
 
 def _say(progress: ProgressFn | None, message: str) -> None:
