@@ -48,12 +48,14 @@ W_CENTRAL = 1.0
 W_TITLE = 0.5
 W_OPENING = 0.35
 W_LEAD = 0.5
-W_QUOTED = 0.25
-W_ENGAGED = 0.15
+W_QUOTED = 0.5
+W_ENGAGED = 0.3
 REDUNDANCY = 0.6
 """MMR: how much of a candidate's similarity to the closest pick is taken off its rating."""
 SAME_POST = 0.5
 """Taken off a candidate's rating for every pick already made from its post."""
+DUPLICATE = 0.5
+"""A candidate this similar (cosine) to a pick says the same thing: it is not picked."""
 SHINGLE = 3
 MIN_STANDALONE = 0.2
 """A sentence standing on its own less than this is never picked (unless none stands)."""
@@ -298,7 +300,7 @@ def pick_order(
     while pool:
         best, best_value = -1, -math.inf
         for i in pool:
-            if costs[i] > left:
+            if costs[i] > left or closest[i] >= DUPLICATE:
                 continue
             value = scores[i] - REDUNDANCY * closest[i] - SAME_POST * per_post.get(posts[i], 0)
             if value > best_value:
