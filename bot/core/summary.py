@@ -425,15 +425,22 @@ class _MemoStemmer:
 @lru_cache(maxsize=64)
 def stemmer_for(language: str) -> Callable[[str], str]:
     """sumy's stemmer for the language (NLTK's Snowball code, no NLTK data), else a null
-    one; memoised per word, and made once per language."""
+    one; memoised per word, and made once per language.
+
+    Some of sumy's stemmers import an optional package on their first word (Polish needs
+    pystempel) and raise ValueError there: such a language gets the null stemmer (its
+    words unstemmed) instead of a traceback. Summaries never ask for it
+    (bot.core.language.analysable); this keeps every other analysis safe too."""
     from sumy.nlp.stemmers import Stemmer, null_stemmer
 
+    from bot.core.language import stemmer_problem
+
+    if stemmer_problem(language) is not None:
+        return null_stemmer
     try:
         return _MemoStemmer(Stemmer(language))
     except LookupError:
         return null_stemmer
-    except Exception:
-        return null_stemmer  # words unstemmed rather than a traceback; summaries avoid this
 
 
 @lru_cache(maxsize=64)
@@ -872,7 +879,8 @@ def summarise(
     elif unit == "sentences" and len(picked) < amount and algorithm == "thread":
         notes.append(
             f"Only {len(picked)} sentence{'s' if len(picked) != 1 else ''} stand on their own "
-            f"(asked for {amount}): greetings, signatures, quoted mail and fragments are left out."
+            f"(asked for {amount}): greetings, signatures, quoted mail, fragments and repeats "
+            "of a picked point are left out."
         )
     elif unit == "sentences" and len(picked) < amount:
         notes.append(

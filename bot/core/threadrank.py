@@ -299,8 +299,12 @@ def pick_order(
     left = budget
     while pool:
         best, best_value = -1, -math.inf
+        for i in [i for i in pool if closest[i] >= DUPLICATE]:
+            pool.remove(i)  # says what a pick says: a repeat, not a point of its own
+            if repeated is not None:
+                repeated.append(i)
         for i in pool:
-            if costs[i] > left or closest[i] >= DUPLICATE:
+            if costs[i] > left:
                 continue
             value = scores[i] - REDUNDANCY * closest[i] - SAME_POST * per_post.get(posts[i], 0)
             if value > best_value:

@@ -1,0 +1,103 @@
+"""Languages never crash a summary, and the brief, through the `threadwise` command.
+
+The spam thread below is written for this test. It has the shape of a mailing-list thread
+seen in the ConvoSumm dev split: an attachment notice, then the same signature of links
+and "Los Angeles" pasted three times. sumy's Polish stop-word list holds "www" and its
+Spanish one "los", so the old detection called it Polish, and sumy's Polish stemmer needs
+pystempel (not installed): the summary was a ValueError traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.core.language import analysable
+from tests.conftest import EXAMPLE_TEXT
+from tests.test_cli import tw
+
+
+@pytest.fixture
+def db(tmp_path) -> Path:
+    return tmp_path / "t.db"
+
+
+SIGNATURE = (
+    "Tram Consultant Los Angeles\n"
+    "http://www.example-tram-consulting.net\n"
+    "Rail Consultant Los Angeles\n"
+    "http://www.example-rail-advice.com\n"
+    "Best Singles Evenings in Los Angeles\n"
+    "http://www.example-evenings.org"
+)
+SPAM_THREAD = {
+    "title": "Vocabulary: stops, routes and lines",
+    "posts": [
+        {"author": "Mara Lind", "text": "text/html attachment: stored"},
+        {"author": "Spam Sender", "text": SIGNATURE},
+        {"author": "Spam Sender", "text": SIGNATURE},
+        {"author": "Spam Sender", "text": SIGNATURE},
+    ],
+}
+
+
+def test_the_spam_signature_thread_is_summarised_in_a_language_it_can_read(db, tmp_path):
+    assert not analysable("polish"), "this test is about a stemmer that is not installed"
+    source = tmp_path / "spam.json"
+    source.write_text(json.dumps(SPAM_THREAD), encoding="utf-8")
+    tw(db, "ingest", str(source), "--name", "spam")
+    stored = json.loads(tw(db, "threads", "--json").stdout)
+    assert [t["language"] for t in stored] == ["english"]
+    for algorithm in ("thread", "lexrank", "luhn", "edmundson"):
+        result = json.loads(
+            tw(db, "summary", "spam", "--algorithm", algorithm, "--words", "75", "--json").stdout
+        )
+        assert result["language"] == "english"
+        assert result["sentences"], algorithm
+    text = tw(db, "summary", "spam").stdout.decode()
+    assert "(english)" in text  # the answer says which language it read
+
+
+def test_a_stored_language_without_its_stemmer_falls_back_and_says_so(db, tmp_path):
+    """A thread stored as Polish (by an older version, or given by its source) is read in
+    the language detected among those that work, and the answer says why."""
+    source = tmp_path / "tram.json"
+    source.write_text(
+        json.dumps(
+            {
+                "title": "Tram depot",
+                "posts": [
+                    {"author": "Ana", "text": "The depot roof leaks every time it rains."},
+                    {"author": "Ben", "text": "A new roof costs less than a new tram."},
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    tw(db, "ingest", str(source), "--name", "depot")
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE threads SET language = 'polish' WHERE name = 'depot'")
+    result = json.loads(tw(db, "summary", "depot", "--json").stdout)
+    assert result["language"] == "english"
+    assert "Polish could not be used (its stemmer needs pystempel" in result["note"]
+    assert "the summary reads the text as English" in result["note"]
+    stance = tw(db, "stance", "depot")  # the stance digest does not crash either
+    assert stance.returncode == 0
+    brief = json.loads(tw(db, "brief", "depot", "--json").stdout)
+    assert brief["language"] == "english"
+
+
+def test_brief_command_text_and_json(db, tmp_path):
+    tw(db, "ingest", str(EXAMPLE_TEXT), "--name", "tram")
+    document = json.loads(tw(db, "brief", "tram", "--json").stdout)
+    assert set(document) >= {"about", "points", "most_quoted", "latest", "posts", "language"}
+    assert document["about"][0]["post"] == 1
+    assert all({"post", "author", "url", "text", "people"} <= set(p) for p in document["points"])
+    assert document["latest"][-1]["post"] == document["posts"]
+    text = tw(db, "brief", "tram").stdout.decode()
+    for heading in ("What it is about", "Main points", "Most quoted", "Latest"):
+        assert heading in text
+    assert "made in " in text  # the example thread has no author names: posts are counted
