@@ -37,7 +37,7 @@ from bot.core.summary import (
     stemmer_for,
     stop_words_for,
 )
-from bot.core.threadrank import Ranked, RankInput, rank
+from bot.core.threadrank import SAME_POST, Ranked, RankInput, rank
 
 POINTS = 4
 MOST_QUOTED = 3
@@ -152,15 +152,19 @@ def thread_brief(
     by_number = {p.number: p for p in posts}
     about_index, question = _opening(thread, posts[0].number)
     about = tuple(_line(thread, by_number, i) for i in (about_index, question) if i is not None)
-    points = _points(thread, by_number, about_index)
-    shown = {about_index, question, *(i for i, _ in points)}
-    most_quoted = _most_quoted(thread, by_number, edges, shown)
-    latest = _latest(thread, by_number, edges, shown)
+    # each part avoids the sentences an earlier one shows; points come last, so that
+    # they add what the other parts do not say already
+    shown = [i for i in (about_index, question) if i is not None]
+    latest = _latest(thread, by_number, edges, set(shown))
+    shown += [i for i, _ in latest]
+    most_quoted = _most_quoted(thread, by_number, edges, set(shown))
+    shown += [i for i, _ in most_quoted]
+    points = _points(thread, shown)
     return ThreadBrief(
         about=about,
         points=tuple(BriefPoint(_line(thread, by_number, i), people) for i, people in points),
-        most_quoted=most_quoted,
-        latest=latest,
+        most_quoted=tuple(q for _, q in most_quoted),
+        latest=tuple(p for _, p in latest),
         posts=len(posts),
         participants=participants,
         named=named,
@@ -226,28 +230,31 @@ def _similarities(thread: _Thread, index: int) -> np.ndarray:
     )
 
 
-def _points(
-    thread: _Thread, by_number: dict[int, PostLike], about: int | None
-) -> list[tuple[int, int]]:
-    """(sentence index, people) of the main points, in thread order."""
+def _points(thread: _Thread, shown: list[int]) -> list[tuple[int, int]]:
+    """(sentence index, people) of the main points, in thread order: well rated, made by
+    many, and not what a `shown` sentence says already."""
     ranked = thread.ranked
     order = np.lexsort((np.arange(len(ranked.scores)), -ranked.scores))
-    candidates = [int(i) for i in order[: CANDIDATES * 2] if ranked.usable[i] and i != about]
+    taken = set(shown)
+    candidates = [int(i) for i in order[: CANDIDATES * 2] if ranked.usable[i] and i not in taken]
     candidates = candidates[:CANDIDATES]
     sims = {i: _similarities(thread, i) for i in candidates}
     people = {i: int(np.unique(thread.owners[sims[i] >= SAME_POINT]).size) for i in candidates}
-    about_sims = _similarities(thread, about) if about is not None else None
-    closest = {i: float(about_sims[i]) if about_sims is not None else 0.0 for i in candidates}
+    closest = dict.fromkeys(candidates, 0.0)
+    for i in shown:
+        shown_sims = _similarities(thread, i)
+        for c in candidates:
+            closest[c] = max(closest[c], float(shown_sims[c]))
     picked: list[int] = []
-    seen: set[str] = set()
-    if about is not None:
-        seen.add(_dedupe_key(thread.texts[about]))
+    per_post: dict[int, int] = {}
+    seen = {_dedupe_key(thread.texts[i]) for i in shown}
     while candidates and len(picked) < POINTS:
         best = max(
             candidates,
             key=lambda i: (
                 ranked.scores[i] * (1 + SUPPORT_WEIGHT * math.log(max(1, people[i])))
-                - REDUNDANCY * closest[i],
+                - REDUNDANCY * closest[i]
+                - SAME_POST * per_post.get(int(thread.sentence_post[i]), 0),
                 -i,
             ),
         )
@@ -257,6 +264,8 @@ def _points(
             continue
         seen.add(key)
         picked.append(best)
+        post = int(thread.sentence_post[best])
+        per_post[post] = per_post.get(post, 0) + 1
         for i in candidates:
             closest[i] = max(closest[i], float(sims[best][i]))
     return [(i, people[i]) for i in sorted(picked)]
@@ -266,8 +275,10 @@ def _most_quoted(
     thread: _Thread,
     by_number: dict[int, PostLike],
     edges: Sequence[QuoteEdge],
-    shown: set[int | None],
-) -> tuple[QuotedPost, ...]:
+    avoid: set[int],
+) -> list[tuple[int, QuotedPost]]:
+    """The posts most people quoted or answered, each with its most quoted sentence (one
+    not shown elsewhere when it has one)."""
     quoters: dict[int, set[str]] = {}
     for edge in edges:
         source, target = by_number.get(edge.from_post), by_number.get(edge.to_post)
@@ -277,16 +288,16 @@ def _most_quoted(
         if who != _owner(target.author, target.number):
             quoters.setdefault(target.number, set()).add(who)
     ranked_posts = sorted(quoters.items(), key=lambda item: (-len(item[1]), item[0]))
-    out: list[QuotedPost] = []
+    out: list[tuple[int, QuotedPost]] = []
     quoted_most = _quoted_counts(thread)
     for number, who in ranked_posts:
         if len(who) < MIN_QUOTED_BY or len(out) == MOST_QUOTED:
             break
-        index = _most_quoted_sentence(thread, number, quoted_most, shown)
+        index = _most_quoted_sentence(thread, number, quoted_most, avoid)
         if index is None:
             continue
-        out.append(QuotedPost(_line(thread, by_number, index), len(who)))
-    return tuple(out)
+        out.append((index, QuotedPost(_line(thread, by_number, index), len(who))))
+    return out
 
 
 def _quoted_counts(thread: _Thread) -> dict[int, float]:
@@ -294,27 +305,29 @@ def _quoted_counts(thread: _Thread) -> dict[int, float]:
 
 
 def _most_quoted_sentence(
-    thread: _Thread, number: int, quoted: dict[int, float], shown: set[int | None]
+    thread: _Thread, number: int, quoted: dict[int, float], avoid: set[int]
 ) -> int | None:
     where = [int(i) for i in np.flatnonzero(thread.sentence_post == number)]
-    hit = [i for i in where if i in quoted and i not in shown]
-    if hit:
-        return max(hit, key=lambda i: (quoted[i], thread.ranked.scores[i], -i))
-    return _best_of_post(thread, number, avoid={i for i in shown if i is not None})
+    hit = [i for i in where if i in quoted]
+    fresh = [i for i in hit if i not in avoid]
+    if fresh or hit:
+        return max(fresh or hit, key=lambda i: (quoted[i], thread.ranked.scores[i], -i))
+    fresh_best = _best_of_post(thread, number, avoid=avoid)
+    return fresh_best if fresh_best is not None else _best_of_post(thread, number)
 
 
 def _latest(
     thread: _Thread,
     by_number: dict[int, PostLike],
     edges: Sequence[QuoteEdge],
-    shown: set[int | None],
-) -> tuple[LatestPost, ...]:
+    avoid: set[int],
+) -> list[tuple[int, LatestPost]]:
     """The last posts by different people (never the opening post), newest last."""
     answers: dict[int, int] = {}
     for edge in edges:
         if edge.from_post != edge.to_post:
             answers[edge.from_post] = max(answers.get(edge.from_post, 0), edge.to_post)
-    picked: list[LatestPost] = []
+    picked: list[tuple[int, LatestPost]] = []
     people: set[str] = set()
     first = thread.posts[0].number
     for post in reversed(thread.posts):
@@ -323,17 +336,16 @@ def _latest(
         who = _owner(post.author, post.number)
         if who in people:
             continue
-        index = _best_of_post(thread, post.number, avoid={i for i in shown if i is not None})
+        index = _best_of_post(thread, post.number, avoid=avoid)
         if index is None:
             continue
         people.add(who)
         target = answers.get(post.number) or getattr(post, "reply_to", None)
         target_post = by_number.get(target) if target else None
-        picked.append(
-            LatestPost(
-                _line(thread, by_number, index),
-                target_post.number if target_post else None,
-                target_post.author if target_post else None,
-            )
+        latest = LatestPost(
+            _line(thread, by_number, index),
+            target_post.number if target_post else None,
+            target_post.author if target_post else None,
         )
-    return tuple(reversed(picked))
+        picked.append((index, latest))
+    return picked[::-1]
