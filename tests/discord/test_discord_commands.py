@@ -75,6 +75,8 @@ COMMANDS: dict[str, tuple[str, list[dict[str, Any]], bool]] = {
     "threads private": ("threads", [opt("private", True)], True),
     "summary": ("summary", [opt("thread", HOSTILE)], False),
     "summary private": ("summary", [opt("thread", HOSTILE), opt("private", True)], True),
+    "brief": ("brief", [opt("thread", HOSTILE)], False),
+    "brief private": ("brief", [opt("thread", HOSTILE), opt("private", True)], True),
     "stance": ("stance", [opt("thread", HOSTILE)], False),
     "stance private": ("stance", [opt("thread", HOSTILE), opt("private", True)], True),
     "quotes": ("quotes", [opt("thread", HOSTILE)], False),
@@ -178,7 +180,7 @@ async def test_ingest_a_file_then_summarise_with_links_on_every_line(driver, fak
 async def test_hostile_thread_renders_within_limits_and_escaped(driver, fake, services):
     option, resolved = attachment_option(fake, hostile_json())
     await driver.command("thread", sub("ingest", option, opt("name", HOSTILE)), resolved=resolved)
-    for command in ("summary", "stance", "quotes"):
+    for command in ("summary", "brief", "stance", "quotes"):
         extra = [opt("length", 50)] if command == "summary" else []
         requests = await driver.command(command, opt("thread", HOSTILE), *extra)
         check_payloads(requests)
@@ -199,6 +201,42 @@ async def test_quotes_attach_the_graph_picture(driver, fake, services) -> None:
     ((filename, data),) = edit.files
     assert filename == "quote-graph.png" and data.startswith(b"\x89PNG\r\n\x1a\n")
     assert edit.json["embeds"][0]["image"]["url"] == "attachment://quote-graph.png"
+
+
+async def test_brief_is_one_message_of_at_most_2000_characters_with_links(driver, fake, services):
+    """A long thread with long sentences: the brief is cut, not split, and every line still
+    links to its post."""
+    posts = [
+        {
+            "author": f"Member {n % 9}",
+            "url": f"https://forum.example/t/long-brief/{n + 1}",
+            "text": " ".join(f"the tram plan{n % 5} part{k} matters" for k in range(40)) + ".",
+        }
+        for n in range(60)
+    ]
+    data = json.dumps({"title": "Long brief", "posts": posts}).encode()
+    await store(services, SCOPE_A, data, "long-brief")
+    requests = await driver.command("brief", opt("thread", "long-brief"))
+    check_payloads(requests)
+    (payload,) = answers(requests)
+    (embed,) = payload["embeds"]
+    shown = (
+        len(embed["title"].encode("utf-16-le")) // 2
+        + len(embed["description"].encode("utf-16-le")) // 2
+        + len((embed.get("footer") or {}).get("text", "").encode("utf-16-le")) // 2
+    )
+    assert shown <= 2000
+    assert embed["title"] == "Brief — Long brief"
+    lines = [
+        line
+        for line in embed["description"].split("\n")
+        if line and not line.startswith(("**", "*"))
+    ]
+    assert len(lines) >= 4
+    for line in lines:
+        assert "](<https://forum.example/t/long-brief/" in line  # a jump to the post itself
+    assert "**Main points**" in embed["description"]
+    assert "made by " in embed["description"]
 
 
 async def test_private_answers_stay_ephemeral_across_followups(driver, fake, services):

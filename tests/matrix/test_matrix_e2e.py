@@ -172,6 +172,11 @@ async def test_uploaded_file_is_ingested_and_every_analysis_answers(
         assert "Summary" in body(summary) and "score" in body(summary)
         assert "<li>" in html and "<script" not in html
 
+        brief = await command(alice, room_id, "!tw brief garden")
+        assert brief["content"]["msgtype"] == "m.notice"
+        assert body(brief).startswith("Brief — Watering rota") and len(body(brief)) <= 2000
+        assert "What it is about" in body(brief) and "— #1 Maren" in body(brief)
+
         overview_cmd = await alice.send(room_id, "!tw stance garden")
         overview = await alice.answers_to(room_id, overview_cmd)
         assert len(body(overview)) <= 2000, body(overview)
