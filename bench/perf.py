@@ -44,7 +44,9 @@ SIZES = (100, 1_000, 10_000)
 SUMY_LIMIT_S = 30.0
 CLI_POSTS = 10_000
 SEED = 7
-ALGORITHMS = ("lexrank", "textrank", "lsa", "luhn", "kl", "sumbasic", "edmundson")
+ALGORITHMS = ("thread", "lexrank", "textrank", "lsa", "luhn", "kl", "sumbasic", "edmundson")
+NOT_SUMY = frozenset({"thread"})
+"""Ours alone: no sumy reference to run beside it."""
 GOALS = {
     "lexrank_1000_s": 0.2,
     "ingest_s": 10.0,
@@ -53,6 +55,7 @@ GOALS = {
     "stance_s": 10.0,
     "peak_mib": 1024.0,
     "repeat_ms": 50.0,
+    "thread_10000_s": 3.0,
 }
 
 
@@ -191,6 +194,11 @@ def run_step(args: argparse.Namespace) -> dict[str, Any]:
         return _sumy(args.algorithm, posts, language, thread.title)
     if args.step in ("lexrank1000", "lexrank1000-sumy"):
         return _lexrank_1000(args.step == "lexrank1000-sumy", posts, language)
+    if args.step == "brief":
+        from bot.core.brief import thread_brief
+
+        seconds, _ = timed(thread_brief, posts, edges, thread.title, language)
+        return {"seconds": seconds}
     if args.step == "stance":
         from bot.core.stance import stance_digest
 
@@ -443,7 +451,9 @@ def measure_steps(
             if "refused" in ours.out:
                 note = ours.out["refused"].split(";")[0]
             rows.append([f"{posts:,}", f"summary {algorithm}", *cell(ours), note])
-            if not sumy:
+            if algorithm == "thread" and posts == 10_000:
+                found["thread_10000_s"] = ours.out.get("seconds", float("nan"))
+            if not sumy or algorithm in NOT_SUMY:
                 continue
             if algorithm in over_limit:
                 rows.append([f"{posts:,}", f"  sumy {algorithm}", f"> {limit:.0f}", "-", "-",
@@ -454,7 +464,7 @@ def measure_steps(
                 over_limit.add(algorithm)
             rows.append([f"{posts:,}", f"  sumy {algorithm}", *cell(reference, limit),
                          same(ours, reference)])  # fmt: skip
-        for name in ("stance", "quotes", "graph"):
+        for name in ("brief", "stance", "quotes", "graph"):
             rows.append([f"{posts:,}", name, *cell(step(name, posts, workdir)), ""])
         if posts == max(sizes):
             plain = step("ingest", posts, workdir, "--plain")
@@ -492,6 +502,8 @@ def measure_cli(workdir: Path, limit: float, found: dict[str, Any]) -> list[list
     commands = [
         ("ingest", [*base, "ingest", str(source), "--name", "mega"]),
         ("summary", [*base, "summary", "mega"]),
+        ("summary --algorithm lexrank", [*base, "summary", "mega", "--algorithm", "lexrank"]),
+        ("brief", [*base, "brief", "mega"]),
         ("quotes", [*base, "quotes", "mega"]),
         ("stance", [*base, "stance", "mega"]),
         ("summary (repeated)", [*base, "summary", "mega"]),
@@ -596,6 +608,8 @@ def goals(found: dict[str, Any]) -> list[str]:
         verdict = "met" if value <= goal else "MISSED"
         lines.append(f"  {label}: {value:.2f} {unit} (goal ≤ {goal:g} {unit}) {verdict}{extra}")
 
+    line("thread-aware summary, 10,000 posts (issue 14)", found.get("thread_10000_s"),
+         GOALS["thread_10000_s"], "s")  # fmt: skip
     picks = found.get("lexrank_1000_picks")
     line("LexRank, 1,000 sentences", found.get("lexrank_1000_s"), GOALS["lexrank_1000_s"], "s",
          f", {picks} as sumy" if picks else "")  # fmt: skip

@@ -173,3 +173,39 @@ def test_sides_timing_runs_on_a_small_thread() -> None:
     result = sides_timing.measure(sides_timing.build(60, plain=False), repeat=1)
     assert result["participants"] > 1 and result["interactions"] > 0
     assert result["stance_s"] >= result["sides_s"] >= 0
+
+
+def test_summary_quality_reads_the_split_format_and_summarises(tmp_path: Path) -> None:
+    """bench/summary_quality.py on a two-thread split in the ConvoSumm file format, written
+    here: the reference scorer's parser reads it and the default summary covers both posts
+    without the sign-off."""
+    pytest.importorskip("rouge_score")
+    from bench import summary_quality
+
+    folder = tmp_path / "convosumm-email-val"
+    folder.mkdir()
+    header = 'Name: "{n}"   Email: "{n}@example.org"   To: "list"   Subject: "{s}"   '
+    lines = [
+        header.format(n="Ana", s="Depot roof")
+        + "The depot roof leaks every time it rains.   We should fix it before winter."
+        + "</s>"
+        + header.format(n="Ben", s="RE: Depot roof")
+        + "A new roof costs less than one new tram.   Cheers,   Ben",
+        header.format(n="Cy", s="Night trams")
+        + "Night trams end before the last train arrives from the city.",
+    ]
+    (folder / "val.source").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / "val.target").write_text(
+        "Ana says the depot roof leaks. Ben says a roof costs less than a tram.\n"
+        "Cy notes that night trams end too early.\n",
+        encoding="utf-8",
+    )
+    scorer = summary_quality.SCORER
+    if not scorer.exists():
+        pytest.skip(f"{scorer} is absent: the shared eval folder is not next to the repo")
+    module = summary_quality.load_scorer(scorer)
+    module.HERE = folder
+    data = module.threads(2)
+    summary = summary_quality.summary_of(data[0][0], None)
+    assert {s.post for s in summary.sentences} == {1, 2}
+    assert "Cheers," not in [s.text for s in summary.sentences]

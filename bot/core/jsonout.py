@@ -35,6 +35,7 @@ def post_json(post: StoredPost) -> dict[str, Any]:
         "author": post.author,
         "time": post.time.isoformat() if post.time else None,
         "url": post.url,
+        "likes": post.likes,
         "text": post.text,
     }
 

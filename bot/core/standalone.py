@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
 
-from bot.core.text import normalise_word, split_words
+from bot.core.text import WORD_RE, normalise_word, split_words, straighten
 
 MIN_WORDS = 4
 """Fewer words than this is never a point of its own ("Yes, agreed.", "It's okay.")."""
@@ -46,6 +47,7 @@ _SIGN_OFF = (
     "thank you", "many thanks", "thanks again", "thx", "sincerely", "yours", "ciao", "later",
     "hope this helps", "hth", "just my", "my 2 cents", "my two cents", "rgds", "warm regards",
 )  # fmt: skip
+_SIGN_OFF_RE = re.compile("|".join(re.escape(phrase) + " " for phrase in _SIGN_OFF))
 _THANKS = ("thanks", "thank you", "many thanks", "thx", "ty ")
 _LEANS_ON_CONTEXT = frozenset(
     """it its it's this that these those they them their he she his her him
@@ -71,6 +73,12 @@ _BOILERPLATE = (
     "click here", "privileged", "this message", "this e-mail", "this email",
 )  # fmt: skip
 """Phrases of mail footers and list notices: never a participant's point."""
+_BOILERPLATE_RE = re.compile("|".join(re.escape(p) for p in _BOILERPLATE), re.IGNORECASE)
+_BOILERPLATE_WORDS = frozenset(
+    [word for phrase in _BOILERPLATE for word in WORD_RE.findall(phrase.split()[0])]
+    + ["attachments", "confidentiality", "viruses", "disclaimers", "addressees"]
+)
+"""A sentence holding none of these words holds none of the phrases (a cheap test first)."""
 _QUOTED_MAIL_RE = re.compile(
     r"(?:-{3,}\s*(?:original|forwarded)\s+message\s*-{3,}|_{3,}\s*original message\s*_{3,}|"
     r"^\s*-{2,}\s*begin forwarded)",
@@ -84,15 +92,40 @@ CAPITALS_SHARE = 0.4
 LEANS = 0.55
 LOWER_START = 0.4
 _CODE_CHARS = "{}[]()<>=;:$\\|_*#@/"
+_DROP_CODE_CHARS = str.maketrans("", "", _CODE_CHARS)
+_DROP_DIGITS = str.maketrans("", "", "0123456789")
+_DROP_CAPITALS = str.maketrans(
+    "",
+    "",
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏÐÑÒÓÔÕÖØÙÚÛÜÝÞ"
+    "ĀĂĄĆČĎĐĒĘĚĞİŁŃŇŌŐŒŘŚŞŠŢŤŮŰŸŹŻŽΑΒΓΔΕΖΗΘΙΚΛΜΝΞΟΠΡΣΤΥΦΧΨΩАБВГДЕЖЗИЙКЛМНОПРСТУФХЦЧШЩЫЭЮЯ",
+)
+"""Capital letters of the Latin, Greek and Cyrillic alphabets (translate is C-speed)."""
+_CUT_OFF = (":", ",", ";", "-", "–", "—", "(")
 CODE_SHARE = 0.06
 """More of these characters than this share of a sentence is code or markup, not prose."""
-_URLISH_RE = re.compile(r"(?:https?://|www\.|mailto:|\S+@\S+\.\w)", re.IGNORECASE)
-_END_MARK_RE = re.compile(r"[.!?…][\"'”’)\]]*$")
+_LINKISH_RE = re.compile(r"https?://|www\.|mailto:", re.IGNORECASE)
+_EMAIL_RE = re.compile(r"[^\s@]+@[^\s@]+\.\w")
+_CLOSERS = "\"'”’)]"
 
 
-@dataclass(frozen=True, slots=True)
-class SentenceInfo:
-    """What the standalone check needs of one sentence."""
+def _has_link(text: str) -> bool:
+    """A URL or an e-mail address (the regexes run only where they can match)."""
+    if ("http" in text or "www." in text or "WWW." in text or "mailto:" in text) and (
+        _LINKISH_RE.search(text)
+    ):
+        return True
+    return "@" in text and _EMAIL_RE.search(text) is not None
+
+
+def _has_end_mark(text: str) -> bool:
+    """Ends with . ! ? or …, perhaps followed by closing quotes or brackets."""
+    return text.rstrip(_CLOSERS)[-1:] in (".", "!", "?", "…")
+
+
+class SentenceInfo(NamedTuple):
+    """What the standalone check needs of one sentence (a tuple: made 60,000 times for a
+    10,000-post thread)."""
 
     post: int
     author: str | None
@@ -100,20 +133,31 @@ class SentenceInfo:
 
 
 def standalone_factors(
-    sentences: Sequence[SentenceInfo], english: bool = True
+    sentences: Sequence[SentenceInfo],
+    english: bool = True,
+    words: Sequence[list[str]] | None = None,
 ) -> tuple[list[float], list[bool]]:
     """Per sentence: the factor in [0, 1], and whether it lies in quoted mail (the rest of a
-    post after an "Original Message" or "X wrote:" line), which is nobody's point here."""
-    keys = [_key(s.text) for s in sentences]
-    # how many posts of its author hold each sentence: a signature is repeated across posts
-    posts_of: dict[tuple[str, str], set[int]] = {}
-    for s, key in zip(sentences, keys, strict=True):
-        posts_of.setdefault((_owner(s), key), set()).add(s.post)
+    post after an "Original Message" or "X wrote:" line), which is nobody's point here.
+    `words`: each sentence's `folded_words`, when the caller has them already."""
+    if words is None:
+        words = [folded_words(s.text) for s in sentences]
+    # a sentence its author wrote in more than one post: a signature or a stock line
+    owners: dict[str | None, str] = {}
+    first_post: dict[tuple[str, str], int] = {}
+    repeated: set[tuple[str, str]] = set()
+    for s, folded in zip(sentences, words, strict=True):
+        if s.author and len(folded) < 25:
+            owner = owners.get(s.author) or owners.setdefault(s.author, s.author.casefold())
+            key = (owner, " ".join(folded))
+            if first_post.setdefault(key, s.post) != s.post:
+                repeated.add(key)
     signature = _signature_tail(sentences)
     factors: list[float] = []
     quoted: list[bool] = []
     post, tail = None, ""  # tail: "" (own words), "quoted" (old mail) or "signature"
-    for index, (s, key) in enumerate(zip(sentences, keys, strict=True)):
+    for index, s in enumerate(sentences):
+        text = s.text
         if s.post != post:
             post, tail = s.post, ""
         if not tail:
@@ -122,39 +166,38 @@ def standalone_factors(
         if (
             tail
             or index in signature
-            or _ATTRIBUTION_RE.search(s.text)
-            or _MAIL_HEADER_RE.match(s.text)
-            or (s.author and len(posts_of[(_owner(s), key)]) > 1 and len(key.split()) < 25)
+            or (("wrote" in text or "uoting" in text) and _ATTRIBUTION_RE.search(text))
+            or _is_header(text)
+            or (repeated and s.author and (owners[s.author], " ".join(words[index])) in repeated)
         ):
             factors.append(0.0)  # old mail, signatures, headers, a stock line in every post
             continue
-        factors.append(sentence_factor(s.text, s.author, english))
+        factors.append(sentence_factor(text, s.author, english, words[index]))
     return factors, quoted
+
+
+def _is_header(text: str) -> bool:
+    return ":" in text[:24] and _MAIL_HEADER_RE.match(text) is not None
 
 
 def _tail_starts(sentences: Sequence[SentenceInfo], index: int) -> str:
     """ "quoted" when old mail starts at this sentence, "signature" when a signature
     delimiter does, else ""."""
     text = sentences[index].text
-    if _QUOTED_MAIL_RE.search(text):
+    if ("--" in text or "__" in text) and _QUOTED_MAIL_RE.search(text):
         return "quoted"
-    if _MAIL_HEADER_RE.match(text) and _MAIL_FROM_RE.match(text):
+    if _is_header(text) and _MAIL_FROM_RE.match(text):
         following = sentences[index + 1 : index + 4]
-        if any(
-            f.post == sentences[index].post and _MAIL_HEADER_RE.match(f.text) for f in following
-        ):
+        if any(f.post == sentences[index].post and _is_header(f.text) for f in following):
             return "quoted"
-    if _SIGNATURE_DELIMITER_RE.match(text):
+    if text.lstrip()[:1] in ("-", "_", "=") and _SIGNATURE_DELIMITER_RE.match(text):
         return "signature"
     return ""
 
 
-def _owner(sentence: SentenceInfo) -> str:
-    return sentence.author.casefold() if sentence.author else f"#{sentence.post}"
-
-
-def _key(text: str) -> str:
-    return " ".join(normalise_word(w) for w in split_words(text))
+def folded_words(text: str) -> list[str]:
+    """The sentence's words, case-folded with straight apostrophes (one regex pass)."""
+    return WORD_RE.findall(straighten(text).casefold())
 
 
 def _signature_tail(sentences: Sequence[SentenceInfo]) -> set[int]:
@@ -166,8 +209,7 @@ def _signature_tail(sentences: Sequence[SentenceInfo]) -> set[int]:
         post = sentences[index].post
         in_tail = True
         while index >= 0 and sentences[index].post == post:
-            text = sentences[index].text.strip()
-            if in_tail and _looks_like_signature_line(text):
+            if in_tail and _looks_like_signature_line(sentences[index].text.strip()):
                 tail.add(index)
             else:
                 in_tail = False
@@ -177,44 +219,47 @@ def _signature_tail(sentences: Sequence[SentenceInfo]) -> set[int]:
 
 def _looks_like_signature_line(text: str) -> bool:
     words = len(split_words(text))
-    if _URLISH_RE.search(text) and words < SIGNATURE_WORDS:
+    if _has_link(text) and words < SIGNATURE_WORDS:
         return True
-    return words < SIGNATURE_WORDS and not _END_MARK_RE.search(text)
+    return words < SIGNATURE_WORDS and not _has_end_mark(text)
 
 
-def sentence_factor(text: str, author: str | None = None, english: bool = True) -> float:
-    """How well one sentence stands on its own: 0 (never a point) to 1."""
-    words = split_words(text)
-    count = len(words)
+def sentence_factor(
+    text: str, author: str | None = None, english: bool = True, folded: list[str] | None = None
+) -> float:
+    """How well one sentence stands on its own: 0 (never a point) to 1. `folded` is its
+    `folded_words`, when the caller has them already."""
+    folded = folded_words(text) if folded is None else folded
+    count = len(folded)
     if count < MIN_WORDS:
         return 0.0
     stripped = text.strip()
-    letters = sum(ch.isalpha() for ch in stripped)
-    if letters < 0.6 * len(stripped.replace(" ", "")):
+    if stripped.endswith(_CUT_OFF):
+        return 0.0  # a list opener or a line cut off: "… would be:"
+    size = len(stripped)
+    letters = len("".join(folded).translate(_DROP_DIGITS).replace("'", ""))
+    if letters < 0.6 * (size - stripped.count(" ")):
         return 0.0  # rules, ASCII art, code, numbers, link lists
-    folded = [normalise_word(w) for w in words]
+    symbols = size - len(stripped.translate(_DROP_CODE_CHARS))
+    if symbols > 2 * CODE_SHARE * size:
+        return 0.0  # code, markup, formulas
     if author and _is_name_line(folded, author):
         return 0.0
     factor = min(1.0, count / SHORT_WORDS)
     if count > LONG_WORDS:
         factor *= LONG_WORDS / count
-    if _URLISH_RE.search(stripped):
+    if _has_link(stripped):
         factor *= 0.5
-    symbols = sum(stripped.count(ch) for ch in _CODE_CHARS)
-    if symbols > 2 * CODE_SHARE * len(stripped):
-        return 0.0  # code, markup, formulas
-    if symbols > CODE_SHARE * len(stripped):
+    if symbols > CODE_SHARE * size:
         factor *= 0.3  # some code or markup in prose
-    capitals = sum(ch.isupper() for ch in stripped)
+    capitals = size - len(stripped.translate(_DROP_CAPITALS))
     if capitals > CAPITALS_SHARE * letters:
         factor *= 0.3  # SHOUTING, protocol lines, constant names
     if _LIST_MARKER_RE.match(stripped):
         factor *= LEANS  # one item of a list: it leans on the list's opening line
     if stripped[0].islower():
         factor *= LOWER_START  # a fragment: the sentence began on a line before
-    if stripped.endswith((":", ",", ";", "-", "–", "—", "(")):
-        return 0.0  # a list opener or a line cut off: "… would be:"
-    if not _END_MARK_RE.search(stripped):
+    if not _has_end_mark(stripped):
         factor *= NO_END_MARK  # no closing mark: a heading, a signature line, a fragment
     if english:
         factor *= _english_factor(folded, stripped)
@@ -222,13 +267,12 @@ def sentence_factor(text: str, author: str | None = None, english: bool = True) 
 
 
 def _english_factor(folded: list[str], stripped: str) -> float:
-    lowered = " ".join(folded)
-    lowered_text = stripped.casefold()
-    if any(phrase in lowered_text for phrase in _BOILERPLATE):
+    if not _BOILERPLATE_WORDS.isdisjoint(folded) and _BOILERPLATE_RE.search(stripped):
         return 0.0
     if folded[0] in _GREETING and len(folded) <= 6:
         return 0.0
-    if any(lowered == s or (lowered.startswith(s + " ") and len(folded) <= 6) for s in _SIGN_OFF):
+    lowered = " ".join(folded)
+    if lowered in _SIGN_OFF or (len(folded) <= 6 and _SIGN_OFF_RE.match(lowered)):
         return 0.0
     factor = 1.0
     if lowered.startswith(_THANKS):
@@ -240,5 +284,12 @@ def _english_factor(folded: list[str], stripped: str) -> float:
 
 def _is_name_line(folded: list[str], author: str) -> bool:
     """The line is (part of) the author's name: a sign-off such as "- Jim" or "Blake"."""
-    name = {normalise_word(w) for w in split_words(author)}
-    return bool(name) and len(folded) <= 4 and all(w in name for w in folded)
+    if len(folded) > 4:
+        return False
+    name = _name_words(author)
+    return bool(name) and all(w in name for w in folded)
+
+
+@lru_cache(maxsize=4096)
+def _name_words(author: str) -> frozenset[str]:
+    return frozenset(normalise_word(w) for w in split_words(author))

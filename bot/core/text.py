@@ -142,7 +142,7 @@ def split_words(text: str) -> list[str]:
     return WORD_RE.findall(text)
 
 
-def _straighten(text: str) -> str:
+def straighten(text: str) -> str:
     """Curly apostrophes and backticks as "'" (translate is slow: skip it when none occur)."""
     if "’" in text or "‘" in text or "`" in text:
         return text.translate(_APOSTROPHES)
@@ -157,7 +157,7 @@ def normalise_word(word: str) -> str:
 
 def word_spans(text: str) -> list[tuple[str, int, int]]:
     """Normalised words of `text` with their character offsets, for mapping matches back."""
-    folded = _straighten(text).casefold()
+    folded = straighten(text).casefold()
     if len(folded) == len(text):  # one pass over the whole text; offsets still line up
         return [(m.group(), m.start(), m.end()) for m in WORD_RE.finditer(folded)]
     return [(normalise_word(m.group()), m.start(), m.end()) for m in WORD_RE.finditer(text)]

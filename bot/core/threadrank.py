@@ -21,8 +21,8 @@ engagement is the post's replies and likes on a log scale. Picks are then made g
 is already picked, less a little for every pick already made from the same post, among
 the sentences that still fit the length budget.
 
-Cost: one pass over the words for the vectors (numpy), one dictionary look-up per quoted
-shingle, and the greedy picks over the `CANDIDATES` best-rated sentences only. So it is
+Cost: one pass over the words for the vectors (numpy), one substring search per quote in
+the post it quotes, and the greedy picks over the `CANDIDATES` best-rated sentences only. So it is
 linear in the thread's words; 10,000 posts take well under a second beyond the sentence
 split (bench/perf.py).
 
@@ -32,13 +32,14 @@ few round values, not a search, so that they carry to other threads.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from bot.core.standalone import SentenceInfo, standalone_factors
+from bot.core.standalone import SentenceInfo, folded_words, standalone_factors
 from bot.core.text import normalise_word, split_words
 
 CANDIDATES = 300
@@ -56,10 +57,10 @@ SAME_POST = 0.5
 """Taken off a candidate's rating for every pick already made from its post."""
 DUPLICATE = 0.5
 """A candidate this similar (cosine) to a pick says the same thing: it is not picked."""
-SHINGLE = 3
+PROBE_WORDS = 5
+"""A quote not found whole is looked for by its first and its last this many words."""
 MIN_STANDALONE = 0.2
 """A sentence standing on its own less than this is never picked (unless none stands)."""
-"""Words per shingle when matching a quote to the sentence it quotes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,21 +118,13 @@ class _Vectors:
 def rank(data: RankInput) -> Ranked:
     """Rate every sentence; see the module docstring."""
     count = len(data.texts)
-    ids: dict[str, int] = {}
-    stems: dict[str, int] = {}
-    terms: list[int] = []
-    term_counts = np.zeros(count, dtype=np.int64)
-    for i, text in enumerate(data.texts):
-        before = len(terms)
-        for word in split_words(text):
-            folded = normalise_word(word)
-            if folded in data.stop_words:
-                continue
-            term = ids.get(folded)
-            if term is None:
-                term = ids[folded] = stems.setdefault(data.stem(folded), len(stems))
-            terms.append(term)
-        term_counts[i] = len(terms) - before
+    folded = [folded_words(text) for text in data.texts]
+    ids = _TermIds(data.stem)
+    stop = data.stop_words
+    per_sentence = [[ids[w] for w in words if w not in stop] for words in folded]
+    terms = [term for sentence in per_sentence for term in sentence]
+    term_counts = np.fromiter((len(t) for t in per_sentence), dtype=np.int64, count=count)
+    stems = ids.stems
     vectors = _unit_tfidf(terms, term_counts, max(1, len(stems)))
 
     centroid = np.bincount(vectors.col, vectors.weight, minlength=len(stems))
@@ -150,10 +143,10 @@ def rank(data: RankInput) -> Ranked:
         SentenceInfo(post, author, text)
         for post, author, text in zip(data.posts, data.authors, data.texts, strict=True)
     ]
-    factors, quoted_mail = standalone_factors(infos, data.english)
+    factors, quoted_mail = standalone_factors(infos, data.english, folded)
     standalone = np.asarray(factors, dtype=float)
     lead = _lead_in_post(posts, standalone)
-    quoters = _quoted_sentences(data, count)
+    quoters = _quoted_sentences(data, folded)
     quoted = np.log1p(quoters)
     quoted /= float(quoted.max()) if count and quoted.max() > 0 else 1.0
     engaged = _engagement(data, posts)
@@ -175,6 +168,19 @@ def rank(data: RankInput) -> Ranked:
         return Ranked(np.round(score, 12), usable, vectors, quoters, standalone_found=False)
     score = np.where(usable, score, 0.0)
     return Ranked(np.round(score, 12), usable, vectors, quoters)
+
+
+class _TermIds(dict[str, int]):
+    """Folded word → id of its stem, stemming each distinct word once."""
+
+    def __init__(self, stem: Callable[[str], str]) -> None:
+        super().__init__()
+        self._stem = stem
+        self.stems: dict[str, int] = {}
+
+    def __missing__(self, word: str) -> int:
+        term = self[word] = self.stems.setdefault(self._stem(word), len(self.stems))
+        return term
 
 
 def _unit_tfidf(terms: list[int], term_counts: np.ndarray, vocabulary: int) -> _Vectors:
@@ -226,30 +232,50 @@ def _lead_in_post(posts: np.ndarray, standalone: np.ndarray) -> np.ndarray:
     return lead
 
 
-def _shingles(text: str) -> list[tuple[str, ...]]:
-    words = [normalise_word(w) for w in split_words(text)]
-    if len(words) < SHINGLE:
-        return [tuple(words)] if words else []
-    return [tuple(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)]
+def _quoted_sentences(data: RankInput, folded: list[list[str]]) -> np.ndarray:
+    """Per sentence, how many later posts quote words of it.
 
-
-def _quoted_sentences(data: RankInput, count: int) -> np.ndarray:
-    """Per sentence, how many later posts quote words of it (a shingle of its words)."""
-    out = np.zeros(count)
+    Each quoted post's sentences are joined into one string of folded words, with each
+    sentence's offset; a quote is found in it by substring search (its whole text, else its
+    first and its last `PROBE_WORDS` words, for quotes retyped with small edits), and the
+    sentences the found span overlaps are credited. One C-speed search per quote over its
+    quoted post: linear in the words quoted and the posts they come from."""
+    out = np.zeros(len(folded))
     if not data.quotes:
         return out
     wanted = {quoted for _, quoted, _ in data.quotes}
-    index: dict[tuple[int, tuple[str, ...]], int] = {}
-    for i, (post, text) in enumerate(zip(data.posts, data.texts, strict=True)):
+    texts: dict[int, list[str]] = {}
+    starts: dict[int, list[int]] = {}
+    first: dict[int, int] = {}
+    size: dict[int, int] = {}
+    for i, (post, words) in enumerate(zip(data.posts, folded, strict=True)):
         if post in wanted:
-            for shingle in _shingles(text):
-                index.setdefault((post, shingle), i)
+            part = " ".join(words)
+            first.setdefault(post, i)
+            starts.setdefault(post, []).append(size.get(post, 0))
+            size[post] = size.get(post, 0) + len(part) + 1  # +1: the joining space
+            texts.setdefault(post, []).append(part)
+    joined = {post: " ".join(parts) for post, parts in texts.items()}
     quoters: dict[int, set[int]] = {}
     for quoting, quoted, text in data.quotes:
-        for shingle in _shingles(text):
-            hit = index.get((quoted, shingle))
-            if hit is not None:
-                quoters.setdefault(hit, set()).add(quoting)
+        haystack = joined.get(quoted)
+        words = folded_words(text)
+        if not haystack or not words:
+            continue
+        probes = [" ".join(words)]
+        if len(words) > PROBE_WORDS:
+            probes += [" ".join(words[:PROBE_WORDS]), " ".join(words[-PROBE_WORDS:])]
+        for probe in probes:
+            at = haystack.find(probe)
+            if at < 0:
+                continue
+            offsets = starts[quoted]
+            low = bisect.bisect_right(offsets, at) - 1
+            high = bisect.bisect_left(offsets, at + len(probe))
+            for k in range(max(0, low), high):
+                quoters.setdefault(first[quoted] + k, set()).add(quoting)
+            if probe is probes[0]:
+                break  # the whole quote was found
     for i, who in quoters.items():
         out[i] = len(who)
     return out
