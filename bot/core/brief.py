@@ -193,12 +193,12 @@ def _opening(thread: _Thread, number: int) -> tuple[int | None, int | None]:
     coming early (an opening post says what it is about first), and the first question
     that stands on its own, when it is another sentence."""
     where = [int(i) for i in np.flatnonzero(thread.sentence_post == number)]
-    usable = [i for i in where if thread.ranked.usable[i]]
+    usable = [i for i in where if thread.ranked.usable(i)]
     if not usable:
         return (where[0] if where else None), None
     best = max(
         usable,
-        key=lambda i: (thread.ranked.scores[i] + OPENING_LEAD / (1 + usable.index(i)), -i),
+        key=lambda i: (thread.ranked.score(i) + OPENING_LEAD / (1 + usable.index(i)), -i),
     )
     question = next((i for i in usable if thread.texts[i].rstrip().endswith("?")), None)
     return best, question if question != best else None
@@ -212,9 +212,9 @@ def _best_of_post(thread: _Thread, number: int, avoid: set[int] | None = None) -
     candidates = [int(i) for i in where if not avoid or int(i) not in avoid]
     if not candidates:
         return None
-    usable = [i for i in candidates if thread.ranked.usable[i]]
+    usable = [i for i in candidates if thread.ranked.usable(i)]
     if usable:
-        return max(usable, key=lambda i: (thread.ranked.scores[i], -i))
+        return max(usable, key=lambda i: (thread.ranked.score(i), -i))
     return candidates[0]
 
 
@@ -234,9 +234,8 @@ def _points(thread: _Thread, shown: list[int]) -> list[tuple[int, int]]:
     """(sentence index, people) of the main points, in thread order: well rated, made by
     many, and not what a `shown` sentence says already."""
     ranked = thread.ranked
-    order = np.lexsort((np.arange(len(ranked.scores)), -ranked.scores))
     taken = set(shown)
-    candidates = [int(i) for i in order[: CANDIDATES * 2] if ranked.usable[i] and i not in taken]
+    candidates = [i for i in ranked.best(CANDIDATES + len(taken)) if i not in taken]
     candidates = candidates[:CANDIDATES]
     sims = {i: _similarities(thread, i) for i in candidates}
     people = {i: int(np.unique(thread.owners[sims[i] >= SAME_POINT]).size) for i in candidates}
@@ -252,7 +251,7 @@ def _points(thread: _Thread, shown: list[int]) -> list[tuple[int, int]]:
         best = max(
             candidates,
             key=lambda i: (
-                ranked.scores[i] * (1 + SUPPORT_WEIGHT * math.log(max(1, people[i])))
+                ranked.score(i) * (1 + SUPPORT_WEIGHT * math.log(max(1, people[i])))
                 - REDUNDANCY * closest[i]
                 - SAME_POST * per_post.get(int(thread.sentence_post[i]), 0),
                 -i,
@@ -311,7 +310,7 @@ def _most_quoted_sentence(
     hit = [i for i in where if i in quoted]
     fresh = [i for i in hit if i not in avoid]
     if fresh or hit:
-        return max(fresh or hit, key=lambda i: (quoted[i], thread.ranked.scores[i], -i))
+        return max(fresh or hit, key=lambda i: (quoted[i], thread.ranked.score(i), -i))
     fresh_best = _best_of_post(thread, number, avoid=avoid)
     return fresh_best if fresh_best is not None else _best_of_post(thread, number)
 

@@ -138,10 +138,26 @@ def standalone_factors(
     words: Sequence[list[str]] | None = None,
 ) -> tuple[list[float], list[bool]]:
     """Per sentence: the factor in [0, 1], and whether it lies in quoted mail (the rest of a
-    post after an "Original Message" or "X wrote:" line), which is nobody's point here.
-    `words`: each sentence's `folded_words`, when the caller has them already."""
+    post after an "Original Message" line or a block of mail headers), which is nobody's
+    point here. `words`: each sentence's `folded_words`, when the caller has them already.
+    (The ranker calls `context_flags` for all and `sentence_factor` only where it must.)"""
     if words is None:
         words = [folded_words(s.text) for s in sentences]
+    never, quoted = context_flags(sentences, words)
+    factors = [
+        0.0 if zero else sentence_factor(s.text, s.author, english, folded)
+        for s, folded, zero in zip(sentences, words, never, strict=True)
+    ]
+    return factors, quoted
+
+
+def context_flags(
+    sentences: Sequence[SentenceInfo], words: Sequence[list[str]]
+) -> tuple[list[bool], list[bool]]:
+    """What a sentence's context says, per sentence: (never a point, in quoted mail).
+
+    Never a point: old mail, whatever follows a signature delimiter, a post's closing
+    signature lines, "X wrote:", a mail header, a line its author wrote in several posts."""
     # a sentence its author wrote in more than one post: a signature or a stock line
     owners: dict[str | None, str] = {}
     first_post: dict[tuple[str, str], int] = {}
@@ -153,7 +169,7 @@ def standalone_factors(
             if first_post.setdefault(key, s.post) != s.post:
                 repeated.add(key)
     signature = _signature_tail(sentences)
-    factors: list[float] = []
+    never: list[bool] = []
     quoted: list[bool] = []
     post, tail = None, ""  # tail: "" (own words), "quoted" (old mail) or "signature"
     for index, s in enumerate(sentences):
@@ -163,17 +179,16 @@ def standalone_factors(
         if not tail:
             tail = _tail_starts(sentences, index)
         quoted.append(tail == "quoted")
-        if (
-            tail
+        never.append(
+            bool(tail)
             or index in signature
-            or (("wrote" in text or "uoting" in text) and _ATTRIBUTION_RE.search(text))
+            or (("wrote" in text or "uoting" in text) and _ATTRIBUTION_RE.search(text) is not None)
             or _is_header(text)
-            or (repeated and s.author and (owners[s.author], " ".join(words[index])) in repeated)
-        ):
-            factors.append(0.0)  # old mail, signatures, headers, a stock line in every post
-            continue
-        factors.append(sentence_factor(text, s.author, english, words[index]))
-    return factors, quoted
+            or bool(
+                repeated and s.author and (owners[s.author], " ".join(words[index])) in repeated
+            )
+        )
+    return never, quoted
 
 
 def _is_header(text: str) -> bool:

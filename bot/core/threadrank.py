@@ -39,7 +39,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.core.standalone import SentenceInfo, folded_words, standalone_factors
+from bot.core.standalone import (
+    MIN_WORDS,
+    SentenceInfo,
+    context_flags,
+    folded_words,
+    sentence_factor,
+)
 from bot.core.text import normalise_word, split_words
 
 CANDIDATES = 300
@@ -87,17 +93,81 @@ class RankInput:
     english: bool = True
 
 
-@dataclass(frozen=True, slots=True)
 class Ranked:
-    scores: np.ndarray
-    """The rating of each sentence (0 for what is never a pick)."""
-    usable: np.ndarray
-    """Sentences that may be picked at all (rating > 0, not quoted mail)."""
-    vectors: _Vectors
-    quoted: np.ndarray
-    """Per sentence, how many later posts quote words of it."""
-    standalone_found: bool = True
-    """False when no sentence stood on its own, so every one is usable, earliest first."""
+    """The ratings of a thread's sentences, worked out lazily.
+
+    A rating is standalone × base, where base (centrality, title, position, quotes,
+    engagement) is computed for every sentence at once with numpy, and the standalone
+    factor (bot.core.standalone.sentence_factor, ~10 µs of Python a sentence) only where
+    it is needed: `best(k)` walks the sentences by falling base and stops once no base left
+    can beat its k-th rating (the factor is at most 1), so the exact top k costs a few
+    times k factors, not one per sentence of a 60,000-sentence thread."""
+
+    def __init__(
+        self,
+        base: np.ndarray,
+        eligible: np.ndarray,
+        vectors: _Vectors,
+        quoted: np.ndarray,
+        factor: Callable[[int], float],
+    ) -> None:
+        self.base = base
+        self.eligible = eligible
+        self.vectors = vectors
+        self.quoted = quoted
+        """Per sentence, how many later posts quote words of it."""
+        self._factor = factor
+        self._factors = np.full(len(base), np.nan)
+        self._order = np.lexsort((np.arange(len(base)), -base)).tolist()
+        self._scanned = 0
+        self._found: list[tuple[float, int]] = []  # (-rating, index) of usable sentences
+        self._fallback: bool | None = None
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def factor(self, index: int) -> float:
+        value = self._factors[index]
+        if value != value:  # NaN: not computed yet
+            value = self._factors[index] = self._factor(index) if self.eligible[index] else 0.0
+        return float(value)
+
+    def usable(self, index: int) -> bool:
+        """May be picked: stands on its own (factor above MIN_STANDALONE), not old mail."""
+        if self.standalone_found is False:
+            return True
+        return bool(self.eligible[index]) and self.factor(index) > MIN_STANDALONE
+
+    def score(self, index: int) -> float:
+        if self.standalone_found is False:
+            return 1.0 / (1.0 + index)  # nothing stands alone: the earliest first
+        if not self.usable(index):
+            return 0.0
+        return round(self.factor(index) * float(self.base[index]), 12)
+
+    @property
+    def standalone_found(self) -> bool:
+        """False when no sentence stands on its own ("+1", "Thanks!"): then every sentence
+        is usable and the earliest rate highest."""
+        if self._fallback is None:
+            self._fallback = False
+            self._fallback = not self.best(1)
+        return not self._fallback
+
+    def best(self, k: int) -> list[int]:
+        """The k best-rated usable sentences, best first (ties: the earlier first)."""
+        if self._fallback:
+            return list(range(min(k, len(self.base))))
+        order, base = self._order, self.base
+        found = self._found
+        while self._scanned < len(order):
+            if len(found) >= k and float(base[order[self._scanned]]) < -found[k - 1][0]:
+                break  # no sentence left can beat the k-th: its factor is at most 1
+            i = order[self._scanned]
+            self._scanned += 1
+            if self.usable(i):
+                bisect.insort(found, (-self.score(i), i))
+        return [i for _, i in found[:k]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,15 +213,20 @@ def rank(data: RankInput) -> Ranked:
         SentenceInfo(post, author, text)
         for post, author, text in zip(data.posts, data.authors, data.texts, strict=True)
     ]
-    factors, quoted_mail = standalone_factors(infos, data.english, folded)
-    standalone = np.asarray(factors, dtype=float)
-    lead = _lead_in_post(posts, standalone)
+    never, quoted_mail = context_flags(infos, folded)
+    eligible = (
+        ~np.asarray(never, dtype=bool)
+        & ~np.asarray(quoted_mail, dtype=bool)
+        & (term_counts > 0)
+        & (np.fromiter((len(w) for w in folded), dtype=np.int64, count=count) >= MIN_WORDS)
+    )
+    lead = _lead_in_post(posts, eligible)
     quoters = _quoted_sentences(data, folded)
     quoted = np.log1p(quoters)
     quoted /= float(quoted.max()) if count and quoted.max() > 0 else 1.0
     engaged = _engagement(data, posts)
 
-    score = standalone * (
+    base = (
         W_CENTRAL * central
         + W_TITLE * title
         + W_OPENING * opening
@@ -159,15 +234,12 @@ def rank(data: RankInput) -> Ranked:
         + W_QUOTED * quoted
         + W_ENGAGED * engaged
     )
-    usable = (
-        (standalone > MIN_STANDALONE) & ~np.asarray(quoted_mail, dtype=bool) & (term_counts > 0)
-    )
-    if count and not usable.any():  # "+1", "Thanks!": nothing stands alone; say so, keep order
-        usable = np.ones(count, dtype=bool)
-        score = 1.0 / (1.0 + np.arange(count))
-        return Ranked(np.round(score, 12), usable, vectors, quoters, standalone_found=False)
-    score = np.where(usable, score, 0.0)
-    return Ranked(np.round(score, 12), usable, vectors, quoters)
+    texts, authors, english = data.texts, data.authors, data.english
+
+    def factor(i: int) -> float:
+        return sentence_factor(texts[i], authors[i], english, folded[i])
+
+    return Ranked(np.where(eligible, base, 0.0), eligible, vectors, quoters, factor)
 
 
 class _TermIds(dict[str, int]):
@@ -218,15 +290,15 @@ def _title_vector(
     return vec / norm if norm else vec
 
 
-def _lead_in_post(posts: np.ndarray, standalone: np.ndarray) -> np.ndarray:
-    """1 for a post's first usable sentence, 1/2 for its second, and so on."""
+def _lead_in_post(posts: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """1 for a post's first eligible sentence, 1/2 for its second, and so on."""
     lead = np.zeros(len(posts))
     position = 0
     previous = None
-    for i, (post, factor) in enumerate(zip(posts.tolist(), standalone.tolist(), strict=True)):
+    for i, (post, ok) in enumerate(zip(posts.tolist(), eligible.tolist(), strict=True)):
         if post != previous:
             position, previous = 0, post
-        if factor > 0:
+        if ok:
             position += 1
             lead[i] = 1.0 / position
     return lead
@@ -307,17 +379,14 @@ def pick_order(
     greedy steps look at the best-rated sentences only: enough of them to fill the budget
     four times over, and at least `CANDIDATES`. A text already picked is not picked again
     (the index is appended to `repeated`)."""
-    scores = ranked.scores
-    order = np.lexsort((np.arange(len(scores)), -scores))
-    pool: list[int] = []
-    room = 0
-    for i in order.tolist():
-        if not ranked.usable[i]:
-            break  # unusable sentences are rated 0 and sort last
-        if len(pool) >= CANDIDATES and room >= 4 * budget:
+    want = CANDIDATES
+    while True:
+        pool = ranked.best(want)
+        room = sum(costs[i] for i in pool)
+        if room >= 4 * budget or len(pool) < want:
             break
-        pool.append(i)
-        room += costs[i]
+        want *= 2
+    scores = {i: ranked.score(i) for i in pool}
     vectors = {i: ranked.vectors.of(i) for i in pool}
     closest = dict.fromkeys(pool, 0.0)
     per_post: dict[int, int] = {}
