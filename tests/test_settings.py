@@ -44,7 +44,7 @@ def test_defaults() -> None:
     assert s.fetch.per_host_delay == 1.0
     assert s.fetch.job_seconds == 300.0
     assert s.fetch.user_agent.startswith("threadwise/")
-    assert (s.summary.algorithm, s.summary.sentences) == ("lexrank", 5)
+    assert (s.summary.algorithm, s.summary.sentences) == ("thread", 5)
     assert s.discord.token is None and s.discord.owner_ids == () and s.discord.admin_role is None
     assert not s.discord.enabled and not s.matrix.enabled
     assert s.matrix.command_prefix == "!tw" and s.matrix.admin_power_level == 50

@@ -553,7 +553,7 @@ async def test_only_an_owner_can_sync(driver, fake, services) -> None:
     assert not [r for r in fake.requests if r.method == "PUT"]
     requests = await driver.command("sync", user_id=OWNER_ID)
     assert len([r for r in requests if r.method == "PUT"]) == 1
-    assert "Synced 10 commands" in text_of(requests)
+    assert "Synced 11 commands" in text_of(requests)
 
 
 @pytest.mark.parametrize(
