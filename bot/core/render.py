@@ -114,7 +114,8 @@ def summary_answer(thread: StoredThread, summary: Summary) -> Answer:
         for s in summary.sentences
     )
     notes = [
-        f"{summary.algorithm} summary of {summary.considered_sentences} sentences "
+        f"{_ALGORITHM_NAMES.get(summary.algorithm, summary.algorithm)} summary of "
+        f"{summary.considered_sentences} sentences "
         f"from {summary.considered_posts} posts ({summary.language}); quoted text left out."
     ]
     if summary.note:
@@ -135,6 +136,18 @@ KEY_POINT_CHARS = 200
 REPLIES_SHOWN = 8
 TOPIC_LINES = 3
 
+_ALGORITHM_NAMES = {
+    "thread": "Thread-aware",
+    "lexrank": "LexRank",
+    "textrank": "TextRank",
+    "lsa": "LSA",
+    "luhn": "Luhn",
+    "kl": "KL-Sum",
+    "sumbasic": "SumBasic",
+    "edmundson": "Edmundson",
+}
+"""bot.core.summary.ALGORITHM_NAMES, repeated so that rendering does not import the
+summary module (start-up stays light); tests/core/test_summary.py checks the two agree."""
 
 BRIEF_CHARS = 2000
 """A brief fits one chat message: Discord's 2,000 characters (Matrix allows far more)."""

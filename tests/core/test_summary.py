@@ -443,3 +443,21 @@ _PIECES = [
 def test_splitter_equals_nupunkt_on_awkward_paragraphs(pieces, gap):
     paragraph = gap.join(pieces)
     assert split_sentences(paragraph) == nupunkt_sentences(paragraph)
+
+
+def test_answers_name_the_algorithm_as_the_summary_module_does(tram_posts):
+    from bot.core import render
+
+    assert render._ALGORITHM_NAMES == summary_module.ALGORITHM_NAMES
+    thread = _stored_thread()
+    answer = render.summary_answer(thread, run(tram_posts, sentences=2))
+    assert answer.notes[0].startswith(
+        "Thread-aware summary of 30 sentences from 11 posts (english)"
+    )
+
+
+def _stored_thread():
+    from bot.core.models import StoredThread
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    return StoredThread(1, "local", "tram", TITLE, "json", None, "english", 1, 11, 5, now, now)
