@@ -134,6 +134,28 @@ def test_fixture_posts_authors_ids_and_quotes_match_the_file(name):
     assert got_other == expected_other
 
 
+@pytest.mark.parametrize("name", TOPIC_FILES)
+def test_likes_are_read_from_the_like_action(name):
+    """Likes as the API's actions_summary counts them (action 2), read here by walking the
+    raw answer; a post whose summary lists no like has 0."""
+    data = load(name)
+    by_number = sorted(
+        (p for p in raw_posts(data) if p.get("post_type") != 3), key=lambda p: p["post_number"]
+    )
+    doc = DiscourseReader().parse_saved(json.dumps(data), FORUM)
+    expected = []
+    for post in by_number:
+        if "like_count" in post:
+            expected.append(post["like_count"])
+        elif "actions_summary" not in post:
+            expected.append(None)
+        else:
+            counts = [a.get("count") for a in post["actions_summary"] if a.get("id") == 2]
+            expected.append(counts[0] if counts else 0)
+    assert [p.likes for p in doc.posts] == expected
+    assert any(likes for likes in expected) or name.startswith("discourse-api-gem")
+
+
 def test_fixture_counts_agree_with_sources_md():
     """The independent counts above are the ones SOURCES.md states for these files."""
     data = load("criticalfallibilism_t2108_view-post452.json")

@@ -119,6 +119,8 @@ def test_generic_json_thread():
         (b'{"title": "x", "posts": []}', "no posts"),
         (b'{"title": "x", "posts": [{"text": 5}]}', "post 1"),
         (b'{"title": "x", "posts": [{"text": "a", "time": "yesterday"}]}', "ISO-8601"),
+        (b'{"title": "x", "posts": [{"text": "a", "likes": "many"}]}', '"likes" must be'),
+        (b'{"title": "x", "posts": [{"text": "a", "likes": true}]}', '"likes" must be'),
         (b"<!DOCTYPE html><html><body>hi</body></html>", "threadwise reads XenForo"),
         (b"# Title only\n\n## alice\n\n----------\n", "no posts"),
     ],
@@ -131,3 +133,11 @@ def test_bad_input_gets_a_clear_error(data, message):
 def test_oversized_input_is_refused_before_decoding():
     with pytest.raises(SourceError, match="limit"):
         read_file_bytes(b"x" * 2048, max_bytes=1024)
+
+
+def test_generic_json_likes_are_kept():
+    doc = read_file_bytes(
+        b'{"title": "x", "posts": [{"text": "a", "likes": 7}, {"text": "b", "likes": -2},'
+        b' {"text": "c"}]}'
+    )
+    assert [p.likes for p in doc.posts] == [7, -2, None]

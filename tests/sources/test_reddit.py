@@ -418,3 +418,17 @@ def _all_things(children: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         replies = child["data"].get("replies") if child["kind"] == "t1" else None
         if replies:
             yield from _all_things(replies["data"]["children"])
+
+
+def test_vote_scores_are_kept_as_likes():
+    """Reddit's score (which may be negative, or hidden on young comments) is the post's
+    engagement; read here from the raw listing in page order."""
+    data = load(DEV)
+    doc = RedditReader().parse_saved(json.dumps(data))
+    submission = data[0]["data"]["children"][0]["data"]
+    comments = list(comments_in_order(data[1]["data"]["children"]))
+    expected = [submission["score"]] + [
+        None if c.get("score_hidden") else c["score"] for c in comments
+    ]
+    assert [p.likes for p in doc.posts] == expected
+    assert expected[0] > 0

@@ -129,6 +129,27 @@ async def test_segment_only_change_is_an_update(threads: ThreadRepository) -> No
     assert stored is not None and stored.segments[0].explicit is False
 
 
+async def test_likes_are_kept_and_a_change_of_likes_alone_is_not_an_edit(
+    threads: ThreadRepository,
+) -> None:
+    """Likes or votes move all the time: storing new counts is a new revision (summaries
+    read them) but no post is reported as edited."""
+    posts = [replace(p, likes=n) for n, p in enumerate(make_thread(3).posts)]
+    posts[2] = replace(posts[2], likes=None)  # a source that counts nothing
+    await threads.save("local", "trams", make_thread(0, posts=tuple(posts)))
+    assert [p.likes for p in await threads.posts("local", "trams")] == [0, 1, None]
+    again = await threads.save("local", "trams", make_thread(0, posts=tuple(posts)))
+    assert (again.updated, again.unchanged, again.thread.revision) == (0, 3, 1)
+    posts[1] = replace(posts[1], likes=12)
+    liked = await threads.save("local", "trams", make_thread(0, posts=tuple(posts)))
+    assert (liked.added, liked.updated, liked.unchanged, liked.thread.revision) == (0, 0, 3, 2)
+    assert [p.likes for p in await threads.posts("local", "trams")] == [0, 12, None]
+    posts[0] = replace(posts[0], text="An edited post.", likes=-3)  # Reddit scores go below 0
+    edited = await threads.save("local", "trams", make_thread(0, posts=tuple(posts)))
+    assert (edited.updated, edited.thread.revision) == (1, 3)
+    assert (await threads.post("local", "trams", 1)).likes == -3
+
+
 @pytest.mark.parametrize(
     "change", [{"title": "New title"}, {"url": "https://x.example/t"}, {"language": "de"}]
 )
