@@ -1,4 +1,5 @@
-"""Languages never crash a summary, and the brief, through the `threadwise` command.
+"""Summaries through the `threadwise` command: languages never crash one, likes reach it,
+and the brief.
 
 The spam thread below is written for this test. It has the shape of a mailing-list thread
 seen in the ConvoSumm dev split: an attachment notice, then the same signature of links
@@ -101,3 +102,19 @@ def test_brief_command_text_and_json(db, tmp_path):
     for heading in ("What it is about", "Main points", "Most quoted", "Latest"):
         assert heading in text
     assert "made in " in text  # the example thread has no author names: posts are counted
+
+
+def test_likes_are_stored_shown_and_weigh_in_the_summary(db, tmp_path):
+    posts = [
+        {"author": "Ana", "text": "Which route should the new tram line take?"},
+        {"author": "Ben", "text": "The route past the stadium is cheapest to build.", "likes": 0},
+        {"author": "Cy", "text": "The route past the hospital serves most riders.", "likes": 25},
+    ]
+    source = tmp_path / "route.json"
+    source.write_text(json.dumps({"title": "Route", "posts": posts}), encoding="utf-8")
+    tw(db, "ingest", str(source), "--name", "route")
+    shown = json.loads(tw(db, "show", "route", "--json").stdout)
+    assert [p["likes"] for p in shown["posts"]] == [None, 0, 25]
+    summary = json.loads(tw(db, "summary", "route", "--sentences", "3", "--json").stdout)
+    rank = {s["post"]: s["rank"] for s in summary["sentences"]}
+    assert rank[3] < rank[2]
