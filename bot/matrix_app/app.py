@@ -84,6 +84,7 @@ class MatrixBot:
         self._clock = clock
         self._started_ms = 0
         self._rooms_in_hand: set[str] = set()  # joins/refusals under way
+        self._refuse_after_join: set[str] = set()  # turned encrypted while being joined
         self._joining: set[str] = set()  # joins on an allowed invite, until they are done
         self._refused: set[str] = set()  # encrypted rooms already told and left
         self._tasks: set[asyncio.Task[None]] = set()
@@ -384,12 +385,20 @@ class MatrixBot:
         finally:
             self._rooms_in_hand.discard(room_id)
             self._joining.discard(room_id)
+            if room_id in self._refuse_after_join:
+                self._refuse_after_join.discard(room_id)
+                self._spawn(self._refuse_encrypted(room_id), room_id)
 
     async def _reject(self, room_id: str) -> None:
         await self.policy.call(lambda: self.client.room_leave(room_id))
 
     async def _refuse_encrypted(self, room_id: str, *, in_hand: bool = False) -> None:
-        if room_id in self._refused or (room_id in self._rooms_in_hand and not in_hand):
+        if room_id in self._refused:
+            return
+        if room_id in self._rooms_in_hand and not in_hand:
+            # encryption turned on while the join (and its hello) is under way: the join
+            # hands the room over when it is done, never leaving it unrefused
+            self._refuse_after_join.add(room_id)
             return
         self._refused.add(room_id)
         self._rooms_in_hand.add(room_id)
