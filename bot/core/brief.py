@@ -6,8 +6,9 @@ A summary is a handful of sentences; a brief answers a newcomer's questions in o
   participants made it. A point is a well-rated sentence; the people who made it are the
   participants with a sentence close to it (TF-IDF cosine at least `SAME_POINT`). Points
   that many people made are preferred, and a point close to one already shown is skipped;
-- *(sides: the slot where issue 13's sides and their strongest points will go; see
-  `bot.core.render.brief_answer`)*;
+- **Sides**: when the thread splits into two sides (bot.core.sides), each side with how
+  many people are on it, its first members and its strongest point; when it does not
+  split, a line that says so;
 - **Most quoted**: the posts the most people quoted or answered (the quote edges, replies
   included), each with the sentence of it that was quoted most;
 - **Latest**: the last two posts by different people, and whom they answered.
@@ -51,6 +52,7 @@ SUPPORT_WEIGHT = 0.5
 REDUNDANCY = 0.8
 OPENING_LEAD = 0.3
 """Bonus of the opening post's first usable sentence when choosing what it is about."""
+SIDE_MEMBERS = 3
 MIN_QUOTED_BY = 2
 """A post is listed as most quoted only when at least this many people quoted or answered it."""
 
@@ -86,6 +88,17 @@ class LatestPost:
 
 
 @dataclass(frozen=True, slots=True)
+class BriefSide:
+    name: str
+    """"A" (the bigger side) or "B"."""
+    people: int
+    members: tuple[str, ...]
+    """The most confidently placed first, at most `SIDE_MEMBERS`."""
+    point: BriefLine | None
+    """The side's strongest point."""
+
+
+@dataclass(frozen=True, slots=True)
 class ThreadBrief:
     about: tuple[BriefLine, ...]
     """The opening post's point, and its question when it asks one."""
@@ -98,6 +111,10 @@ class ThreadBrief:
     """Whether posts carry author names (else counts are of posts, not people)."""
     language: str
     note: str | None = None
+    sides: tuple[BriefSide, ...] = ()
+    sides_note: str | None = None
+    """Why there are no sides (the thread does not split), when it has none."""
+    sides_confidence: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +177,7 @@ def thread_brief(
     most_quoted = _most_quoted(thread, by_number, edges, set(shown))
     shown += [i for i, _ in most_quoted]
     points = _points(thread, shown)
+    sides, sides_note, sides_confidence = _sides(posts, language)
     return ThreadBrief(
         about=about,
         points=tuple(BriefPoint(_line(thread, by_number, i), people) for i, people in points),
@@ -170,7 +188,34 @@ def thread_brief(
         named=named,
         language=language,
         note=note,
+        sides=sides,
+        sides_note=sides_note,
+        sides_confidence=sides_confidence,
     )
+
+
+def _sides(
+    posts: Sequence[PostLike], language: str
+) -> tuple[tuple[BriefSide, ...], str | None, float]:
+    """The sides part: each side's size, first members and strongest point (one pass of
+    bot.core.sides, linear in the thread's interactions)."""
+    from bot.core.sides import thread_sides
+
+    found = thread_sides(posts, language, key_points=1)
+    if not found.splits:
+        return (), found.note, 0.0
+    sides = tuple(
+        BriefSide(
+            name=side.name,
+            people=len(side.members),
+            members=side.members[:SIDE_MEMBERS],
+            point=next(
+                (BriefLine(k.post, k.author, k.url, k.text) for k in side.key_points), None
+            ),
+        )
+        for side in found.sides
+    )
+    return sides, None, found.confidence
 
 
 def _analysable_cache() -> frozenset[str]:

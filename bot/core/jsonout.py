@@ -104,6 +104,17 @@ def brief_json(thread: StoredThread, brief: ThreadBrief) -> dict[str, Any]:
             }
             for p in brief.latest
         ],
+        "sides": [
+            {
+                "side": side.name,
+                "people": side.people,
+                "members": list(side.members),
+                "point": None if side.point is None else _brief_line(side.point),
+            }
+            for side in brief.sides
+        ],
+        "sides_note": brief.sides_note,
+        "sides_confidence": brief.sides_confidence,
     }
 
 

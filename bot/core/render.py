@@ -153,11 +153,9 @@ BRIEF_CHARS = 2000
 """A brief fits one chat message: Discord's 2,000 characters (Matrix allows far more)."""
 
 
-def brief_answer(thread: StoredThread, brief: ThreadBrief, sides: Section | None = None) -> Answer:
-    """The brief as sections: about, main points, [sides], most quoted, latest.
+def brief_answer(thread: StoredThread, brief: ThreadBrief) -> Answer:
+    """The brief as sections: about, main points, sides, most quoted, latest.
 
-    `sides` is the slot for the sides of the discussion and their strongest points (issue
-    13, bot/core/sides.py): an adapter passes its section and it goes after the main points.
     The answer is not cut here: `fit_answer` does that with the adapter's own measure.
     """
 
@@ -177,8 +175,25 @@ def brief_answer(thread: StoredThread, brief: ThreadBrief, sides: Section | None
                 tuple(line(p.line, f"{made} {_count(p.people, people)}") for p in brief.points),
             )
         )
-    if sides is not None:
-        sections.append(sides)
+    if brief.sides:
+        sections.append(
+            Section(
+                "Sides",
+                tuple(
+                    Line(
+                        side.point.text if side.point else "(no point of its own)",
+                        Ref(side.point.post, side.point.author, _post_url(
+                            thread, side.point.post, side.point.url))
+                        if side.point else None,
+                        f"side {side.name}: {_count(side.people, people)}"
+                        + (f" ({', '.join(side.members)}"
+                           + ("…" if side.people > len(side.members) else "") + ")"
+                           if brief.named else ""),
+                    )
+                    for side in brief.sides
+                ),
+            )
+        )  # fmt: skip
     if brief.most_quoted:
         sections.append(
             Section(
@@ -214,6 +229,8 @@ def brief_answer(thread: StoredThread, brief: ThreadBrief, sides: Section | None
     ]
     if brief.note:
         notes.append(brief.note)
+    if brief.sides_note:
+        notes.append(brief.sides_note)
     if not sections:
         notes.append("No post has words of its own to brief.")
     return Answer(

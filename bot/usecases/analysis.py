@@ -72,7 +72,7 @@ _DOING = {
     "quotes": "Counting the quotes in",
 }
 Progress = Callable[[str], None]
-CACHE_VERSION = 4
+CACHE_VERSION = 5
 """Part of every cache key: bump it when an analysis changes what it returns (2: ties in
 ratings and key-point scores keep thread order; 3: stances carry sides, replies unclear;
 4: hard-wrapped lines joined before sentences are split, languages without a stemmer

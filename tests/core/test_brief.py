@@ -77,7 +77,7 @@ def test_brief_answer_lines_are_attributed_and_linked(fares):
     thread = stored_thread("Student fares", len(posts), "https://forum.example/t/fares")
     answer = render.brief_answer(thread, thread_brief(posts, edges, thread.title))
     headings = [s.heading for s in answer.sections]
-    assert headings == ["What it is about", "Main points", "Most quoted", "Latest"]
+    assert headings == ["What it is about", "Main points", "Sides", "Most quoted", "Latest"]
     for section in answer.sections:
         for line in section.lines:
             assert line.ref is not None and line.ref.author and line.ref.url
@@ -87,12 +87,39 @@ def test_brief_answer_lines_are_attributed_and_linked(fares):
     assert any(line.detail == "made by 1 person" or "people" in line.detail for line in points)
 
 
-def test_a_sides_section_goes_after_the_main_points(fares):
+def test_the_sides_of_the_thread_follow_the_main_points(fares):
+    """Eve and Ben argue against Fay's "the roof can wait": the brief shows each side with
+    its people and its strongest point, attributed and linked like every other line."""
     posts, edges = fares
-    thread = stored_thread("Student fares", len(posts))
-    sides = render.Section("Sides", (render.Line("Cut fares now (Ben, Cy, Dee)"),))
-    answer = render.brief_answer(thread, thread_brief(posts, edges), sides=sides)
+    thread = stored_thread("Student fares", len(posts), "https://forum.example/t/fares")
+    brief = thread_brief(posts, edges, thread.title)
+    assert len(brief.sides) == 2 and brief.sides_note is None
+    assert sum(side.people for side in brief.sides) <= brief.participants
+    assert {"Fay"} <= {m for side in brief.sides for m in side.members}
+    answer = render.brief_answer(thread, brief)
     assert [s.heading for s in answer.sections][1:3] == ["Main points", "Sides"]
+    sides = answer.sections[2].lines
+    assert [line.detail.split(":")[0] for line in sides] == ["side A", "side B"]
+    assert all(line.ref is not None and line.ref.author and line.ref.url for line in sides)
+    fay = next(side for side in brief.sides if "Fay" in side.members)
+    eve = next(side for side in brief.sides if "Eve" in side.members)
+    assert fay is not eve  # Fay answered Eve's roof point with "the roof can wait"
+
+
+def test_a_thread_that_does_not_split_says_so_in_a_note(build_post, build_edges):
+    chat = [
+        (1, "Ana", [("own", "Does anyone know when the depot open day starts this year?", None)]),
+        (2, "Ben", [("own", "It starts at ten on Saturday, the poster is by the ticket hall.",
+                     None)]),
+        (3, "Ana", [("own", "Thanks, that is exactly what I needed to know.", None)]),
+    ]  # fmt: skip
+    authors = {n: a for n, a, _ in chat}
+    posts = [build_post(n, a, parts, authors) for n, a, parts in chat]
+    brief = thread_brief(posts, build_edges(posts), "Open day")
+    assert brief.sides == () and "does not split" in (brief.sides_note or "")
+    answer = render.brief_answer(stored_thread("Open day", 3), brief)
+    assert "Sides" not in [s.heading for s in answer.sections]
+    assert any("does not split" in note for note in answer.notes)
 
 
 def test_a_thread_without_names_counts_posts(tram_posts_anonymous, build_edges):
