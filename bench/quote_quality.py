@@ -28,12 +28,21 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Literal
 
-from bot.core.models import AnalysedThread, Block, PostDoc, ThreadDoc
+from bot.core.models import (
+    AnalysedPost,
+    AnalysedThread,
+    Block,
+    PostDoc,
+    QuoteEdge,
+    Segment,
+    ThreadDoc,
+)
 from bot.core.quotes import infer_quotes
 from bot.core.text import word_spans
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO.parent / "shared" / "fixtures"
+DEV = REPO / "bench" / "quote_dev"
 
 # --- a tolerant little DOM on the stdlib parser (lxml is only a transitive dependency) -----
 
@@ -481,12 +490,57 @@ def _snippet(text: str, width: int = 90) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def evaluate(thread: SourceThread) -> Result:
+BASELINE_GRAM = 8
+"""The naive baseline's n-gram size (words)."""
+
+
+def baseline_words(thread: SourceThread, size: int = BASELINE_GRAM) -> list[list[list[Label]]]:
+    """The naive baseline: a word is quoted when it lies inside a word `size`-gram that
+    appeared anywhere in an earlier post (quoted there or not); its source is the earliest
+    post holding any such n-gram around the word. Lines of a post are one word sequence."""
+    first_seen: dict[tuple[str, ...], int] = {}
+    out: list[list[list[Label]]] = []
+    for number, post in enumerate(thread.posts, start=1):
+        lengths = []
+        words: list[str] = []
+        for line in post.lines:
+            line_words = [w for w, _, _ in word_spans(line.text)]
+            lengths.append(len(line_words))
+            words.extend(line_words)
+        labels: list[Label] = [("own", None)] * len(words)
+        grams = [tuple(words[i : i + size]) for i in range(len(words) - size + 1)]
+        for i, gram in enumerate(grams):
+            source = first_seen.get(gram)
+            if source is None:
+                continue
+            for w in range(i, i + size):
+                current = labels[w][1]
+                if current is None or source < current:
+                    labels[w] = ("quote", source)
+        for gram in grams:
+            first_seen.setdefault(gram, number)
+        per_line: list[list[Label]] = []
+        cursor = 0
+        for n in lengths:
+            per_line.append(labels[cursor : cursor + n])
+            cursor += n
+        out.append(per_line)
+    return out
+
+
+Method = Literal["threadwise", "baseline"]
+
+
+def evaluate(thread: SourceThread, method: Method = "threadwise") -> Result:
     """Infer quotes on the plain copy of `thread` and score against the markup's answer."""
     kept = SourceThread(thread.name, tuple(p for p in thread.posts if p.lines), thread.topic)
     gold = gold_lines(kept)
-    analysed = infer_quotes(plain_doc(kept))
-    pred = predicted_words(analysed, kept)
+    if method == "baseline":
+        pred = baseline_words(kept)
+        analysed = _labels_as_thread(pred, kept)
+    else:
+        analysed = infer_quotes(plain_doc(kept))
+        pred = predicted_words(analysed, kept)
     s = Score(threads=1, posts=len(kept.posts))
     details: list[str] = []
 
@@ -586,6 +640,27 @@ def evaluate(thread: SourceThread) -> Result:
     return Result(s, details)
 
 
+def _labels_as_thread(pred: list[list[list[Label]]], thread: SourceThread) -> AnalysedThread:
+    """Word labels as an analysed thread (quote segments per line and source), so the
+    baseline's edges are scored like inference's."""
+    posts = []
+    edges: Counter[tuple[int, int]] = Counter()
+    for number, (labels, src) in enumerate(zip(pred, thread.posts, strict=True), start=1):
+        segments = []
+        for index, (line_labels, line) in enumerate(zip(labels, src.lines, strict=True)):
+            sources = sorted({lab[1] for lab in line_labels if lab[0] == "quote" and lab[1]})
+            for source in sources:
+                edges[(number, source)] += 1
+            segments.append(Segment("own", line.text, index))
+        posts.append(AnalysedPost(number, "", tuple(segments)))
+    return AnalysedThread(
+        title=thread.name,
+        source_kind="text",
+        posts=tuple(posts),
+        edges=tuple(QuoteEdge(a, b, n) for (a, b), n in sorted(edges.items())),
+    )
+
+
 # --- the report -------------------------------------------------------------------------
 
 _EDGE_HEAD = (
@@ -664,33 +739,85 @@ def short_name(stem: str) -> str:
     return stem.replace("criticalfallibilism_", "cf_").replace("forumscraper-json_", "fs_")[:40]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--fixtures", type=Path, default=FIXTURES, help="fixtures folder")
-    parser.add_argument("--details", action="store_true", help="list every FP/FN edge")
-    args = parser.parse_args(argv)
-    files = fixture_files(args.fixtures) if args.fixtures.is_dir() else []
-    if not files:
-        print(f"no fixtures at {args.fixtures}: the shared folder is not next to the repo; skipped")
-        return 0
+def word_figures(s: Score) -> tuple[float, float, float, float]:
+    """Word-level precision, recall, F1 and attribution (right source among found words),
+    as the blind set reports them."""
+    p = s.pred_quote_ok / s.pred_quote_words if s.pred_quote_words else 0.0
+    r = s.res_found / s.res_words if s.res_words else 0.0
+    f1 = 2 * p * r / (p + r) if p + r else 0.0
+    attribution = s.res_src_ok / s.res_found if s.res_found else 0.0
+    return p, r, f1, attribution
+
+
+_VERSUS_HEAD = ("method", "quote words", "P", "R", "F1", "attribution", "edge P", "edge R")
+
+
+def versus_row(name: str, s: Score) -> tuple[str, ...]:
+    p, r, f1, attribution = word_figures(s)
+    return (
+        name,
+        str(s.pred_quote_words),
+        f"{p:.3f}",
+        f"{r:.3f}",
+        f"{f1:.3f}",
+        f"{attribution:.4f}",
+        _ratio(s.edge_tp, s.pred_edges),
+        _ratio(s.edge_tp, s.gold_edges),
+    )
+
+
+def score_files(
+    files: Sequence[Path], method: Method, details: bool = False
+) -> list[tuple[str, Score]]:
+    """Per-file scores plus a final ("TOTAL", sum) row."""
     total = Score()
     rows: list[tuple[str, Score]] = []
     for path in files:
         score = Score()
         for thread in load_fixture(path):
-            result = evaluate(thread)
+            result = evaluate(thread, method)
             score.add(result.score)
-            if args.details and result.details:
+            if details and result.details:
                 print(f"{thread.name}:")
                 print("\n".join(result.details))
         if score.threads:
             rows.append((short_name(path.stem), score))
             total.add(score)
     rows.append(("TOTAL", total))
-    print("\nEdges (quoting post → post whose own words are quoted), page posts only")
-    print(table(_EDGE_HEAD, [edge_row(n, s) for n, s in rows]))
-    print("\nQuoted words (word level; P: any gold quote word counts; R, src ok: page posts)")
-    print(table(_SPAN_HEAD, [span_row(n, s) for n, s in rows]))
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--fixtures", type=Path, default=FIXTURES, help="fixtures folder")
+    parser.add_argument("--dev", type=Path, default=DEV, help="own dev threads folder")
+    parser.add_argument("--details", action="store_true", help="list every FP/FN edge")
+    parser.add_argument(
+        "--method", choices=("threadwise", "baseline"), default="threadwise",
+        help="whose details and per-file tables to print",
+    )
+    args = parser.parse_args(argv)
+    files = fixture_files(args.fixtures) if args.fixtures.is_dir() else []
+    dev_files = sorted(args.dev.glob("*.json")) if args.dev.is_dir() else []
+    if not files and not dev_files:
+        print(f"no fixtures at {args.fixtures}: the shared folder is not next to the repo; skipped")
+        return 0
+    for label, group in (("fixtures", files), ("own dev threads", dev_files)):
+        if not group:
+            print(f"\n{label}: none found")
+            continue
+        rows = score_files(group, args.method, args.details)
+        print(f"\n=== {label} ({args.method}) ===")
+        print("Edges (quoting post → post whose own words are quoted), page posts only")
+        print(table(_EDGE_HEAD, [edge_row(n, s) for n, s in rows]))
+        print("\nQuoted words (word level; P: any gold quote word counts; R, src ok: page posts)")
+        print(table(_SPAN_HEAD, [span_row(n, s) for n, s in rows]))
+        versus = [
+            (method, score_files(group, method)[-1][1])
+            for method in ("threadwise", "baseline")
+        ]
+        print(f"\n{label}: threadwise against the {BASELINE_GRAM}-gram baseline, word level")
+        print(table(_VERSUS_HEAD, [versus_row(n, s) for n, s in versus]))
     print(
         "\nP/R: precision/recall. FP own/src/ext/unatt: wrong edges carried by own words / "
         "by a gold quote of another page post / by an external quote / by an unattributed quote."
@@ -701,6 +828,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "quote lines re-pointed to the post whose own words they are."
         "\next lines wrong: quote lines of posts outside the page set attributed to a page post "
         "(copy: that post itself quoted the same words)."
+        "\nWord level: P = predicted quote words inside any marked quote; R = words of quotes"
+        " of page posts found; attribution = share of those found with the right source post."
     )
     return 0
 

@@ -55,8 +55,8 @@ class PostDoc:
     time: datetime | None = None
     url: str | None = None
     reply_to_source_id: str | None = None
-    """The post this one answers without quoting it (Discourse reply_to, Reddit parent,
-    Discord/Matrix replies): counted as a quote edge to that post's author."""
+    """The post this one answers (Discourse reply_to, Reddit parent, Discord/Matrix
+    replies): a reply edge, never a quote edge."""
     deleted: bool = False
     likes: int | None = None
     """Likes (Discourse) or the vote score (Reddit, may be negative); None where the source
@@ -110,7 +110,7 @@ class AnalysedPost:
     url: str | None = None
     author_id: str | None = None
     reply_to: int | None = None
-    """Number of the post this one answers without quoting it (an edge of count 1)."""
+    """Number of the post this one answers, as the source says (a reply edge)."""
     deleted: bool = False
     likes: int | None = None
 
@@ -133,6 +133,17 @@ class QuoteEdge:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplyEdge:
+    """Post `from_post` answers post `to_post`, as the source's reply structure says.
+
+    Kept apart from QuoteEdge: answering a post is not quoting it.
+    """
+
+    from_post: int
+    to_post: int
+
+
+@dataclass(frozen=True, slots=True)
 class AnalysedThread:
     title: str
     source_kind: str
@@ -141,6 +152,7 @@ class AnalysedThread:
     url: str | None = None
     language: str | None = None
     resume_page: int | None = None
+    replies: tuple[ReplyEdge, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,24 @@
 """Quote inference: which words of each post are its own and which repeat an earlier post.
 
 Plain-text copies of forums lose the quote markup, so a quote is simply an earlier post's
-words repeated. We index every post's OWN words as hashed word shingles (runs of
-SHINGLE words); each paragraph of a later post looks its shingles up, and runs of words
-covered by one earlier post become a quote segment of that post. Because only own words
-are indexed, a quote of a quote resolves to the post whose own words they are. Cost is
-linear in the number of words: one dictionary look-up per shingle, no pairwise compare.
+words repeated. Every post's OWN words are indexed as hashed word shingles (bot.core.shingles).
+A post's paragraphs are read as one stream of words, so a quote block of several lines is
+found as one run even where some of its lines are a word or two long ("Hi", "*THUD*"); each
+run is then cut back into the paragraphs it covers.
+
+Which post a run is credited to:
+- the shingles find the posts whose own words it repeats; each match is followed word by word
+  through that post's whole text (own words and what it quoted), and through the later posts
+  that quoted it, so the post whose text holds the longest stretch of the run wins;
+- a stretch that the candidate itself quoted as a whole paragraph is trimmed off its ends: a
+  quote of a quote goes to the post whose own words they are;
+- on equal length the post this one replies to wins, then the earliest post.
+
+Short quotes ("Poor Homu...", "Is a dildo a penis?") have too few words to tell from a common
+phrase by themselves, so a short line is a quote only when it is word for word a line (or, with
+two distinctive words, a stretch) of a post this one answers: its reply parent, a post it quotes
+elsewhere, or a post just before it; and when it is followed by words of the poster's own.
+Cost stays linear in the number of words: one dictionary look-up per shingle, no pairwise compare.
 
 Explicit quotes from markup (readers set Block.is_quote) are kept as given; their source
 post is resolved by source id, else by matching their text against the quoted author's
@@ -15,11 +28,11 @@ posts, else left unknown.
 from __future__ import annotations
 
 import gc
-import re
-from collections import Counter, defaultdict
+from bisect import bisect_left, bisect_right
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
 from bot.core.models import (
@@ -28,13 +41,33 @@ from bot.core.models import (
     Block,
     PostDoc,
     QuoteEdge,
+    ReplyEdge,
     Segment,
     ThreadDoc,
 )
-from bot.core.text import WORD_RE, word_spans
+from bot.core.shingles import (
+    SHINGLE,
+    SHORT_LINE_POSTS,
+    SHORT_LINE_WORDS,
+    STOP_SHINGLE_POSTS,
+    PostTexts,
+    ShingleIndex,
+    quote_tokens,
+    quote_words,
+    shingle_keys,
+)
 
-SHINGLE = 4
-"""Words per shingle: long enough that "I think so too" style phrases rarely collide."""
+__all__ = [
+    "SHINGLE",
+    "STOP_SHINGLE_POSTS",
+    "ShingleIndex",
+    "edges_from_posts",
+    "infer_quotes",
+    "quote_tokens",
+    "quote_words",
+    "replies_from_posts",
+]
+
 MIN_QUOTE_WORDS = 6
 """A quote run shorter than this is never a quote (short common phrases)."""
 MIN_PARTIAL_WORDS = 10
@@ -44,6 +77,8 @@ WHOLE_SHARE = 0.6
 MAX_GAP = 5
 """Uncovered words tolerated inside a run: small edits between quote and original (one
 changed word breaks the SHINGLE shingles around it; two close edits leave a wider gap)."""
+MAX_ELIDED = 40
+"""Words a quote may leave out where it shows an ellipsis ("the council … leaks")."""
 MIN_CONTENT_WORDS = 3
 """Distinct content words a run needs: "fair enough, I think you are right about" is not a quote."""
 _FORMULAIC = frozenset(
@@ -61,141 +96,91 @@ _FORMULAIC = frozenset(
 )
 ABSORB_WORDS = 2
 """Leftover words at a paragraph's edge this short join the quote instead of standing alone."""
-STOP_SHINGLE_POSTS = 64
-"""Shingles already seen in this many posts are too common to point at a source."""
 FUZZY_MIN_WORDS = 8
 FUZZY_MAX_WORDS = 60
 FUZZY_SHARE = 0.85
 """A short paragraph whose words, in order, are this share of one earlier own paragraph's
 (a retyped quote with a typo leaves too few intact shingles) is a quote of it."""
+SHORT_QUOTE_MAX_WORDS = 12
+"""Lines up to this long that the run floors turned down may still be short quotes."""
+NEAR_POSTS = 5
+"""A short quote with two distinctive words may come from this many posts back."""
+_ELLIPSES = ("...", "…", "[..]")
 
 
 @dataclass(slots=True)
 class _Run:
+    """Words [start, end) of the stream that repeat post `source`'s words [src_start, src_end)."""
+
     source: int
-    start: int  # word index, inclusive
-    end: int  # word index, exclusive
+    start: int
+    end: int
+    src_start: int = -1
+    src_end: int = -1
 
     @property
     def length(self) -> int:
         return self.end - self.start
 
 
-class ShingleIndex:
-    """Hashed word shingles of own words → the posts that wrote them (in thread order).
+@dataclass(slots=True)
+class _Stream:
+    """Consecutive inferred (not explicitly quoted) paragraphs of one post, as one word list."""
 
-    Most shingles of a thread are written once, so the first post is kept in a plain
-    dict and only the later ones in lists: a 33,000-post thread has ~4 million shingles,
-    and a list per shingle was most of the index's memory and time. Set operations in C
-    find which keys are new (or known) without a Python-level step per shingle.
-    """
+    paragraphs: list[int]  # block indices
+    texts: list[str]
+    words: list[str]
+    bounds: list[tuple[int, int]]  # word range of each paragraph
+    starts: list[int] = field(default_factory=list)
+    _tokens: dict[int, list[tuple[str, int, int]]] = field(default_factory=dict)
 
-    def __init__(self) -> None:
-        self._first: dict[int, int] = {}
-        self._more: dict[int, list[int]] = {}
-        self.paragraphs: dict[int, list[tuple[str, ...]]] = defaultdict(list)
-        self.words: dict[int, list[str]] = defaultdict(list)
+    def __post_init__(self) -> None:
+        self.starts = [a for a, _ in self.bounds]
 
-    def add(self, words: Sequence[str], post: int, keys: list[int] | None = None) -> None:
-        """Index `words` as post `post`'s own; `keys` are their shingle keys if known."""
-        self.paragraphs[post].append(tuple(words))
-        self.words[post].extend(words)
-        keys = _shingle_keys(words) if keys is None else keys
-        first, more = self._first, self._more
-        known = first.keys() & keys
-        if not known:
-            first.update(dict.fromkeys(keys, post))
-        else:
-            first.update({key: post for key in keys if key not in known})
-        for key in known:
-            later = more.get(key)
-            last = later[-1] if later else first[key]
-            if last == post:
-                continue
-            if later is None:
-                more[key] = [post]
-            elif len(later) < STOP_SHINGLE_POSTS:
-                later.append(post)
+    def paragraph_at(self, position: int) -> int:
+        """Index (into this stream's paragraphs) of the paragraph holding word `position`."""
+        return bisect_right(self.starts, position) - 1
 
-    def known(self, keys: Sequence[int]) -> set[int]:
-        """The keys some earlier post wrote (whether common or not)."""
-        return self._first.keys() & keys
+    def tokens(self, k: int) -> list[tuple[str, int, int]]:
+        found = self._tokens.get(k)
+        if found is None:
+            found = self._tokens[k] = quote_tokens(self.texts[k])
+        return found
 
-    def lookup(self, key: int) -> list[int]:
-        """The posts that wrote `key`, or none when too many did to point at a source."""
-        first = self._first.get(key)
-        if first is None:
-            return []
-        later = self._more.get(key)
-        if later is None:
-            return [first]
-        if len(later) >= STOP_SHINGLE_POSTS:
-            return []
-        return [first, *later]
+    def whole_paragraph_within(self, start: int, end: int) -> bool:
+        """Whether some non-empty paragraph lies entirely inside words [start, end)."""
+        k = max(0, self.paragraph_at(start))
+        while k < len(self.bounds) and self.bounds[k][0] < end:
+            a, b = self.bounds[k]
+            if a >= start and b <= end and b > a:
+                return True
+            k += 1
+        return False
+
+    def elided_before(self, position: int) -> bool:
+        """Whether the text shows an ellipsis right before word `position` (same paragraph)."""
+        k = self.paragraph_at(position)
+        a, _ = self.bounds[k]
+        if position <= a:
+            return False
+        tokens = self.tokens(k)
+        between = self.texts[k][tokens[position - a - 1][2] : tokens[position - a][1]]
+        return any(mark in between for mark in _ELLIPSES)
 
 
-_URL_RE = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+@dataclass(slots=True)
+class _Context:
+    """What inference knows while it reads post `number`."""
 
-
-def _may_hold_url(text: str) -> bool:
-    return "://" in text or "www." in text or "WWW." in text
-
-
-def quote_tokens(text: str) -> list[tuple[str, int, int]]:
-    """Words with offsets, but a URL is ONE token: two links to different videos on one
-    site share many URL "words" and must not look like a quote of each other."""
-    if not _may_hold_url(text):
-        return word_spans(text)
-    tokens: list[tuple[str, int, int]] = []
-    cursor = 0
-    for m in _URL_RE.finditer(text):
-        before = word_spans(text[cursor : m.start()])
-        tokens.extend((w, a + cursor, b + cursor) for w, a, b in before)
-        tokens.append((_url_token(m.group()), m.start(), m.end()))
-        cursor = m.end()
-    tokens.extend((w, a + cursor, b + cursor) for w, a, b in word_spans(text[cursor:]))
-    return tokens
-
-
-def quote_words(text: str) -> list[str]:
-    """The words of quote_tokens without offsets: the hot path (most text has no quote)."""
-    if not _may_hold_url(text):
-        return normalised_words(text)
-    words: list[str] = []
-    cursor = 0
-    for m in _URL_RE.finditer(text):
-        words.extend(normalised_words(text[cursor : m.start()]))
-        words.append(_url_token(m.group()))
-        cursor = m.end()
-    words.extend(normalised_words(text[cursor:]))
-    return words
-
-
-_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'"})
-
-
-def normalised_words(text: str) -> list[str]:
-    """Exactly the words of text.word_spans, without building offset tuples."""
-    if "’" in text or "‘" in text or "`" in text:  # translate is slow: only when needed
-        text = text.translate(_APOSTROPHES)
-    folded = text.casefold()
-    if len(folded) == len(text):
-        return WORD_RE.findall(folded)
-    return [w for w, _, _ in word_spans(text)]
-
-
-def _url_token(url: str) -> str:
-    return url.casefold().rstrip(".,;:!?)]}'\"")
-
-
-def _shingle_keys(words: Sequence[str]) -> list[int]:
-    # zip of shifted views: no slice per position (this is the hottest loop of an ingest)
-    shifted = [words[i:] for i in range(SHINGLE)]
-    return [hash(t) for t in zip(*shifted, strict=False)]
+    index: ShingleIndex
+    texts: PostTexts
+    authors: dict[int, str | None]
+    number: int = 0
+    reply_to: int | None = None
 
 
 def infer_quotes(doc: ThreadDoc) -> AnalysedThread:
-    """Split every post into own and quoted segments and derive the quote edges."""
+    """Split every post into own and quoted segments and derive the quote and reply edges."""
     with _no_gc_pauses():
         return _infer(doc)
 
@@ -214,30 +199,16 @@ def _no_gc_pauses() -> Iterator[None]:
 
 
 def _infer(doc: ThreadDoc) -> AnalysedThread:
-    index = ShingleIndex()
+    ctx = _Context(ShingleIndex(), PostTexts(), {})
     by_source_id: dict[str, int] = {}
-    authors: dict[int, str | None] = {}
     posts: list[AnalysedPost] = []
-    own: list[tuple[list[str], list[int] | None]] = []
     for number, post in enumerate(doc.posts, start=1):
-        segments: list[Segment] = []
-        for paragraph, block in enumerate(post.blocks):
-            if block.is_quote:
-                segments.append(_explicit_quote(block, paragraph, index, by_source_id, authors))
-            else:
-                found, words, keys = _infer_paragraph(block.text, paragraph, index, authors)
-                segments.extend(found)
-                if len(found) == 1 and found[0].kind == "own":  # all own: words known
-                    own.append((words, keys))
-                else:
-                    own.extend((quote_words(s.text), None) for s in found if s.kind == "own")
-        for words, keys in own:  # after the whole post: a post never quotes itself
-            index.add(words, number, keys)
-        own.clear()
+        reply_to = by_source_id.get(post.reply_to_source_id) if post.reply_to_source_id else None
+        ctx.number, ctx.reply_to = number, reply_to
+        segments = _infer_post(post, ctx, by_source_id)
         if post.source_id:
             by_source_id.setdefault(post.source_id, number)
-        authors[number] = post.author
-        reply_to = by_source_id.get(post.reply_to_source_id) if post.reply_to_source_id else None
+        ctx.authors[number] = post.author
         posts.append(_analysed(number, post, segments, reply_to))
     return AnalysedThread(
         title=doc.title,
@@ -247,22 +218,32 @@ def _infer(doc: ThreadDoc) -> AnalysedThread:
         url=doc.url,
         language=doc.language,
         resume_page=doc.resume_page,
+        replies=replies_from_posts(posts),
     )
 
 
 def edges_from_posts(posts: Sequence[AnalysedPost]) -> tuple[QuoteEdge, ...]:
-    """Quote segments per (post, source); a reply that quotes nothing of its parent counts 1.
+    """Quote segments per (post, source): who quoted whose own words, and how often.
 
-    storage/repositories.py computes the same in SQL from what it stores.
+    Replies are not quotes: they are `replies_from_posts`. storage/repositories.py computes
+    the same in SQL from what it stores.
     """
     counts: Counter[tuple[int, int]] = Counter()
     for post in posts:
         for seg in post.segments:
             if seg.kind == "quote" and seg.source_post is not None:
                 counts[(post.number, seg.source_post)] += 1
-        if post.reply_to is not None and (post.number, post.reply_to) not in counts:
-            counts[(post.number, post.reply_to)] += 1
     return tuple(QuoteEdge(a, b, n) for (a, b), n in sorted(counts.items()))
+
+
+def replies_from_posts(posts: Sequence[AnalysedPost]) -> tuple[ReplyEdge, ...]:
+    """Who answered whom, as the source's reply structure says (Reddit parent, Discourse
+    reply_to_post_number, Discord and Matrix replies), whether or not the reply quotes."""
+    return tuple(
+        ReplyEdge(p.number, p.reply_to)
+        for p in sorted(posts, key=lambda p: p.number)
+        if p.reply_to is not None and p.reply_to != p.number
+    )
 
 
 def _analysed(
@@ -282,29 +263,452 @@ def _analysed(
     )
 
 
+# --- one post ------------------------------------------------------------------------------
+
+
+def _infer_post(post: PostDoc, ctx: _Context, by_source_id: dict[str, int]) -> list[Segment]:
+    """The post's segments in paragraph order; then the post joins the index and texts."""
+    blocks = post.blocks
+    para_words: list[list[str]] = [[] for _ in blocks]
+    para_segments: list[list[Segment]] = [[] for _ in blocks]
+    para_marks: list[bytes | None] = [None] * len(blocks)
+    stretches: list[tuple[list[str], list[int] | None]] = []
+    pending: list[int] = []
+
+    def flush() -> None:
+        if pending:
+            stretches.extend(
+                _infer_stream(pending[:], blocks, para_words, para_segments, para_marks, ctx)
+            )
+            pending.clear()
+
+    for i, block in enumerate(blocks):
+        if block.is_quote:
+            flush()
+            para_words[i] = quote_words(block.text)
+            para_segments[i] = [_explicit_quote(block, i, para_words[i], ctx, by_source_id)]
+            para_marks[i] = b"\x01" * len(para_words[i])
+        else:
+            pending.append(i)
+    flush()
+
+    segments = [s for segs in para_segments for s in segs]
+    sources = sorted({s.source_post for s in segments if s.source_post is not None})
+    for words, keys in stretches:  # after the whole post: a post never quotes itself
+        if len(words) >= SHINGLE:
+            ctx.index.add(words, ctx.number, keys)
+    ctx.texts.add(ctx.number, para_words, para_marks, sources)
+    return segments
+
+
+def _infer_stream(
+    paragraphs: list[int],
+    blocks: Sequence[Block],
+    para_words: list[list[str]],
+    para_segments: list[list[Segment]],
+    para_marks: list[bytes | None],
+    ctx: _Context,
+) -> list[tuple[list[str], list[int] | None]]:
+    """Segments of consecutive inferred paragraphs; returns their own-word stretches."""
+    words: list[str] = []
+    bounds: list[tuple[int, int]] = []
+    short_lines = False
+    for i in paragraphs:
+        w = para_words[i] = quote_words(blocks[i].text)
+        bounds.append((len(words), len(words) + len(w)))
+        words.extend(w)
+        short_lines = short_lines or (0 < len(w) <= SHORT_LINE_WORDS)
+    keys = shingle_keys(words)
+    coverage = ctx.index.starts(keys) if keys else {}
+    if not coverage and not (short_lines and _any_short_line(paragraphs, para_words, ctx)):
+        for i in paragraphs:
+            para_segments[i] = [Segment("own", blocks[i].text, i)]
+        return [(words, keys)]
+
+    stream = _Stream(paragraphs, [blocks[i].text for i in paragraphs], words, bounds)
+    chosen = _choose(_candidates(stream, coverage, ctx), stream, ctx)
+    pieces: list[list[_Run]] = [[] for _ in paragraphs]
+    for run in chosen:
+        for k, piece in _clip(run, stream):
+            pieces[k].append(piece)
+    quoted_here = {r.source for r in chosen}
+    last = len(paragraphs) - 1
+    for k, i in enumerate(paragraphs):
+        a, b = bounds[k]
+        size = b - a
+        if pieces[k] or not (
+            (0 < size <= SHORT_QUOTE_MAX_WORDS and k < last)
+            or FUZZY_MIN_WORDS <= size <= FUZZY_MAX_WORDS
+        ):
+            continue
+        hits = _paragraph_hits(coverage, a, b)
+        opens = (k == 0 and (i == 0 or blocks[i - 1].is_quote)) or (k > 0 and bool(pieces[k - 1]))
+        source = _short_line_source(k, stream, hits, quoted_here, opens, ctx)
+        if source is None:
+            source = _fuzzy_source(words[a:b], hits, ctx)
+        if source is not None:
+            pieces[k].append(_Run(source, a, b))
+
+    if not any(pieces):
+        for i in paragraphs:
+            para_segments[i] = [Segment("own", blocks[i].text, i)]
+        return [(words, keys)]
+    quoted = bytearray(len(words))
+    for k, i in enumerate(paragraphs):
+        a, b = bounds[k]
+        if not pieces[k]:
+            para_segments[i] = [Segment("own", blocks[i].text, i)]
+            continue
+        local = [_Run(r.source, r.start - a, r.end - a) for r in sorted(pieces[k], key=_start)]
+        _absorb_edges(local, b - a)
+        para_segments[i] = _cut(blocks[i].text, stream.tokens(k), local, i, ctx.authors)
+        marked = 0
+        for run in local:
+            quoted[a + run.start : a + run.end] = b"\x01" * run.length
+            marked += run.length
+        if 2 * marked >= b - a:
+            para_marks[i] = bytes(quoted[a:b])
+    return _own_stretches(words, keys, quoted)
+
+
+def _own_stretches(
+    words: list[str], keys: list[int], quoted: bytearray
+) -> list[tuple[list[str], list[int] | None]]:
+    """The maximal runs of own words, with their shingle keys cut from the stream's."""
+    stretches: list[tuple[list[str], list[int] | None]] = []
+    start = 0
+    size = len(words)
+    while start < size:
+        end = quoted.find(1, start)
+        if end < 0:
+            end = size
+        if end > start:
+            stretches.append((words[start:end], keys[start : max(start, end - SHINGLE + 1)]))
+        start = quoted.find(0, end)
+        if start < 0:
+            break
+    return stretches
+
+
+def _start(run: _Run) -> int:
+    return run.start
+
+
+def _paragraph_hits(coverage: dict[int, list[int]], a: int, b: int) -> dict[int, int]:
+    """Earlier post → how many of its shingles overlap words [a, b) (where any)."""
+    hits: dict[int, int] = {}
+    for source, starts in coverage.items():
+        n = bisect_left(starts, b) - bisect_left(starts, a - SHINGLE + 1)
+        if n:
+            hits[source] = n
+    return hits
+
+
+def _any_short_line(paragraphs: list[int], para_words: list[list[str]], ctx: _Context) -> bool:
+    table = ctx.texts.short_lines
+    return any(
+        0 < len(para_words[i]) <= SHORT_LINE_WORDS and tuple(para_words[i]) in table
+        for i in paragraphs
+    )
+
+
+def _coverage(keys: list[int], index: ShingleIndex) -> dict[int, set[int]]:
+    """For each earlier post sharing own shingles with the words, the positions covered."""
+    return {
+        post: {i + d for i in starts for d in range(SHINGLE)}
+        for post, starts in index.starts(keys).items()
+    }
+
+
+# --- candidate runs ------------------------------------------------------------------------
+
+
+def _candidates(stream: _Stream, coverage: dict[int, list[int]], ctx: _Context) -> list[_Run]:
+    """Runs of the stream that repeat an earlier post's text, followed as far as they go."""
+    texts = ctx.texts
+    found: list[_Run] = []
+    for source, starts in coverage.items():
+        if len(starts) < 2:
+            continue  # one shingle is shorter than MIN_QUOTE_WORDS
+        for seed in _seeds(starts, source, stream):
+            if seed.length < MIN_QUOTE_WORDS:
+                continue
+            for part in _aligned(seed, stream, texts, source):
+                exact = part.src_end - part.src_start == part.length
+                grown = _follow(part, stream.words, texts.words[source], texts.quoted.get(source))
+                if grown is not None:
+                    found.append(grown)
+                if not exact:
+                    continue
+                quoted = stream.words[part.start : part.end]
+                for later in texts.quoters.get(source, ()):
+                    if later >= ctx.number:
+                        continue
+                    at = texts.find(quoted, later)
+                    if at < 0:
+                        continue
+                    via = _Run(later, part.start, part.end, at, at + part.length)
+                    grown = _follow(via, stream.words, texts.words[later], texts.quoted.get(later))
+                    if grown is not None:
+                        found.append(grown)
+    return found
+
+
+def _seeds(starts: list[int], source: int, stream: _Stream) -> list[_Run]:
+    """Maximal runs of the words the shingles starting at `starts` cover, bridging gaps of
+    up to MAX_GAP words that do not hold a whole paragraph ("Yes." between two quotes of
+    one post stays the poster's)."""
+    runs: list[_Run] = []
+    for start in starts:
+        if runs and (
+            start <= runs[-1].end
+            or (start - runs[-1].end <= MAX_GAP
+            and not stream.whole_paragraph_within(runs[-1].end, start))
+        ):
+            runs[-1].end = start + SHINGLE
+        else:
+            runs.append(_Run(source, start, start + SHINGLE))
+    return runs
+
+
+def _aligned(run: _Run, stream: _Stream, texts: PostTexts, source: int) -> list[_Run]:
+    """Parts of a run that follow the source in order, with where they lie in it.
+
+    Bridging a gap is right for an edited quote (the source has other words in the same
+    place) or where the quote shows an ellipsis, but wrong for two phrases that happen to
+    sit a few words apart here and far apart in the source ("it makes it feel" … "than it
+    actually is").
+    """
+    quoted = stream.words[run.start : run.end]
+    at = texts.find(quoted, source)
+    if at >= 0:  # the usual quote: one block, no alignment
+        return [_Run(run.source, run.start, run.end, at, at + run.length)]
+    matcher = SequenceMatcher(None, quoted, texts.words[source], autojunk=False)
+    parts: list[_Run] = []
+    last_a = last_b = -1
+    for a, b, size in matcher.get_matching_blocks():
+        if not size:
+            continue
+        quote_gap, source_gap = a - last_a, b - last_b
+        start = run.start + a
+        if parts and _joins(quote_gap, source_gap, stream, parts[-1].end, start):
+            parts[-1].end = start + size
+            parts[-1].src_end = b + size
+        else:
+            parts.append(_Run(run.source, start, start + size, b, b + size))
+        last_a, last_b = a + size, b + size
+    return parts
+
+
+def _joins(quote_gap: int, source_gap: int, stream: _Stream, end: int, start: int) -> bool:
+    if source_gap < 0 or quote_gap > MAX_GAP or stream.whole_paragraph_within(end, start):
+        return False
+    if source_gap <= quote_gap + 2:
+        return True
+    return quote_gap == 0 and source_gap <= MAX_ELIDED and stream.elided_before(start)
+
+
+def _follow(
+    run: _Run, words: Sequence[str], source: Sequence[str], quoted: bytearray | None
+) -> _Run | None:
+    """The run grown word by word while both texts go on alike (into words the source had
+    quoted, across paragraphs), then with any whole-paragraph quote of the source cut off
+    its ends: those words belong to the post they were quoted from."""
+    start, end, s_start, s_end = run.start, run.end, run.src_start, run.src_end
+    while start > 0 and s_start > 0 and words[start - 1] == source[s_start - 1]:
+        start -= 1
+        s_start -= 1
+    while end < len(words) and s_end < len(source) and words[end] == source[s_end]:
+        end += 1
+        s_end += 1
+    if quoted is not None:
+        while start < end and s_start < s_end and quoted[s_start]:
+            start += 1
+            s_start += 1
+        while end > start and s_end > s_start and quoted[s_end - 1]:
+            end -= 1
+            s_end -= 1
+    if end - start < MIN_QUOTE_WORDS:
+        return None
+    return _Run(run.source, start, end, s_start, s_end)
+
+
+# --- choosing among candidates ----------------------------------------------------------------
+
+
+def _choose(candidates: list[_Run], stream: _Stream, ctx: _Context) -> list[_Run]:
+    """Longest runs first; on equal length the post replied to, then the earliest post."""
+    runs = [r for c in candidates for r in _acceptable(c, stream)]
+    runs.sort(key=lambda r: (-r.length, r.source != ctx.reply_to, r.source, r.start))
+    taken = bytearray(len(stream.words))
+    chosen: list[_Run] = []
+    for run in runs:
+        if taken.find(1, run.start, run.end) < 0:
+            parts = [run]
+        else:
+            parts = [r for free in _free_parts(run, taken) for r in _acceptable(free, stream)]
+        for part in parts:
+            chosen.append(part)
+            taken[part.start : part.end] = b"\x01" * part.length
+    return chosen
+
+
+def _free_parts(run: _Run, taken: bytearray) -> Iterator[_Run]:
+    start = None
+    for pos in range(run.start, run.end + 1):
+        free = pos < run.end and not taken[pos]
+        if free and start is None:
+            start = pos
+        elif not free and start is not None:
+            yield _Run(run.source, start, pos)
+            start = None
+
+
+def _acceptable(run: _Run, stream: _Stream) -> list[_Run]:
+    """The run without partial paragraph pieces too short to cut out, if it still passes
+    the floors (length and distinctive words)."""
+    start, end = run.start, run.end
+    pieces = _clip(run, stream)
+    if not pieces:
+        return []
+    first_k, first = pieces[0]
+    if not _piece_ok(first, stream.bounds[first_k]):
+        start = first.end
+    last_k, last = pieces[-1]
+    if not _piece_ok(last, stream.bounds[last_k]):
+        end = last.start
+    if end - start < MIN_QUOTE_WORDS:
+        return []
+    if _content_words(stream.words[start:end]) < MIN_CONTENT_WORDS:
+        return []
+    return [_Run(run.source, start, end)]
+
+
+def _piece_ok(piece: _Run, bound: tuple[int, int]) -> bool:
+    a, b = bound
+    if piece.start == a and piece.end == b:
+        return True
+    return piece.length >= MIN_PARTIAL_WORDS or piece.length >= WHOLE_SHARE * (b - a)
+
+
+def _clip(run: _Run, stream: _Stream) -> list[tuple[int, _Run]]:
+    """The run cut at paragraph ends: (paragraph index in the stream, piece)."""
+    out: list[tuple[int, _Run]] = []
+    k = stream.paragraph_at(run.start)
+    while k < len(stream.bounds):
+        a, b = stream.bounds[k]
+        if a >= run.end:
+            break
+        lo, hi = max(a, run.start), min(b, run.end)
+        if hi > lo:
+            out.append((k, _Run(run.source, lo, hi)))
+        k += 1
+    return out
+
+
+def _content_words(words: Sequence[str]) -> int:
+    return len({w for w in words if len(w) >= 4 and w not in _FORMULAIC})
+
+
+# --- short lines and retyped quotes ------------------------------------------------------------
+
+
+def _short_line_source(
+    k: int,
+    stream: _Stream,
+    hits: dict[int, int],
+    quoted_here: set[int],
+    opens: bool,
+    ctx: _Context,
+) -> int | None:
+    """The post a short line quotes, if the poster's own words follow it and either
+    - it has two distinctive words and is a stretch of a post this one answers (its reply
+      parent, a post it quotes elsewhere, one of the NEAR_POSTS before it); a line of up to
+      SHORT_LINE_WORDS words must also be a whole line there and open this post or follow
+      a quote ("Poor Homu..."), or
+    - it opens the post or follows a quote, and is word for word a line of the post just
+      before or of one this post answers ("Is that a challenge?").
+    A line that many posts wrote, or with no distinctive word at all, is a common phrase."""
+    a, b = stream.bounds[k]
+    words = stream.words[a:b]
+    if not 0 < len(words) <= SHORT_QUOTE_MAX_WORDS or k == len(stream.bounds) - 1:
+        return None
+    distinctive = _content_words(words)
+    if distinctive == 0:
+        return None
+    texts = ctx.texts
+    holders: dict[int, bool] = {}  # post → the line is a whole paragraph of it
+    if len(words) <= SHORT_LINE_WORDS:
+        found = texts.short_lines.get(tuple(words), [])
+        if len(found) >= SHORT_LINE_POSTS:
+            return None
+        holders = dict.fromkeys(found, True)
+    else:
+        for source in hits:
+            at = texts.find(words, source)
+            if at < 0 or texts.is_quoted(source, at):
+                continue
+            holders[source] = (at, at + len(words)) in texts.own_paragraphs[source]
+    if not holders or len(holders) > 2:
+        return None  # nobody wrote it, or it is a common phrase
+
+    def answered(source: int, near: int) -> bool:
+        return source == ctx.reply_to or source in quoted_here or source >= ctx.number - near
+
+    ranked = sorted(holders, key=lambda s: (s != ctx.reply_to, s not in quoted_here, -s))
+    for source in ranked:
+        whole = holders[source]
+        if distinctive >= 2 and (len(words) > SHORT_LINE_WORDS or whole and opens):
+            if answered(source, NEAR_POSTS):
+                return source
+        elif whole and opens and answered(source, 1):
+            return source
+    return None
+
+
+def _fuzzy_source(words: list[str], hits: dict[int, int], ctx: _Context) -> int | None:
+    """The earlier post one of whose own paragraphs this short paragraph retypes, if any."""
+    if not hits or not FUZZY_MIN_WORDS <= len(words) <= FUZZY_MAX_WORDS:
+        return None
+    if _content_words(words) < MIN_CONTENT_WORDS:
+        return None
+    ranked = sorted(((n, s) for s, n in hits.items()), key=lambda ns: (-ns[0], ns[1]))
+    for _, source in ranked[:3]:
+        source_words = ctx.texts.words[source]
+        for start, end in ctx.texts.own_paragraphs[source]:
+            matcher = SequenceMatcher(None, words, source_words[start:end], autojunk=False)
+            matched = sum(block.size for block in matcher.get_matching_blocks())
+            if matched >= FUZZY_SHARE * len(words):
+                return source
+    return None
+
+
+# --- explicit quotes and cutting -----------------------------------------------------------
+
+
 def _explicit_quote(
     block: Block,
     paragraph: int,
-    index: ShingleIndex,
+    words: list[str],
+    ctx: _Context,
     by_source_id: dict[str, int],
-    authors: dict[int, str | None],
 ) -> Segment:
     source: int | None = None
     if block.quoted_source_id is not None:
         source = by_source_id.get(block.quoted_source_id)
     if source is None and not block.quoted_elsewhere:
-        words = quote_words(block.text)
         wanted = block.quoted_author.casefold() if block.quoted_author else None
-        coverage = _coverage(words, index)
+        keys = shingle_keys(words)
+        coverage = _coverage(keys, ctx.index) if keys else {}
         ranked = sorted(coverage.items(), key=lambda kv: (-len(kv[1]), kv[0]))
         for candidate, covered in ranked:
-            author = authors.get(candidate)
+            author = ctx.authors.get(candidate)
             if wanted is not None and (author is None or author.casefold() != wanted):
                 continue
             if len(covered) >= min(MIN_QUOTE_WORDS, len(words)):
                 source = candidate
             break
-    source_author = authors.get(source) if source is not None else None
+    source_author = ctx.authors.get(source) if source is not None else None
     return Segment(
         kind="quote",
         text=block.text,
@@ -313,129 +717,6 @@ def _explicit_quote(
         source_author=source_author or block.quoted_author,
         explicit=True,
     )
-
-
-def _coverage(
-    words: Sequence[str], index: ShingleIndex, keys: list[int] | None = None
-) -> dict[int, set[int]]:
-    """For each earlier post sharing shingles with `words`, the word positions covered."""
-    keys = _shingle_keys(words) if keys is None else keys
-    covered: dict[int, set[int]] = defaultdict(set)
-    known = index.known(keys)
-    if not known:  # most paragraphs: nothing here was written before
-        return covered
-    for i, key in enumerate(keys):
-        if key in known:
-            for post in index.lookup(key):
-                covered[post].update(range(i, i + SHINGLE))
-    return covered
-
-
-def _runs(positions: set[int], source: int) -> list[_Run]:
-    """Maximal runs of covered positions, bridging gaps of up to MAX_GAP words."""
-    runs: list[_Run] = []
-    for pos in sorted(positions):
-        if runs and pos - runs[-1].end <= MAX_GAP:
-            runs[-1].end = pos + 1
-        else:
-            runs.append(_Run(source, pos, pos + 1))
-    return runs
-
-
-def _infer_paragraph(
-    text: str, paragraph: int, index: ShingleIndex, authors: dict[int, str | None]
-) -> tuple[list[Segment], list[str], list[int] | None]:
-    """The paragraph's segments, with its words and shingle keys (the index reuses them
-    when the whole paragraph is own words, as most are)."""
-    words = quote_words(text)
-    total = len(words)
-    if total < MIN_QUOTE_WORDS:
-        return [Segment("own", text, paragraph)], words, None
-    keys = _shingle_keys(words)
-    coverage = _coverage(words, index, keys)
-    if not coverage:
-        return [Segment("own", text, paragraph)], words, keys
-    taken = [False] * total
-    chosen: list[_Run] = []
-    candidates = [
-        aligned
-        for source, positions in coverage.items()
-        for run in _runs(positions, source)
-        if run.length >= MIN_QUOTE_WORDS
-        for aligned in _aligned(run, words, index.words[source])
-        if aligned.length >= MIN_QUOTE_WORDS
-    ]
-    # Longest runs first; on equal length the earliest post, who said it first, wins.
-    for run in sorted(candidates, key=lambda r: (-r.length, r.source, r.start)):
-        if any(taken[run.start : run.end]):
-            continue
-        if run.length < MIN_PARTIAL_WORDS and run.length < WHOLE_SHARE * total:
-            continue
-        if _content_words(words[run.start : run.end]) < MIN_CONTENT_WORDS:
-            continue
-        chosen.append(run)
-        for i in range(run.start, run.end):
-            taken[i] = True
-    if not chosen:
-        source = _fuzzy_source(words, coverage, index)
-        if source is None:
-            return [Segment("own", text, paragraph)], words, keys
-        chosen = [_Run(source, 0, total)]
-    chosen.sort(key=lambda r: r.start)
-    _absorb_edges(chosen, total)
-    return _cut(text, quote_tokens(text), chosen, paragraph, authors), words, keys
-
-
-def _aligned(run: _Run, words: Sequence[str], source_words: Sequence[str]) -> list[_Run]:
-    """Parts of a run that are contiguous in the source too.
-
-    Bridging a gap is right for an edited quote (the source has other words in the same
-    place) but wrong for two phrases that happen to sit a few words apart here and far
-    apart in the source ("it makes it feel" … "than it actually is").
-    """
-    quoted = words[run.start : run.end]
-    if _contiguous_in(quoted, source_words):  # the usual quote: one block, no alignment
-        return [run]
-    matcher = SequenceMatcher(None, quoted, source_words, autojunk=False)
-    parts: list[_Run] = []
-    last_a = last_b = -1
-    for a, b, size in matcher.get_matching_blocks():
-        if not size:
-            continue
-        quote_gap, source_gap = a - last_a, b - last_b
-        if parts and quote_gap <= MAX_GAP and 0 <= source_gap <= quote_gap + 2:
-            parts[-1].end = run.start + a + size
-        else:
-            parts.append(_Run(run.source, run.start + a, run.start + a + size))
-        last_a, last_b = a + size, b + size
-    return parts
-
-
-def _contiguous_in(part: Sequence[str], whole: Sequence[str]) -> bool:
-    """Whether `part` occurs in `whole` word for word (tokens never hold a space)."""
-    return f" {' '.join(part)} " in f" {' '.join(whole)} "
-
-
-def _content_words(words: Sequence[str]) -> int:
-    return len({w for w in words if len(w) >= 4 and w not in _FORMULAIC})
-
-
-def _fuzzy_source(
-    words: list[str], coverage: dict[int, set[int]], index: ShingleIndex
-) -> int | None:
-    """The earlier post one of whose own paragraphs this short paragraph retypes, if any."""
-    if not FUZZY_MIN_WORDS <= len(words) <= FUZZY_MAX_WORDS:
-        return None
-    if _content_words(words) < MIN_CONTENT_WORDS:
-        return None
-    ranked = sorted(coverage.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:3]
-    for source, _ in ranked:
-        for own in index.paragraphs[source]:
-            matcher = SequenceMatcher(None, words, own, autojunk=False)
-            matched = sum(block.size for block in matcher.get_matching_blocks())
-            if matched >= FUZZY_SHARE * len(words):
-                return source
-    return None
 
 
 def _absorb_edges(chosen: list[_Run], total: int) -> None:
@@ -476,3 +757,4 @@ def _cut(
     if rest:
         segments.append(Segment("own", rest, paragraph))
     return segments
+

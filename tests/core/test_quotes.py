@@ -175,7 +175,7 @@ def test_synthetic_2000_post_thread_edges_equal_planted_ones():
     assert got == synthetic.expected_edges
 
 
-def test_reply_without_quote_counts_as_one_edge_and_a_quoting_reply_is_not_doubled():
+def test_replies_are_reply_edges_never_quote_edges():
     doc = ThreadDoc(
         title="t",
         source_kind="reddit",
@@ -191,7 +191,8 @@ def test_reply_without_quote_counts_as_one_edge_and_a_quoting_reply_is_not_doubl
         ),
     )
     t = infer_quotes(doc)
-    assert [(e.from_post, e.to_post, e.count) for e in t.edges] == [(2, 1, 1), (3, 1, 1)]
+    assert [(e.from_post, e.to_post, e.count) for e in t.edges] == [(3, 1, 1)]
+    assert [(r.from_post, r.to_post) for r in t.replies] == [(2, 1), (3, 1)]
     assert t.posts[1].reply_to == 1 and t.posts[3].reply_to is None
 
 
@@ -232,18 +233,18 @@ def test_bundled_example_thread_gives_exactly_its_labelled_edges():
 
 
 def test_shingle_index_keeps_posts_in_order_once_each_up_to_the_stop_limit():
-    from bot.core.quotes import STOP_SHINGLE_POSTS, ShingleIndex, _shingle_keys
+    from bot.core.shingles import STOP_SHINGLE_POSTS, ShingleIndex, shingle_keys
 
     phrase = "the depot by the old bridge".split()
     other = "a quite different thing to say here".split()
-    keys = _shingle_keys(phrase)
+    keys = shingle_keys(phrase)
     index = ShingleIndex()
     index.add(phrase, 1)
     index.add(phrase, 1)  # a second own paragraph of the same post
     index.add(other, 2)
     index.add(phrase, 3, keys)
     assert index.lookup(keys[0]) == [1, 3]
-    assert index.lookup(_shingle_keys(other)[0]) == [2]
+    assert index.lookup(shingle_keys(other)[0]) == [2]
     assert index.known([*keys, 12345]) == set(keys)
     assert index.lookup(12345) == []
     for post in range(4, STOP_SHINGLE_POSTS + 1):  # STOP_SHINGLE_POSTS posts in all
@@ -253,4 +254,3 @@ def test_shingle_index_keeps_posts_in_order_once_each_up_to_the_stop_limit():
     assert index.lookup(keys[0]) == [1, *range(3, STOP_SHINGLE_POSTS + 2)]
     index.add(phrase, STOP_SHINGLE_POSTS + 2)  # one post too many: too common to point
     assert index.lookup(keys[0]) == []
-    assert index.words[1] == phrase * 2 and index.paragraphs[3] == [tuple(phrase)]
