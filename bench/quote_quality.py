@@ -249,6 +249,7 @@ def render(node: Node) -> list[Line]:
 class SourcePost:
     key: str  # what quotes of this post name: Discourse post_number, XenForo post id
     lines: tuple[Line, ...]
+    reply_to: str | None = None  # the key of the post this one answers, where the source says
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,7 +269,11 @@ def threads_from_discourse(data: dict[str, Any], name: str = "discourse") -> lis
     for topic, posts in sorted(by_topic.items()):
         posts.sort(key=lambda p: int(p["post_number"]))
         built = tuple(
-            SourcePost(str(p["post_number"]), tuple(render(parse_html(p.get("cooked") or ""))))
+            SourcePost(
+                str(p["post_number"]),
+                tuple(render(parse_html(p.get("cooked") or ""))),
+                str(p["reply_to_post_number"]) if p.get("reply_to_post_number") else None,
+            )
             for p in posts
         )
         threads.append(SourceThread(f"{name} t{topic}" if topic else name, built, topic or None))
@@ -313,9 +318,46 @@ def threads_from_forumscraper(
     return [SourceThread(name, tuple(posts))] if posts else []
 
 
+_DEV_POST = re.compile(r"^== (\S+) (\S+)(?: > (\S+))?$")
+_DEV_QUOTE = re.compile(r"^\[quote(?:=(\S+))?\]$")
+
+
+def threads_from_dev(text: str, name: str = "dev") -> list[SourceThread]:
+    """A dev thread of bench/quote_dev: "== ID AUTHOR [> REPLY_TO]" starts a post, each
+    line is a paragraph, and BBCode quote blocks ([quote=ID], [quote=x] for a post not on
+    the page, bare [quote] for no post) hold one quoted paragraph per line."""
+    posts: list[SourcePost] = []
+    key: str | None = None
+    reply: str | None = None
+    lines: list[Line] = []
+    quote: QuoteRef | None = None
+
+    def close() -> None:
+        if key is not None:
+            posts.append(SourcePost(key, tuple(lines), reply))
+
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if m := _DEV_POST.match(line):
+            close()
+            key, reply, lines, quote = m.group(1), m.group(3), [], None
+        elif m := _DEV_QUOTE.match(line):
+            quote = QuoteRef(post=m.group(1))
+        elif line == "[/quote]":
+            quote = None
+        elif key is not None:
+            lines.append(Line(line, quote))
+    close()
+    return [SourceThread(name, tuple(posts))] if posts else []
+
+
 def load_fixture(path: Path) -> list[SourceThread]:
     """Threads of one fixture file, [] when the file is not a format this bench reads."""
     text = path.read_text(encoding="utf-8", errors="replace")
+    if path.suffix == ".txt":
+        return threads_from_dev(text, path.stem)
     if path.suffix == ".json":
         data = json.loads(text)
         if not isinstance(data, dict):
@@ -407,9 +449,17 @@ def _chain(text: str, src: int, thread: SourceThread, gold: list[list[GoldLine]]
 # --- running the inference on the plain-text copy and scoring it -------------------------
 
 
-def plain_doc(thread: SourceThread) -> ThreadDoc:
-    """What a browser copy gives the plain-text reader: paragraphs, no markup, no authors."""
-    posts = tuple(PostDoc(blocks=tuple(Block(ln.text) for ln in p.lines)) for p in thread.posts)
+def plain_doc(thread: SourceThread, structure: bool = False) -> ThreadDoc:
+    """What a browser copy gives the plain-text reader: paragraphs, no markup, no authors.
+    With `structure`, each post also says which post it answers, as an API source would."""
+    posts = tuple(
+        PostDoc(
+            blocks=tuple(Block(ln.text) for ln in p.lines),
+            source_id=p.key if structure else None,
+            reply_to_source_id=p.reply_to if structure else None,
+        )
+        for p in thread.posts
+    )
     return ThreadDoc(title=thread.name, posts=posts, source_kind="text")
 
 
@@ -490,6 +540,15 @@ def _snippet(text: str, width: int = 90) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _without_dangling_replies(thread: SourceThread) -> SourceThread:
+    keys = {p.key for p in thread.posts}
+    posts = tuple(
+        p if p.reply_to is None or p.reply_to in keys else SourcePost(p.key, p.lines)
+        for p in thread.posts
+    )
+    return SourceThread(thread.name, posts, thread.topic)
+
+
 BASELINE_GRAM = 8
 """The naive baseline's n-gram size (words)."""
 
@@ -528,18 +587,20 @@ def baseline_words(thread: SourceThread, size: int = BASELINE_GRAM) -> list[list
     return out
 
 
-Method = Literal["threadwise", "baseline"]
+Method = Literal["threadwise", "baseline", "structure"]
+"""structure: threadwise, told which post each post answers (where the source says)."""
 
 
 def evaluate(thread: SourceThread, method: Method = "threadwise") -> Result:
     """Infer quotes on the plain copy of `thread` and score against the markup's answer."""
     kept = SourceThread(thread.name, tuple(p for p in thread.posts if p.lines), thread.topic)
+    kept = _without_dangling_replies(kept)
     gold = gold_lines(kept)
     if method == "baseline":
         pred = baseline_words(kept)
         analysed = _labels_as_thread(pred, kept)
     else:
-        analysed = infer_quotes(plain_doc(kept))
+        analysed = infer_quotes(plain_doc(kept, structure=method == "structure"))
         pred = predicted_words(analysed, kept)
     s = Score(threads=1, posts=len(kept.posts))
     details: list[str] = []
@@ -793,12 +854,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dev", type=Path, default=DEV, help="own dev threads folder")
     parser.add_argument("--details", action="store_true", help="list every FP/FN edge")
     parser.add_argument(
-        "--method", choices=("threadwise", "baseline"), default="threadwise",
+        "--method",
+        choices=("threadwise", "baseline", "structure"),
+        default="threadwise",
         help="whose details and per-file tables to print",
     )
     args = parser.parse_args(argv)
     files = fixture_files(args.fixtures) if args.fixtures.is_dir() else []
-    dev_files = sorted(args.dev.glob("*.json")) if args.dev.is_dir() else []
+    dev_files = sorted(args.dev.glob("*.txt")) if args.dev.is_dir() else []
     if not files and not dev_files:
         print(f"no fixtures at {args.fixtures}: the shared folder is not next to the repo; skipped")
         return 0
@@ -814,7 +877,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(table(_SPAN_HEAD, [span_row(n, s) for n, s in rows]))
         versus = [
             (method, score_files(group, method)[-1][1])
-            for method in ("threadwise", "baseline")
+            for method in ("threadwise", "structure", "baseline")
         ]
         print(f"\n{label}: threadwise against the {BASELINE_GRAM}-gram baseline, word level")
         print(table(_VERSUS_HEAD, [versus_row(n, s) for n, s in versus]))

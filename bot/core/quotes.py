@@ -175,6 +175,7 @@ class _Context:
     index: ShingleIndex
     texts: PostTexts
     authors: dict[int, str | None]
+    posts: Sequence[PostDoc] = ()
     number: int = 0
     reply_to: int | None = None
 
@@ -199,7 +200,7 @@ def _no_gc_pauses() -> Iterator[None]:
 
 
 def _infer(doc: ThreadDoc) -> AnalysedThread:
-    ctx = _Context(ShingleIndex(), PostTexts(), {})
+    ctx = _Context(ShingleIndex(), PostTexts(), {}, doc.posts)
     by_source_id: dict[str, int] = {}
     posts: list[AnalysedPost] = []
     for number, post in enumerate(doc.posts, start=1):
@@ -637,7 +638,7 @@ def _short_line_source(
     if distinctive == 0:
         return None
     texts = ctx.texts
-    holders: dict[int, bool] = {}  # post → the line is a whole paragraph of it
+    holders: dict[int, bool] = {}  # post → the line is a whole line or sentence of it
     if len(words) <= SHORT_LINE_WORDS:
         found = texts.short_lines.get(tuple(words), [])
         if len(found) >= SHORT_LINE_POSTS:
@@ -648,7 +649,7 @@ def _short_line_source(
             at = texts.find(words, source)
             if at < 0 or texts.is_quoted(source, at):
                 continue
-            holders[source] = (at, at + len(words)) in texts.own_paragraphs[source]
+            holders[source] = _line_or_sentence(ctx, source, at, len(words))
     if not holders or len(holders) > 2:
         return None  # nobody wrote it, or it is a common phrase
 
@@ -664,6 +665,26 @@ def _short_line_source(
         elif whole and opens and answered(source, 1):
             return source
     return None
+
+
+_SENTENCE_ENDS = frozenset(".!?…")
+
+
+def _line_or_sentence(ctx: _Context, source: int, at: int, size: int) -> bool:
+    """Whether words [at, at + size) of the source are one of its lines, or sentences."""
+    starts = ctx.texts.paragraph_starts[source]
+    j = bisect_right(starts, at) - 1
+    end = starts[j + 1] if j + 1 < len(starts) else len(ctx.texts.words[source])
+    if at + size > end:
+        return False
+    text = ctx.posts[source - 1].blocks[j].text
+    tokens = quote_tokens(text)
+    if len(tokens) != end - starts[j]:
+        return False
+    lo, hi = at - starts[j], at - starts[j] + size
+    before = text[tokens[lo - 1][2] : tokens[lo][1]] if lo else "."
+    after = text[tokens[hi - 1][2] : tokens[hi][1]] if hi < len(tokens) else "."
+    return not _SENTENCE_ENDS.isdisjoint(before) and not _SENTENCE_ENDS.isdisjoint(after)
 
 
 def _fuzzy_source(words: list[str], hits: dict[int, int], ctx: _Context) -> int | None:

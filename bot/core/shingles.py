@@ -117,6 +117,7 @@ class PostTexts:
     words: dict[int, list[str]] = field(default_factory=dict)
     quoted: dict[int, bytearray] = field(default_factory=dict)
     own_paragraphs: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    paragraph_starts: dict[int, list[int]] = field(default_factory=dict)
     quoters: dict[int, list[int]] = field(default_factory=dict)
     short_lines: dict[tuple[str, ...], list[int]] = field(default_factory=dict)
     _joined: dict[int, str] = field(default_factory=dict)
@@ -132,9 +133,11 @@ class PostTexts:
         none), and the earlier posts it quotes (it becomes one of their quoters)."""
         words: list[str] = []
         bounds: list[tuple[int, int]] = []
+        starts: list[int] = []
         mask: bytearray | None = None
         for para, marks in zip(paragraphs, quoted, strict=True):
             start = len(words)
+            starts.append(start)
             words.extend(para)
             if marks is not None:
                 if mask is None:
@@ -150,6 +153,7 @@ class PostTexts:
                     holders.append(post)
         self.words[post] = words
         self.own_paragraphs[post] = bounds
+        self.paragraph_starts[post] = starts
         if mask is not None:
             self.quoted[post] = mask
         for source in sources:
