@@ -512,6 +512,20 @@ CREATE TABLE matrix_outbox (
 CREATE INDEX matrix_outbox_room ON matrix_outbox (account, room_id, id);
 """
 
+_V7_QUOTES_WITHOUT_REPLIES = """
+-- Until now a reply (posts.reply_to) that quoted nothing of its parent counted as one quote
+-- edge. Replies are read from posts.reply_to now; the edges keep quote segments only.
+-- Plain SQL: the same text runs on SQLite and PostgreSQL.
+DELETE FROM quote_edges;
+INSERT INTO quote_edges (thread_id, from_post, to_post, count)
+SELECT p.thread_id, p.number, s.source_post, count(*)
+FROM segments s JOIN posts p ON p.id = s.post_id
+WHERE s.kind = 'quote' AND s.source_post IS NOT NULL
+GROUP BY p.thread_id, p.number, s.source_post;
+-- Cached reports counted those replies as quotes.
+DELETE FROM analysis_cache;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "threads, posts, segments, quote edges, analysis cache, digest schedules",
               _V1_SCHEMA, _V1_SCHEMA_PG),
@@ -525,6 +539,8 @@ MIGRATIONS: tuple[Migration, ...] = (
               _V5_COMMANDS, _V5_COMMANDS_PG),
     Migration(6, "posts keep their likes or vote score (Discourse, Reddit) for the summaries",
               "ALTER TABLE posts ADD COLUMN likes INTEGER;"),
+    Migration(7, "replies are not quotes: quote edges count quote segments only",
+              _V7_QUOTES_WITHOUT_REPLIES),
 )  # fmt: skip
 
 

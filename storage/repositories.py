@@ -21,6 +21,7 @@ from bot.core.models import (
     AnalysedPost,
     AnalysedThread,
     QuoteEdge,
+    ReplyEdge,
     Segment,
     StoredPost,
     StoredThread,
@@ -389,6 +390,17 @@ class ThreadRepository:
         )
         return [QuoteEdge(from_post=r[0], to_post=r[1], count=r[2]) for r in rows]
 
+    async def replies(self, scope: str, name: str) -> list[ReplyEdge]:
+        """Who answered whom, as the source's reply structure says (posts.reply_to),
+        ordered by the answering post. NotFound if no thread."""
+        rows = await self._thread_rows(
+            scope,
+            name,
+            "SELECT number, reply_to FROM posts WHERE thread_id = $1 AND reply_to IS NOT NULL"
+            " AND reply_to <> number ORDER BY number",
+        )
+        return [ReplyEdge(from_post=r[0], to_post=r[1]) for r in rows]
+
     async def _thread_rows(self, scope: str, name: str, sql: str, *params: Any) -> list[Any]:
         """Rows of `sql`, whose first parameter ($1) is the thread's id; NotFound if no thread."""
         validate_scope(scope)
@@ -586,22 +598,15 @@ async def _stored_posts(conn: Connection, thread_id: int) -> dict[int, tuple[int
 
 
 async def _recompute_edges(conn: Connection, thread_id: int) -> None:
-    """Quote edges are a pure function of what is stored: quote segments per (post, source),
-    plus 1 for a reply (posts.reply_to) that quotes nothing of the post it answers."""
+    """Quote edges are a pure function of what is stored: quote segments per (post, source).
+    Replies are not quotes: they are read from posts.reply_to (`replies`)."""
     await conn.execute("DELETE FROM quote_edges WHERE thread_id = $1", thread_id)
     await conn.execute(
         "INSERT INTO quote_edges (thread_id, from_post, to_post, count)"
-        " SELECT CAST($1 AS BIGINT), from_post, to_post, sum(n) FROM ("
-        "   SELECT p.number AS from_post, s.source_post AS to_post, count(*) AS n"
-        "   FROM segments s JOIN posts p ON p.id = s.post_id"
-        "   WHERE p.thread_id = $1 AND s.kind = 'quote' AND s.source_post IS NOT NULL"
-        "   GROUP BY p.number, s.source_post"
-        "   UNION ALL"
-        "   SELECT p.number, p.reply_to, 1 FROM posts p"
-        "   WHERE p.thread_id = $1 AND p.reply_to IS NOT NULL AND p.reply_to <> p.number"
-        "   AND NOT EXISTS (SELECT 1 FROM segments s WHERE s.post_id = p.id"
-        "                   AND s.kind = 'quote' AND s.source_post = p.reply_to)"
-        " ) AS e GROUP BY from_post, to_post",
+        " SELECT CAST($1 AS BIGINT), p.number, s.source_post, count(*)"
+        " FROM segments s JOIN posts p ON p.id = s.post_id"
+        " WHERE p.thread_id = $1 AND s.kind = 'quote' AND s.source_post IS NOT NULL"
+        " GROUP BY p.number, s.source_post",
         thread_id,
     )
 

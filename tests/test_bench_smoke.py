@@ -95,7 +95,8 @@ def test_xenforo_markup_drops_attribution_and_keeps_post_ids() -> None:
 def test_quality_main_without_fixtures_exits_cleanly(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert quote_quality.main(["--fixtures", str(tmp_path / "absent")]) == 0
+    absent = str(tmp_path / "absent")
+    assert quote_quality.main(["--fixtures", absent, "--dev", absent]) == 0
     assert "no fixtures" in capsys.readouterr().out
 
 

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.core.models import QuoteEdge, StoredPost, StoredThread
+from bot.core.models import QuoteEdge, ReplyEdge, StoredPost, StoredThread
 from bot.core.render import Answer, Line, Ref, Section, summary_answer
 from bot.core.summary import (
     SENTENCE_CAPS,
@@ -137,6 +137,15 @@ def digest_summary(
     except UserError as exc:
         return DigestSummary((), (*notes, f"No summary: {exc}"))
     return DigestSummary(summary, tuple(notes))
+
+
+def answered_edges(quotes: Sequence[QuoteEdge], replies: Sequence[ReplyEdge]) -> list[QuoteEdge]:
+    """Who answered whom for a digest: the quote edges, plus 1 for each reply that quotes
+    nothing of the post it answers."""
+    counts = {(e.from_post, e.to_post): e.count for e in quotes}
+    for r in replies:
+        counts.setdefault((r.from_post, r.to_post), 1)
+    return [QuoteEdge(a, b, n) for (a, b), n in sorted(counts.items())]
 
 
 def _shown_edges(edges: Sequence[QuoteEdge], since: int) -> list[QuoteEdge]:

@@ -4,6 +4,11 @@ Pure functions over posts + edges: no I/O, no platform imports, safe in a worker
 Inference (bot.core.quotes) decides *which* words are quoted; this module only counts and
 ranks, so a report can be rebuilt from storage at any time without re-running inference.
 
+Quotes and replies are kept apart. A quote edge says a post repeats another post's own
+words; a reply (post.reply_to: Reddit parent, Discourse reply_to_post_number, Discord and
+Matrix replies) says a post answers another, whether or not it quotes it. Every count and
+ranking here is of quotes; replies are reported beside them as who "answered" whom.
+
 Participants are authors when the source names them. A post without an author is its own
 participant, labelled "post N": lumping all nameless posts into one "unknown" person would
 invent a speaker, which the whole tool is meant never to do.
@@ -73,13 +78,22 @@ class QuoterCount:
 
 @dataclass(frozen=True, slots=True)
 class ChainNode:
-    """One post in the reply tree under a post; the root has depth 0 and parent None."""
+    """One post of the thread of quotes and replies around a post, in reading order.
+
+    The first node is the top of the path that leads to the post asked about (what it
+    quotes or answers, and so on up); the post itself is `focus`; below it come the posts
+    that quote or answer it, and so on down. `parent` is the node this one hangs under and
+    `relation` says how this post treats it: "quotes", "answers" or "quotes and answers".
+    """
 
     post: int
     author: str | None
     depth: int
     parent: int | None
     count: int = 0  # quote segments from this post to its parent
+    relation: str = ""
+    focus: bool = False
+    also: tuple[int, ...] = ()  # the focus: other posts it quotes or answers
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,12 +111,16 @@ class QuoteReport:
     notes: tuple[str, ...] = ()
     members: tuple[str, ...] = ()
     """Everyone who posted (unfiltered reports only): quiet participants are people too."""
+    replies: tuple[EdgeRow, ...] = ()
+    """Post-level replies (count 1 each): who answered whom, as the source says."""
+    answered: tuple[PairCount, ...] = ()
+    """Replies summed per pair of participants."""
 
     @property
     def participants(self) -> tuple[str, ...]:
-        """Everyone who posted, then labels that take part in a quote, in first-seen order."""
+        """Everyone who posted, then labels that quote or answer, in first-seen order."""
         seen: dict[str, None] = dict.fromkeys(self.members)
-        for pair in self.pairs:
+        for pair in (*self.pairs, *self.answered):
             seen.setdefault(pair.from_label)
             seen.setdefault(pair.to_label)
         return tuple(seen)
@@ -162,6 +180,12 @@ class _Thread:
         self.posts: dict[int, PostLike] = {p.number: p for p in posts}
         self.authors: dict[int, str | None] = {p.number: _clean_author(p.author) for p in posts}
         self.authors_known = any(a is not None for a in self.authors.values())
+        self.replies: dict[int, int] = {}
+        """post → the post it answers (both in the thread)."""
+        for p in posts:
+            parent = getattr(p, "reply_to", None)
+            if parent is not None and parent != p.number and parent in self.posts:
+                self.replies[p.number] = parent
 
     def author(self, number: int) -> str | None:
         return self.authors.get(number)
@@ -201,32 +225,106 @@ class _Thread:
         )
 
 
+def _links(
+    merged: dict[tuple[int, int], int], replies: dict[int, int]
+) -> dict[tuple[int, int], tuple[int, bool]]:
+    """(from, to) → (quote segments, whether it is also a reply)."""
+    links = {key: (count, replies.get(key[0]) == key[1]) for key, count in merged.items()}
+    for frm, to in replies.items():
+        links.setdefault((frm, to), (0, True))
+    return links
+
+
+def _relation(link: tuple[int, bool]) -> str:
+    count, replied = link
+    if count and replied:
+        return "quotes and answers"
+    return "quotes" if count else "answers"
+
+
 def _chain(
     thread: _Thread, merged: dict[tuple[int, int], int], root: int, max_depth: int
 ) -> tuple[tuple[ChainNode, ...], bool]:
-    """Breadth-first walk over reversed edges: each post appears once, at its shallowest depth."""
-    quoted_by: dict[int, list[int]] = defaultdict(list)
-    for frm, to in merged:
-        quoted_by[to].append(frm)
-    nodes = [ChainNode(root, thread.author(root), 0, None)]
+    """The path of quotes and replies that leads to `root`, then the posts quoting or
+    answering it (each once, at its shallowest depth), in reading order: every post is
+    followed by the posts under it, earliest first."""
+    links = _links(merged, thread.replies)
+    parents: dict[int, list[int]] = defaultdict(list)
+    children: dict[int, list[int]] = defaultdict(list)
+    for frm, to in sorted(links):
+        parents[frm].append(to)
+        children[to].append(frm)
+
+    # Up: the reply parent where the source names one, else the post quoted most (latest).
+    path = [root]
     seen = {root}
-    queue: deque[ChainNode] = deque(nodes)
     truncated = False
+    while True:
+        options = [p for p in parents.get(path[0], ()) if p not in seen]
+        if not options:
+            break
+        if len(path) > max_depth:
+            truncated = True
+            break
+        answered = thread.replies.get(path[0])
+        up = (
+            answered
+            if answered in options
+            else max(options, key=lambda p: (merged.get((path[0], p), 0), p))
+        )
+        path.insert(0, up)
+        seen.add(up)
+
+    # Down: breadth first, so each post sits at its shallowest depth under the root.
+    under: dict[int, list[int]] = defaultdict(list)
+    depth_of = {root: 0}
+    queue: deque[int] = deque([root])
     while queue:
         node = queue.popleft()
-        children = [c for c in sorted(quoted_by.get(node.post, ())) if c not in seen]
-        if not children:
+        kids = [c for c in children.get(node, ()) if c not in seen]
+        if not kids:
             continue
-        if node.depth >= max_depth:
+        if depth_of[node] >= max_depth:
             truncated = True
             continue
-        for child in children:
-            seen.add(child)
-            cn = ChainNode(
-                child, thread.author(child), node.depth + 1, node.post, merged[(child, node.post)]
+        for kid in kids:
+            seen.add(kid)
+            depth_of[kid] = depth_of[node] + 1
+            under[node].append(kid)
+            queue.append(kid)
+
+    nodes: list[ChainNode] = []
+    top = len(path) - 1
+    for i, number in enumerate(path):
+        parent = path[i - 1] if i else None
+        link = links.get((number, parent), (0, False)) if parent is not None else (0, False)
+        also = ()
+        if number == root:
+            also = tuple(p for p in parents.get(root, ()) if p != parent)
+        nodes.append(
+            ChainNode(
+                number,
+                thread.author(number),
+                i,
+                parent,
+                link[0],
+                _relation(link) if parent is not None else "",
+                number == root,
+                also,
             )
-            nodes.append(cn)
-            queue.append(cn)
+        )
+
+    def down(node: int) -> None:
+        for kid in under.get(node, ()):
+            link = links[(kid, node)]
+            nodes.append(
+                ChainNode(
+                    kid, thread.author(kid), top + depth_of[kid], node, link[0], _relation(link)
+                )
+            )
+            down(kid)
+
+    down(root)
     return tuple(nodes), truncated
 
 
@@ -240,7 +338,8 @@ def quote_chain(
     *,
     max_depth: int = MAX_CHAIN_DEPTH,
 ) -> tuple[ChainNode, ...]:
-    """The replies under `post`: posts quoting it, posts quoting those, … (cycle-safe)."""
+    """The thread around `post`: what it quotes or answers, up; then the posts quoting or
+    answering it, those quoting or answering them, … down (cycle-safe), in reading order."""
     thread = _Thread(posts)
     thread.check_post(post)
     return _chain(thread, _merge_edges(edges), post, max_depth)[0]
@@ -286,22 +385,15 @@ def quote_report(
         EdgeRow(frm, to, thread.author(frm), thread.author(to), count)
         for (frm, to), count in sorted(kept.items())
     )
-
-    pair_counts: dict[tuple[str, str], int] = defaultdict(int)
-    pair_posts: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
-    for row in rows:
-        key = (thread.label(row.from_post), thread.label(row.to_post))
-        pair_counts[key] += row.count
-        pair_posts[key].append((row.from_post, row.to_post))
-    pairs = tuple(
-        sorted(
-            (
-                PairCount(frm, to, count, tuple(pair_posts[(frm, to)]), is_self=frm == to)
-                for (frm, to), count in pair_counts.items()
-            ),
-            key=lambda p: (-p.count, label_sort_key(p.from_label), label_sort_key(p.to_label)),
-        )
+    reply_rows = tuple(
+        EdgeRow(frm, to, thread.author(frm), thread.author(to), 1)
+        for frm, to in sorted(thread.replies.items())
+        if (post is None or post in (frm, to))
+        and (names is None or thread.author(frm) in names or thread.author(to) in names)
     )
+
+    pairs = _pairs(thread, rows)
+    answered = _pairs(thread, reply_rows)
 
     others = [r for r in rows if thread.label(r.from_post) != thread.label(r.to_post)]
     post_times: dict[int, int] = defaultdict(int)
@@ -345,10 +437,10 @@ def quote_report(
     truncated = False
     if post is not None:
         chain, truncated = _chain(thread, merged, post, max_depth)
-        if len(chain) == 1:
-            notes.append(f"Nobody quoted post {post}.")
+        if chain[-1].focus:
+            notes.append(f"Nobody quoted or answered post {post}.")
         if truncated:
-            notes.append(f"The reply chain is cut at depth {max_depth}.")
+            notes.append(f"The thread around the post is cut at depth {max_depth}.")
 
     if not thread.authors_known:
         notes.append(
@@ -364,6 +456,11 @@ def quote_report(
         notes.append("No quotes were found in this thread.")
     elif not rows:
         notes.append("No quotes match this filter.")
+    if thread.replies:
+        notes.append(
+            f"{len(thread.replies)} post(s) answer another post; replies are counted apart "
+            "from quotes (“answered”)."
+        )
 
     resolved = None
     if names:
@@ -385,6 +482,27 @@ def quote_report(
             if author is None and post is None
             else ()
         ),
+        replies=reply_rows,
+        answered=answered,
+    )
+
+
+def _pairs(thread: _Thread, rows: Sequence[EdgeRow]) -> tuple[PairCount, ...]:
+    """Post-level rows summed per pair of participants, busiest first."""
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    post_pairs: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
+    for row in rows:
+        key = (thread.label(row.from_post), thread.label(row.to_post))
+        counts[key] += row.count
+        post_pairs[key].append((row.from_post, row.to_post))
+    return tuple(
+        sorted(
+            (
+                PairCount(frm, to, count, tuple(post_pairs[(frm, to)]), is_self=frm == to)
+                for (frm, to), count in counts.items()
+            ),
+            key=lambda p: (-p.count, label_sort_key(p.from_label), label_sort_key(p.to_label)),
+        )
     )
 
 
@@ -404,16 +522,17 @@ def to_json(report: QuoteReport) -> dict[str, Any]:
             }
             for e in report.edges
         ],
-        "pairs": [
+        "pairs": [_pair_json(p) for p in report.pairs],
+        "replies": [
             {
-                "from": p.from_label,
-                "to": p.to_label,
-                "count": p.count,
-                "is_self": p.is_self,
-                "post_pairs": [{"from_post": f, "to_post": t} for f, t in p.post_pairs],
+                "from_post": e.from_post,
+                "to_post": e.to_post,
+                "from_author": e.from_author,
+                "to_author": e.to_author,
             }
-            for p in report.pairs
+            for e in report.replies
         ],
+        "answered": [_pair_json(p) for p in report.answered],
         "most_quoted_posts": [
             {
                 "post": q.post,
@@ -437,9 +556,22 @@ def to_json(report: QuoteReport) -> dict[str, Any]:
                 "author": c.author,
                 "depth": c.depth,
                 "parent": c.parent,
+                "relation": c.relation or None,
                 "count": c.count,
+                "focus": c.focus,
+                "also": list(c.also),
             }
             for c in report.chain
         ],
         "chain_truncated": report.chain_truncated,
+    }
+
+
+def _pair_json(p: PairCount) -> dict[str, Any]:
+    return {
+        "from": p.from_label,
+        "to": p.to_label,
+        "count": p.count,
+        "is_self": p.is_self,
+        "post_pairs": [{"from_post": f, "to_post": t} for f, t in p.post_pairs],
     }

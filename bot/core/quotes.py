@@ -463,8 +463,10 @@ def _seeds(starts: list[int], source: int, stream: _Stream) -> list[_Run]:
     for start in starts:
         if runs and (
             start <= runs[-1].end
-            or (start - runs[-1].end <= MAX_GAP
-            and not stream.whole_paragraph_within(runs[-1].end, start))
+            or (
+                start - runs[-1].end <= MAX_GAP
+                and not stream.whole_paragraph_within(runs[-1].end, start)
+            )
         ):
             runs[-1].end = start + SHINGLE
         else:
@@ -659,7 +661,7 @@ def _short_line_source(
     ranked = sorted(holders, key=lambda s: (s != ctx.reply_to, s not in quoted_here, -s))
     for source in ranked:
         whole = holders[source]
-        if distinctive >= 2 and (len(words) > SHORT_LINE_WORDS or whole and opens):
+        if distinctive >= 2 and (len(words) > SHORT_LINE_WORDS or (whole and opens)):
             if answered(source, NEAR_POSTS):
                 return source
         elif whole and opens and answered(source, 1):
@@ -778,4 +780,3 @@ def _cut(
     if rest:
         segments.append(Segment("own", rest, paragraph))
     return segments
-

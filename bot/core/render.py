@@ -16,7 +16,7 @@ from bot.core.models import StoredPost, StoredThread
 
 if TYPE_CHECKING:
     from bot.core.brief import BriefLine, ThreadBrief
-    from bot.core.quote_report import QuoteReport
+    from bot.core.quote_report import ChainNode, QuoteReport
     from bot.core.sides import Sides
     from bot.core.stance import StanceReport
     from bot.core.summary import Summary
@@ -525,18 +525,25 @@ def quotes_answer(thread: StoredThread, report: QuoteReport) -> Answer:
                 tuple(Line(f"{a.author}: {a.times_quoted}×") for a in report.most_quoted_authors),
             )
         )
+    if report.answered:
+        sections.append(
+            Section(
+                "Who answered whom",
+                tuple(
+                    Line(
+                        f"{p.from_label} answered {p.to_label} "
+                        f"{p.count} time{'s' if p.count != 1 else ''}"
+                        + (" (own post)" if p.is_self else "")
+                    )
+                    for p in report.answered
+                ),
+            )
+        )
     if report.chain:
         sections.append(
             Section(
-                f"Replies under post #{report.post}",
-                tuple(
-                    Line(
-                        "  " * node.depth
-                        + (f"#{node.post}" + (f" {node.author}" if node.author else ""))
-                        + (f" quotes #{node.parent}" if node.parent else "")
-                    )
-                    for node in report.chain
-                ),
+                f"Quotes and replies around post #{report.post}",
+                tuple(_chain_line(node) for node in report.chain),
             )
         )
     return Answer(
@@ -545,6 +552,25 @@ def quotes_answer(thread: StoredThread, report: QuoteReport) -> Answer:
         notes=report.notes,
         link=thread.source_url,
     )
+
+
+def _chain_line(node: ChainNode) -> Line:
+    """ "#13 alice quotes #11", indented under its parent; the post asked about is marked."""
+    text = "  " * node.depth + f"#{node.post}" + (f" {node.author}" if node.author else "")
+    if node.parent is not None:
+        text += f" {node.relation} #{node.parent}"
+    if node.also:
+        text += (
+            (" and" if node.parent is not None else " quotes or answers") + " " + _hashes(node.also)
+        )
+    if node.focus:
+        text += "  ← this post"
+    return Line(text)
+
+
+def _hashes(numbers: Sequence[int]) -> str:
+    shown = [f"#{n}" for n in numbers]
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
 
 
 CHAT_SECTIONS = 15

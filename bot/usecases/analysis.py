@@ -72,11 +72,12 @@ _DOING = {
     "quotes": "Counting the quotes in",
 }
 Progress = Callable[[str], None]
-CACHE_VERSION = 5
+CACHE_VERSION = 6
 """Part of every cache key: bump it when an analysis changes what it returns (2: ties in
 ratings and key-point scores keep thread order; 3: stances carry sides, replies unclear;
 4: hard-wrapped lines joined before sentences are split, languages without a stemmer
-never used, the thread-aware summary)."""
+never used, the thread-aware summary; 5: the brief carries the sides; 6: replies are not
+quotes)."""
 WORKER_NICENESS = 5
 
 PostsLoader = Callable[[], Awaitable[tuple[Sequence[StoredPost], Sequence[QuoteEdge]]]]

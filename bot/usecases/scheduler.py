@@ -45,6 +45,7 @@ from bot.core.digest import (
     Digest,
     DigestSummary,
     ThreadDigest,
+    answered_edges,
     digest_answer,
     live_posts_after,
     old_posts_named,
@@ -192,12 +193,16 @@ async def build_digest(
 async def _read_after(
     services: Services, scope: str, name: str, mark: int
 ) -> tuple[StoredThread, list[StoredPost], list[QuoteEdge]]:
-    """The thread, its posts after `mark` with the old posts the digest names, and its
-    edges: everything `thread_digest` needs, each post read once."""
+    """The thread, its posts after `mark` with the old posts the digest names, and who
+    answered whom (quotes and replies): everything `thread_digest` needs, each post read
+    once."""
     thread = await services.thread(scope, name)
     since = max(0, mark)
     posts = await services.threads.posts(scope, thread.name, since + 1)
-    edges = await services.threads.edges(scope, thread.name)
+    edges = answered_edges(
+        await services.threads.edges(scope, thread.name),
+        await services.threads.replies(scope, thread.name),
+    )
     old: list[StoredPost] = []
     for number in old_posts_named(edges, since):
         found = await services.threads.post(scope, thread.name, number)

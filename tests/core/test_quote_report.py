@@ -222,13 +222,25 @@ def test_post_filter_keeps_edges_touching_the_post_and_fills_the_chain() -> None
 
     assert report.post == 2
     assert [(e.from_post, e.to_post) for e in report.edges] == [(2, 1), (3, 2), (4, 2), (5, 2)]
-    assert [c.post for c in report.chain] == [2, 3, 4, 5, 6]
+    # what post 2 quotes, post 2 itself, then the posts under it, each before its own replies
+    assert [(c.post, c.depth, c.parent) for c in report.chain] == [
+        (1, 0, None),
+        (2, 1, 1),
+        (3, 2, 2),
+        (6, 3, 3),
+        (4, 2, 2),
+        (5, 2, 2),
+    ]
+    assert [c.post for c in report.chain if c.focus] == [2]
 
 
-def test_post_nobody_quoted_says_so() -> None:
+def test_post_nobody_quoted_says_so_and_shows_what_it_quotes() -> None:
     report = quote_report(POSTS, EDGES, post=7)
-    assert report.chain == (ChainNode(7, "carol", 0, None),)
-    assert "Nobody quoted post 7." in report.notes
+    assert report.chain == (
+        ChainNode(1, "alice", 0, None),
+        ChainNode(7, "carol", 1, 1, 1, "quotes", focus=True),
+    )
+    assert "Nobody quoted or answered post 7." in report.notes
 
 
 def test_filter_matching_no_quotes_gives_an_empty_report_with_a_note() -> None:
@@ -259,19 +271,21 @@ def test_unknown_post_names_the_valid_range(number: int) -> None:
 # --- chain --------------------------------------------------------------------------------
 
 
-def test_chain_under_a_post_is_breadth_first_with_parents_and_depths() -> None:
+def test_chain_is_in_reading_order_each_post_at_its_shallowest_depth() -> None:
     chain = quote_chain(POSTS, EDGES, 1)
 
+    # post 3 quotes 1 and 2: it sits under 1 (depth 1), not again under 2
     assert [(c.post, c.author, c.depth, c.parent) for c in chain] == [
         (1, "alice", 0, None),
         (2, "bob", 1, 1),
-        (3, "carol", 1, 1),
-        (7, "carol", 1, 1),
         (4, "alice", 2, 2),
         (5, "bob", 2, 2),
+        (3, "carol", 1, 1),
         (6, "dave", 2, 3),
+        (7, "carol", 1, 1),
     ]
-    assert chain[-1].count == 2  # dave quotes carol's post twice
+    assert chain[5].count == 2  # dave quotes carol's post twice
+    assert {c.relation for c in chain[1:]} == {"quotes"}
 
 
 def test_chain_is_cycle_safe() -> None:
@@ -280,9 +294,10 @@ def test_chain_is_cycle_safe() -> None:
     chain = quote_chain(POSTS, edges, 6)
 
     numbers = [c.post for c in chain]
-    assert len(numbers) == len(set(numbers)) == 7
-    assert numbers[:2] == [6, 1]
-    assert quote_chain(POSTS, edges, 1)[-1].post == 6
+    assert len(numbers) == len(set(numbers))
+    assert numbers == [1, 2, 3, 6]  # up: 6 quotes 3, which quotes 2 (and 1), which quotes 1
+    around_1 = [c.post for c in quote_chain(POSTS, edges, 1)]
+    assert len(around_1) == len(set(around_1)) and 7 in around_1
 
 
 def test_chain_stops_at_the_depth_limit_and_says_so() -> None:
@@ -323,8 +338,13 @@ def test_to_json_shape() -> None:
         "author": "alice",
         "depth": 0,
         "parent": None,
+        "relation": None,
         "count": 0,
+        "focus": True,
+        "also": [],
     }
+    assert data["chain"][1]["relation"] == "quotes"
+    assert data["replies"] == [] and data["answered"] == []
     assert data["filters"] == {"author": None, "post": 1}
 
 
@@ -340,3 +360,53 @@ def test_no_quotes_at_all() -> None:
     assert report.pairs == () and report.most_quoted_posts == ()
     assert "No quotes were found in this thread." in report.notes
     assert set(report.participants) == {p.author for p in POSTS}  # quiet posters count too
+
+
+# --- replies ------------------------------------------------------------------------------
+
+
+def replying(number: int, author: str, own: str, reply_to: int, quotes: tuple[int, ...] = ()):
+    import dataclasses
+
+    return dataclasses.replace(post(number, author, own, quotes), reply_to=reply_to)
+
+
+def test_replies_are_answered_never_counted_as_quotes() -> None:
+    posts = (
+        *POSTS,
+        replying(8, "erin", "Moon cats, really?", 1),
+        replying(9, "alice", "Yes, really.", 8),
+        replying(10, "bob", "Quoting and answering at once.", 3, quotes=(3,)),
+    )
+    edges = (*EDGES, QuoteEdge(10, 3))
+    report = quote_report(posts, edges)
+
+    assert [(e.from_post, e.to_post) for e in report.replies] == [(8, 1), (9, 8), (10, 3)]
+    assert [(p.from_label, p.to_label, p.count) for p in report.answered] == [
+        ("alice", "erin", 1),
+        ("bob", "carol", 1),
+        ("erin", "alice", 1),
+    ]
+    assert ("erin", "alice") not in {(p.from_label, p.to_label) for p in report.pairs}
+    assert report.most_quoted_authors[0] == quote_report(POSTS, EDGES).most_quoted_authors[0]
+    assert "erin" in report.participants
+    assert any("replies are counted apart" in n for n in report.notes)
+
+    chain = quote_report(posts, edges, post=8).chain
+    assert [(c.post, c.depth, c.relation, c.focus) for c in chain] == [
+        (1, 0, "", False),
+        (8, 1, "answers", True),
+        (9, 2, "answers", False),
+    ]
+    around_10 = quote_report(posts, edges, post=10).chain
+    assert [(c.post, c.relation) for c in around_10][-2:] == [
+        (3, "quotes"),
+        (10, "quotes and answers"),
+    ]
+
+    data = to_json(quote_report(posts, edges, author="erin"))
+    assert data["replies"] == [
+        {"from_post": 8, "to_post": 1, "from_author": "erin", "to_author": "alice"},
+        {"from_post": 9, "to_post": 8, "from_author": "alice", "to_author": "erin"},
+    ]
+    assert {a["from"] for a in data["answered"]} == {"erin", "alice"}

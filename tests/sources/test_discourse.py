@@ -195,10 +195,10 @@ def test_explicit_quotes_resolve_to_the_quoted_post_numbers():
                 assert seg.source_post == number_of[quoted]
                 checked += 1
     assert checked >= 25
-    edges = {(e.from_post, e.to_post) for e in analysed.edges}
+    replies = {(r.from_post, r.to_post) for r in analysed.replies}
     for raw in raw_posts(data):
         if raw["reply_to_post_number"]:
-            assert (raw["post_number"], raw["reply_to_post_number"]) in edges
+            assert (raw["post_number"], raw["reply_to_post_number"]) in replies
 
 
 def test_latest_posts_of_many_topics_is_refused_clearly():

@@ -152,17 +152,22 @@ def test_quoted_lines_are_quotes_of_the_parent():
                 assert not block.text.startswith(">")
 
 
-def test_every_reply_becomes_an_edge_to_its_parent():
+def test_every_reply_becomes_a_reply_edge_to_its_parent_and_no_quote():
     data = load(FUNNY)
     doc = RedditReader().parse_saved(json.dumps(data))
     analysed = infer_quotes(doc)
     number = {p.source_id: p.number for p in analysed.posts}
-    edges = {(e.from_post, e.to_post) for e in analysed.edges}
+    replies = {(r.from_post, r.to_post) for r in analysed.replies}
     for post in doc.posts[1:]:
         me, parent = number[post.source_id], number[post.reply_to_source_id]
         assert parent < me
-        assert (me, parent) in edges
+        assert (me, parent) in replies
         assert analysed.posts[me - 1].reply_to == parent
+    assert len(replies) == len(doc.posts) - 1
+    # a quote edge is a quote: only posts with quoted words have one (13 comments quote)
+    quoting = {p.number for p in analysed.posts if any(s.kind == "quote" for s in p.segments)}
+    assert {e.from_post for e in analysed.edges} <= quoting
+    assert len(analysed.edges) < len(replies) // 10
     quoted = [s for p in analysed.posts for s in p.segments if s.explicit]
     assert len(quoted) == sum(1 for p in doc.posts for b in p.blocks if b.is_quote)
     for post in analysed.posts:

@@ -233,3 +233,41 @@ def test_schema_is_not_recreated_at_boot() -> None:
         for step in (m.step, m.postgres):
             if isinstance(step, str):
                 assert "IF NOT EXISTS" not in step.upper()
+
+
+async def test_step_6_drops_reply_counts_from_quote_edges_and_the_cache(
+    db_target: str | Path,
+) -> None:
+    """Up to schema 5 a reply that quoted nothing counted as a quote edge; step 6 keeps
+    quote segments only (replies are read from posts.reply_to) and empties the cache."""
+    from bot.core.models import Block, PostDoc, ThreadDoc
+    from bot.core.quotes import infer_quotes
+
+    long = "Every budget since the flood has pushed the library wing back another year again."
+    doc = ThreadDoc(
+        title="t",
+        source_kind="reddit",
+        posts=(
+            PostDoc(blocks=(Block(long),), author="ana", source_id="c1"),
+            PostDoc(blocks=(Block("No."),), author="bo", source_id="c2", reply_to_source_id="c1"),
+            PostDoc(blocks=(Block(long), Block("Yes.")), author="cy", reply_to_source_id="c1"),
+        ),
+    )
+    async with await open_database(db_target, migrations=MIGRATIONS[:5]) as db:
+        await ThreadRepository(db).save("local", "t", infer_quotes(doc))
+        async with db.transaction() as conn:  # what schema 5 stored: reply 2 → 1 as an edge
+            await conn.execute("INSERT INTO quote_edges SELECT id, 2, 1, 1 FROM threads")
+            await conn.execute(
+                "INSERT INTO analysis_cache"
+                " SELECT id, 'quotes', 'k', revision, '{}', 'now' FROM threads"
+            )
+    async with await open_database(db_target) as db:
+        repo = ThreadRepository(db)
+        assert [(e.from_post, e.to_post, e.count) for e in await repo.edges("local", "t")] == [
+            (3, 1, 1)
+        ]
+        assert [(r.from_post, r.to_post) for r in await repo.replies("local", "t")] == [
+            (2, 1),
+            (3, 1),
+        ]
+        assert await db.fetchval("SELECT count(*) FROM analysis_cache") == 0
