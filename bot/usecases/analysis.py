@@ -72,12 +72,12 @@ _DOING = {
     "quotes": "Counting the quotes in",
 }
 Progress = Callable[[str], None]
-CACHE_VERSION = 6
+CACHE_VERSION = 7
 """Part of every cache key: bump it when an analysis changes what it returns (2: ties in
 ratings and key-point scores keep thread order; 3: stances carry sides, replies unclear;
 4: hard-wrapped lines joined before sentences are split, languages without a stemmer
 never used, the thread-aware summary; 5: the brief carries the sides; 6: replies are not
-quotes)."""
+quotes; 7: the quote graph places every name clear of the rest)."""
 WORKER_NICENESS = 5
 
 PostsLoader = Callable[[], Awaitable[tuple[Sequence[StoredPost], Sequence[QuoteEdge]]]]
@@ -439,7 +439,7 @@ class Analyses:
 
     async def quote_graph(self, thread: StoredThread, report: QuoteReport, title: str) -> bytes:
         """The PNG of a report of this thread (drawn in a worker thread: its cost depends on
-        the ≤ 40 people drawn, not on the thread's length)."""
+        the ≤ 30 people drawn, not on the thread's length)."""
         params = {"author": report.author, "post": report.post, "title": title}
 
         async def draw() -> str:

@@ -168,3 +168,90 @@ def test_quiet_participants_still_get_a_node() -> None:
     posts = [post(1, "ana"), post(2, "bo"), post(3, "cy")]
     g = build_quote_graph(quote_report(posts, [QuoteEdge(2, 1, 1)]))
     assert set(g.nodes) == {"ana", "bo", "cy"}
+
+
+# --- readable at any size -------------------------------------------------------------------
+
+
+def crowd(people: int, posts: int, seed: int = 3) -> list[AnalysedPost]:
+    """A thread where a few people talk most (Zipf-like), quoting and answering recent posts."""
+    import dataclasses
+    import random
+
+    rng = random.Random(seed)
+    names = [f"member_{i:04d}" for i in range(people)]
+    weights = [1 / (i + 1) for i in range(people)]
+    out = []
+    for n in range(1, posts + 1):
+        quotes = (rng.randint(max(1, n - 20), n - 1),) if n > 1 and rng.random() < 0.6 else ()
+        segments = tuple(Segment("quote", "q", i, source_post=q) for i, q in enumerate(quotes))
+        segments += (Segment("own", f"own words {n}", len(quotes)),)
+        reply = rng.randint(max(1, n - 5), n - 1) if n > 1 and rng.random() < 0.3 else None
+        p = AnalysedPost(n, "x", segments, author=rng.choices(names, weights)[0])
+        out.append(dataclasses.replace(p, reply_to=reply))
+    return out
+
+
+def edges_of(posts: list[AnalysedPost]) -> list[QuoteEdge]:
+    from bot.core.quotes import edges_from_posts
+
+    return list(edges_from_posts(posts))
+
+
+@pytest.mark.parametrize(("people", "posts"), [(20, 150), (200, 1200), (2000, 9000)])
+def test_picture_is_readable_at_20_200_and_2000_participants(people: int, posts: int) -> None:
+    from bot.core.graph import MAX_NODES, boxes_overlapping, draw_quote_graph
+
+    thread = crowd(people, posts)
+    report = quote_report(thread, edges_of(thread))
+    title = "Who quoted whom — " + "a thread whose title is far too long to fit " * 3
+    drawing = draw_quote_graph(report, title=title)
+
+    assert open_png(drawing.png).size == (1200, 900)
+    # nothing is cut at the picture's edges, the title included
+    for box in drawing.boxes:
+        assert box.x0 >= 0 and box.x1 <= 1200 and box.y0 >= 0 and box.y1 <= 900, box
+    assert len(drawing.title) == 2 and drawing.title[-1].endswith("…")
+    # no name sits on a node, another name, a number, the title or the caption
+    kinds = {"node", "label", "count", "title", "caption"}
+    assert boxes_overlapping(drawing.boxes, kinds) == []
+    # the busiest have their names; beyond MAX_NODES the rest are one grey node
+    total = len(report.participants)
+    assert drawing.named == min(total, MAX_NODES)
+    assert drawing.grouped == (total - MAX_NODES if total > MAX_NODES else 0)
+    named = {b.name for b in drawing.boxes if b.kind == "label"}
+    g = build_quote_graph(report)
+    by_quotes = sorted(g.nodes, key=lambda n: -(g.nodes[n]["quoted"] + g.nodes[n]["quoting"]))
+    assert set(by_quotes[:10]) <= named
+    if drawing.grouped:
+        assert any(b.kind == "label" and b.name == "\x00others" for b in drawing.boxes)
+        texts = [b.name for b in drawing.boxes if b.kind == "title"]
+        assert any(f"the other {drawing.grouped:,} are one grey circle" in t for t in texts)
+
+
+def test_counts_and_names_of_the_example_thread_do_not_overlap() -> None:
+    """The example thread's chain #17 → #16 → … → #10 used to get its counts on the names."""
+    from bot.core.graph import boxes_overlapping, draw_quote_graph
+
+    posts = tuple(post(n, None) for n in range(1, 20))
+    chain = [(14, 10, 6), (11, 10, 5), (13, 11, 2), (15, 13, 3), (16, 15, 2), (17, 16, 2)]
+    edges = (*(QuoteEdge(a, b, c) for a, b, c in chain), QuoteEdge(18, 14), QuoteEdge(6, 5))
+    drawing = draw_quote_graph(posts, edges, title="Who quoted whom — How could it happen?")
+    assert boxes_overlapping(drawing.boxes, {"node", "label", "count", "title"}) == []
+    counts = {b.name for b in drawing.boxes if b.kind == "count"}
+    assert "post 14→post 10" in counts and "post 11→post 10" in counts
+    assert {b.name for b in drawing.boxes if b.kind == "label"} == {
+        f"post {n}" for n in range(1, 20)
+    }
+
+
+def test_replies_are_drawn_dashed_and_named_in_the_caption() -> None:
+    import dataclasses
+
+    from bot.core.graph import draw_quote_graph
+
+    posts = [*POSTS, dataclasses.replace(post(8, "erin"), reply_to=1)]
+    drawing = draw_quote_graph(quote_report(posts, EDGES))
+    assert any("answered without quoting" in line for line in drawing.caption)
+    g = build_quote_graph(quote_report(posts, EDGES))
+    assert g.edges["erin", "alice"] == {"weight": 0, "is_self": False, "replies": 1}
