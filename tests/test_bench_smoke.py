@@ -210,3 +210,46 @@ def test_summary_quality_reads_the_split_format_and_summarises(tmp_path: Path) -
     summary = summary_quality.summary_of(data[0][0], None)
     assert {s.post for s in summary.sentences} == {1, 2}
     assert "Cheers," not in [s.text for s in summary.sentences]
+
+
+def test_inference_beats_the_8_gram_baseline_on_the_own_dev_threads() -> None:
+    """bench/quote_dev: three debate threads of this project's own writing, quotes marked in
+    BBCode. Inference must find more of the quoted words than the naive 8-gram baseline and
+    credit at least as many of them to the right post."""
+    files = sorted(quote_quality.DEV.glob("*.txt"))
+    assert len(files) >= 3
+    ours = quote_quality.score_files(files, "threadwise")[-1][1]
+    base = quote_quality.score_files(files, "baseline")[-1][1]
+    p, r, f1, attribution = quote_quality.word_figures(ours)
+    bp, br, bf1, battribution = quote_quality.word_figures(base)
+    assert ours.res_words > 1000
+    assert r > br and attribution >= battribution and f1 > bf1
+    assert p >= bp - 0.01
+
+
+def test_dev_thread_markup_gives_gold_and_a_plain_copy() -> None:
+    text = "\n".join(
+        [
+            "# title: t",
+            "== 1 ana",
+            "Own words of ana here.",
+            "== 2 bo > 1",
+            "[quote=1]",
+            "Own words of ana here.",
+            "[/quote]",
+            "[quote=x]",
+            "From a post elsewhere.",
+            "[/quote]",
+            "[quote]",
+            "From a book.",
+            "[/quote]",
+            "My reply.",
+        ]
+    )
+    [thread] = quote_quality.threads_from_dev(text, "dev")
+    assert [p.key for p in thread.posts] == ["1", "2"] and thread.posts[1].reply_to == "1"
+    gold = quote_quality.gold_lines(thread)
+    assert [g.category for g in gold[1]] == ["resolved", "external", "unattributed", "own"]
+    doc = quote_quality.plain_doc(thread, structure=True)
+    assert doc.posts[1].reply_to_source_id == "1"
+    assert all(not b.is_quote for p in doc.posts for b in p.blocks)

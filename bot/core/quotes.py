@@ -367,7 +367,7 @@ def _infer_stream(
         for run in local:
             quoted[a + run.start : a + run.end] = b"\x01" * run.length
             marked += run.length
-        if 2 * marked >= b - a:
+        if 2 * marked > b - a:  # mostly quoted
             para_marks[i] = bytes(quoted[a:b])
     return _own_stretches(words, keys, quoted)
 

@@ -254,3 +254,112 @@ def test_shingle_index_keeps_posts_in_order_once_each_up_to_the_stop_limit():
     assert index.lookup(keys[0]) == [1, *range(3, STOP_SHINGLE_POSTS + 2)]
     index.add(phrase, STOP_SHINGLE_POSTS + 2)  # one post too many: too common to point
     assert index.lookup(keys[0]) == []
+
+
+# --- quote blocks, short, edited and shortened quotes (own writing) -----------------------------
+
+GREETING = ["Hi all,", A1, "Cheers, Mo"]
+
+
+def test_a_quoted_block_keeps_its_short_lines() -> None:
+    """A greeting or sign-off inside a copied block is part of the quote, not own words."""
+    t = infer_quotes(thread(GREETING, [*GREETING, "Mo, the roof was fixed in May."]))
+    assert labels(t, 2) == [("quote", 1), ("quote", 1), ("quote", 1), ("own", None)]
+
+
+def test_an_own_short_line_between_two_quotes_stays_own() -> None:
+    t = infer_quotes(thread([A1, A2], [A1, "Yes.", A2, "Also yes."]))
+    assert labels(t, 2) == [("quote", 1), ("own", None), ("quote", 1), ("own", None)]
+
+
+def test_a_short_quote_of_the_post_just_before_is_found() -> None:
+    t = infer_quotes(
+        thread(
+            [A1],
+            ["The library flooded again and the wing was postponed again.", "Poor Harriet..."],
+            ["Poor Harriet...", "She has waited for that wing since the nineties."],
+        )
+    )
+    assert labels(t, 3) == [("quote", 2), ("own", None)]
+
+
+def test_a_short_line_is_not_a_quote_of_a_post_far_back_or_without_a_reply() -> None:
+    fillers = ([f"w{n}a w{n}b w{n}c w{n}d w{n}e w{n}f w{n}g"] for n in range(7))
+    far = infer_quotes(
+        thread(
+            ["Poor Harriet...", A1],
+            *fillers,
+            ["Poor Harriet...", "She has waited for that wing since the nineties."],
+        )
+    )
+    assert far.edges == ()
+    last = infer_quotes(
+        thread(["Poor Harriet...", A1], ["Here is what I think.", "Poor Harriet..."])
+    )
+    assert last.edges == ()
+
+
+def test_a_sentence_of_a_longer_line_quoted_alone_is_found() -> None:
+    t = infer_quotes(
+        thread(
+            ["I will ask at the meeting. Is there anything else we should ask for in writing?"],
+            ["Is there anything else we should ask for in writing?", "The Friday lunches."],
+        )
+    )
+    assert labels(t, 2) == [("quote", 1), ("own", None)]
+
+
+def test_a_quote_shortened_with_an_ellipsis_is_one_quote() -> None:
+    shortened = "The council keeps promising a new library wing … while the old reading room leaks."
+    t = infer_quotes(thread([A1], [shortened, "Every single winter."]))
+    assert labels(t, 2) == [("quote", 1), ("own", None)]
+    segs = t.posts[1].segments
+    assert segs[0].text == shortened
+
+
+def test_a_quote_of_a_line_that_quotes_inline_goes_to_that_line_s_writer() -> None:
+    """Post 2 repeats part of post 1 inside its own sentence; post 3 copies post 2's whole
+    line: those are post 2's words (post 3 quoted post 2, not post 1)."""
+    inline = (
+        "Ana said every budget since the flood has pushed it back another year, and that is "
+        "simply not what the minutes of the finance committee show."
+    )
+    t = infer_quotes(thread([A1], [inline], [inline, "Which minutes?"]))
+    assert labels(t, 3) == [("quote", 2), ("own", None)]
+
+
+def test_a_line_its_writer_repeated_goes_with_the_block_it_was_copied_in() -> None:
+    """Post 2 repeats post 1's line among its own; post 3 quotes post 2's three lines as a
+    block: the middle line is post 2's too (the block has one source)."""
+    spec = "Steel frame, two hundred millimetre stroke, and a two year warranty on every part."
+    own_a = "We build every actuator ourselves in the workshop behind the station."
+    own_b = "Delivery takes six weeks because each rig is tested for a full day first."
+    t = infer_quotes(
+        thread([spec, "Ask me anything."], [own_a, spec, own_b], [own_a, spec, own_b, "Thanks."])
+    )
+    assert labels(t, 2)[1] == ("quote", 1)
+    assert labels(t, 3) == [("quote", 2), ("quote", 2), ("quote", 2), ("own", None)]
+
+
+def test_the_post_replied_to_wins_between_two_that_wrote_a_short_line() -> None:
+    """Posts 1 and 3 both wrote "Poor Harriet..."; post 4 opens with it. Without replies it
+    quotes the post just before; told that it answers post 1, it quotes post 1."""
+
+    def doc(reply_to: str | None) -> ThreadDoc:
+        return ThreadDoc(
+            title="t",
+            source_kind="discourse",
+            posts=(
+                PostDoc(blocks=(Block("Poor Harriet..."), Block(A1)), source_id="1"),
+                PostDoc(blocks=(Block(B1),), source_id="2"),
+                PostDoc(blocks=(Block(A2), Block("Poor Harriet...")), source_id="3"),
+                PostDoc(
+                    blocks=(Block("Poor Harriet..."), Block("She deserves better.")),
+                    source_id="4",
+                    reply_to_source_id=reply_to,
+                ),
+            ),
+        )
+
+    assert labels(infer_quotes(doc(None)), 4)[0] == ("quote", 3)
+    assert labels(infer_quotes(doc("1")), 4)[0] == ("quote", 1)
