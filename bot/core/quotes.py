@@ -342,7 +342,7 @@ def _infer_stream(
             or FUZZY_MIN_WORDS <= size <= FUZZY_MAX_WORDS
         ):
             continue
-        hits = _paragraph_hits(coverage, a, b)
+        hits = _paragraph_hits(coverage, a, b) if size > SHORT_LINE_WORDS else {}
         opens = (k == 0 and (i == 0 or blocks[i - 1].is_quote)) or (k > 0 and bool(pieces[k - 1]))
         source = _short_line_source(k, stream, hits, quoted_here, opens, ctx)
         if source is None:
@@ -395,13 +395,15 @@ def _start(run: _Run) -> int:
     return run.start
 
 
-def _paragraph_hits(coverage: dict[int, list[int]], a: int, b: int) -> dict[int, int]:
-    """Earlier post → how many of its shingles overlap words [a, b) (where any)."""
-    hits: dict[int, int] = {}
+def _paragraph_hits(coverage: dict[int, list[int]], a: int, b: int) -> dict[int, tuple[int, int]]:
+    """Earlier post → (how many of its shingles overlap words [a, b), how many lie inside
+    them), where any overlap. A copy of the whole stretch has all b - a - 3 inside."""
+    hits: dict[int, tuple[int, int]] = {}
     for source, starts in coverage.items():
-        n = bisect_left(starts, b) - bisect_left(starts, a - SHINGLE + 1)
-        if n:
-            hits[source] = n
+        lo = bisect_left(starts, a - SHINGLE + 1)
+        hi = bisect_left(starts, b)
+        if hi > lo:
+            hits[source] = (hi - lo, bisect_left(starts, b - SHINGLE + 1) - bisect_left(starts, a))
     return hits
 
 
@@ -443,7 +445,9 @@ def _candidates(stream: _Stream, coverage: dict[int, list[int]], ctx: _Context) 
                     continue
                 quoted = stream.words[part.start : part.end]
                 for later in texts.quoters.get(source, ()):
-                    if later >= ctx.number:
+                    # a quoter whose own words are nowhere near could only win by words it
+                    # quoted whole, which are trimmed off again: skip the look-up
+                    if later >= ctx.number or later not in coverage:
                         continue
                     at = texts.find(quoted, later)
                     if at < 0:
@@ -619,7 +623,7 @@ def _content_words(words: Sequence[str]) -> int:
 def _short_line_source(
     k: int,
     stream: _Stream,
-    hits: dict[int, int],
+    hits: dict[int, tuple[int, int]],
     quoted_here: set[int],
     opens: bool,
     ctx: _Context,
@@ -636,9 +640,6 @@ def _short_line_source(
     words = stream.words[a:b]
     if not 0 < len(words) <= SHORT_QUOTE_MAX_WORDS or k == len(stream.bounds) - 1:
         return None
-    distinctive = _content_words(words)
-    if distinctive == 0:
-        return None
     texts = ctx.texts
     holders: dict[int, bool] = {}  # post → the line is a whole line or sentence of it
     if len(words) <= SHORT_LINE_WORDS:
@@ -647,13 +648,19 @@ def _short_line_source(
             return None
         holders = dict.fromkeys(found, True)
     else:
-        for source in hits:
+        inside = len(words) - SHINGLE + 1
+        for source, (_, n) in hits.items():
+            if n < inside:
+                continue  # its shingles do not cover the whole line
             at = texts.find(words, source)
             if at < 0 or texts.is_quoted(source, at):
                 continue
             holders[source] = _line_or_sentence(ctx, source, at, len(words))
     if not holders or len(holders) > 2:
         return None  # nobody wrote it, or it is a common phrase
+    distinctive = _content_words(words)
+    if distinctive == 0:
+        return None
 
     def answered(source: int, near: int) -> bool:
         return source == ctx.reply_to or source in quoted_here or source >= ctx.number - near
@@ -689,13 +696,13 @@ def _line_or_sentence(ctx: _Context, source: int, at: int, size: int) -> bool:
     return not _SENTENCE_ENDS.isdisjoint(before) and not _SENTENCE_ENDS.isdisjoint(after)
 
 
-def _fuzzy_source(words: list[str], hits: dict[int, int], ctx: _Context) -> int | None:
+def _fuzzy_source(words: list[str], hits: dict[int, tuple[int, int]], ctx: _Context) -> int | None:
     """The earlier post one of whose own paragraphs this short paragraph retypes, if any."""
     if not hits or not FUZZY_MIN_WORDS <= len(words) <= FUZZY_MAX_WORDS:
         return None
     if _content_words(words) < MIN_CONTENT_WORDS:
         return None
-    ranked = sorted(((n, s) for s, n in hits.items()), key=lambda ns: (-ns[0], ns[1]))
+    ranked = sorted(((n, s) for s, (n, _) in hits.items()), key=lambda ns: (-ns[0], ns[1]))
     for _, source in ranked[:3]:
         source_words = ctx.texts.words[source]
         for start, end in ctx.texts.own_paragraphs[source]:

@@ -71,17 +71,17 @@ class ShingleIndex:
         known = first.keys() & keys
         if not known:  # most paragraphs: nothing here was written before
             return {}
+        shared = known & more.keys()  # written by more than one post: the rare case
         found: dict[int, list[int]] = {}
-        for i, key in enumerate(keys):
-            if key not in known:
-                continue
-            later = more.get(key)
-            if later is None:
-                posts: Sequence[int] = (first[key],)
-            elif len(later) >= STOP_SHINGLE_POSTS:
-                continue
+        for i in [i for i, key in enumerate(keys) if key in known]:
+            key = keys[i]
+            if key in shared:
+                later = more[key]
+                if len(later) >= STOP_SHINGLE_POSTS:
+                    continue
+                posts: Sequence[int] = (first[key], *later)
             else:
-                posts = (first[key], *later)
+                posts = (first[key],)
             for post in posts:
                 at = found.get(post)
                 if at is None:
