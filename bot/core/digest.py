@@ -3,7 +3,7 @@
 Pure and synchronous (it runs sumy: call it off the event loop). A mark is the number of the
 last post a reader has already seen; everything after it is new. Per thread a digest holds
 the count of new posts, a short attributed summary of the new posts' own words only, the
-quote edges (who answered whom) that start in a new post, the most active participants and
+quotes and replies (who answered whom) that start in a new post, the most active participants and
 a link to the first unread post. `digest_answer` turns a whole digest into the same
 `Answer` every renderer understands; `digest_json` is the `--json` shape.
 

@@ -1,7 +1,7 @@
 """A Discord thread, forum post or channel's message history → bot.core.models.ThreadDoc.
 
 Chat has explicit structure the forum readers have to guess: a reply names the message it
-answers (PostDoc.reply_to_source_id, a quote edge even without quoted text) and "> " lines
+answers (PostDoc.reply_to_source_id, a reply edge, not a quote) and "> " lines
 are quoted text, attributed to the replied-to author when the message is a reply. Bots
 (including this one) and members who opted out are left out; so are quotes *of* opted-out
 members, since those are their words too.

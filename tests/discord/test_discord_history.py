@@ -1,4 +1,4 @@
-"""Chat history → ThreadDoc: replies become edges, "> " lines quotes, bots and opted-out
+"""Chat history → ThreadDoc: replies become reply edges, "> " lines quotes, bots and opted-out
 members are left out. History is read by discord.py's own paging from the fake REST API."""
 
 from __future__ import annotations

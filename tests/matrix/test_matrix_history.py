@@ -1,4 +1,4 @@
-"""Room events → ThreadDoc: replies are edges, fallbacks go, quotes stay quotes, bots stay out."""
+"""Room events → ThreadDoc: replies are reply edges, fallbacks go, quotes stay quotes, bots stay out."""
 
 from __future__ import annotations
 
@@ -107,10 +107,11 @@ def test_room_messages_become_posts_with_authors_links_and_reply_edges() -> None
     assert doc.source_kind == "matrix" and emote.text == "beans at dawn"
 
 
-def test_a_reply_is_a_quote_edge_after_analysis() -> None:
+def test_a_reply_is_a_reply_edge_after_analysis_not_a_quote() -> None:
     analysed = infer_quotes(build(EVENTS))
     assert analysed.posts[1].reply_to == 1
-    assert any(e.from_post == 2 and e.to_post == 1 for e in analysed.edges)
+    assert any(r.from_post == 2 and r.to_post == 1 for r in analysed.replies)
+    assert not any(e.from_post == 2 and e.to_post == 1 for e in analysed.edges)
 
 
 def test_one_thread_of_the_room_only() -> None:
