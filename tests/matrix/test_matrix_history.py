@@ -1,4 +1,4 @@
-"""Room events → ThreadDoc: replies are reply edges, fallbacks go, quotes stay quotes, bots stay out."""
+"""Room events → ThreadDoc: replies are reply edges, fallbacks go, quotes stay, bots stay out."""
 
 from __future__ import annotations
 
