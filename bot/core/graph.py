@@ -559,6 +559,11 @@ class _Scene:
                 x, y = pos[u]
                 r = self.radius[u]
                 circles[f"{u}\x00loop"] = Box("loop", u, x, y, x + 1.9 * r, y + 1.9 * r)
+        for u, v, _ in [*self.links, *self.group_links]:  # keep arrow ends in sight
+            if u != v:
+                for end, other in ((v, u), (u, v)):
+                    x, y = _arrow_end(pos[end], pos[other], self.radius[end] + 7, end == v)
+                    circles[f"{u}\x00{v}\x00{end}"] = Box("end", end, x - 5, y - 5, x + 5, y + 5)
         labels = self.place_labels(pos, circles, area)
         self.draw_links(pos)
         self.draw_nodes(pos, labels)
@@ -606,7 +611,7 @@ class _Scene:
         area: tuple[float, float, float, float],
     ) -> dict[str, Box]:
         """A free place for each name, busiest first; a name with none is left out."""
-        x0, y0, x1, y1 = area
+        y0, y1 = area[1], area[3]
         placed: dict[str, Box] = {}
         for node in self.order:
             w, h = self.pen.size(self.names[node], self.font)
@@ -624,19 +629,38 @@ class _Scene:
             ]
             if self.small and y > (y0 + y1) / 2:
                 candidates[0], candidates[1] = candidates[1], candidates[0]  # outer side first
-            for left, low in candidates:
-                box = Box("label", node, left, low, left + w, low + h)
-                if box.x0 < x0 or box.x1 > x1 or box.y0 < y0 or box.y1 > y1:
-                    continue
-                if any(box.overlaps(c, 1) for c in circles.values()):
-                    continue
-                if any(box.overlaps(b, 2) for b in placed.values()):
-                    continue
-                placed[node] = box
-                break
+            # first a place clear of arrow heads too, else one that may cover an arrow's end
+            for strict in (True, False):
+                box = self.free_place(node, candidates, w, h, circles, placed, area, strict)
+                if box is not None:
+                    placed[node] = box
+                    break
             else:
                 self.unnamed += 1
         return placed
+
+    @staticmethod
+    def free_place(
+        node: str,
+        candidates: Sequence[tuple[float, float]],
+        w: float,
+        h: float,
+        obstacles: dict[str, Box],
+        placed: dict[str, Box],
+        area: tuple[float, float, float, float],
+        strict: bool,
+    ) -> Box | None:
+        x0, y0, x1, y1 = area
+        for left, low in candidates:
+            box = Box("label", node, left, low, left + w, low + h)
+            if box.x0 < x0 or box.x1 > x1 or box.y0 < y0 or box.y1 > y1:
+                continue
+            if any(box.overlaps(c, 1) for c in obstacles.values() if strict or c.kind != "end"):
+                continue
+            if any(box.overlaps(b, 2) for b in placed.values()):
+                continue
+            return box
+        return None
 
     # -- drawing ---------------------------------------------------------------------------
 
@@ -787,6 +811,20 @@ class _Scene:
                 )
                 taken.append(drawn)
                 break
+
+
+def _arrow_end(
+    node: tuple[float, float], other: tuple[float, float], reach: float, head: bool
+) -> tuple[float, float]:
+    """Where a link (arc3, rad 0.14) meets a node, `reach` pixels out from its centre: the
+    curve leaves each end towards its control point."""
+    a, b = (other, node) if head else (node, other)
+    (x1, y1), (x2, y2) = a, b
+    cx = (x1 + x2) / 2 + 0.14 * (y2 - y1)
+    cy = (y1 + y2) / 2 - 0.14 * (x2 - x1)
+    dx, dy = cx - node[0], cy - node[1]
+    d = math.hypot(dx, dy) or 1.0
+    return (node[0] + dx / d * reach, node[1] + dy / d * reach)
 
 
 def _arc_point(
