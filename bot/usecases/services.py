@@ -586,7 +586,11 @@ def _analyse(doc: ThreadDoc, progress: ProgressFn | None) -> AnalysedThread:
         sample = [p.own_text for p in analysed.posts[:400]]
         analysed = dataclasses.replace(analysed, language=detect_language(sample))
     quotes = sum(e.count for e in analysed.edges)
-    _say(progress, f"Found {quotes} quotes between {len(analysed.edges)} pairs of posts.")
+    replies = f" and {len(analysed.replies)} replies" if analysed.replies else ""
+    _say(
+        progress,
+        f"Found {quotes} quotes between {len(analysed.edges)} pairs of posts{replies}.",
+    )
     return analysed
 
 
