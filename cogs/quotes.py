@@ -22,7 +22,7 @@ class QuotesCog(commands.Cog):
     @app_commands.describe(
         thread="a stored thread",
         user="only quotes by or of this participant",
-        post="quotes of this post number and the replies under it",
+        post="the quotes and replies around this post number",
         private="only you see the answer",
     )
     @app_commands.autocomplete(thread=thread_autocomplete)

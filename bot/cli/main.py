@@ -124,7 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("quotes", "who quoted whom, as text and as a graph picture")
     p.add_argument("name")
     p.add_argument("--author", help="only quotes by or of this author")
-    p.add_argument("--post", type=positive_int, metavar="N", help="quotes of post N and replies")
+    p.add_argument(
+        "--post", type=positive_int, metavar="N", help="quotes and replies around post N"
+    )
     p.add_argument("--graph", metavar="FILE.png", help="also write the quote graph picture")
 
     command("discord-commands", "print the Discord commands a sync would send (no connection)")

@@ -354,11 +354,11 @@ def quote_report(
     *,
     max_depth: int = MAX_CHAIN_DEPTH,
 ) -> QuoteReport:
-    """Aggregate quote edges into pairs, rankings and (with `post`) the reply chain.
+    """Aggregate quote edges into pairs, rankings and (with `post`) the thread around it.
 
     Filters narrow the edges every section is computed from: `author` keeps edges with that
     author on either side (case-insensitive), `post` keeps edges touching that post. The
-    chain always walks the whole thread's edges, so a reply tree is never cut by a filter.
+    chain always walks the whole thread's quotes and replies, so it is never cut by a filter.
     Rankings leave self-quotes out (quoting yourself shouldn't make you "most quoted"); the
     pairs keep them, flagged `is_self`.
     """
