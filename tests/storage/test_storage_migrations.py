@@ -235,10 +235,10 @@ def test_schema_is_not_recreated_at_boot() -> None:
                 assert "IF NOT EXISTS" not in step.upper()
 
 
-async def test_step_6_drops_reply_counts_from_quote_edges_and_the_cache(
+async def test_step_7_drops_reply_counts_from_quote_edges_and_the_cache(
     db_target: str | Path,
 ) -> None:
-    """Up to schema 5 a reply that quoted nothing counted as a quote edge; step 6 keeps
+    """Up to schema 6 a reply that quoted nothing counted as a quote edge; step 7 keeps
     quote segments only (replies are read from posts.reply_to) and empties the cache."""
     from bot.core.models import Block, PostDoc, ThreadDoc
     from bot.core.quotes import infer_quotes
@@ -253,9 +253,9 @@ async def test_step_6_drops_reply_counts_from_quote_edges_and_the_cache(
             PostDoc(blocks=(Block(long), Block("Yes.")), author="cy", reply_to_source_id="c1"),
         ),
     )
-    async with await open_database(db_target, migrations=MIGRATIONS[:5]) as db:
+    async with await open_database(db_target, migrations=MIGRATIONS[:6]) as db:
         await ThreadRepository(db).save("local", "t", infer_quotes(doc))
-        async with db.transaction() as conn:  # what schema 5 stored: reply 2 → 1 as an edge
+        async with db.transaction() as conn:  # what schema 6 stored: reply 2 → 1 as an edge
             await conn.execute("INSERT INTO quote_edges SELECT id, 2, 1, 1 FROM threads")
             await conn.execute(
                 "INSERT INTO analysis_cache"
