@@ -133,7 +133,7 @@ async def test_now_previews_without_moving_anything(db_path: Path) -> None:
     await ingest(db_path, 5)
     first, _ = await tw(db_path, "now", str(added["id"]))
     second, _ = await tw(db_path, "now", f"#{added['id']}")
-    assert first == second and first.startswith(f"Preview of digest #{added['id']}: 1 new posts")
+    assert first == second and first.startswith(f"Preview of digest #{added['id']}: 1 new post\n")
     doc = json.loads((await tw(db_path, "now", str(added["id"]), "--json"))[0])
     assert doc["threads"][0]["new_posts"] == 1
     (listed,) = json.loads((await tw(db_path, "list", "--json"))[0])

@@ -24,7 +24,7 @@ from bot.cli.digest_args import LOCAL_TARGET
 from bot.cli.terminal import render_text
 from bot.core.digest import Digest, digest_answer, digest_json
 from bot.core.models import LOCAL_SCOPE
-from bot.core.render import Answer, Line, Section
+from bot.core.render import Answer, Line, Section, plural
 from bot.errors import NotFound, UserError
 from bot.usecases.digest_options import (
     cadence_from_options,
@@ -123,7 +123,7 @@ async def cmd_remove(services: Services, args: argparse.Namespace, out: Output) 
 
 async def cmd_now(services: Services, args: argparse.Namespace, out: Output) -> None:
     schedule, digest = await preview(services, LOCAL_SCOPE, args.id, refresh=not args.no_refresh)
-    title = f"Preview of digest #{schedule.id}: {digest.new_posts} new posts"
+    title = f"Preview of digest #{schedule.id}: {plural(digest.new_posts, 'new post')}"
     answer = digest_answer(digest, title=title)
     out.answer(answer, {"schedule": schedule.id, **digest_json(digest)})
 

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from bot.argtypes import positive_int, shard_range
 from bot.cli import digest_args
@@ -28,7 +28,7 @@ from bot.cli.terminal import render_text
 from bot.core import jsonout, render
 from bot.core.models import LOCAL_SCOPE
 from bot.core.summary import ALGORITHMS, SummaryRequest
-from bot.errors import ConfigError, ThreadwiseError, UserError
+from bot.errors import ConfigError, ThreadwiseError, UserError, clip_words
 from bot.settings import Settings, load_settings, resolve_config_path
 from bot.sources.detect import FORMATS
 from bot.usecases.services import IngestResult, Services
@@ -48,8 +48,15 @@ def example_thread_path() -> Path:
 # --- argument parsing -----------------------------------------------------------------------
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose error messages never repeat a huge argument whole."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(clip_words(message))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="threadwise",
         description="Read long forum threads so people don't have to: attributed summaries, "
         "per-author stances and who-quoted-whom, offline.",
@@ -73,8 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--json", action="store_true", help="print one JSON document")
         return p
 
-    p = command("ingest", "read a thread from a file (plain text, Markdown or JSON) and store it")
-    p.add_argument("source", help="a file path, or - for standard input")
+    p = command(
+        "ingest",
+        "read a thread from a forum URL or a file (plain text, Markdown, JSON or a saved page) "
+        "and store it",
+    )
+    p.add_argument(
+        "source", help="a forum thread's http(s) address, a file path, or - for standard input"
+    )
     p.add_argument("--name", help="name to store it under (default: made from the title)")
     p.add_argument("--format", choices=FORMATS, default="auto", help="input format")
     p.add_argument(
@@ -201,8 +214,11 @@ class Console:
 Handler = Callable[[Services, argparse.Namespace, Console], Awaitable[None]]
 
 
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
 async def cmd_ingest(services: Services, args: argparse.Namespace, out: Console) -> None:
-    if args.source.startswith(("http://", "https://")):
+    if _SCHEME.match(args.source):  # ftp://, file://: refused as web addresses, not paths
         result = await services.ingest_url(
             LOCAL_SCOPE,
             args.source,

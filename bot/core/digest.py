@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.core.models import QuoteEdge, ReplyEdge, StoredPost, StoredThread
-from bot.core.render import Answer, Line, Ref, Section, summary_answer
+from bot.core.render import Answer, Line, Ref, Section, plural, summary_answer
 from bot.core.summary import (
     SENTENCE_CAPS,
     Summary,
@@ -275,10 +275,6 @@ def _who(author: str | None, post: int) -> str:
     return f"{author} (#{post})" if author else f"#{post}"
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
 def digest_answer(digest: Digest, *, title: str | None = None) -> Answer:
     """The digest as a neutral answer: one section per thread with news.
 
@@ -299,8 +295,8 @@ def digest_answer(digest: Digest, *, title: str | None = None) -> Answer:
         names = ", ".join(f"“{t.title}”" for t in quiet)
         sections.append(Section("Nothing new", (Line(f"No new posts in {names}."),)))
     heading = title or (
-        f"Digest: {_plural(digest.new_posts, 'new post')}"
-        + (f" in {_plural(len(news), 'thread')}" if len(digest.threads) > 1 else "")
+        f"Digest: {plural(digest.new_posts, 'new post')}"
+        + (f" in {plural(len(news), 'thread')}" if len(digest.threads) > 1 else "")
     )
     link = news[0].link if len(digest.threads) == 1 else None
     return Answer(
@@ -329,10 +325,10 @@ def _thread_section(t: ThreadDigest) -> Section:
             )
         )
     if t.more_edges:
-        lines.append(Line(f"… and {_plural(t.more_edges, 'more reply')}"))
+        lines.append(Line(f"… and {plural(t.more_edges, 'more reply', 'more replies')}"))
     lines.extend(Line(n) for n in t.notes)
     since = f"after post #{t.since}" if t.since else "in the whole thread"
-    heading = f"{t.title} — {_plural(t.new_posts, 'new post')} {since}"
+    heading = f"{t.title} — {plural(t.new_posts, 'new post')} {since}"
     return Section(heading, tuple(lines))
 
 

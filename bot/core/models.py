@@ -16,12 +16,12 @@ from typing import Literal, Protocol
 SegmentKind = Literal["own", "quote"]
 
 LOCAL_SCOPE = "local"
-_SCOPE_RE = re.compile(r"^(local|discord:\d{1,25}|matrix:![^\s]{1,255})$")
+_SCOPE_RE = re.compile(r"local|discord:[0-9]{1,25}|matrix:![^\s]{1,255}")
 
 
 def validate_scope(scope: str) -> str:
     """A scope names who owns a thread: `local`, `discord:<guild id>` or `matrix:<room id>`."""
-    if not isinstance(scope, str) or not _SCOPE_RE.match(scope):
+    if not isinstance(scope, str) or not _SCOPE_RE.fullmatch(scope):
         raise ValueError(f"invalid scope {scope!r}")
     return scope
 

@@ -65,6 +65,11 @@ class Answer:
     link: str | None = None
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """ "1 author", "2 authors" (`many` for irregular plurals: "1 reply", "3 replies")."""
+    return f"{n} {word if n == 1 else many or word + 's'}"
+
+
 def _post_url(thread: StoredThread, post: int, url: str | None) -> str | None:
     if url:
         return url
@@ -76,8 +81,8 @@ def _post_url(thread: StoredThread, post: int, url: str | None) -> str | None:
 def thread_list(threads: Sequence[StoredThread]) -> Answer:
     lines = tuple(
         Line(
-            f"{t.name} — “{t.title}”: {t.post_count} posts, "
-            + (f"{t.author_count} authors" if t.author_count else "no author names")
+            f"{t.name} — “{t.title}”: {plural(t.post_count, 'post')}, "
+            + (plural(t.author_count, "author") if t.author_count else "no author names")
         )
         for t in threads
     )

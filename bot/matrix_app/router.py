@@ -17,7 +17,7 @@ from typing import NoReturn
 
 from bot.argtypes import positive_int
 from bot.core.summary import ALGORITHMS
-from bot.errors import UserError
+from bot.errors import UserError, clip_words
 
 ADMIN_COMMANDS = frozenset(
     {
@@ -70,7 +70,7 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message}\n{self.format_usage().strip()}")
+        raise UsageError(f"{clip_words(message)}\n{self.format_usage().strip()}")
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
         raise UsageError((message or "").strip() or self.format_usage().strip())

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import unicodedata
+from typing import Any
 
 from bot.errors import SourceError
 
@@ -58,3 +60,21 @@ def _check_text(text: str) -> str:
     if not text.strip():
         raise SourceError("the file is empty")
     return text
+
+
+def load_json(text: str) -> Any:
+    """Parsed JSON, or SourceError with a one-line reason (bad syntax, nesting too deep, a
+    number too long for Python to read: 5,000 digits is a ValueError, not a JSON error)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SourceError(
+            f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
+    except RecursionError:
+        raise SourceError("the JSON is nested too deeply to be a thread") from None
+    except ValueError:
+        raise SourceError(
+            "the JSON holds a number too long to read (thousands of digits); "
+            "ids must be short strings or numbers"
+        ) from None

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import json
 import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ from bs4 import BeautifulSoup, Tag
 
 from bot.core.models import Block, PostDoc, ThreadDoc
 from bot.errors import SourceError
+from bot.sources import decode
 from bot.sources import html_text as h
 from bot.sources.base import PageFetcher, ReadOptions, match_web_path
 
@@ -315,10 +315,7 @@ def topic_doc(
 
 
 def load_json(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise SourceError(f"not valid JSON: {str(exc)[:200]}") from exc
+    return decode.load_json(text)
 
 
 # --- the reader ----------------------------------------------------------------------------

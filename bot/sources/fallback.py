@@ -2,7 +2,7 @@
 
 Most "threadwise can't read this" reports are pages of a forum engine we don't support, so
 the refusal names what we do read and, when it can tell, which engine the page is. With
-force=True / --best-effort the page's main text is read instead: repeated post containers
+--best-effort the page's main text is read instead: repeated post containers
 (schema.org Comment, NodeBB `component="post"`, `data-author`...) become one post each,
 anything else becomes ONE post of the densest text block (a small readability-style score:
 paragraph text per container, penalised by link text). No network, no new dependency.
@@ -73,8 +73,8 @@ def unsupported_page_error(html: str | None = None, url: str | None = None) -> S
     else:
         looks = f"{where}looks like none of them"
     return SourceError(
-        f"threadwise reads {SUPPORTED} threads; {looks} — add force=True / --best-effort "
-        "to read its main text as one post"
+        f"threadwise reads {SUPPORTED} threads; {looks} — `threadwise ingest URL "
+        "--best-effort` reads its main text instead"
     )
 
 

@@ -50,7 +50,10 @@ Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-_PUBLIC_ONLY = "threadwise only reads public forums"
+_PUBLIC_ONLY = (
+    "threadwise only reads public forums (for a forum on your own network, set "
+    "[fetch] allow_private_addresses = true)"
+)
 
 # --- URLs -----------------------------------------------------------------------------------
 

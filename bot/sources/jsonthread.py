@@ -11,33 +11,32 @@ Reddit parents and Discourse replies do.
 
 from __future__ import annotations
 
-import json
+import re
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from bot.core.models import Block, PostDoc, ThreadDoc
 from bot.errors import SourceError
+from bot.sources.decode import load_json
 from bot.sources.plaintext import _blocks
 
 _POST_KEYS = {"id", "author", "time", "url", "text", "reply_to", "likes"}
+MAX_ID_CHARS = 200
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""Controls that have no place in post text (NUL, escape, ...); line breaks and tabs stay."""
+_LINE_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _TOP_KEYS = {"title", "url", "posts", "language"}
 
 
 def read_json_thread(text: str) -> ThreadDoc:
-    try:
-        data = json.loads(text)
-    except RecursionError as exc:
-        raise SourceError("the JSON is nested too deeply to be a thread") from exc
-    except json.JSONDecodeError as exc:
-        raise SourceError(
-            f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-        ) from exc
+    data = load_json(text)
     if not isinstance(data, dict):
         raise SourceError('a JSON thread must be an object with "title" and "posts"')
     unknown = sorted(set(data) - _TOP_KEYS)
     if unknown:
         raise SourceError(f"unknown key(s) in the JSON thread: {', '.join(unknown)}")
-    title = _opt_str(data, "title", "the thread")
+    title = _opt_line(data, "title", "the thread")
     if not title or not title.strip():
         raise SourceError('the JSON thread needs a non-empty "title"')
     posts_raw = data.get("posts")
@@ -51,8 +50,8 @@ def read_json_thread(text: str) -> ThreadDoc:
         title=title.strip(),
         posts=posts,
         source_kind="json",
-        url=_opt_str(data, "url", "the thread"),
-        language=_opt_str(data, "language", "the thread"),
+        url=_opt_url(data, "the thread"),
+        language=_opt_line(data, "language", "the thread"),
     )
 
 
@@ -66,14 +65,15 @@ def _post(index: int, raw: Any) -> PostDoc:
     text = raw.get("text")
     if not isinstance(text, str):
         raise SourceError(f'{where} needs a "text" string')
+    text = _CONTROLS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     source_id = _opt_id(raw, "id", where)
     reply_to = _opt_id(raw, "reply_to", where)
     return PostDoc(
-        blocks=tuple(_blocks(text.replace("\r\n", "\n").split("\n"))),
-        author=_opt_str(raw, "author", where),
+        blocks=tuple(_blocks(text.split("\n"))),
+        author=_opt_line(raw, "author", where),
         source_id=source_id,
         time=_time(raw.get("time"), where),
-        url=_opt_str(raw, "url", where),
+        url=_opt_url(raw, where),
         reply_to_source_id=reply_to if reply_to != source_id else None,
         likes=_likes(raw.get("likes"), where),
     )
@@ -84,8 +84,35 @@ def _opt_id(obj: dict[str, Any], key: str, where: str) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise SourceError(f'{where}: "{key}" must be a string')
-    return str(value)
+        raise SourceError(f'{where}: "{key}" must be a string or a number')
+    text = _line(value if isinstance(value, str) else str(value))
+    if len(text) > MAX_ID_CHARS:
+        raise SourceError(f'{where}: "{key}" is longer than {MAX_ID_CHARS} characters')
+    return text or None
+
+
+def _line(text: str) -> str:
+    """One line of visible text: control and bidi-override characters become spaces."""
+    return " ".join(_LINE_INVISIBLE.sub(" ", text).split())
+
+
+def _opt_line(obj: dict[str, Any], key: str, where: str) -> str | None:
+    value = _opt_str(obj, key, where)
+    return None if value is None else _line(value) or None
+
+
+def _opt_url(obj: dict[str, Any], where: str) -> str | None:
+    """A web address, or nothing: `javascript:`, `data:` and the like are refused."""
+    value = _opt_str(obj, "url", where)
+    if value is None:
+        return None
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise SourceError(f'{where}: "url" must be an http:// or https:// address')
+    return value
 
 
 def _likes(value: Any, where: str) -> int | None:

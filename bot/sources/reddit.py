@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from urllib.parse import urlencode
 
 from bot.core.models import Block, PostDoc, ThreadDoc
 from bot.errors import SourceError
+from bot.sources import decode
 from bot.sources.base import PageFetcher, ReadOptions, match_web_path
 
 MORE_PER_REQUEST = 100
@@ -451,10 +451,7 @@ def _children(listing: Any) -> list[dict[str, Any]]:
 
 
 def load_json(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise SourceError(f"not valid JSON: {str(exc)[:200]}") from exc
+    return decode.load_json(text)
 
 
 # --- the reader ----------------------------------------------------------------------------

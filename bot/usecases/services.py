@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import os
 import re
+import stat
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -27,7 +29,7 @@ from bot.core.models import (
 )
 from bot.core.render import Answer
 from bot.core.summary import SummaryRequest
-from bot.errors import NotFound, SourceError, UserError
+from bot.errors import NotFound, SourceError, UserError, echo
 from bot.settings import Settings
 from bot.sources.base import ReadOptions
 from bot.sources.detect import read_file_bytes
@@ -66,7 +68,7 @@ def check_name(name: str) -> str:
     name = name.strip().lower()
     if not _NAME_RE.match(name):
         raise UserError(
-            f"invalid thread name {name!r}: use 1-64 letters, digits, '-', '_' or '.', "
+            f"invalid thread name “{echo(name)}”: use 1-64 letters, digits, '-', '_' or '.', "
             "starting with a letter or digit"
         )
     return name
@@ -211,20 +213,9 @@ class Services:
         progress: ProgressFn | None = None,
         best_effort: bool = False,
     ) -> IngestResult:
-        path = Path(path)
-        limit = self.settings.storage.max_upload_bytes
-        try:
-            size = path.stat().st_size
-        except OSError as exc:
-            raise UserError(f"cannot read {path}: {exc.strerror or exc}") from exc
-        if path.is_dir():
-            raise UserError(f"{path} is a folder, not a file")
-        if size > limit:
-            raise UserError(
-                f"{path.name} is {size / 1048576:.1f} MB; the limit is {limit / 1048576:.1f} MB "
-                "([storage] max_upload_bytes)"
-            )
-        data = await asyncio.to_thread(path.read_bytes)
+        data = await asyncio.to_thread(
+            read_regular_file, Path(path), self.settings.storage.max_upload_bytes
+        )
         return await self.ingest_bytes(
             scope, data, name=name, fmt=fmt, progress=progress, best_effort=best_effort
         )
@@ -441,7 +432,7 @@ class Services:
         if thread is None:
             names = await self.threads.names(scope, "", 200)
             hint = _suggest(key, names)
-            raise NotFound(f"no thread named “{name}” here.{hint}")
+            raise NotFound(f"no thread named “{echo(name)}” here.{hint}")
         return thread
 
     # --- members and places ----------------------------------------------------------------
@@ -559,6 +550,54 @@ class Services:
     async def quote_graph(self, answer: QuotesAnswer) -> bytes:
         title = f"Who quoted whom — {answer.thread.title}"
         return await self.analyses.quote_graph(answer.thread, answer.report, title)
+
+
+def read_regular_file(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes, else UserError.
+
+    Devices, pipes and sockets are refused before anything is read: /dev/zero reports size
+    0 and never ends, and a FIFO blocks until someone writes to it. The file is opened
+    without blocking and checked on the open descriptor (no swap between check and read),
+    and the read itself stops after `limit + 1` bytes, whatever the size said.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise UserError(
+            f"cannot read {echo(str(path), 120, tail=True)}: {exc.strerror or exc}"
+        ) from exc
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise UserError(f"{echo(str(path), 120, tail=True)} is a folder, not a file")
+        if not stat.S_ISREG(info.st_mode):
+            shown = echo(str(path), 120, tail=True)
+            raise UserError(
+                f"{shown} is not a regular file (a device, pipe or socket); "
+                "give a saved file, or - to read standard input"
+            )
+        size = info.st_size
+        data = _read_at_most(fd, limit + 1) if size <= limit else b""
+    finally:
+        os.close(fd)
+    if size > limit or len(data) > limit:
+        raise UserError(
+            f"{echo(path.name)} is larger than the limit of {limit / 1048576:.1f} MB "
+            "([storage] max_upload_bytes)"
+        )
+    return data
+
+
+def _read_at_most(fd: int, count: int) -> bytes:
+    chunks: list[bytes] = []
+    while count > 0:
+        chunk = os.read(fd, min(count, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        count -= len(chunk)
+    return b"".join(chunks)
 
 
 def _same_source(existing: StoredThread, stored: Sequence[StoredPost], doc: ThreadDoc) -> bool:

@@ -86,3 +86,17 @@ def test_bare_prefix_and_help() -> None:
         assert usage in everything
     assert "--sentences N" in help_text("!tw", ["summary"])
     assert "uploaded file" in help_text("!tw", ["thread", "ingest"])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "!tw " + "y" * 5000,
+        "!tw summary tram --algorithm " + "y" * 5000,
+        "!tw summary a b" + "y" * 5000,
+    ],
+)
+def test_a_5000_character_command_is_not_echoed_back_whole(text: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse(text, "!tw")
+    assert "y" * 61 not in str(caught.value) and len(str(caught.value)) < 600

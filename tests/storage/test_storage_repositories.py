@@ -392,7 +392,19 @@ async def test_scopes_never_see_each_other(
 
 
 @pytest.mark.parametrize(
-    "scope", ["", "LOCAL", "discord:", "discord:abc", "matrix:room", "slack:1", None]
+    "scope",
+    [
+        "",
+        "LOCAL",
+        "discord:",
+        "discord:abc",
+        "matrix:room",
+        "slack:1",
+        None,
+        "discord:1\n",  # `$` matches before a final newline: issue 16
+        "local\n",
+        "discord:\u0661",  # an Arabic-Indic digit is not a guild id
+    ],
 )
 async def test_invalid_scope_is_rejected_everywhere(
     threads: ThreadRepository,
