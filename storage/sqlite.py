@@ -199,22 +199,28 @@ class SQLiteDatabase(Database):
                 # Cancelled while BEGIN was queued: it still runs, so undo it here or the
                 # next writer would find a transaction already open on this connection.
                 await _rollback(conn)
+                if isinstance(e, sqlite3.Error) and (failed := _write_failed(self.path, e)):
+                    raise failed from e
                 if isinstance(e, sqlite3.OperationalError):
                     raise StorageError(f"The database {self.path} is busy: {e}") from e
                 raise
             self._tx_owner, self._tx_depth = task, 0
             try:
                 yield wrapped
-            except BaseException:
+            except BaseException as e:
                 await _rollback(conn)
+                if isinstance(e, sqlite3.Error) and (failed := _write_failed(self.path, e)):
+                    raise failed from e
                 raise
             else:
                 try:
                     await conn.execute("COMMIT")
-                except BaseException:
+                except BaseException as e:
                     # Cancelled or failed while committing: the outcome is still all or
                     # nothing; make sure no transaction is left open on the connection.
                     await _rollback(conn)
+                    if isinstance(e, sqlite3.Error) and (failed := _write_failed(self.path, e)):
+                        raise failed from e
                     raise
             finally:
                 self._tx_owner, self._tx_depth = None, 0
@@ -434,7 +440,38 @@ async def _close_quietly(conn: aiosqlite.Connection) -> None:
         log.warning("closing a database connection failed", exc_info=True)
 
 
+def disk_full(e: sqlite3.Error, path: Path) -> bool:
+    """SQLITE_FULL, or an I/O error on a disk with no room left (SQLite reports a -shm or
+    -wal file it cannot grow as a plain I/O error)."""
+    code = getattr(e, "sqlite_errorcode", None)
+    if code == sqlite3.SQLITE_FULL or "database or disk is full" in str(e):
+        return True
+    if (code is not None and code & 0xFF == sqlite3.SQLITE_IOERR) or "disk I/O error" in str(e):
+        try:
+            return os.statvfs(path.parent).f_bavail == 0
+        except OSError:
+            return False
+    return False
+
+
+def _write_failed(path: Path, e: sqlite3.Error) -> StorageError | None:
+    """A write the database could not take for want of room: one clear line, not a
+    traceback. The transaction was rolled back, so nothing changed. None for anything else
+    (those are bugs, and keep their traceback)."""
+    if disk_full(e, path):
+        return StorageError(
+            f"The disk holding {path} is full, so nothing was written; free some space and "
+            "try again."
+        )
+    return None
+
+
 def _storage_error(path: Path, e: sqlite3.Error) -> StorageError:
+    if disk_full(e, path):
+        return StorageError(
+            f"The disk holding {path} is full, so the database cannot be opened; free some "
+            "space and try again."
+        )
     msg = str(e)
     if "not a database" in msg or "malformed" in msg:
         return StorageError(f"{path} is not a usable threadwise database ({msg}).")

@@ -33,6 +33,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import logging
 import multiprocessing
 import os
 import types
@@ -50,12 +51,13 @@ from bot.core.models import QuoteEdge, StoredPost, StoredThread
 from bot.core.quote_report import QuoteReport, quote_report
 from bot.core.stance import StanceReport, stance_digest
 from bot.core.summary import Summary, SummaryRequest, summarise
-from bot.errors import NotFound
+from bot.errors import NotFound, StorageError
 from bot.offload import off_loop_if_big
 from storage.database import Database, open_database
 from storage.repositories import AnalysisCacheRepository, ThreadRepository
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 POOL_THRESHOLD_POSTS = 1_000
 """Threads with at least this many posts are analysed in the process pool. Measured on the
@@ -571,6 +573,9 @@ class Analyses:
                 thread.scope, thread.name, kind, key, document, revision=thread.revision
             )
         except NotFound:
+            return
+        except StorageError as exc:  # a full disk: the answer is still good, only not kept
+            log.warning("could not cache the %s of %s: %s", kind, thread.name, exc)
             return
         if stored:
             self.stats.stored += 1
