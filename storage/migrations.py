@@ -526,6 +526,15 @@ GROUP BY p.thread_id, p.number, s.source_post;
 DELETE FROM analysis_cache;
 """
 
+# Forum post numbers (issue 16): the number the forum shows for each post, and per thread
+# whether they are what people see (every post that stands has one, in thread order).
+# Post `number` stays the post's place in the thread: marks, quote edges and keys use it.
+_V8_FORUM_NUMBERS = """
+ALTER TABLE posts ADD COLUMN forum_number INTEGER CHECK (forum_number >= 1);
+ALTER TABLE threads ADD COLUMN forum_numbers INTEGER NOT NULL DEFAULT 0
+    CHECK (forum_numbers IN (0, 1));
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "threads, posts, segments, quote edges, analysis cache, digest schedules",
               _V1_SCHEMA, _V1_SCHEMA_PG),
@@ -541,6 +550,8 @@ MIGRATIONS: tuple[Migration, ...] = (
               "ALTER TABLE posts ADD COLUMN likes INTEGER;"),
     Migration(7, "replies are not quotes: quote edges count quote segments only",
               _V7_QUOTES_WITHOUT_REPLIES),
+    Migration(8, "posts keep the forum's own post numbers, shown where the forum numbers posts",
+              _V8_FORUM_NUMBERS),
 )  # fmt: skip
 
 

@@ -352,7 +352,7 @@ async def test_deleted_posts_leave_summaries_and_stances(db: Database, processes
     assert summary.considered_posts == 11
     assert all(s.post != 6 for s in summary.sentences)
     assert not any(p.topic_sentences for p in stance.participants)
-    assert "sailor6" in quotes.members  # who-quoted-whom keeps deleted posts
+    assert "sailor6" not in quotes.members  # every analysis leaves deleted posts out (issue 16)
 
 
 async def test_cached_stance_and_quotes_read_no_posts(db: Database, monkeypatch):

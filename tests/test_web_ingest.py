@@ -111,7 +111,7 @@ async def test_edited_and_vanished_posts_are_updated_and_marked_deleted(services
     assert by_id["1003"].deleted and by_id["1003"].number == 3
     assert "Edited: trams win on cost." in by_id["1005"].text
     assert by_id["1004"].number == 4
-    assert result.updated == 2
+    assert (result.added, result.updated, result.deleted) == (0, 1, 1)
 
 
 async def test_a_page_that_is_not_a_thread_stores_nothing(services, tmp_path):

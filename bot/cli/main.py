@@ -261,7 +261,7 @@ def _report_ingest(result: IngestResult, out: Console) -> None:
         sections=(),
         notes=(f"Next: threadwise summary {t.name}",),
     )
-    out.answer(answer, jsonout.thread_json(t))
+    out.answer(answer, {**jsonout.thread_json(t), "changes": result.changes_json()})
 
 
 async def cmd_threads(services: Services, args: argparse.Namespace, out: Console) -> None:

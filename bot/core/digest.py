@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,10 +72,22 @@ class ThreadDigest:
     more_edges: int = 0
     active: tuple[tuple[str, int], ...] = ()
     notes: tuple[str, ...] = ()
+    shown_since: int | None = None
+    shown_last: int | None = None
+    """`since` and `last_post` as people number the posts (None: the same); the other post
+    numbers of a digest are shown numbers already (see `shown_numbers`)."""
 
     @property
     def has_news(self) -> bool:
         return self.new_posts > 0
+
+    @property
+    def since_label(self) -> int:
+        return self.since if self.shown_since is None else self.shown_since
+
+    @property
+    def last_label(self) -> int:
+        return self.last_post if self.shown_last is None else self.shown_last
 
     @property
     def covered(self) -> tuple[int, int] | None:
@@ -146,6 +158,25 @@ def answered_edges(quotes: Sequence[QuoteEdge], replies: Sequence[ReplyEdge]) ->
     for r in replies:
         counts.setdefault((r.from_post, r.to_post), 1)
     return [QuoteEdge(a, b, n) for (a, b), n in sorted(counts.items())]
+
+
+def shown_numbers(
+    digest: ThreadDigest, show: Callable[[int], int], shown_at: Callable[[int], int]
+) -> ThreadDigest:
+    """The digest with every post number as people know it (`show`: place → number;
+    `shown_at`: the number of the last standing post at or before a place). The marks
+    (`since`, `last_post`) stay places: the next digest starts from them."""
+    return dataclasses.replace(
+        digest,
+        first_new_post=None if digest.first_new_post is None else show(digest.first_new_post),
+        summary=tuple(dataclasses.replace(s, post=show(s.post)) for s in digest.summary),
+        edges=tuple(
+            dataclasses.replace(e, from_post=show(e.from_post), to_post=show(e.to_post))
+            for e in digest.edges
+        ),
+        shown_since=shown_at(digest.since),
+        shown_last=shown_at(digest.last_post),
+    )
 
 
 def _shown_edges(edges: Sequence[QuoteEdge], since: int) -> list[QuoteEdge]:
@@ -327,7 +358,7 @@ def _thread_section(t: ThreadDigest) -> Section:
     if t.more_edges:
         lines.append(Line(f"… and {plural(t.more_edges, 'more reply', 'more replies')}"))
     lines.extend(Line(n) for n in t.notes)
-    since = f"after post #{t.since}" if t.since else "in the whole thread"
+    since = f"after post #{t.since_label}" if t.since else "in the whole thread"
     heading = f"{t.title} — {plural(t.new_posts, 'new post')} {since}"
     return Section(heading, tuple(lines))
 
@@ -366,8 +397,8 @@ def thread_digest_json(t: ThreadDigest) -> dict[str, Any]:
     return {
         "name": t.name,
         "title": t.title,
-        "since": t.since,
-        "last_post": t.last_post,
+        "since": t.since_label,
+        "last_post": t.last_label,
         "new_posts": t.new_posts,
         "first_new_post": t.first_new_post,
         "first_new_url": t.first_new_url,

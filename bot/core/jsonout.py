@@ -37,6 +37,7 @@ def post_json(post: StoredPost) -> dict[str, Any]:
         "url": post.url,
         "likes": post.likes,
         "text": post.text,
+        "deleted": post.deleted,
     }
 
 

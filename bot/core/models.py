@@ -61,6 +61,9 @@ class PostDoc:
     likes: int | None = None
     """Likes (Discourse) or the vote score (Reddit, may be negative); None where the source
     counts neither. The thread-aware summary reads it as engagement."""
+    forum_number: int | None = None
+    """The number the forum itself shows for the post (Discourse post_number, the "#12"
+    of XenForo and vBulletin, the place on the page in phpBB); None where it shows none."""
 
     @property
     def text(self) -> str:
@@ -113,6 +116,7 @@ class AnalysedPost:
     """Number of the post this one answers, as the source says (a reply edge)."""
     deleted: bool = False
     likes: int | None = None
+    forum_number: int | None = None
 
     @property
     def content_hash(self) -> str:
@@ -170,6 +174,9 @@ class StoredThread:
     created_at: datetime
     updated_at: datetime
     resume_page: int | None = None
+    forum_numbers: bool = False
+    """Posts are shown and addressed by the forum's own numbers (every post that stands
+    has one, in thread order); otherwise by their place in the thread."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +193,7 @@ class StoredPost:
     reply_to: int | None = None
     deleted: bool = False
     likes: int | None = None
+    forum_number: int | None = None
 
     @property
     def own_text(self) -> str:

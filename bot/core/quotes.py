@@ -261,6 +261,7 @@ def _analysed(
         author_id=post.author_id,
         reply_to=reply_to if reply_to != number else None,
         deleted=post.deleted,
+        forum_number=post.forum_number,
     )
 
 

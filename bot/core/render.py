@@ -105,7 +105,8 @@ def posts_answer(thread: StoredThread, posts: Sequence[StoredPost]) -> Answer:
                 lines.append(Line(f"> {seg.text}", detail=f"quoting {src}"))
             else:
                 lines.append(Line(seg.text))
-        sections.append(Section(ref.label, tuple(lines)))
+        heading = f"{ref.label} (deleted)" if post.deleted else ref.label
+        sections.append(Section(heading, tuple(lines)))
     return Answer(title=thread.title, sections=tuple(sections), link=thread.source_url)
 
 

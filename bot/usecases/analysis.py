@@ -48,6 +48,7 @@ from bot.core.brief import ThreadBrief, thread_brief
 from bot.core.digest import DIGEST_SENTENCES, DigestSummary, digest_summary
 from bot.core.graph import render_quote_graph
 from bot.core.models import QuoteEdge, StoredPost, StoredThread
+from bot.core.numbering import for_analysis
 from bot.core.quote_report import QuoteReport, quote_report
 from bot.core.stance import StanceReport, stance_digest
 from bot.core.summary import Summary, SummaryRequest, summarise
@@ -74,12 +75,13 @@ _DOING = {
     "quotes": "Counting the quotes in",
 }
 Progress = Callable[[str], None]
-CACHE_VERSION = 7
+CACHE_VERSION = 8
 """Part of every cache key: bump it when an analysis changes what it returns (2: ties in
 ratings and key-point scores keep thread order; 3: stances carry sides, replies unclear;
 4: hard-wrapped lines joined before sentences are split, languages without a stemmer
 never used, the thread-aware summary; 5: the brief carries the sides; 6: replies are not
-quotes; 7: the quote graph places every name clear of the rest)."""
+quotes; 7: the quote graph places every name clear of the rest; 8: deleted posts, their
+quotes and replies left out of every analysis, forum post numbers)."""
 WORKER_NICENESS = 5
 
 PostsLoader = Callable[[], Awaitable[tuple[Sequence[StoredPost], Sequence[QuoteEdge]]]]
@@ -212,28 +214,34 @@ def params_key(kind: str, params: dict[str, Any]) -> str:
 # --- the worker side ---------------------------------------------------------------------------
 
 
-def _live(posts: Sequence[StoredPost]) -> list[StoredPost]:
-    """Posts that still stand: deleted and redacted ones are no one's argument any more
-    (summaries and stances leave them out; who-quoted-whom keeps them)."""
-    return [p for p in posts if not p.deleted]
+# Every job runs over `for_analysis`: the posts that still stand (deleted and redacted ones
+# are no one's argument any more, and quotes and replies from or to them count for nobody),
+# under the numbers people know them by (`forum`: the forum's own post numbers).
 
 
-def _summary_job(posts: Sequence[StoredPost], edges: Sequence[QuoteEdge], *args: Any) -> Summary:
-    return summarise(_live(posts), *args)
+def _summary_job(
+    posts: Sequence[StoredPost], edges: Sequence[QuoteEdge], forum: bool, *args: Any
+) -> Summary:
+    live, _ = for_analysis(posts, edges, forum)
+    return summarise(live, *args)
 
 
-def _brief_job(posts: Sequence[StoredPost], edges: Sequence[QuoteEdge], *args: Any) -> ThreadBrief:
-    return thread_brief(_live(posts), edges, *args)
+def _brief_job(
+    posts: Sequence[StoredPost], edges: Sequence[QuoteEdge], forum: bool, *args: Any
+) -> ThreadBrief:
+    return thread_brief(*for_analysis(posts, edges, forum), *args)
 
 
 def _stance_job(
-    posts: Sequence[StoredPost], edges: Sequence[QuoteEdge], *args: Any
+    posts: Sequence[StoredPost], edges: Sequence[QuoteEdge], forum: bool, *args: Any
 ) -> StanceReport:
-    return stance_digest(_live(posts), edges, *args)
+    return stance_digest(*for_analysis(posts, edges, forum), *args)
 
 
-def _quotes_job(posts: Sequence[StoredPost], edges: Sequence[QuoteEdge], *args: Any) -> QuoteReport:
-    return quote_report(posts, edges, *args)
+def _quotes_job(
+    posts: Sequence[StoredPost], edges: Sequence[QuoteEdge], forum: bool, *args: Any
+) -> QuoteReport:
+    return quote_report(*for_analysis(posts, edges, forum), *args)
 
 
 def _digest_job(
@@ -244,7 +252,10 @@ def _digest_job(
     algorithm: str,
     sentences: int,
 ) -> DigestSummary:
-    return digest_summary(thread, posts, since, algorithm=algorithm, sentences=sentences)
+    # Places, not forum numbers: `since` is a mark (a place); the scheduler shows the
+    # digest under the forum's numbers once it is made (digest.shown_numbers).
+    live, _ = for_analysis(posts, edges, False)
+    return digest_summary(thread, live, since, algorithm=algorithm, sentences=sentences)
 
 
 _JOBS: dict[str, Callable[..., Any]] = {
@@ -358,7 +369,7 @@ class Analyses:
             "language": thread.language,
             "title": thread.title,
         }
-        args = (request, thread.language, thread.title)
+        args = (thread.forum_numbers, request, thread.language, thread.title)
         return await self._cached(
             thread, "summary", params, Summary,
             lambda: self._run(thread, "summary", load, args), progress,
@@ -369,7 +380,7 @@ class Analyses:
     ) -> ThreadBrief:
         """The thread brief (bot.core.brief): about, main points, most quoted, latest."""
         params = {"language": thread.language, "title": thread.title}
-        args = (thread.title, thread.language)
+        args = (thread.forum_numbers, thread.title, thread.language)
         return await self._cached(
             thread, "brief", params, ThreadBrief,
             lambda: self._run(thread, "brief", load, args), progress,
@@ -416,7 +427,7 @@ class Analyses:
     ) -> StanceReport:
         language = thread.language or "english"
         params = {"author": author, "topic": topic, "key_points": key_points, "lang": language}
-        args = (author, topic, key_points, language)
+        args = (thread.forum_numbers, author, topic, key_points, language)
         return await self._cached(
             thread, "stance", params, StanceReport,
             lambda: self._run(thread, "stance", load, args), progress,
@@ -433,7 +444,7 @@ class Analyses:
         """Who quoted whom. Always in a worker thread: it only counts edges (0.15 s for
         10,000 posts), which is not worth a pool worker's start-up."""
         params = {"author": author, "post": post}
-        args = (author, post)
+        args = (thread.forum_numbers, author, post)
         return await self._cached(
             thread, "quotes", params, QuoteReport,
             lambda: self._run(thread, "quotes", load, args, pool=False), progress,

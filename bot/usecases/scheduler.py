@@ -49,9 +49,11 @@ from bot.core.digest import (
     digest_answer,
     live_posts_after,
     old_posts_named,
+    shown_numbers,
     thread_digest,
 )
 from bot.core.models import QuoteEdge, StoredPost, StoredThread
+from bot.core.numbering import standing
 from bot.core.render import Answer
 from bot.core.schedule import next_run, slots_between
 from bot.errors import NotFound, ThreadwiseError
@@ -172,6 +174,7 @@ async def build_digest(
                 notes.append(f"Could not refresh from its source ({type(exc).__name__}).")
         try:
             thread, posts, edges = await _read_after(services, scope, item.name, item.mark)
+            edges = standing(posts, edges)[1]  # no replies from or to deleted posts
             summary = await _digest_summary(services, thread, posts, edges, item.mark, algorithm)
         except NotFound:
             continue  # forgotten meanwhile; the schedule lost that thread with it
@@ -185,8 +188,11 @@ async def build_digest(
             notes=notes,
             summary=summary,
         )
+        marks[item.thread_id] = part.last_post  # a place in the thread, whatever is shown
+        if thread.forum_numbers:
+            numbering = await services.numbering(thread)
+            part = shown_numbers(part, numbering.show, numbering.shown_at)
         parts.append(part)
-        marks[item.thread_id] = part.last_post
     return Digest(threads=tuple(parts)), marks
 
 

@@ -27,16 +27,17 @@ from bot.core.models import (
     ThreadDoc,
     validate_scope,
 )
-from bot.core.render import Answer
+from bot.core.numbering import Numbering, as_shown, for_analysis, renumber_post
+from bot.core.render import Answer, plural
 from bot.core.summary import SummaryRequest
 from bot.errors import NotFound, SourceError, UserError, echo
 from bot.settings import Settings
 from bot.sources.base import ReadOptions
 from bot.sources.detect import read_file_bytes
-from bot.sources.refresh import merge_refresh
+from bot.sources.refresh import RefreshPlan, content_overlap, merge_by_content, merge_refresh
 from storage.database import Database
 from storage.members import BotStateRepository, OptOutRepository, RedactResult, ScopeRepository
-from storage.repositories import ThreadRepository
+from storage.repositories import NameTaken, ThreadRepository
 
 if TYPE_CHECKING:
     from bot.core.brief import ThreadBrief
@@ -54,6 +55,8 @@ ChatReader = Callable[["StoredThread", "ProgressFn | None"], Awaitable["IngestRe
 what is new: a chat adapter registers one in `Services.chat_readers` for its source kind."""
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+WRITE_ATTEMPTS = 3
+"""An ingest that finds its thread changed at the moment of writing plans again this often."""
 
 
 def slugify(title: str) -> str:
@@ -76,27 +79,50 @@ def check_name(name: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class IngestResult:
+    """What an ingest or refresh did to the thread, counted as people see it."""
+
     thread: StoredThread
     created: bool
     added: int
+    """New posts."""
     updated: int
+    """Posts whose words changed (or that came back after being marked deleted)."""
     unchanged: int
+    deleted: int = 0
+    """Posts gone from the source, now marked deleted."""
+    renumbered: int = 0
+    """Posts the forum now shows under another number."""
 
     @property
     def changed(self) -> bool:
-        return self.created or self.added > 0 or self.updated > 0
+        return self.created or bool(self.added or self.updated or self.deleted)
 
     def status_line(self) -> str:
         """One line every adapter shows after an ingest or refresh."""
         t = self.thread
         if self.created:
-            return f"Stored “{t.title}” as {t.name}: {t.post_count} posts."
+            return f"Stored “{t.title}” as {t.name}: {plural(t.post_count, 'post')}."
+        renumbered = (
+            f"; the forum renumbered {plural(self.renumbered, 'post')}" if self.renumbered else ""
+        )
         if self.changed:
             return (
-                f"Updated {t.name}: {self.added} new posts, {self.updated} edited "
-                f"({t.post_count} in all)."
+                f"Updated {t.name}: {plural(self.added, 'new post')}, {self.updated} edited, "
+                f"{self.deleted} deleted{renumbered} ({t.post_count} in all)."
             )
-        return f"{t.name} is already up to date ({t.post_count} posts); nothing changed."
+        return (
+            f"{t.name} is already up to date ({plural(t.post_count, 'post')}); nothing new, "
+            f"edited or deleted{renumbered}."
+        )
+
+    def changes_json(self) -> dict[str, Any]:
+        return {
+            "created": self.created,
+            "new": self.added,
+            "edited": self.updated,
+            "deleted": self.deleted,
+            "renumbered": self.renumbered,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,11 +173,16 @@ class CatchUp:
     last_post: int
     """Their mark now: the last post this catch-up covered."""
     new_posts: int
+    shown_since: int | None = None
+    shown_last: int | None = None
+    """`since` and `last_post` as people number the posts (None: the same)."""
 
     def answer(self) -> Answer:
         from bot.core.digest import catch_up_answer
 
-        return catch_up_answer(self.thread, self.summary, self.since, self.last_post)
+        since = self.since if self.shown_since is None else self.shown_since
+        last = self.last_post if self.shown_last is None else self.shown_last
+        return catch_up_answer(self.thread, self.summary, since or None, last)
 
 
 class Services:
@@ -249,54 +280,59 @@ class Services:
         """Analyse and store a thread read by any reader (file, forum, chat history).
 
         When the name is taken by the same thread (`same_thread`: the caller found it by
-        its source; otherwise shared post ids and source), the copy is merged by post id:
-        numbers never shift, edits replace text, vanished posts are marked deleted. A
-        different thread under a taken name is refused. One ingest per name at a time.
+        its source; otherwise shared post ids and source, or the same title and posts), the
+        copy is merged: by post id where posts have ids, else by what the posts say. Numbers
+        never shift, edits replace text, vanished posts are marked deleted. A different
+        thread under a taken name is refused.
+
+        The name is checked again inside the write transaction: if another ingest (another
+        process too) stored a thread under it meanwhile, this one is planned again against
+        what is stored now, so it merges into the same thread or gets the same refusal as
+        when the two run one after the other. Two threads never share a name.
         """
         validate_scope(scope)
         thread_name = check_name(name) if name else slugify(doc.title)
         async with self._name_lock(scope, thread_name):
-            existing = await self.threads.get(scope, thread_name)
-            if existing is not None:
-                stored = await self.threads.posts(scope, existing.name)
-                if same_thread or _same_source(existing, stored, doc):
-                    plan = merge_refresh(stored, doc)
+            for attempt in range(WRITE_ATTEMPTS):
+                existing = await self.threads.get(scope, thread_name)
+                plan: RefreshPlan | None = None
+                if existing is not None:
+                    stored = await self.threads.posts(scope, existing.name)
+                    plan = _merge_plan(existing, stored, doc, same_thread)
                     if plan.deleted:
-                        _say(progress, f"{plan.deleted} posts are gone from the source.")
-                    doc, same_thread = plan.doc, True
-            _say(progress, f"Found {len(doc.posts)} posts in “{doc.title}”; finding quotes…")
-            analysed = await asyncio.to_thread(_analyse, doc, progress)
-            if existing is not None and not same_thread:
-                await self._check_same_thread(scope, existing, analysed)
-            _say(progress, "Saving…")
-            expect = 0 if existing is None else existing.revision
-            saved = await self.threads.save(scope, thread_name, analysed, expect=expect)
+                        _say(progress, f"{plural(plan.deleted, 'post')} gone from the source.")
+                to_store = plan.doc if plan is not None else doc
+                _say(
+                    progress,
+                    f"Found {len(to_store.posts)} posts in “{to_store.title}”; finding quotes…",
+                )
+                analysed = await asyncio.to_thread(_analyse, to_store, progress)
+                _say(progress, "Saving…")
+                expect = 0 if existing is None else existing.revision
+                try:
+                    saved = await self.threads.save(scope, thread_name, analysed, expect=expect)
+                except NameTaken:
+                    # Another ingest (maybe another process) got there first: plan again
+                    # against what it stored, which merges or gives the usual refusal.
+                    if attempt + 1 == WRITE_ATTEMPTS:
+                        raise
+                    _say(progress, f"“{thread_name}” was stored meanwhile; checking again…")
+                    continue
+                break
+        if plan is None:
+            return IngestResult(saved.thread, saved.created, saved.added, 0, 0)
         return IngestResult(
             thread=saved.thread,
-            created=saved.created,
-            added=saved.added,
-            updated=saved.updated,
-            unchanged=saved.unchanged,
+            created=False,
+            added=plan.new,
+            updated=plan.edited,
+            unchanged=len(plan.doc.posts) - plan.new - plan.edited - plan.deleted,
+            deleted=plan.deleted,
+            renumbered=plan.renumbered,
         )
 
     def _name_lock(self, scope: str, name: str) -> asyncio.Lock:
         return self._ingest_locks.setdefault((scope, name), asyncio.Lock())
-
-    async def _check_same_thread(
-        self, scope: str, existing: StoredThread, new: AnalysedThread
-    ) -> None:
-        """Refuse to mix two different threads under one name."""
-        if existing.source_url and new.url:
-            if existing.source_url == new.url:
-                return
-        elif existing.title == new.title and new.posts:
-            first = await self.threads.post(scope, existing.name, 1)
-            if first is not None and first.content_hash == new.posts[0].content_hash:
-                return
-        raise UserError(
-            f"a different thread is already stored as “{existing.name}” "
-            f"(“{existing.title}”); pick another name with --name, or forget it first"
-        )
 
     async def ingest_url(
         self,
@@ -406,15 +442,30 @@ class Services:
         return ThreadView(thread=thread, posts=tuple(posts), edges=tuple(edges))
 
     async def show(self, scope: str, name: str, post: int | None = None) -> ThreadView:
+        """The thread's posts (or post number `post`) under the numbers people know them
+        by; deleted posts are shown too, marked `deleted`."""
         thread = await self._thread(scope, name)
         if post is None:
-            return await self.view(scope, name)
-        found = await self.threads.post(scope, thread.name, post)
+            view = await self.view(scope, name)
+            posts, edges = as_shown(view.posts, view.edges, thread.forum_numbers)
+            return ThreadView(thread=view.thread, posts=tuple(posts), edges=tuple(edges))
+        numbering = await self.numbering(thread)
+        place = numbering.place(post)
+        found = await self.threads.post(scope, thread.name, place) if place else None
         if found is None:
+            first = numbering.standing[0][1] if numbering.standing else 0
             raise NotFound(
-                f"“{thread.name}” has posts 1 to {thread.post_count}; there is no post {post}"
+                f"“{thread.name}” has posts {first} to {numbering.last_shown}; "
+                f"there is no post {post}"
             )
-        return ThreadView(thread=thread, posts=(found,), edges=())
+        return ThreadView(
+            thread=thread, posts=(renumber_post(found, dict(numbering.shown)),), edges=()
+        )
+
+    async def numbering(self, thread: StoredThread) -> Numbering:
+        """How the thread's posts are numbered for people (forum numbers or places)."""
+        rows = await self.threads.numbering(thread.scope, thread.name)
+        return Numbering.of(rows, thread.forum_numbers)
 
     async def forget(self, scope: str, name: str) -> StoredThread:
         thread = await self._thread(scope, name)
@@ -498,13 +549,19 @@ class Services:
             algorithm=self.settings.summary.algorithm,
             sentences=self.settings.summary.sentences,
         )
-        last, fresh = await self.threads.news_after(scope, thread.name, since or 0, base.last_post)
+        # Marks are places in the thread; the request and the answer speak in shown numbers.
+        numbering = await self.numbering(thread)
+        upto = None if base.last_post is None else numbering.place_at(base.last_post)
+        last, fresh = await self.threads.news_after(scope, thread.name, since or 0, upto)
         if not fresh:
-            return CatchUp(thread, None, since, max(since or 0, last), 0)
-        wanted = dataclasses.replace(base, since_post=since or None)
+            mark = max(since or 0, last)
+            shown = numbering.shown_at(since or 0), numbering.shown_at(mark)
+            return CatchUp(thread, None, since, mark, 0, *shown)
+        wanted = dataclasses.replace(base, since_post=numbering.shown_at(since) if since else None)
         summary = await self.analyses.summary(thread, wanted, self.posts_loader(thread))
         stored = await marks.advance(scope, user, thread.name, last)
-        return CatchUp(thread, summary, since, stored, fresh)
+        shown = numbering.shown_at(since or 0), numbering.shown_at(stored)
+        return CatchUp(thread, summary, since, stored, fresh, *shown)
 
     async def stance(
         self,
@@ -519,6 +576,9 @@ class Services:
             thread, self.posts_loader(thread), author, topic, progress=progress
         )
         urls = await self.threads.post_urls(scope, thread.name)
+        if thread.forum_numbers:
+            numbering = await self.numbering(thread)
+            urls = {numbering.show(place): url for place, url in urls.items()}
         return StanceAnswer(thread=thread, report=report, post_urls=urls)
 
     async def quotes(
@@ -545,7 +605,8 @@ class Services:
             return view.posts, view.edges
 
         report = await self.analyses.quotes(view.thread, loaded, author, post, progress)
-        return QuotesAnswer(thread=view.thread, report=report, posts=view.posts)
+        shown, _ = for_analysis(view.posts, view.edges, view.thread.forum_numbers)
+        return QuotesAnswer(thread=view.thread, report=report, posts=tuple(shown))
 
     async def quote_graph(self, answer: QuotesAnswer) -> bytes:
         title = f"Who quoted whom — {answer.thread.title}"
@@ -598,6 +659,36 @@ def _read_at_most(fd: int, count: int) -> bytes:
         chunks.append(chunk)
         count -= len(chunk)
     return b"".join(chunks)
+
+
+def _merge_plan(
+    existing: StoredThread, stored: Sequence[StoredPost], doc: ThreadDoc, same_thread: bool
+) -> RefreshPlan:
+    """How `doc` goes into the stored thread of the same name, or UserError when `doc` is
+    another thread: by post ids when it is the same source; by what the posts say when it
+    is a copy without ids (same address, or same title and posts in common)."""
+    if same_thread or _same_source(existing, stored, doc):
+        return merge_refresh(stored, doc)
+    same_address = bool(existing.source_url and doc.url and existing.source_url == doc.url)
+    if same_address or _same_copy(existing, stored, doc):
+        return merge_by_content(stored, doc)
+    raise UserError(
+        f"a different thread is already stored as “{existing.name}” "
+        f"(“{existing.title}”); pick another name with --name, or forget it first"
+    )
+
+
+def _same_copy(existing: StoredThread, stored: Sequence[StoredPost], doc: ThreadDoc) -> bool:
+    """Another copy of the stored thread: the same title, no other address, and posts in
+    common (the first post, or at least half of the posts of the shorter of the two)."""
+    if existing.title != doc.title or not stored or not doc.posts:
+        return False
+    if existing.source_url and doc.url and existing.source_url != doc.url:
+        return False
+    first = stored[0]
+    if (first.author, first.text) == (doc.posts[0].author, doc.posts[0].text):
+        return True
+    return content_overlap(stored, doc) * 2 >= min(len(stored), len(doc.posts))
 
 
 def _same_source(existing: StoredThread, stored: Sequence[StoredPost], doc: ThreadDoc) -> bool:

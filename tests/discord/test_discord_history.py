@@ -249,7 +249,7 @@ async def test_refresh_rereads_a_chat_thread(history_bot, fake, services) -> Non
     count = (await services.view(SCOPE, "general")).thread.post_count
     fake.messages[CHANNEL_A].append(message_json(fake, PRIYA, "One more thought on the lane."))
     requests = await driver.command("thread", sub("refresh", opt("thread", "general")))
-    assert "Updated general: 1 new posts" in requests_text(requests)
+    assert "Updated general: 1 new post, 0 edited, 0 deleted" in requests_text(requests)
     assert (await services.view(SCOPE, "general")).thread.post_count == count + 1
 
 
