@@ -15,9 +15,9 @@ import pytest
 
 from bot.core.models import LOCAL_SCOPE
 from bot.core.schedule import Cadence
-from bot.services import Services
 from bot.settings import Settings
-from storage.database import Database
+from bot.usecases.services import Services
+from storage.database import open_database
 from storage.digests import DigestRepository
 from tests.conftest import EXAMPLE_TEXT
 from tests.process import Done, run
@@ -162,7 +162,7 @@ def test_json_controls_and_script_urls_are_not_stored(tmp_path):
 
 
 async def schedule_many(db_path: Path, count: int) -> None:
-    async with await Database.open(db_path) as db:
+    async with await open_database(db_path) as db:
         services = Services(db, Settings())
         await services.ingest_file(LOCAL_SCOPE, EXAMPLE_TEXT, name="tram")
         repo = DigestRepository(db, clock=lambda: datetime(2026, 3, 2, 6, tzinfo=UTC))

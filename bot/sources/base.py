@@ -8,8 +8,8 @@ ThreadDoc with pure parsing functions.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import SplitResult, urlsplit
 
@@ -48,6 +48,10 @@ class ReadOptions:
     """Source ids already stored. A refresh that starts at a later page steps back while
     that page opens with a post it does not know: posts deleted before it move later posts
     (new ones too) onto earlier pages."""
+    known_numbers: Mapping[str, int] = field(default_factory=dict)
+    """The forum number stored for each source id (posts that stand): a page that opens
+    with the post right after the last one stored needs no step back, and one whose known
+    post now has another number does (the forum renumbered after a removal)."""
     progress: ProgressFn | None = None
 
 

@@ -167,6 +167,7 @@ def parse_post(raw: dict[str, Any], topic_id: int, topic: TopicUrl | None = None
         reply_to_source_id=str(reply) if _is_int(reply) and reply != number else None,
         deleted=deleted,
         likes=_likes(raw),
+        forum_number=number if number >= 1 else None,
     )
 
 
@@ -364,11 +365,14 @@ class DiscourseReader:
         posts = [got[pid] for pid in wanted if pid in got]
         notes: tuple[str, ...] = ()
         read_up_to = len(view.stream)  # stream positions read: [0, read_up_to)
+        # A refresh re-reads from the batch of the last post read ("page" = BATCH posts),
+        # where new posts join; after a read cut short, from the batch of the first post
+        # not read, so that "run refresh to continue" does continue.
+        resume = max(read_up_to - 1, 0) // BATCH + 1
         if done < len(batches):
             read_up_to = start + wanted.index(batches[done][0])  # everything before was asked
             notes = (f"stopped at post {read_up_to} of {len(view.stream)}: {why}",)
-        # A refresh re-reads from the batch of the last post read ("page" = BATCH posts).
-        resume = max(read_up_to - 1, 0) // BATCH + 1
+            resume = read_up_to // BATCH + 1
         # BeautifulSoup over hundreds of cooked posts takes seconds: not on the event loop.
         doc = await asyncio.to_thread(topic_doc, view, posts, where.base, notes)
         return replace(doc, resume_page=resume)
@@ -409,6 +413,11 @@ class DiscourseReader:
                 None,
             )
             if opening is None or str(opening.get("post_number")) in options.known_ids:
+                break
+            # Post numbers never shift on Discourse: the post right after the last one
+            # stored opens the batch where a read that was cut short goes on.
+            last_known = max(options.known_numbers.values(), default=None)
+            if last_known is not None and opening.get("post_number") == last_known + 1:
                 break
             start -= BATCH
         return start, spent

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
@@ -33,7 +34,7 @@ from bs4.element import NavigableString, PreformattedString, Script, Stylesheet,
 
 from bot.core.models import Block, PostDoc, ThreadDoc
 from bot.errors import SourceError
-from bot.sources.base import PageFetcher, ReadOptions
+from bot.sources.base import FetchedPage, PageFetcher, ReadOptions
 
 MAX_QUOTE_DEPTH = 12
 """Quotes nested deeper than this are read as plain text of the quote around them."""
@@ -138,6 +139,20 @@ def attr(tag: Tag | None, name: str) -> str | None:
         value = " ".join(str(v) for v in value)
     value = value.strip()
     return value or None
+
+
+_COUNTER = re.compile(r"^#\s*(\d{1,9})$")
+
+
+def post_counter(scope: Tag | None) -> int | None:
+    """The forum's "#12" for a post: the first link in `scope` whose whole text is "#N"."""
+    if scope is None:
+        return None
+    for link in scope.find_all("a"):
+        m = _COUNTER.match(element_text(link))
+        if m and int(m.group(1)) >= 1:
+            return int(m.group(1))
+    return None
 
 
 def find_class(root: Tag, name: str, tag: str | None = None) -> Tag | None:
@@ -564,6 +579,50 @@ def dedupe_posts(posts: Iterable[PostDoc]) -> tuple[PostDoc, ...]:
     return tuple(kept)
 
 
+class _CountingFetcher:
+    """The fetcher of one read, counting its page requests against the page cap."""
+
+    def __init__(self, fetcher: PageFetcher) -> None:
+        self.fetcher = fetcher
+        self.requests = 0
+
+    async def get_text(self, url: str) -> FetchedPage:
+        self.requests += 1
+        return await self.fetcher.get_text(url)
+
+    async def get_json(self, url: str) -> Any:
+        self.requests += 1
+        return await self.fetcher.get_json(url)
+
+
+def must_step_back(posts: Sequence[PostDoc], options: ReadOptions) -> bool:
+    """Whether a refresh starting at the page that holds `posts` could miss posts, so it
+    must start a page earlier.
+
+    The page opens with a post not stored yet: posts deleted earlier in the thread pulled
+    it (and maybe new ones) forward, unless it is simply the next post after the last one
+    stored (a read that stopped at the page cap goes on from here). Or it opens with a
+    stored post that the forum now numbers differently: a post before it was removed, and
+    the posts between have new numbers too.
+    """
+    opening = next((p for p in posts if p.source_id), None)
+    if opening is None:
+        return False
+    stored_number = options.known_numbers.get(opening.source_id or "")
+    if opening.source_id in options.known_ids:
+        return (
+            stored_number is not None
+            and opening.forum_number is not None
+            and opening.forum_number != stored_number
+        )
+    last_known = max(options.known_numbers.values(), default=None)
+    return not (
+        opening.forum_number is not None
+        and last_known is not None
+        and opening.forum_number == last_known + 1
+    )
+
+
 def capped_note(end: int, last: int) -> str:
     return f"stopped at page {end} of {last}; run refresh to continue"
 
@@ -603,65 +662,99 @@ class PagedHtmlReader:
         return self._doc(page, page.posts, notes)
 
     async def read(self, fetcher: PageFetcher, url: str, options: ReadOptions) -> ThreadDoc:
-        """Pages start_page … last (at most max_pages of them), posts joined in page order.
+        """Pages start_page … last, posts joined in page order, with at most max_pages
+        requests in all (finding the start page counts too).
 
-        Progress lines are "page N of M" with N the page number and M the thread's last page.
+        Progress lines are "page N of M" with N the page number and M the thread's last page
+        (as the thread's own pagination says). A page after the first that cannot be read
+        ends the read there, with a note: what was read is kept, and the next refresh starts
+        at that page. So does the page cap: after "stopped at page 5 of 9" a refresh reads
+        on from page 6.
         """
         start = max(1, options.start_page)
-        max_pages = max(1, options.max_pages)
-        page = await self._fetch(fetcher, self.start_url(url, start))
-        if page.page != start and start <= page.last_page:
-            wanted = page.url_for(start)
-            if wanted is not None:
-                page = await self._fetch(fetcher, wanted)
+        counted = _CountingFetcher(fetcher)
+        page = await self._first_page(counted, url, start)
         fetched = {page.page: page}
-        budget = min(MAX_STEPS_BACK, max_pages - 1)
-        page = await self._back_to_known(fetcher, page, options.known_ids, fetched, budget)
+        budget = min(MAX_STEPS_BACK, max(1, options.max_pages) - 1)
+        page = await self._back_to_known(counted, page, options, fetched, budget)
         first = page
         last = first.last_page
-        end = min(last, first.page + max_pages - 1)
         _say(options, f"page {first.page} of {last}")
         posts: list[PostDoc] = list(first.posts)
         seen = {p.source_id for p in first.posts if p.source_id is not None}
         done = first.page
-        for number in range(first.page + 1, end + 1):
+        stop: str | None = None
+        for number in range(first.page + 1, last + 1):
             next_url = first.url_for(number)
             if next_url is None:
+                stop = "links"
                 break
-            page = fetched.get(number) or await self._fetch(fetcher, next_url)
+            if number not in fetched and counted.requests >= options.max_pages:
+                stop = "cap"
+                break
+            try:
+                page = fetched.get(number) or await self._fetch(counted, next_url)
+            except SourceError as exc:  # keep what was read; a refresh starts here
+                stop = str(exc)
+                break
             ids = {p.source_id for p in page.posts if p.source_id is not None}
             if page.page < number and ids and ids <= seen:
+                stop = None
                 break  # sent back to a page already read: the thread got shorter meanwhile
             seen |= ids
             posts.extend(page.posts)
             done = number
             _say(options, f"page {number} of {last}")
         notes: tuple[str, ...] = ()
-        if done < end and first.url_for(done + 1) is None:
+        resume = done  # new posts join the last page: a refresh starts there
+        if stop == "links":
             notes = (f"read page {done} of {last}; the links to later pages could not be followed",)
-        elif end < last:
-            notes = (capped_note(end, last),)
+        elif stop == "cap":
+            notes = (capped_note(done, last),)
+            resume = done + 1  # page `done` is full: the next refresh reads on after it
+        elif stop is not None:
+            notes = (
+                f"read pages {first.page} to {done} of {last}; page {done + 1} could not be "
+                f"read ({stop}); run refresh to continue",
+            )
+            resume = done + 1
         doc = self._doc(first, dedupe_posts(posts), notes, fallback_url=url)
-        doc = replace(doc, resume_page=done)
+        doc = replace(doc, resume_page=resume)
         if not doc.posts:
             raise SourceError(f"no posts found in this {self.engine} thread")
         return doc
+
+    async def _first_page(self, fetcher: PageFetcher, url: str, start: int) -> Page:
+        """Page `start` of the thread (its own address when the URL shape allows, else by
+        way of page 1). A start page that no longer exists (the thread got shorter) gives
+        the thread's last page instead."""
+        try:
+            page = await self._fetch(fetcher, self.start_url(url, start))
+        except SourceError:
+            if start == 1:
+                raise
+            page = await self._fetch(fetcher, self.start_url(url, 1))
+        wanted = min(start, page.last_page)
+        if page.page != wanted:
+            wanted_url = page.url_for(wanted)
+            if wanted_url is not None:
+                page = await self._fetch(fetcher, wanted_url)
+        return page
 
     async def _back_to_known(
         self,
         fetcher: PageFetcher,
         page: Page,
-        known: frozenset[str],
+        options: ReadOptions,
         fetched: dict[int, Page],
         budget: int,
     ) -> Page:
-        """The page a refresh should start from: back from `page` while it opens with a post
-        that is not stored yet (posts deleted earlier in the thread pulled it forward).
-        At most `budget` steps; the pages fetched are kept in `fetched` for the read on."""
+        """The page a refresh should start from: back from `page` while what it opens with
+        says that posts before it moved (at most `budget` steps; the pages fetched are kept
+        in `fetched` for the read on). See `must_step_back`."""
         steps = 0
-        while known and page.page > 1 and steps < budget:
-            opening = next((p.source_id for p in page.posts if p.source_id), None)
-            if opening is None or opening in known:
+        while options.known_ids and page.page > 1 and steps < budget:
+            if not must_step_back(page.posts, options):
                 break
             earlier = page.url_for(page.page - 1)
             if earlier is None:

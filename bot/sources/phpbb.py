@@ -9,6 +9,7 @@ the author, 3.1+ also links the quoted post (`data-post-id`). Pages are `start=`
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import tzinfo
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -150,17 +151,22 @@ def parse_page(html: str, page_url: str | None = None) -> Page:
         )
     base = h.base_url(soup, page_url) or _board_url(soup)
     tz = _zone(soup)
-    posts = tuple(p for p in (_post(div, base, tz) for div in _posts(soup)) if p is not None)
+    current, last, links = _nav(soup, base)
+    template, per_page = _template(links, current)
+    offset = _offset(page_url, current, per_page)
+    posts = tuple(
+        dataclasses.replace(p, forum_number=None if offset is None else offset + i)
+        for i, p in enumerate((_post(div, base, tz) for div in _posts(soup)), start=1)
+        if p is not None
+    )
     if not posts and not sections:
         raise SourceError("this phpBB page is not a topic (it has no posts)")
-    current, last, links = _nav(soup, base)
     title_tag = soup.find("h2", class_="topic-title")
     if not isinstance(title_tag, Tag):
         page_body = soup.find(id="page-body")
         found = page_body.find("h2") if isinstance(page_body, Tag) else soup.find("h2")
         title_tag = found if isinstance(found, Tag) else None
     thread = _thread_url(page_url, title_tag, links, base)
-    template, per_page = _template(links, current)
     if last > 1 and template is None and thread is not None:
         per_page = per_page or _per_page_var(soup)
         template = thread + "&start=" + h.START_TOKEN if per_page else None
@@ -173,6 +179,21 @@ def parse_page(html: str, page_url: str | None = None) -> Page:
         page_url_template=h.same_origin(template, page_url) if page_url else template,
         per_page=per_page,
     )
+
+
+def _offset(page_url: str | None, current: int, per_page: int | None) -> int | None:
+    """How many posts come before this page: phpBB shows no post numbers, so a post's
+    number is its place in the topic, from the page's `start=` (or page × posts per page).
+    None when that cannot be known (a later page of unknown size)."""
+    try:
+        start = dict(parse_qsl(urlsplit(page_url).query)).get("start") if page_url else None
+    except ValueError:
+        start = None
+    if start is not None and start.isdigit() and len(start) < 10:
+        return int(start)
+    if current == 1:
+        return 0
+    return (current - 1) * per_page if per_page else None
 
 
 def _posts(soup: BeautifulSoup) -> list[Tag]:

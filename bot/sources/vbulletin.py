@@ -190,7 +190,6 @@ def parse_page(html: str, page_url: str | None = None) -> Page:
         )
     if not posts:
         raise SourceError("this vBulletin page is not a thread (it has no posts)")
-    current, last, template = _nav(soup, base)
     own = page_url or canonical
     thread = None
     for candidate in (own, canonical):
@@ -198,6 +197,7 @@ def parse_page(html: str, page_url: str | None = None) -> Page:
         if found:
             thread = h.same_origin(found, own) if own else found
             break
+    current, last, template = _nav(soup, base, thread)
     if template is None and thread is not None and last > 1:
         template = _guess_template(thread)
     return Page(
@@ -247,7 +247,24 @@ def _vb34_post(found: tuple[Tag, str], base: str | None, tz: tzinfo | None) -> P
         time=time,
         url=_permalink(box, post_id, base),
         deleted="postbitdeleted" in h.classes(box),
+        forum_number=_vb34_counter(box),
     )
+
+
+def _vb34_counter(box: Tag) -> int | None:
+    """vB4's `a.postcounter` "#12"; vB3's "#<a id=postcountN href=…postcount=12>12</a>"."""
+    counter = h.find_class(box, "postcounter", "a")
+    found = h.post_counter(counter.parent if counter is not None else None)
+    if found is not None:
+        return found
+    for link in box.find_all("a", id=re.compile(r"^postcount\d+$")):
+        text = h.element_text(link)
+        if text.isdigit() and 0 < len(text) < 10 and int(text) >= 1:
+            return int(text)
+        m = re.search(r"[?&]postcount=(\d{1,9})\b", h.attr(link, "href") or "")
+        if m and int(m.group(1)) >= 1:
+            return int(m.group(1))
+    return None
 
 
 def _vb5_post(li: Tag, base: str | None) -> PostDoc | None:
@@ -271,6 +288,7 @@ def _vb5_post(li: Tag, base: str | None) -> PostDoc | None:
         time=time,
         url=url or _permalink(li, post_id, base),
         deleted="b-post--deleted" in h.classes(li),
+        forum_number=h.post_counter(count.parent if count is not None else None),
     )
 
 
@@ -291,40 +309,65 @@ def _zone(soup: BeautifulSoup) -> tzinfo | None:
     return None
 
 
-def _nav(soup: BeautifulSoup, base: str | None) -> tuple[int, int, str | None]:
+def _nav(soup: BeautifulSoup, base: str | None, thread: str | None) -> tuple[int, int, str | None]:
+    """(this page, the thread's last page, a URL template for its pages).
+
+    The page count is the thread's own pagination ("Page 1 of 3" in vBulletin 3/4, the
+    page total of vBulletin 5). Numbered links count only when they lead to pages of this
+    thread: a page may also list other threads with their own page links.
+    """
     current, last = 1, 1
     template = None
     # vBulletin 5: "Page <input class=js-pagenum value=N> of <span class=pagetotal>M</span>"
     total = h.find_class(soup, "pagetotal")
     number = soup.find("input", class_="js-pagenum")
+    counted = False
     if total is not None and h.element_text(total).isdigit():
         last = int(h.element_text(total)[:6])
         value = h.attr(number, "value") if isinstance(number, Tag) else None
         current = int(value) if value and value.isdigit() and len(value) < 7 else 1
-    widget = h.find_class(soup, "js-pagenav")
-    if widget is not None and h.attr(widget, "data-baseurl"):
+        counted = True
+    for widget in h.find_all_class(soup, "js-pagenav"):
         start = h.absolute(h.attr(widget, "data-baseurl"), base)
-        template = f"{start.rstrip('/')}/page{h.PAGE_TOKEN}" if start else None
+        if start and _same_thread(start, thread):
+            template = f"{start.rstrip('/')}/page{h.PAGE_TOKEN}"
+            break
     # vBulletin 3/4: "Page 1 of 2" in the navigation box, numbered links beside it
     boxes = [
         t
         for t in soup.find_all(True)
         if any(c in ("pagination", "pagenav", "js-pagenav") for c in h.classes(t))
     ]
-    if total is None:
+    if not counted:
         for box in boxes:
             found = h.page_of_text(h.element_text(box))
             if found:
                 current, last = found
+                counted = True
                 break
-    links = h.numbered_links(boxes, base)
-    last = h.last_page_number([last, *links], current)
+    links = {
+        n: link for n, link in h.numbered_links(boxes, base).items() if _same_thread(link, thread)
+    }
+    if not counted:
+        last = h.last_page_number([last, *links], current)
     if template is None:
         for number_, url in sorted(links.items()):
             template = h.page_template(url, number_)
             if template:
                 break
     return current, last, template
+
+
+def _same_thread(url: str, thread: str | None) -> bool:
+    """Whether `url` is a page of `thread` (hosts aside: a saved page names the real
+    forum, the reader may be on another address of it)."""
+    if thread is None:
+        return True
+    found = thread_url_of(url)
+    if found is None:
+        return False
+    a, b = urlsplit(found), urlsplit(thread)
+    return (a.path.rstrip("/"), a.query) == (b.path.rstrip("/"), b.query)
 
 
 def _guess_template(thread: str) -> str:
@@ -374,7 +417,14 @@ class VBulletinReader(h.PagedHtmlReader):
         return any(mark.search(head) for mark in _MARKS)
 
     def start_url(self, url: str, start_page: int) -> str:
-        return thread_url_of(url) or url
+        """Page `start_page` in vBulletin's own address forms (`/page2` after a thread path,
+        `&page=2` after showthread.php?t=), so a refresh asks for the page it wants first."""
+        thread = thread_url_of(url)
+        if thread is None:
+            return url
+        if start_page <= 1:
+            return thread
+        return _guess_template(thread).replace(h.PAGE_TOKEN, str(start_page))
 
 
 READER = VBulletinReader()

@@ -275,6 +275,7 @@ def _xf2_post(article: Tag, base: str | None) -> PostDoc | None:
         time=time,
         url=_permalink(header, source_id, base),
         deleted="message--deleted" in h.classes(article),
+        forum_number=h.post_counter(header),
     )
 
 
@@ -402,6 +403,7 @@ def _xf1_post(li: Tag, base: str | None, tz: tzinfo | None) -> PostDoc | None:
         time=time,
         url=url or _permalink(meta, source_id, base),
         deleted="deleted" in h.classes(li),
+        forum_number=h.post_counter(meta),
     )
 
 

@@ -361,12 +361,15 @@ class Services:
             existing = await self.threads.get(scope, check_name(name))
         start_page = (existing.resume_page or 1) if existing is not None and not full else 1
         known: frozenset[str] = frozenset()
+        numbers: dict[str, int] = {}
         if existing is not None and start_page > 1:
             known = frozenset(await self.threads.source_ids(scope, existing.name))
+            numbers = await self.threads.source_numbers(scope, existing.name)
         options = ReadOptions(
             max_pages=self.settings.fetch.max_pages,
             start_page=start_page,
             known_ids=known,
+            known_numbers=numbers,
             progress=progress,
         )
         _say(progress, f"Reading {canonical} …")

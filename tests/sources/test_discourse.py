@@ -599,16 +599,30 @@ async def test_a_batch_opening_with_a_small_action_is_judged_by_its_first_post()
     assert server.batches == [stream[60:80]]  # no step back: post 61 of the batch is stored
 
 
-async def test_resume_page_is_the_batch_of_the_last_post_read():
+async def test_a_capped_read_resumes_after_the_last_post_read():
     topic, pool = topic_2108(full_stream=True)
     server = DiscourseServer(topic, pool)
     capped, _ = await read_from_server(server, ReadOptions(max_pages=3))
-    assert capped.resume_page == 3  # stopped at post 60 of 446: posts 41-60 are batch 3
+    assert capped.resume_page == 4  # stopped at post 60 of 446: batch 4 is posts 61-80
     stored = frozenset(p.source_id for p in capped.posts if p.source_id)
+    numbers = {p.source_id: p.forum_number for p in capped.posts if p.source_id}
+    assert all(numbers[p.source_id] == int(p.source_id) for p in capped.posts if p.source_id)
     again = DiscourseServer(topic, pool)
-    doc, _ = await read_from_server(again, ReadOptions(start_page=3, known_ids=stored))
-    assert again.batches[0] == topic["post_stream"]["stream"][40:60]
+    doc, _ = await read_from_server(
+        again, ReadOptions(start_page=4, known_ids=stored, known_numbers=numbers)
+    )
+    stream = topic["post_stream"]["stream"]
+    assert again.batches[0] == stream[60:80]  # post 61 follows post 60: no step back
+    assert stream[40] not in {i for batch in again.batches for i in batch}  # nothing re-read
     assert doc.resume_page == (446 - 1) // BATCH + 1
+
+
+async def test_a_finished_read_resumes_at_the_batch_of_its_last_post():
+    topic, pool = topic_2108(full_stream=False)
+    server = DiscourseServer(topic, pool)
+    whole, _ = await read_from_server(server, ReadOptions())
+    assert whole.notes == ()
+    assert whole.resume_page == (len(topic["post_stream"]["stream"]) - 1) // BATCH + 1
 
 
 async def test_a_dead_topic_is_a_source_error():

@@ -357,8 +357,11 @@ def test_xf2_body_placeholders_and_nested_quotes():
 THREAD_PATH = "/community/threads/tram-extension-vote.42/"
 
 
-def xf2_post(post_id: int, author: str, when: int, body: str) -> str:
+def xf2_post(post_id: int, author: str, when: int, body: str, counter: int | None = None) -> str:
+    """One post. Its "#N" (the forum's post number) is `counter`, by default the post id
+    less 1000: these test threads number their posts 1001, 1002, … (2001, … for others)."""
     iso = datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+    number = counter if counter is not None else post_id % 1000
     return f"""
     <article class="message message--post js-post js-inlineModContainer" data-author="{author}"
         data-content="post-{post_id}" id="js-post-{post_id}">
@@ -373,7 +376,7 @@ def xf2_post(post_id: int, author: str, when: int, body: str) -> str:
           </div>
           <ul class="message-attribution-opposite"><li><a href="{THREAD_PATH}post-{post_id}"
             data-xf-init="share-tooltip">Share</a></li><li><a href="/community/posts/{post_id}/">
-            #{post_id}</a></li></ul>
+            #{number}</a></li></ul>
         </header>
         <div class="message-content js-messageContent"><div class="message-userContent">
           <article class="message-body js-selectToQuote">
@@ -568,9 +571,19 @@ async def test_a_forum_index_is_not_a_thread(forum, fetcher):
         READER.parse_saved(xf2_page([], 1, 1, template="forum_list"))
 
 
-async def test_a_missing_page_fails_the_whole_read(forum, fetcher):
+async def test_a_missing_later_page_keeps_what_was_read_and_refresh_starts_there(forum, fetcher):
     urls = serve_own_thread(forum, last=3)
     del forum.pages[page_key(f"{THREAD_PATH}page-3", "")]
+    doc = await READER.read(fetcher, urls[0], ReadOptions())
+    assert len(doc.posts) == 4  # pages 1 and 2 (issue 16: one bad page no longer loses all)
+    (note,) = doc.notes
+    assert "page 3 could not be read" in note and "404" in note and "refresh" in note
+    assert doc.resume_page == 3
+
+
+async def test_a_missing_first_page_fails_the_read(forum, fetcher):
+    urls = serve_own_thread(forum, last=3)
+    del forum.pages[page_key(THREAD_PATH, "")]
     with pytest.raises(SourceError, match="404"):
         await READER.read(fetcher, urls[0], ReadOptions())
 
