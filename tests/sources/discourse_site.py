@@ -31,16 +31,19 @@ class SitePost:
     text: str
     reply_to: int | None = None
     deleted: bool = False
-    quote: tuple[str, int, int, str] | None = None
-    """(username, topic id, post number, words): a quote box above the post's own words."""
+    quote: tuple[str | None, int, int, str] | None = None
+    """(username, topic id, post number, words): a quote box above the post's own words
+    (without a name when the username is None)."""
 
     def raw(self, topic_id: int) -> dict[str, Any]:
         paragraphs = "".join(f"<p>{html.escape(p)}</p>" for p in self.text.split("\n\n"))
         if self.quote is not None:
             who, topic, number, words = self.quote
+            named = f' data-username="{who}"' if who else ""
+            title = f'<div class="title">{who}:</div>' if who else ""
             paragraphs = (
-                f'<aside class="quote no-group" data-username="{who}" data-post="{number}"'
-                f' data-topic="{topic}"><div class="title">{who}:</div>'
+                f'<aside class="quote no-group"{named} data-post="{number}"'
+                f' data-topic="{topic}">{title}'
                 f"<blockquote><p>{html.escape(words)}</p></blockquote></aside>" + paragraphs
             )
         return {
@@ -73,7 +76,7 @@ class DiscourseSite:
         username: str,
         text: str,
         reply_to: int | None = None,
-        quote: tuple[str, int, int, str] | None = None,
+        quote: tuple[str | None, int, int, str] | None = None,
     ) -> SitePost:
         number = max((p.post_number for p in self.posts), default=0) + 1
         post = SitePost(1000 + number, number, username, text, reply_to, quote=quote)

@@ -560,3 +560,29 @@ def test_sniffing():
     assert vbulletin.READER.sniff('<html id="vbulletin_html"><head></head>')
     assert not vbulletin.READER.sniff('<html id="XF"><p>we moved from vBulletin</p>')
     assert not phpbb.READER.sniff("<html><p>phpbb is nice</p></html>")
+
+
+# --- the forum's own post numbers (issue 16) --------------------------------------------------
+
+
+def test_vbulletin_counters_are_the_forums_post_numbers(vb4_raw):
+    want = [int(n) for n in re.findall(r'class="postcounter">#(\d+)</a>', vb4_raw)]
+    assert len(want) == 10
+    assert [p.forum_number for p in vbulletin.READER.parse_saved(vb4_raw).posts] == want
+    raw5 = need_shared(VB5).read_text(encoding="utf-8")
+    want5 = [int(n) for n in re.findall(r'class="b-post__count"[^>]*>#(\d+)\s*</a>', raw5)]
+    assert len(want5) == 15
+    assert [p.forum_number for p in vbulletin.READER.parse_saved(raw5).posts] == want5
+    rosa, tomasz = vbulletin.parse_page(VB3, "http://g.example/forum/showthread.php?t=42").posts
+    assert (rosa.forum_number, tomasz.forum_number) == (1, None)  # vB3's "#1"; no counter
+
+
+def test_phpbb_numbers_posts_by_their_place_in_the_topic(phpbb_raw):
+    page = phpbb.parse_page(phpbb_raw)
+    current = int(re.search(r"<strong>(\d+)</strong>", phpbb_raw.split('class="pagination"')[1])[1])
+    per_page = len(re.findall(r'<div id="p\d+" class="post ', phpbb_raw))
+    assert (page.page, page.per_page) == (current, per_page) == (2, 25)
+    first = (current - 1) * per_page + 1
+    assert [p.forum_number for p in page.posts] == list(range(first, first + per_page))
+    served = phpbb.parse_page(phpbb_raw, "https://forum.example/viewtopic.php?t=7&start=50")
+    assert served.posts[0].forum_number == 51  # the page's own start= says where it begins

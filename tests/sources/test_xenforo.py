@@ -673,3 +673,17 @@ def test_sniff_knows_both_versions_and_nothing_else():
     )
     assert not READER.sniff('<html><body id="phpbb">')
     assert not READER.sniff("plain text that mentions XenForo")
+
+
+def test_post_counters_are_the_forums_post_numbers(xf1_raw):
+    from bot.sources.xenforo import READER as XF
+
+    want = [
+        int(n) for n in re.findall(r'class="item muted postNumber[^"]*"[^>]*>#(\d+)</a>', xf1_raw)
+    ]
+    assert len(want) == 25 and want[0] == 1326  # page 54 of 25-post pages
+    assert [p.forum_number for p in XF.parse_saved(xf1_raw).posts] == want
+    raw2 = need_shared(XF2).read_text(encoding="utf-8")
+    want2 = [int(n) for n in re.findall(r'rel="nofollow">\s*#(\d+)\s*</a>', raw2)]
+    assert want2 == list(range(1, 9))
+    assert [p.forum_number for p in XF.parse_saved(raw2).posts] == want2

@@ -1,0 +1,213 @@
+"""Issue 16, items 3-5, as a user sees them: `threadwise` processes reading forums served on
+loopback (a Discourse topic and a XenForo thread of our own words).
+
+3. A refresh says exactly what happened: new, edited and deleted posts, each counted once.
+4. A deleted post is marked in `show` and left out of every analysis in the same way.
+5. Posts carry the forum's own numbers: shown, linked, and meant by --from/--to/--post/--since.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.process import arun, loopback_config
+from tests.sources.discourse_site import DiscourseSite
+from tests.sources.loopback import LoopbackServer, Page
+from tests.sources.test_xenforo import THREAD_PATH, xf2_page, xf2_post
+
+BOARD_WORDS = "the parish council should publish the minutes of every meeting online within a week"
+"""Words of post 1 that a later post quotes from *another* topic: that quote must stay a
+quote of nobody here, however often the topic is read again."""
+
+
+def night_buses() -> DiscourseSite:
+    site = DiscourseSite(topic_id=31, title="Night buses", slug="night-buses")
+    site.add("ines", f"First: {BOARD_WORDS}. Second: night buses every half hour.")
+    site.add("bo", "Every half hour doubles the driver cost; the late buses run half empty.")
+    site.add("ines", "Half empty because nobody trusts an hourly bus to turn up at all.")
+    site.add(
+        "cy",
+        "The depot has no spare drivers for a night shift this winter.",
+        quote=(None, 99, 4, BOARD_WORDS),  # a quote of another topic, naming nobody
+    )
+    site.add("bo", "Then hire two; the bridge lights found money fast enough last year.")
+    for n in range(6, 26):  # a second batch of 20: a refresh starts there, not at post 1
+        site.add(("ines", "bo", "cy")[n % 3], f"Stop {n} on the ring road needs a shelter.")
+    return site
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    return loopback_config(tmp_path)
+
+
+def status(done) -> str:
+    assert done.code == 0, done.err
+    return done.out.strip().splitlines()[0]
+
+
+async def test_refresh_counts_are_exact(tmp_path: Path, config: Path) -> None:
+    db, site = tmp_path / "buses.db", night_buses()
+    async with LoopbackServer(site.routes()) as forum:
+        url = forum.url(site.path)
+        tw = lambda *args: arun(db, *args, config=config)  # noqa: E731
+        assert status(await tw("ingest", url, "--name", "nb")).startswith("Stored “Night buses”")
+        assert status(await tw("refresh", "nb")) == (
+            "nb is already up to date (25 posts); nothing new, edited or deleted."
+        )
+        site.add("dora", "Ask the bus company; they ran a night trial in 2019.")
+        assert status(await tw("refresh", "nb")) == (
+            "Updated nb: 1 new post, 0 edited, 0 deleted (26 in all)."
+        )
+        site.post(24).text += " (Edited: the figures are in the council report.)"
+        assert status(await tw("refresh", "nb")) == (
+            "Updated nb: 0 new posts, 1 edited, 0 deleted (26 in all)."
+        )
+        site.post(23).deleted = True
+        done = await tw("refresh", "nb", "--json")
+        assert done.json()["changes"] == {
+            "created": False,
+            "new": 0,
+            "edited": 0,
+            "deleted": 1,
+            "renumbered": 0,
+        }
+        assert status(await tw("refresh", "nb")).startswith("nb is already up to date")
+
+
+def judge_and_crow() -> DiscourseSite:
+    """Judge quotes Crow three times, in three posts; Crow's words are her own."""
+    site = DiscourseSite(topic_id=47, title="Hedge heights", slug="hedge-heights")
+    crow = [
+        "Hedges along the lane should be cut to one metre before the school term.",
+        "Cutting in nesting season breaks the wildlife rules, so September is the earliest.",
+        "The lane is too narrow for the school minibus once the hawthorn spreads out.",
+    ]
+    for words in crow:
+        site.add("crow", words)
+    for n, words in enumerate(crow, start=1):
+        site.add("judge", f"I disagree with this point {n}.", quote=("crow", 47, n, words))
+    return site
+
+
+async def test_deleted_posts_are_marked_and_left_out_of_every_analysis(
+    tmp_path: Path, config: Path
+) -> None:
+    db, site = tmp_path / "hedges.db", judge_and_crow()
+    async with LoopbackServer(site.routes()) as forum:
+        tw = lambda *args: arun(db, *args, config=config)  # noqa: E731
+        assert (await tw("ingest", forum.url(site.path), "--name", "hedges")).code == 0
+        quotes = (await tw("quotes", "hedges", "--json")).json()
+        assert [(p["from"], p["to"], p["count"]) for p in quotes["pairs"]] == [("judge", "crow", 3)]
+        site.post(5).deleted = True  # one of Judge's three quoting posts
+        assert "1 deleted" in status(await tw("refresh", "hedges"))
+
+        quotes = (await tw("quotes", "hedges", "--json")).json()
+        stance = (await tw("stance", "hedges", "--json")).json()
+        summary = (await tw("summary", "hedges", "--sentences", "20", "--json")).json()
+        shown = (await tw("show", "hedges", "--json")).json()
+        text = (await tw("show", "hedges")).out
+    assert [(p["from"], p["to"], p["count"]) for p in quotes["pairs"]] == [("judge", "crow", 2)]
+    assert 5 not in {n for e in quotes["edges"] for n in (e["from_post"], e["to_post"])}
+    assert 5 not in {p["number"] for p in quotes["posts"]}
+    judge = next(p for p in stance["participants"] if p["author"] == "judge")
+    assert judge["quotes"] == [{"who": "crow", "count": 2}]
+    assert judge["posts"] == [4, 6]
+    assert 5 not in {s["post"] for s in summary["sentences"]}
+    assert [(p["number"], p["deleted"]) for p in shown["posts"]][3:] == [
+        (4, False),
+        (5, True),
+        (6, False),
+    ]
+    assert "#5 judge (deleted)" in text
+
+
+def long_topic() -> DiscourseSite:
+    """30 posts; #5 and #6 were deleted before anyone read the topic, so the forum's
+    numbers and the posts' places part from post 7 on."""
+    site = DiscourseSite(topic_id=2108, title="Allotment rules", slug="allotment-rules")
+    subjects = ["water butts", "bonfires", "sheds", "bees", "paths", "compost", "hedges"]
+    for n in range(1, 31):
+        subject = subjects[n % len(subjects)]
+        site.add(
+            f"plot{n % 4}",
+            f"Post {n} is about {subject}: plot holders keep {subject} tidy, and the committee "
+            f"reviews {subject} every spring. Rule {n} stands until the autumn meeting.",
+        )
+    site.post(5).deleted = site.post(6).deleted = True
+    return site
+
+
+async def test_posts_carry_the_forums_numbers(tmp_path: Path, config: Path) -> None:
+    db, site = tmp_path / "rules.db", long_topic()
+    async with LoopbackServer(site.routes()) as forum:
+        tw = lambda *args: arun(db, *args, config=config)  # noqa: E731
+        assert (await tw("ingest", forum.url(site.path), "--name", "rules")).code == 0
+        posts = (await tw("show", "rules", "--json")).json()["posts"]
+        one = (await tw("show", "rules", "--post", "7", "--json")).json()["posts"]
+        missing = await tw("show", "rules", "--post", "5")
+        ranged = (await tw("summary", "rules", "--from", "10", "--to", "20", "--json")).json()
+        since = (await tw("summary", "rules", "--since", "25", "--sentences", "9", "--json")).json()
+        text = (await tw("summary", "rules", "--from", "10", "--to", "20")).out
+    numbers = [p["number"] for p in posts]
+    assert numbers == [1, 2, 3, 4, *range(7, 31)]
+    assert all(p["url"].endswith(f"/{p['number']}") for p in posts)
+    assert all(f"Post {p['number']} is about" in p["text"] for p in posts)
+    assert [p["number"] for p in one] == [7] and one[0]["text"].startswith("Post 7 ")
+    assert missing.code == 1 and "there is no post 5" in missing.last_error_line
+    assert ranged["sentences"]
+    for s in ranged["sentences"]:
+        assert 10 <= s["post"] <= 20 and s["url"].endswith(f"/{s['post']}")
+        assert f"Rule {s['post']} " in s["text"] or f"Post {s['post']} " in s["text"]
+    assert since["sentences"] and all(s["post"] > 25 for s in since["sentences"])
+    for label, link in re.findall(r"\[#(\d+) plot\d\].*\n\s+(\S+)", text):
+        assert link.endswith(f"/{label}")
+
+
+# --- XenForo: the forum renumbers posts after a removal ---------------------------------------
+
+WORDS = [
+    ("Mara", "The council wants the tram to reach the hospital by next spring."),
+    ("Jonas", "Reaching the hospital means digging up Mill Street for two summers."),
+    ("Ines", "Mill Street shops would lose their passing trade while the tracks go in."),
+    ("Olaf", "Buses already reach the hospital every ten minutes, so why a tram at all?"),
+    ("Mara", "A tram carries three buses worth of riders and never sits in traffic."),
+    ("Jonas", "Then run it along the river road, where nobody has a shop window."),
+    ("Ines", "The river road floods every other winter, tracks and all."),
+]
+
+
+def xf_pages(posts: list[tuple[int, str, str]], per_page: int = 2) -> dict[str, Page]:
+    """The thread as XenForo shows it to guests: "#N" is the place among visible posts."""
+    bodies = [
+        xf2_post(post_id, author, 1_700_000_000 + post_id * 60, words, counter=n)
+        for n, (post_id, author, words) in enumerate(posts, start=1)
+    ]
+    pages = [bodies[i : i + per_page] for i in range(0, len(bodies), per_page)]
+    return {
+        (THREAD_PATH if n == 1 else f"{THREAD_PATH}page-{n}"): Page(xf2_page(chunk, n, len(pages)))
+        for n, chunk in enumerate(pages, start=1)
+    }
+
+
+async def test_a_removal_on_the_forum_renumbers_what_is_shown(tmp_path: Path, config: Path) -> None:
+    db = tmp_path / "xf.db"
+    posts = [(1001 + i, a, w) for i, (a, w) in enumerate(WORDS[:6])]
+    async with LoopbackServer(xf_pages(posts)) as forum:
+        tw = lambda *args: arun(db, *args, config=config)  # noqa: E731
+        assert (await tw("ingest", forum.url(THREAD_PATH), "--name", "tram")).code == 0
+        now = [p for p in posts if p[0] != 1002] + [(1007, *WORDS[6])]
+        forum.routes.clear()
+        forum.routes.update(xf_pages(now))
+        line = status(await tw("refresh", "tram"))  # from the last page read, not --full
+        shown = (await tw("show", "tram", "--json")).json()["posts"]
+        post_3 = (await tw("show", "tram", "--post", "3", "--json")).json()["posts"]
+    assert line == (
+        "Updated tram: 1 new post, 0 edited, 1 deleted; the forum renumbered 4 posts (7 in all)."
+    )
+    live = [(p["number"], p["author"]) for p in shown if not p["deleted"]]
+    assert live == [(n, a) for n, (_, a, _) in enumerate(now, start=1)]
+    assert [p["text"] for p in post_3] == [now[2][2]]
