@@ -211,3 +211,19 @@ async def test_a_removal_on_the_forum_renumbers_what_is_shown(tmp_path: Path, co
     live = [(p["number"], p["author"]) for p in shown if not p["deleted"]]
     assert live == [(n, a) for n, (_, a, _) in enumerate(now, start=1)]
     assert [p["text"] for p in post_3] == [now[2][2]]
+
+
+async def test_a_digest_names_posts_by_the_forums_numbers(tmp_path: Path, config: Path) -> None:
+    db, site = tmp_path / "digest.db", long_topic()
+    async with LoopbackServer(site.routes()) as forum:
+        tw = lambda *args: arun(db, *args, config=config)  # noqa: E731
+        assert (await tw("ingest", forum.url(site.path), "--name", "rules")).code == 0
+        added = (await tw("digest", "add", "rules", "--at", "08:00", "--json")).json()
+        site.add("plot9", "Post 31 is about gates: the new padlock code is on the notice board.")
+        site.add("plot8", "Post 32 is about gates: thank you, the old code was known to everyone.")
+        preview = (await tw("digest", "now", str(added["id"]), "--json")).json()
+    (rules,) = preview["threads"]
+    assert (rules["since"], rules["new_posts"], rules["first_new_post"]) == (30, 2, 31)
+    assert rules["last_post"] == 32
+    assert {s["post"] for s in rules["summary"]} <= {31, 32}
+    assert all(s["url"].endswith(f"/{s['post']}") for s in rules["summary"])
