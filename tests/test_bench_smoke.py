@@ -253,3 +253,11 @@ def test_dev_thread_markup_gives_gold_and_a_plain_copy() -> None:
     doc = quote_quality.plain_doc(thread, structure=True)
     assert doc.posts[1].reply_to_source_id == "1"
     assert all(not b.is_quote for p in doc.posts for b in p.blocks)
+
+
+def test_reingest_bench_runs_on_a_small_thread(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import reingest
+
+    reingest.main(["--sizes", "60"])
+    out = capsys.readouterr().out
+    assert "| 60 |" in out and "merge a copy by content" in out
