@@ -15,7 +15,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from storage.database import Database
+from storage.database import open_database
 from tests.conftest import REPO
 from tests.process import command, environment, run
 
@@ -118,5 +118,5 @@ def test_two_processes_racing_for_one_name_never_mix_their_threads(tmp_path):
 
 async def _create(db: Path) -> None:
     """Create the database (schema and WAL) before the test holds its write lock."""
-    opened = await Database.open(db)
+    opened = await open_database(db)
     await opened.close()
