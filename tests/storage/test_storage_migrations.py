@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from storage_builders import make_thread
 
+from bot.core.models import AnalysedThread
 from bot.errors import StorageError
 from storage import MIGRATIONS, Migration, ThreadRepository
 from storage.database import open_database
@@ -235,6 +237,45 @@ def test_schema_is_not_recreated_at_boot() -> None:
                 assert "IF NOT EXISTS" not in step.upper()
 
 
+async def _store_as_schema_7_did(conn: Connection, thread: AnalysedThread) -> None:
+    """Write `thread` as ThreadRepository.save wrote it up to schema 7 (no forum numbers
+    yet), so older steps can be tested after the repository moved on."""
+    thread_id = await conn.fetchval(
+        "INSERT INTO threads (scope, name, title, source_kind, source_url, language,"
+        " created_at, updated_at) VALUES ('local', 't', $1, $2, $3, $4, $5, $5) RETURNING id",
+        thread.title,
+        thread.source_kind,
+        thread.url,
+        thread.language,
+        "2024-03-01T12:00:00+00:00",
+    )
+    for post in thread.posts:
+        post_id = await conn.fetchval(
+            "INSERT INTO posts (thread_id, number, source_id, author, text, content_hash,"
+            " reply_to) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            thread_id,
+            post.number,
+            post.source_id,
+            post.author,
+            post.text,
+            post.content_hash,
+            post.reply_to,
+        )
+        await conn.executemany(
+            "INSERT INTO segments (post_id, seq, paragraph, kind, text, source_post,"
+            " source_author, explicit) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            [
+                (post_id, seq, g.paragraph, g.kind, g.text, g.source_post, g.source_author,
+                 int(g.explicit))
+                for seq, g in enumerate(post.segments)
+            ],
+        )  # fmt: skip
+    await conn.executemany(
+        "INSERT INTO quote_edges (thread_id, from_post, to_post, count) VALUES ($1, $2, $3, $4)",
+        [(thread_id, e.from_post, e.to_post, e.count) for e in thread.edges],
+    )
+
+
 async def test_step_7_drops_reply_counts_from_quote_edges_and_the_cache(
     db_target: str | Path,
 ) -> None:
@@ -253,14 +294,17 @@ async def test_step_7_drops_reply_counts_from_quote_edges_and_the_cache(
             PostDoc(blocks=(Block(long), Block("Yes.")), author="cy", reply_to_source_id="c1"),
         ),
     )
-    async with await open_database(db_target, migrations=MIGRATIONS[:6]) as db:
-        await ThreadRepository(db).save("local", "t", infer_quotes(doc))
-        async with db.transaction() as conn:  # what schema 6 stored: reply 2 → 1 as an edge
-            await conn.execute("INSERT INTO quote_edges SELECT id, 2, 1, 1 FROM threads")
-            await conn.execute(
-                "INSERT INTO analysis_cache"
-                " SELECT id, 'quotes', 'k', revision, '{}', 'now' FROM threads"
-            )
+    async with (
+        await open_database(db_target, migrations=MIGRATIONS[:6]) as db,
+        db.transaction() as conn,
+    ):
+        await _store_as_schema_7_did(conn, infer_quotes(doc))
+        # what schema 6 stored besides: reply 2 → 1 as an edge, a cached report
+        await conn.execute("INSERT INTO quote_edges SELECT id, 2, 1, 1 FROM threads")
+        await conn.execute(
+            "INSERT INTO analysis_cache"
+            " SELECT id, 'quotes', 'k', revision, '{}', 'now' FROM threads"
+        )
     async with await open_database(db_target) as db:
         repo = ThreadRepository(db)
         assert [(e.from_post, e.to_post, e.count) for e in await repo.edges("local", "t")] == [
@@ -271,3 +315,27 @@ async def test_step_7_drops_reply_counts_from_quote_edges_and_the_cache(
             (3, 1),
         ]
         assert await db.fetchval("SELECT count(*) FROM analysis_cache") == 0
+
+
+async def test_step_8_keeps_schema_7_threads_numbered_by_place(db_target: str | Path) -> None:
+    """Step 8 adds the forum's own post numbers: a thread stored before it has none, is
+    still shown by places, and gets them when it is saved again from a forum."""
+    old = make_thread(3)
+    async with (
+        await open_database(db_target, migrations=MIGRATIONS[:7]) as db,
+        db.transaction() as conn,
+    ):
+        await _store_as_schema_7_did(conn, old)
+    async with await open_database(db_target) as db:
+        repo = ThreadRepository(db)
+        thread = await repo.get("local", "t")
+        assert thread is not None and thread.forum_numbers is False
+        posts = await repo.posts("local", "t")
+        assert [(p.number, p.forum_number) for p in posts] == [(1, None), (2, None), (3, None)]
+        numbered = dataclasses.replace(
+            old,
+            posts=tuple(dataclasses.replace(p, forum_number=10 * p.number) for p in old.posts),
+        )
+        saved = await repo.save("local", "t", numbered)
+        assert saved.updated == 3 and saved.thread.forum_numbers is True
+        assert [p.forum_number for p in await repo.posts("local", "t")] == [10, 20, 30]
