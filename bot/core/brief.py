@@ -209,9 +209,7 @@ def _sides(
             name=side.name,
             people=len(side.members),
             members=side.members[:SIDE_MEMBERS],
-            point=next(
-                (BriefLine(k.post, k.author, k.url, k.text) for k in side.key_points), None
-            ),
+            point=next((BriefLine(k.post, k.author, k.url, k.text) for k in side.key_points), None),
         )
         for side in found.sides
     )
