@@ -2,8 +2,10 @@
 loopback (a Discourse topic and a XenForo thread of our own words).
 
 3. A refresh says exactly what happened: new, edited and deleted posts, each counted once.
-4. A deleted post is marked in `show` and left out of every analysis in the same way.
-5. Posts carry the forum's own numbers: shown, linked, and meant by --from/--to/--post/--since.
+4. A deleted post is marked in `show` and left out of every analysis in the same way, with
+   its quotes and replies.
+5. Posts carry the forum's own numbers: shown, linked, and meant by --from/--to/--post/--since,
+   in the brief and the quotes and replies around a post too.
 """
 
 from __future__ import annotations
@@ -123,6 +125,83 @@ async def test_deleted_posts_are_marked_and_left_out_of_every_analysis(
         (6, False),
     ]
     assert "#5 judge (deleted)" in text
+
+
+UNION = "The student union says half its members cannot afford a monthly pass."
+ROOF = "The depot needs a new roof before anything else gets money."
+WAIT = "The roof can wait a year; the fares cannot."
+
+
+def student_fares() -> DiscourseSite:
+    """Quotes and replies; #2 was deleted before anyone read the topic, so from #3 on the
+    forum's numbers are one more than the posts' places."""
+    site = DiscourseSite(topic_id=52, title="Student fares", slug="student-fares")
+    site.add("ana", f"Should the tram company cut fares for students this autumn?\n\n{UNION}")
+    site.add("zed", "Nobody read this before it was deleted.")
+    site.add("ben", "Student fares on the tram are far too high for anyone on a grant.", 1)
+    site.add(
+        "cy",
+        "Tram fares for students are far too high compared with the buses.",
+        1,
+        quote=("ana", 52, 1, UNION),
+    )
+    site.add("dee", "For students the tram fares are simply far too high.", 4)
+    site.add("eve", ROOF, 1, quote=("ana", 52, 1, UNION))
+    site.add("fay", WAIT, 6, quote=("eve", 52, 6, ROOF))
+    site.add(
+        "ben",
+        "Then the council should pay for the roof out of the parking fund.",
+        7,
+        quote=("fay", 52, 7, WAIT),
+    )
+    site.add("gus", "Dee is right, and the buses are no cheaper for a student either.", 5)
+    site.post(2).deleted = True
+    return site
+
+
+async def test_the_brief_and_the_quote_threads_use_the_forums_numbers_and_skip_deleted_posts(
+    tmp_path: Path, config: Path
+) -> None:
+    db, site = tmp_path / "fares.db", student_fares()
+    async with LoopbackServer(site.routes()) as forum:
+        tw = lambda *args: arun(db, *args, config=config)  # noqa: E731
+        assert (await tw("ingest", forum.url(site.path), "--name", "fares")).code == 0
+        site.post(5).deleted = True  # Dee, whom Gus answers
+        assert "1 deleted" in status(await tw("refresh", "fares"))
+        brief = (await tw("brief", "fares", "--json")).json()
+        brief_text = (await tw("brief", "fares")).out
+        quotes = (await tw("quotes", "fares", "--json")).json()
+        around_8 = (await tw("quotes", "fares", "--post", "8", "--json")).json()
+        around_4 = (await tw("quotes", "fares", "--post", "4", "--json")).json()
+        around_8_text = (await tw("quotes", "fares", "--post", "8")).out
+    lines = [
+        *brief["about"],
+        *brief["points"],
+        *brief["most_quoted"],
+        *brief["latest"],
+        *(side["point"] for side in brief["sides"] if side["point"]),
+    ]
+    assert brief["sides"] and brief["latest"]
+    for line in lines:  # the forum's number, the forum's link, the words of that post
+        assert line["post"] not in (2, 5) and line["url"].endswith(f"/{line['post']}")
+        assert line["text"] in site.post(line["post"]).text
+    assert [(p["post"], p["answering"]) for p in brief["latest"]] == [(8, 7), (9, None)]
+    labels = re.findall(r"^\[#(\d+) \w+\]", brief_text, re.MULTILINE)
+    links = re.findall(r"^\s+(http\S+/52/\d+)$", brief_text, re.MULTILINE)
+    assert len(labels) == len(links) == len(lines)
+    assert all(link.endswith(f"/{label}") for label, link in zip(labels, links, strict=True))
+    assert "answering #7 fay" in brief_text
+
+    replies = {(r["from_post"], r["to_post"]) for r in quotes["replies"]}
+    assert replies == {(3, 1), (4, 1), (6, 1), (7, 6), (8, 7)}  # none to or from #5
+    assert [(n["post"], n["focus"]) for n in around_8["chain"]] == [
+        (1, False),
+        (6, False),
+        (7, False),
+        (8, True),
+    ]
+    assert [n["post"] for n in around_4["chain"]] == [1, 4]  # Dee's answer is gone
+    assert "#7 fay quotes and answers #6" in around_8_text
 
 
 def long_topic() -> DiscourseSite:

@@ -9,7 +9,7 @@ analysis runs, so what comes out (and what `--from`, `--to`, `--post` and `--sin
 is the forum's numbering. Elsewhere (copies, chats, Reddit) numbers are places.
 
 Deleted posts are no one's argument any more: `standing` leaves them, and every quote
-from or of them, out of every analysis in the same way.
+and reply from or to them, out of every analysis in the same way.
 """
 
 from __future__ import annotations
@@ -27,11 +27,16 @@ P = TypeVar("P", bound=StoredPost)
 def standing(
     posts: Sequence[StoredPost], edges: Sequence[QuoteEdge]
 ) -> tuple[list[StoredPost], list[QuoteEdge]]:
-    """The posts that still stand, and the quotes between them."""
+    """The posts that still stand, and the quotes and replies between them (a reply to a
+    deleted post answers no one: its `reply_to` is dropped)."""
     gone = {p.number for p in posts if p.deleted}
     if not gone:
         return list(posts), list(edges)
-    live = [p for p in posts if not p.deleted]
+    live = [
+        dataclasses.replace(p, reply_to=None) if p.reply_to in gone else p
+        for p in posts
+        if not p.deleted
+    ]
     return live, [e for e in edges if e.from_post not in gone and e.to_post not in gone]
 
 
