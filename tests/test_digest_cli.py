@@ -83,7 +83,7 @@ async def test_add_list_run_due_and_remove(db_path: Path) -> None:
 
     await ingest(db_path, 6)
     early, err = await tw(db_path, "run-due", "--now", "2025-03-29T08:59+01:00")
-    assert early == "" and "0 due digest(s)" in err
+    assert early == "" and "0 due digests" in err
     printed, err = await tw(db_path, "run-due", "--now", SLOT1)
     assert printed.startswith("Digest: 2 new posts")
     assert "[#5 olek] First unread post" in printed

@@ -135,7 +135,7 @@ async def cmd_run_due(services: Services, args: argparse.Namespace, out: Output)
     reports = await scheduler.run_due(now)
     sent = sum(r.status == "sent" for r in reports)
     out.progress(
-        f"{len(reports)} due digest(s): {sent} posted, "
+        f"{plural(len(reports), 'due digest')}: {sent} posted, "
         f"{sum(r.status == 'empty' for r in reports)} with nothing new"
         + "".join(f"; #{r.schedule_id} {r.status}: {r.error}" for r in reports if r.error)
     )

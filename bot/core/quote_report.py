@@ -450,16 +450,18 @@ def quote_report(
         nameless = sum(1 for a in thread.authors.values() if a is None)
         if nameless:
             notes.append(
-                f"{nameless} post(s) have no author name; each is shown as its own 'post N'."
+                f"{nameless} {'post has' if nameless == 1 else 'posts have'} no author name; "
+                "each is shown as its own 'post N'."
             )
     if not merged:
         notes.append("No quotes were found in this thread.")
     elif not rows:
         notes.append("No quotes match this filter.")
     if thread.replies:
+        answering = len(thread.replies)
         notes.append(
-            f"{len(thread.replies)} post(s) answer another post; replies are counted apart "
-            "from quotes (“answered”)."
+            f"{answering} {'post answers' if answering == 1 else 'posts answer'} another post;"
+            " replies are counted apart from quotes (“answered”)."
         )
 
     resolved = None

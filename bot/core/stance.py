@@ -319,7 +319,7 @@ def stance_digest(
         if unnamed:
             notes.append(
                 f"{unnamed} post{'s have' if unnamed != 1 else ' has'} no author name and "
-                "stand(s) alone as “post N”."
+                f"{'stand' if unnamed != 1 else 'stands'} alone as “post N”."
             )
     clean_topic = topic.strip() if topic and topic.strip() else None
     return StanceReport(

@@ -202,7 +202,7 @@ def test_posts_without_an_author_are_not_lumped_together() -> None:
     labels = {p.from_label for p in report.pairs}
     assert {"post 6", "post 7"} <= labels
     assert "None" not in labels
-    assert any("2 post(s) have no author name" in n for n in report.notes)
+    assert any("2 posts have no author name" in n for n in report.notes)
 
 
 # --- filters ------------------------------------------------------------------------------
