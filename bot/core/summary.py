@@ -888,10 +888,16 @@ def summarise(
             f"to choose from (asked for {amount})."
         )
     if skipped_long and picked:
-        notes.append(f"{skipped_long} better-rated sentence(s) did not fit the {unit} budget.")
+        notes.append(
+            f"{skipped_long} better-rated {'sentence' if skipped_long == 1 else 'sentences'}"
+            f" did not fit the {unit} budget."
+        )
     skipped_dupes += len(repeated)
     if skipped_dupes:
-        notes.append(f"{skipped_dupes} repeated sentence(s) were left out.")
+        notes.append(
+            f"{skipped_dupes} repeated {'sentence was' if skipped_dupes == 1 else 'sentences were'}"
+            " left out."
+        )
     if flags.get("none_standalone") and picked:
         notes.append("No sentence stands on its own here, so the earliest were taken.")
     if flags.get("uniform") and picked:
