@@ -24,7 +24,7 @@ from typing import Any, NoReturn
 
 from bot.argtypes import positive_int, shard_range
 from bot.cli import digest_args
-from bot.cli.terminal import render_text
+from bot.cli.terminal import json_text, render_text
 from bot.core import jsonout, render
 from bot.core.models import LOCAL_SCOPE
 from bot.core.summary import ALGORITHMS, SummaryRequest
@@ -206,7 +206,7 @@ class Console:
 
     def answer(self, answer: render.Answer, document: Any) -> None:
         if self.json_mode:
-            print(json.dumps(document, ensure_ascii=False, indent=2))
+            print(json_text(document))
         else:
             print(render_text(answer))
 

@@ -4,8 +4,20 @@ from __future__ import annotations
 
 import shutil
 import textwrap
+from typing import Any
 
 from bot.core.render import Answer
+
+
+def json_text(document: Any) -> str:
+    """One JSON document as `--json` prints it: indented by 2, UTF-8 as is.
+
+    orjson writes it in C: a 100,000-post quote report is a 185 MB document, which the
+    standard library's indenting encoder (pure Python) took ~8 s to write."""
+    import orjson
+
+    option = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+    return orjson.dumps(document, option=option).decode("utf-8")
 
 
 def render_text(answer: Answer, width: int | None = None) -> str:
