@@ -24,6 +24,7 @@ from typing import Any
 from bot.core.models import QuoteEdge, ReplyEdge, StoredPost, StoredThread
 from bot.core.render import Answer, Line, Ref, Section, plural, summary_answer
 from bot.core.summary import (
+    CHAPTERED_ALGORITHMS,
     SENTENCE_CAPS,
     Summary,
     SummaryRequest,
@@ -259,7 +260,7 @@ def _summarise(
 ) -> tuple[SummarySentence, ...]:
     counts = [sum(1 for _ in own_sentences(p)) for p in new]
     count = sum(counts)
-    if count > SENTENCE_CAPS.get(algorithm, 0):
+    if algorithm not in CHAPTERED_ALGORITHMS and count > SENTENCE_CAPS.get(algorithm, 0):
         algorithm = FALLBACK_ALGORITHM
         cap = SENTENCE_CAPS[algorithm]
         if count <= cap:

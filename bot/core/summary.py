@@ -41,7 +41,7 @@ imported only when a summary is made: ~0.6 s that other commands need not pay.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -84,8 +84,13 @@ MAX_SENTENCES = 50
 MAX_WORDS = 5_000
 MAX_CHARS = 40_000
 
+THREAD_WHOLE_SENTENCES = 100_000
+"""Past this many sentences (about 17,000 posts) the thread-aware summary is made by
+chapters (bot.core.chapters): the whole-thread ranking's memory grows with the words, and a
+100,000-post thread (600,000 sentences) took 1.9 GB in one piece."""
+
 SENTENCE_CAPS: dict[str, int] = {
-    "thread": 1_000_000,
+    "thread": THREAD_WHOLE_SENTENCES,
     "lexrank": 100_000,
     "textrank": 100_000,
     "lsa": 1_500,
@@ -94,7 +99,10 @@ SENTENCE_CAPS: dict[str, int] = {
     "luhn": 60_000,
     "edmundson": 60_000,
 }
-"""Most sentences each algorithm may be given; above this the request is refused."""
+"""Most sentences each algorithm ranks in one piece; above this a request is refused, except
+with the default (thread), which then goes by chapters."""
+CHAPTERED_ALGORITHMS = frozenset({"thread"})
+"""Past its cap, summarised by chapters and then the whole from the chapters' picks."""
 FAST_ALGORITHMS = frozenset({"lexrank", "textrank"})
 """Rated by bot.core.fastrank (sumy's ratings, numpy speed)."""
 LEXRANK_MAX_TRIPLES = 40_000_000
@@ -380,11 +388,11 @@ def _document(collected: CollectedSentences, language: str, title: str) -> Built
     paragraphs: list[Paragraph] = []
     current: list[Sentence] = []
     previous = -1
-    for source, group in zip(collected.sources, collected.groups, strict=True):
+    for index, (source, group) in enumerate(zip(collected.sources, collected.groups, strict=True)):
         if current and group != previous:
             paragraphs.append(Paragraph(current))
             current = []
-        current.append(post_sentence(source.text, tokenizer, source.index))
+        current.append(post_sentence(source.text, tokenizer, index))
         previous = group
     if current:
         paragraphs.append(Paragraph(current))
@@ -645,7 +653,6 @@ def _too_dense_for_lexrank(terms: SentenceTerms) -> bool:
 
 
 def _thread_ranking(
-    posts: Sequence[PostLike],
     collected: CollectedSentences,
     language: str,
     title: str,
@@ -653,6 +660,8 @@ def _thread_ranking(
     budget: int,
     flags: dict[str, bool],
     repeated: list[int],
+    signals: Mapping[int, PostSignals],
+    quotes: Sequence[tuple[int, int, str]],
 ) -> Iterator[tuple[int, float]]:
     """(sentence index, value) of the thread-aware ranker's picks (bot.core.threadrank);
     `flags["uniform"]` when no sentence stands on its own."""
@@ -664,8 +673,8 @@ def _thread_ranking(
             texts=[s.text for s in sources],
             posts=[s.post for s in sources],
             authors=[s.author for s in sources],
-            signals=post_signals(posts),
-            quotes=quotes_within(posts),
+            signals=signals,
+            quotes=quotes,
             title=title,
             stop_words=stop_words_for(language),
             stem=stemmer_for(language),
@@ -714,7 +723,9 @@ def quotes_within(posts: Sequence[PostLike]) -> list[tuple[int, int, str]]:
 # --- the use case ---------------------------------------------------------------------------
 
 
-def _check_length(request: SummaryRequest) -> tuple[str, int]:
+def _check_length(
+    request: SummaryRequest, default_sentences: int = DEFAULT_SENTENCES
+) -> tuple[str, int]:
     given = [
         (name, value)
         for name, value in (
@@ -727,7 +738,7 @@ def _check_length(request: SummaryRequest) -> tuple[str, int]:
     if len(given) > 1:
         raise UserError("Give the summary length in sentences, words or characters — only one.")
     if not given:
-        return "sentences", DEFAULT_SENTENCES
+        return "sentences", default_sentences
     unit, value = given[0]
     limit = {"sentences": MAX_SENTENCES, "words": MAX_WORDS, "chars": MAX_CHARS}[unit]
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -778,7 +789,8 @@ def _cap_message(algorithm: str, count: int, cap: int) -> str:
     use = f"use {' or '.join(fits)}, or " if fits else ""
     return (
         f"{name} is too slow past {cap:,} sentences (this selection has {count:,}); "
-        f"{use}narrow it with --since, --author or a post range."
+        f"{use}narrow it with --since, --author or a post range "
+        "(the default, thread, summarises any size)."
     )
 
 
@@ -797,12 +809,95 @@ def summarise(
     Pure and synchronous (CPU-bound: run it off the event loop). `language` None means
     detect it from the selected text. `title` (the thread title) feeds Edmundson's title
     and bonus words; the other algorithms ignore it. Raises UserError for an unknown
-    algorithm, a bad length, an empty selection or a selection too big for the algorithm
-    (see the module docstring for the caps).
+    algorithm, a bad length, an empty selection or a selection too big for a sumy
+    algorithm (see the module docstring for the caps). The default algorithm answers at
+    any size: past `THREAD_WHOLE_SENTENCES` it summarises chapters of the thread and then
+    the whole from the chapters' picks (bot.core.chapters).
     """
     request = request or SummaryRequest()
+    job = prepare(posts, request, language, title)
+    count, cap = len(job.collected.sources), SENTENCE_CAPS[job.algorithm]
+    if count <= cap:
+        picks = pick_sentences(job, job.collected)
+    elif job.algorithm in CHAPTERED_ALGORITHMS:
+        from bot.core.chapters import summarise_by_chapters
+
+        picks = summarise_by_chapters(job, job.collected)
+    else:
+        raise UserError(_cap_message(job.algorithm, count, cap))
+    return picks.summary(job, job.collected, request.explain)
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryJob:
+    """A checked request over its selection: what every way of picking starts from."""
+
+    posts: Sequence[PostLike]
+    """The selected posts, in thread order."""
+    collected: CollectedSentences
+    algorithm: str
+    language: str
+    title: str
+    unit: str
+    amount: int
+    notes: tuple[str, ...] = ()
+
+    @property
+    def signals(self) -> dict[int, PostSignals]:
+        return post_signals(self.posts)
+
+    @property
+    def quotes(self) -> list[tuple[int, int, str]]:
+        return quotes_within(self.posts)
+
+
+@dataclass(slots=True)
+class Picks:
+    """What a ranking picked from a set of sentences (indices into `sources`)."""
+
+    sources: Sequence[SentenceSource]
+    picked: list[tuple[int, float, int]]
+    """(index, score, rank), best first."""
+    notes: list[str]
+    used: str
+
+    def summary(self, job: SummaryJob, collected: CollectedSentences, explain: bool) -> Summary:
+        """The picks as a Summary of `collected` (the job's sentences or a chapter's)."""
+        sources = self.sources
+        sentences = tuple(
+            SummarySentence(
+                post=sources[i].post,
+                author=sources[i].author,
+                url=sources[i].url,
+                text=sources[i].text,
+                score=score if math.isfinite(score) else 0.0,
+                rank=rank,
+            )
+            for i, score, rank in sorted(self.picked)
+        )
+        return Summary(
+            sentences=sentences,
+            algorithm=self.used,
+            language=job.language,
+            considered_sentences=len(collected.sources),
+            considered_posts=collected.posts,
+            note=" ".join([*job.notes, *self.notes]) or None,
+            explain=explain,
+        )
+
+
+def prepare(
+    posts: Sequence[PostLike],
+    request: SummaryRequest,
+    language: str | None,
+    title: str,
+    *,
+    default_sentences: int = DEFAULT_SENTENCES,
+) -> SummaryJob:
+    """Check the request, select its posts, settle the language and split the sentences;
+    UserError with the reason when any of it fails."""
     algorithm = _resolve_algorithm(request.algorithm)
-    unit, amount = _check_length(request)
+    unit, amount = _check_length(request, default_sentences)
     chosen = select_posts(
         posts,
         first_post=request.first_post,
@@ -816,28 +911,52 @@ def summarise(
             "The selected posts have no words of their own to summarise (only quotes or nothing)."
         )
     language, language_note = _resolve_summary_language(language, own_texts)
+    del own_texts
     collected = collect_sentences(chosen)
-    count = len(collected.sources)
-    if count == 0:
+    if not collected.sources:
         raise UserError("The selected posts have no sentences of their own to summarise.")
-    cap = SENTENCE_CAPS[algorithm]
-    if count > cap:
-        raise UserError(_cap_message(algorithm, count, cap))
+    notes = (language_note,) if language_note else ()
+    return SummaryJob(chosen, collected, algorithm, language, title, unit, amount, notes)
 
-    notes: list[str] = [language_note] if language_note else []
+
+def pick_sentences(
+    job: SummaryJob,
+    collected: CollectedSentences,
+    *,
+    signals: Mapping[int, PostSignals] | None = None,
+    quotes: Sequence[tuple[int, int, str]] | None = None,
+    amount: int | None = None,
+) -> Picks:
+    """Rank `collected` (the job's sentences, or a part of them) with the job's algorithm
+    and pick within the length budget (`amount`, else the job's). The thread-aware ranker
+    reads `signals` and `quotes` (worked out from the job's posts when not given)."""
+    algorithm, unit, language, title = job.algorithm, job.unit, job.language, job.title
+    amount = job.amount if amount is None else amount
+    notes: list[str] = []
     flags: dict[str, bool] = {}
     repeated: list[int] = []
     used = algorithm
     ranked: Iterator[tuple[int, float]]
     sources = collected.sources
+    count = len(sources)
     costs = [
         1 if unit == "sentences" else len(split_words(s.text)) if unit == "words" else len(s.text)
         for s in sources
     ]
     if algorithm == "thread":
-        ranked = _thread_ranking(chosen, collected, language, title, costs, amount, flags, repeated)
+        ranked = _thread_ranking(
+            collected,
+            language,
+            title,
+            costs,
+            amount,
+            flags,
+            repeated,
+            job.signals if signals is None else signals,
+            job.quotes if quotes is None else quotes,
+        )
     elif algorithm in FAST_ALGORITHMS:
-        terms = sentence_terms([s.text for s in collected.sources], language)
+        terms = sentence_terms([s.text for s in sources], language)
         if algorithm == "lexrank" and _too_dense_for_lexrank(terms):
             used = "textrank"
             notes.append(
@@ -907,24 +1026,4 @@ def summarise(
         )
     if kl_stopped:
         notes.append(f"KL-Sum ranks only its best {KL_MAX_STEPS} sentences for a {unit} budget.")
-
-    sentences = tuple(
-        SummarySentence(
-            post=sources[i].post,
-            author=sources[i].author,
-            url=sources[i].url,
-            text=sources[i].text,
-            score=score if math.isfinite(score) else 0.0,
-            rank=rank,
-        )
-        for i, score, rank in sorted(picked)
-    )
-    return Summary(
-        sentences=sentences,
-        algorithm=used,
-        language=language,
-        considered_sentences=count,
-        considered_posts=collected.posts,
-        note=" ".join(notes) or None,
-        explain=request.explain,
-    )
+    return Picks(sources, picked, notes, used)

@@ -1,0 +1,302 @@
+"""Summaries by chapters: a thread cut into runs of posts, each summarised on its own.
+
+Two uses:
+- the chapter view (`summary --chapters`, `/summary chapters:`, `!tw summary --chapters`):
+  "posts 1–2,500: …, 2,501–5,000: …", a few sentences for each run of posts, so a reader
+  can see how a long thread went;
+- the whole summary of a thread too big to rank in one piece (the default algorithm past
+  `THREAD_WHOLE_SENTENCES`): each chapter is ranked alone, and the whole is ranked from the
+  chapters' picks (a summary of the summaries). Memory then grows with one chapter, not with
+  the thread: a 100,000-post thread took 1.9 GB as one piece.
+
+Where to cut. Chapters hold about the same number of posts (the view) or of sentences (the
+whole summary, so that each fits one ranking). Where posts carry times, each cut moves to the
+quietest moment near it: the longest pause between two posts within a quarter of a chapter
+either side, so a chapter ends where the conversation paused (a night, a week of silence).
+
+The thread-aware ranker's signals (who quotes or answers whom, likes) are worked out once for
+the whole selection, so a post quoted from a later chapter still counts as quoted.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.core.models import PostLike
+from bot.core.summary import (
+    CHAPTERED_ALGORITHMS,
+    SENTENCE_CAPS,
+    THREAD_WHOLE_SENTENCES,
+    CollectedSentences,
+    Picks,
+    Summary,
+    SummaryJob,
+    SummaryRequest,
+    pick_sentences,
+    prepare,
+)
+from bot.errors import UserError
+
+CHAPTER_SENTENCES = 2
+"""Sentences per chapter in the chapter view when the request gives no length."""
+MAX_CHAPTERS = 40
+"""Most chapters a view may have: each is a few lines of a chat answer."""
+AUTO_CHAPTERS = 10
+"""Chapters of the view when none are asked for (fewer for a short thread)."""
+MIN_CHAPTER_POSTS = 25
+"""A chapter of the view holds at least this many posts when the number is automatic."""
+WHOLE_CHAPTER_SENTENCES = THREAD_WHOLE_SENTENCES // 2
+"""Sentences per chapter when a whole summary goes by chapters: half the one-piece limit,
+so a chapter of uneven density still fits."""
+
+
+@dataclass(frozen=True, slots=True)
+class Chapter:
+    first_post: int
+    last_post: int
+    posts: int
+    """Posts of the selection in it."""
+    start: str | None
+    """ISO time of its first post with a time, when the source gives times."""
+    end: str | None
+    summary: Summary
+
+
+@dataclass(frozen=True, slots=True)
+class ChapterSummary:
+    chapters: tuple[Chapter, ...]
+    algorithm: str
+    language: str
+    considered_sentences: int
+    considered_posts: int
+    note: str | None = None
+    explain: bool = False
+
+
+# --- where to cut --------------------------------------------------------------------------
+
+
+def plan_chapters(
+    posts: Sequence[PostLike], count: int, weights: Sequence[int] | None = None
+) -> list[tuple[int, int]]:
+    """`count` runs of `posts` as (start, end) index pairs, end exclusive: equal in posts,
+    or in `weights` (e.g. sentences per post) when given, each cut moved to the longest
+    pause between posts within a quarter of a chapter either side where posts have times.
+    Never an empty run; fewer runs than `count` only when there are fewer posts."""
+    n = len(posts)
+    count = max(1, min(count, n))
+    if count == 1:
+        return [(0, n)]
+    sizes = [max(0, w) for w in weights] if weights is not None else [1] * n
+    total = sum(sizes) or n
+    running: list[int] = []
+    acc = 0
+    for size in sizes:
+        acc += size
+        running.append(acc)
+    times = [_time_of(p) for p in posts]
+    cuts: list[int] = []
+    for k in range(1, count):
+        ideal = bisect.bisect_left(running, total * k / count) + 1  # first post of chapter k+1
+        ideal = min(max(ideal, 1), n - 1)
+        cuts.append(_quiet_cut(times, ideal, max(1, n // count // 4)))
+    bounds = [0]
+    for cut in sorted(set(cuts)):
+        if bounds[-1] < cut < n:
+            bounds.append(cut)
+    bounds.append(n)
+    return list(itertools.pairwise(bounds))
+
+
+def _time_of(post: PostLike) -> datetime | None:
+    value = getattr(post, "time", None)
+    return value if isinstance(value, datetime) else None
+
+
+def _quiet_cut(times: Sequence[datetime | None], ideal: int, reach: int) -> int:
+    """The cut (index of a chapter's first post) with the longest pause before it, within
+    `reach` posts of `ideal`; `ideal` itself when times are missing there."""
+    best, best_gap = ideal, -1.0
+    for cut in range(max(1, ideal - reach), min(len(times) - 1, ideal + reach) + 1):
+        before, after = times[cut - 1], times[cut]
+        if before is None or after is None:
+            continue
+        try:
+            gap = (after - before).total_seconds()
+        except TypeError:  # one aware, one naive: not comparable
+            continue
+        if gap > best_gap or (gap == best_gap and abs(cut - ideal) < abs(best - ideal)):
+            best, best_gap = cut, gap
+    return best
+
+
+def chapter_sentences(
+    collected: CollectedSentences, first_post: int, last_post: int
+) -> CollectedSentences:
+    """The sentences of posts first_post..last_post (sources are in thread order)."""
+    numbers = [s.post for s in collected.sources]
+    a = bisect.bisect_left(numbers, first_post)
+    b = bisect.bisect_right(numbers, last_post)
+    sources = collected.sources[a:b]
+    return CollectedSentences(sources, collected.groups[a:b], len({s.post for s in sources}))
+
+
+def _sentence_weights(posts: Sequence[PostLike], collected: CollectedSentences) -> list[int]:
+    per_post: dict[int, int] = {}
+    for source in collected.sources:
+        per_post[source.post] = per_post.get(source.post, 0) + 1
+    return [per_post.get(p.number, 0) for p in posts]
+
+
+# --- the whole summary of a big selection ------------------------------------------------------
+
+
+def summarise_by_chapters(
+    job: SummaryJob,
+    collected: CollectedSentences,
+    *,
+    signals: Mapping[int, object] | None = None,
+    quotes: Sequence[tuple[int, int, str]] | None = None,
+) -> Picks:
+    """Picks for the whole of `collected` made from its chapters' picks: each chapter (about
+    `WHOLE_CHAPTER_SENTENCES` sentences) is ranked alone with the job's budget, and the
+    chapters' picks are ranked together with the same budget."""
+    signals = job.signals if signals is None else signals
+    quotes = job.quotes if quotes is None else quotes
+    numbers = {s.post for s in collected.sources}
+    posts = [p for p in job.posts if p.number in numbers]
+    count = math.ceil(len(collected.sources) / WHOLE_CHAPTER_SENTENCES)
+    spans = plan_chapters(posts, count, _sentence_weights(posts, collected))
+    candidates = []
+    groups = []
+    for start, end in spans:
+        part = chapter_sentences(collected, posts[start].number, posts[end - 1].number)
+        if not part.sources:
+            continue
+        if len(part.sources) > SENTENCE_CAPS[job.algorithm]:  # very uneven: cut it again
+            picks = summarise_by_chapters(job, part, signals=signals, quotes=quotes)
+        else:
+            picks = pick_sentences(job, part, signals=signals, quotes=quotes)  # type: ignore[arg-type]
+        for index, _score, _rank in sorted(picks.picked):
+            candidates.append(picks.sources[index])
+            groups.append(len(groups))
+    merged = CollectedSentences(tuple(candidates), tuple(groups), len({c.post for c in candidates}))
+    if not candidates:
+        return Picks(merged.sources, [], ["Nothing to pick."], job.algorithm)
+    final = pick_sentences(job, merged, signals=signals, quotes=quotes)  # type: ignore[arg-type]
+    note = (
+        f"Summarised by chapters: {len(spans)} chapters of about "
+        f"{len(posts) // len(spans):,} posts, each ranked alone, then the whole ranked from "
+        f"their {len(candidates):,} picks (summary --chapters shows them)."
+    )
+    return Picks(final.sources, final.picked, [note, *final.notes], final.used)
+
+
+# --- the chapter view ------------------------------------------------------------------------
+
+
+def auto_chapter_count(posts: int) -> int:
+    """Chapters of a view when none are asked for: `AUTO_CHAPTERS`, fewer for a short
+    thread (at least `MIN_CHAPTER_POSTS` posts each)."""
+    return max(1, min(AUTO_CHAPTERS, posts // MIN_CHAPTER_POSTS))
+
+
+def summarise_chapters(
+    posts: Sequence[PostLike],
+    request: SummaryRequest | None = None,
+    language: str | None = None,
+    title: str = "",
+    chapters: int | None = None,
+) -> ChapterSummary:
+    """The selection cut into `chapters` runs of posts (automatic when None), each with its
+    own summary of the request's length per chapter (`CHAPTER_SENTENCES` when none is
+    given). UserError when a chapter would be too big for a sumy algorithm: the message
+    says how many chapters, or what to narrow."""
+    request = request or SummaryRequest()
+    if chapters is not None and not 1 <= chapters <= MAX_CHAPTERS:
+        raise UserError(f"Ask for 1 to {MAX_CHAPTERS} chapters (asked for {chapters}).")
+    job = prepare(posts, request, language, title, default_sentences=CHAPTER_SENTENCES)
+    collected = job.collected
+    total = len(collected.sources)
+    cap = SENTENCE_CAPS[job.algorithm]
+    wanted = chapters or auto_chapter_count(len(job.posts))
+    if job.algorithm not in CHAPTERED_ALGORITHMS:
+        needed = math.ceil(total / cap)
+        if wanted < needed:
+            if chapters is None and needed <= MAX_CHAPTERS:
+                wanted = needed
+            else:
+                raise UserError(_too_big(job.algorithm, total, cap, needed))
+    spans = plan_chapters(job.posts, wanted)
+    signals, quotes = (job.signals, job.quotes) if job.algorithm == "thread" else ({}, [])
+    out: list[Chapter] = []
+    for start, end in spans:
+        members = job.posts[start:end]
+        part = chapter_sentences(collected, members[0].number, members[-1].number)
+        if not part.sources:
+            picks = Picks((), [], ["No words of their own here (only quotes)."], job.algorithm)
+        elif len(part.sources) > cap:  # only the default gets here
+            picks = summarise_by_chapters(job, part, signals=signals, quotes=quotes)
+        else:
+            picks = pick_sentences(job, part, signals=signals, quotes=quotes)  # type: ignore[arg-type]
+        times = [t for t in (_time_of(p) for p in members) if t is not None]
+        out.append(
+            Chapter(
+                first_post=members[0].number,
+                last_post=members[-1].number,
+                posts=len(members),
+                start=times[0].isoformat() if times else None,
+                end=times[-1].isoformat() if times else None,
+                summary=_chapter_summary(job, picks, part, request.explain),
+            )
+        )
+    used = {c.summary.algorithm for c in out}
+    return ChapterSummary(
+        chapters=tuple(out),
+        algorithm=used.pop() if len(used) == 1 else job.algorithm,
+        language=job.language,
+        considered_sentences=total,
+        considered_posts=collected.posts,
+        note=" ".join(job.notes) or None,
+        explain=request.explain,
+    )
+
+
+def _chapter_summary(
+    job: SummaryJob, picks: Picks, part: CollectedSentences, explain: bool
+) -> Summary:
+    """A chapter's summary; its note leaves out what the whole answer's note says."""
+    summary = picks.summary(job, part, explain)
+    note = " ".join(picks.notes) or None
+    return Summary(
+        summary.sentences,
+        summary.algorithm,
+        summary.language,
+        summary.considered_sentences,
+        summary.considered_posts,
+        note,
+        explain,
+    )
+
+
+def _too_big(algorithm: str, total: int, cap: int, needed: int) -> str:
+    from bot.core.summary import ALGORITHM_NAMES
+
+    name = ALGORITHM_NAMES[algorithm]
+    if needed <= MAX_CHAPTERS:
+        return (
+            f"{name} is too slow past {cap:,} sentences a chapter (this selection has "
+            f"{total:,}): ask for {needed} chapters or more, or narrow it with --since, "
+            "--author or a post range."
+        )
+    return (
+        f"{name} is too slow past {cap:,} sentences a chapter, and this selection has "
+        f"{total:,} ({needed} chapters would be needed; at most {MAX_CHAPTERS}): narrow it "
+        "with --since, --author or a post range, or use the default algorithm (thread), "
+        "which summarises any size."
+    )
