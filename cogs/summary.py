@@ -67,6 +67,7 @@ class SummaryCog(commands.Cog):
         since="only posts after this post number, or “last”: what is new since you last read",
         author="only this author's posts",
         private="only you see the answer (default: yes for since:last, else no)",
+        chapters="a short summary of each chapter (run of posts) instead",
     )
     @app_commands.choices(
         algorithm=[app_commands.Choice(name=ALGORITHM_NAMES[a], value=a) for a in ALGORITHMS]
@@ -81,6 +82,7 @@ class SummaryCog(commands.Cog):
         since: app_commands.Range[str, 1, 12] | None = None,
         author: app_commands.Range[str, 1, 100] | None = None,
         private: bool | None = None,
+        chapters: bool | None = None,
     ) -> None:
         after = parse_since(since)  # pure: decides the answer's privacy before the defer
         catch_up = after == LAST
@@ -88,7 +90,7 @@ class SummaryCog(commands.Cog):
         defaults = self.bot.settings.summary
         request = SummaryRequest(
             algorithm=algorithm or defaults.algorithm,
-            sentences=length or defaults.sentences,
+            sentences=length or (None if chapters else defaults.sentences),
             since_post=after if isinstance(after, int) else None,
             author=author,
         )
@@ -98,6 +100,12 @@ class SummaryCog(commands.Cog):
                 scope_of(itx), str(itx.user.id), thread, request
             )
             await responder.send(render_answer(read.answer()))
+            return
+        if chapters:
+            async with responder.progress() as progress:
+                found = await services.chapters(scope_of(itx), thread, request, None, progress)
+            answer = render.chapters_answer(found.thread, found.chapters)
+            await responder.send(render_answer(answer))
             return
         async with responder.progress() as progress:
             result = await services.summary(scope_of(itx), thread, request, progress)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.synthetic import make_thread
 from bot.core.language import analysable
 from tests.conftest import EXAMPLE_TEXT
 from tests.test_cli import tw
@@ -118,3 +119,31 @@ def test_likes_are_stored_shown_and_weigh_in_the_summary(db, tmp_path):
     summary = json.loads(tw(db, "summary", "route", "--sentences", "3", "--json").stdout)
     rank = {s["post"]: s["rank"] for s in summary["sentences"]}
     assert rank[3] < rank[2]
+
+
+def test_the_chapter_view_answers_in_text_and_json(db, tmp_path):
+    """`summary --chapters [N]`: one section per run of posts, the length per chapter."""
+    synthetic = make_thread(posts=40, seed=3, authors=6).doc
+    posts = [
+        {"author": p.author, "time": f"2024-05-{1 + n // 10:02d}T10:{n % 60:02d}:00Z",
+         "text": "\n".join(b.text for b in p.blocks if not b.is_quote)}
+        for n, p in enumerate(synthetic.posts, start=1)
+    ]  # fmt: skip
+    source = tmp_path / "ferry.json"
+    source.write_text(json.dumps({"title": "Ferry times", "posts": posts}), encoding="utf-8")
+    tw(db, "ingest", str(source), "--name", "ferry")
+    document = json.loads(tw(db, "summary", "ferry", "--chapters", "3", "--json").stdout)
+    chapters = document["chapters"]
+    # the second cut (ideally before post 28) moves to the night before post 30
+    assert [(c["first_post"], c["last_post"]) for c in chapters] == [(1, 14), (15, 29), (30, 40)]
+    for chapter in chapters:
+        assert len(chapter["sentences"]) == 2  # the default length of a chapter
+        assert all(chapter["first_post"] <= s["post"] <= chapter["last_post"]
+                   for s in chapter["sentences"])  # fmt: skip
+    assert chapters[0]["start"].startswith("2024-05-01")
+    text = tw(db, "summary", "ferry", "--chapters", "--sentences", "1").stdout.decode()
+    assert text.startswith("Chapters — Ferry times")
+    assert "Posts 1–9 · 1 May 2024\n" in text  # cut at the night before post 10
+    assert "4 chapters" in text
+    bad = tw(db, "summary", "ferry", "--chapters", "0", check=False)
+    assert bad.returncode == 2

@@ -123,6 +123,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="last", type=positive_int, metavar="N", help="last post")
     p.add_argument("--author", help="only this author's posts")
     p.add_argument("--explain", action="store_true", help="show each sentence's score and rank")
+    p.add_argument(
+        "--chapters",
+        nargs="?",
+        const=0,
+        type=positive_int,
+        metavar="N",
+        help="a short summary of each chapter (run of posts) instead; N chapters (default: "
+        "up to 10); the length options count per chapter (default 2 sentences)",
+    )
 
     p = command(
         "brief", "what a thread is about, its main points, most quoted posts and latest turn"
@@ -285,10 +294,11 @@ async def cmd_forget(services: Services, args: argparse.Namespace, out: Console)
 
 
 async def cmd_summary(services: Services, args: argparse.Namespace, out: Console) -> None:
+    chapters = args.chapters is not None
+    default_length = None if chapters else services.settings.summary.sentences
     request = SummaryRequest(
         algorithm=args.algorithm or services.settings.summary.algorithm,
-        sentences=args.sentences
-        or (None if args.words or args.chars else services.settings.summary.sentences),
+        sentences=args.sentences or (None if args.words or args.chars else default_length),
         words=args.words,
         chars=args.chars,
         first_post=args.first,
@@ -297,6 +307,15 @@ async def cmd_summary(services: Services, args: argparse.Namespace, out: Console
         author=args.author,
         explain=args.explain,
     )
+    if chapters:
+        found = await services.chapters(
+            LOCAL_SCOPE, args.name, request, args.chapters or None, out.progress
+        )
+        out.answer(
+            render.chapters_answer(found.thread, found.chapters),
+            jsonout.chapters_json(found.thread, found.chapters),
+        )
+        return
     result = await services.summary(LOCAL_SCOPE, args.name, request, out.progress)
     out.answer(
         render.summary_answer(result.thread, result.summary),

@@ -48,7 +48,7 @@ MAX_CHAPTERS = 40
 """Most chapters a view may have: each is a few lines of a chat answer."""
 AUTO_CHAPTERS = 10
 """Chapters of the view when none are asked for (fewer for a short thread)."""
-MIN_CHAPTER_POSTS = 25
+MIN_CHAPTER_POSTS = 10
 """A chapter of the view holds at least this many posts when the number is automatic."""
 WHOLE_CHAPTER_SENTENCES = THREAD_WHOLE_SENTENCES // 2
 """Sentences per chapter when a whole summary goes by chapters: half the one-piece limit,

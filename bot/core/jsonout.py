@@ -11,6 +11,7 @@ from bot.core.quote_report import to_json as quote_report_json
 
 if TYPE_CHECKING:
     from bot.core.brief import BriefLine, ThreadBrief
+    from bot.core.chapters import ChapterSummary
     from bot.core.quote_report import QuoteReport
     from bot.core.stance import StanceReport
     from bot.core.summary import Summary
@@ -61,6 +62,35 @@ def segments_json(post: StoredPost) -> dict[str, Any]:
 def summary_json(thread: StoredThread, summary: Summary) -> dict[str, Any]:
     return {
         "thread": thread.name,
+        **_summary_body(summary),
+    }
+
+
+def chapters_json(thread: StoredThread, chapters: ChapterSummary) -> dict[str, Any]:
+    """`summary --chapters`: one summary per run of posts."""
+    return {
+        "thread": thread.name,
+        "algorithm": chapters.algorithm,
+        "language": chapters.language,
+        "considered_sentences": chapters.considered_sentences,
+        "considered_posts": chapters.considered_posts,
+        "note": chapters.note,
+        "chapters": [
+            {
+                "first_post": c.first_post,
+                "last_post": c.last_post,
+                "posts": c.posts,
+                "start": c.start,
+                "end": c.end,
+                **_summary_body(c.summary),
+            }
+            for c in chapters.chapters
+        ],
+    }
+
+
+def _summary_body(summary: Summary) -> dict[str, Any]:
+    return {
         "algorithm": summary.algorithm,
         "language": summary.language,
         "considered_sentences": summary.considered_sentences,

@@ -16,6 +16,7 @@ from bot.core.models import StoredPost, StoredThread
 
 if TYPE_CHECKING:
     from bot.core.brief import BriefLine, ThreadBrief
+    from bot.core.chapters import Chapter, ChapterSummary
     from bot.core.quote_report import ChainNode, QuoteReport
     from bot.core.sides import Sides
     from bot.core.stance import StanceReport
@@ -132,6 +133,58 @@ def summary_answer(thread: StoredThread, summary: Summary) -> Answer:
         notes=tuple(notes),
         link=thread.source_url,
     )
+
+
+def chapters_answer(thread: StoredThread, chapters: ChapterSummary) -> Answer:
+    """The chapter view: one section per run of posts ("Posts 1–2,500 · 3 Mar–9 Apr 2021"),
+    each with its own attributed sentences."""
+    sections = []
+    for chapter in chapters.chapters:
+        lines = tuple(
+            Line(
+                s.text,
+                Ref(s.post, s.author, _post_url(thread, s.post, s.url)),
+                detail=f"score {s.score:.4g}, rank {s.rank}" if chapters.explain else None,
+            )
+            for s in chapter.summary.sentences
+        )
+        if chapter.summary.note and not lines:
+            lines = (Line(chapter.summary.note),)
+        sections.append(Section(chapter_heading(chapter), lines))
+    name = _ALGORITHM_NAMES.get(chapters.algorithm, chapters.algorithm)
+    notes = [
+        f"{name} summaries of {len(chapters.chapters)} chapters: "
+        f"{chapters.considered_sentences:,} sentences from {chapters.considered_posts:,} posts "
+        f"({chapters.language}); quoted text left out."
+    ]
+    if chapters.note:
+        notes.append(chapters.note)
+    return Answer(
+        title=f"Chapters — {thread.title}",
+        sections=tuple(sections),
+        notes=tuple(notes),
+        link=thread.source_url,
+    )
+
+
+def chapter_heading(chapter: Chapter) -> str:
+    """ "Posts 1–2,500 · 3 Mar 2021 – 9 Apr 2021" (the days where posts have times)."""
+    first, last = chapter.first_post, chapter.last_post
+    span = f"Post {first:,}" if first == last else f"Posts {first:,}–{last:,}"
+    start, end = chapter.start, chapter.end
+    if start and end:
+        a, b = _day(start), _day(end)
+        span += f" · {a}" if a == b else f" · {a} – {b}"
+    return span
+
+
+def _day(iso: str) -> str:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(iso).strftime("%-d %b %Y")
+    except ValueError:
+        return iso[:10]
 
 
 STANCE_CHARS = 1_800

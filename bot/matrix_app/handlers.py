@@ -249,9 +249,11 @@ class Handlers:
 
     async def summary(self, ctx: Context, args: argparse.Namespace) -> None:
         defaults = self.settings.summary
+        chapters = getattr(args, "chapters", None)
+        default_length = None if chapters is not None else defaults.sentences
         request = SummaryRequest(
             algorithm=args.algorithm or defaults.algorithm,
-            sentences=args.sentences or (None if args.words or args.chars else defaults.sentences),
+            sentences=args.sentences or (None if args.words or args.chars else default_length),
             words=args.words,
             chars=args.chars,
             first_post=args.first,
@@ -266,6 +268,14 @@ class Handlers:
                     ctx.scope, ctx.sender, args.name, request
                 )
             await self.outbox.answer(ctx.target, read.answer())
+            return
+        if chapters is not None:
+            async with self._typing(ctx):
+                found = await self.services.chapters(
+                    ctx.scope, args.name, request, chapters or None
+                )
+            answer = render.chapters_answer(found.thread, found.chapters)
+            await self.outbox.answer(ctx.target, answer)
             return
         async with self._typing(ctx):
             result = await self.services.summary(ctx.scope, args.name, request)

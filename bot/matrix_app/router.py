@@ -213,6 +213,14 @@ def _parser(prefix: str) -> _Parser:
     summary.add_argument("--to", dest="last", type=positive_int, metavar="N")
     summary.add_argument("--author")
     summary.add_argument("--explain", action="store_true")
+    summary.add_argument(
+        "--chapters",
+        nargs="?",
+        const=0,
+        type=positive_int,
+        metavar="N",
+        help="a short summary of each chapter (run of posts) instead",
+    )
 
     add(
         groups,

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from bot.core.brief import ThreadBrief, thread_brief
+from bot.core.chapters import ChapterSummary, summarise_chapters
 from bot.core.digest import DIGEST_SENTENCES, DigestSummary, digest_summary
 from bot.core.graph import render_quote_graph
 from bot.core.models import QuoteEdge, StoredPost, StoredThread
@@ -70,6 +71,7 @@ PROGRESS_POSTS = 500
 seconds at 10,000 posts): the Discord answer shows it while the result is computed."""
 _DOING = {
     "summary": "Summarising",
+    "chapters": "Summarising the chapters of",
     "brief": "Briefing",
     "stance": "Reading the stances in",
     "quotes": "Counting the quotes in",
@@ -226,6 +228,13 @@ def _summary_job(
     return summarise(live, *args)
 
 
+def _chapters_job(
+    posts: Sequence[StoredPost], edges: Sequence[QuoteEdge], forum: bool, *args: Any
+) -> ChapterSummary:
+    live, _ = for_analysis(posts, edges, forum)
+    return summarise_chapters(live, *args)
+
+
 def _brief_job(
     posts: Sequence[StoredPost], edges: Sequence[QuoteEdge], forum: bool, *args: Any
 ) -> ThreadBrief:
@@ -260,6 +269,7 @@ def _digest_job(
 
 _JOBS: dict[str, Callable[..., Any]] = {
     "summary": _summary_job,
+    "chapters": _chapters_job,
     "brief": _brief_job,
     "stance": _stance_job,
     "quotes": _quotes_job,
@@ -373,6 +383,28 @@ class Analyses:
         return await self._cached(
             thread, "summary", params, Summary,
             lambda: self._run(thread, "summary", load, args), progress,
+        )  # fmt: skip
+
+    async def chapters(
+        self,
+        thread: StoredThread,
+        request: SummaryRequest,
+        load: PostsLoader,
+        chapters: int | None = None,
+        progress: Progress | None = None,
+    ) -> ChapterSummary:
+        """The chapter view (bot.core.chapters): `chapters` runs of posts (None: automatic),
+        each with its own summary of the request's length."""
+        params = {
+            "request": to_jsonable(request),
+            "language": thread.language,
+            "title": thread.title,
+            "chapters": chapters,
+        }
+        args = (request, thread.language, thread.title, chapters)
+        return await self._cached(
+            thread, "chapters", params, ChapterSummary,
+            lambda: self._run(thread, "chapters", load, args), progress,
         )  # fmt: skip
 
     async def brief(

@@ -41,6 +41,7 @@ from storage.repositories import NameTaken, ThreadRepository
 
 if TYPE_CHECKING:
     from bot.core.brief import ThreadBrief
+    from bot.core.chapters import ChapterSummary
     from bot.core.quote_report import QuoteReport
     from bot.core.stance import StanceReport
     from bot.core.summary import Summary
@@ -138,6 +139,12 @@ class ThreadView:
 class SummaryAnswer:
     thread: StoredThread
     summary: Summary
+
+
+@dataclass(frozen=True, slots=True)
+class ChaptersAnswer:
+    thread: StoredThread
+    chapters: ChapterSummary
 
 
 @dataclass(frozen=True, slots=True)
@@ -515,6 +522,21 @@ class Services:
         thread = await self._thread(scope, name)
         summary = await self.analyses.summary(thread, request, self.posts_loader(thread), progress)
         return SummaryAnswer(thread=thread, summary=summary)
+
+    async def chapters(
+        self,
+        scope: str,
+        name: str,
+        request: SummaryRequest,
+        chapters: int | None = None,
+        progress: ProgressFn | None = None,
+    ) -> ChaptersAnswer:
+        """The thread by chapters: a short summary of each run of posts (bot.core.chapters)."""
+        thread = await self._thread(scope, name)
+        found = await self.analyses.chapters(
+            thread, request, self.posts_loader(thread), chapters, progress
+        )
+        return ChaptersAnswer(thread=thread, chapters=found)
 
     async def brief(self, scope: str, name: str, progress: ProgressFn | None = None) -> BriefAnswer:
         """The thread brief: what it is about, its main points, the most quoted posts and
