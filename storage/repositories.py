@@ -295,7 +295,7 @@ class ThreadRepository:
         where = "p.thread_id = $1 AND p.number >= $2 AND ($3 < 0 OR p.number <= $3)"
         async with self._db.snapshot() as conn:
             thread_id = await _thread_id(conn, scope, name)
-            post_rows = await conn.fetch(
+            post_rows = await conn.fetch_tuples(
                 "SELECT p.id, p.number, p.text, p.content_hash, p.author, p.source_id,"
                 " p.posted_at, p.url, p.author_id, p.reply_to, p.deleted, p.forum_number,"
                 " p.likes"
@@ -304,32 +304,39 @@ class ThreadRepository:
                 lo,
                 hi,
             )
-            seg_rows = await conn.fetch(
+            # IN (…) rather than a join: SQLite then walks the segments' primary key in
+            # order (0.5 s instead of 0.9 s for 340,000 segments).
+            seg_rows = await conn.fetch_tuples(
                 "SELECT s.post_id, s.paragraph, s.kind, s.text, s.source_post, s.source_author,"
-                f" s.explicit FROM segments s JOIN posts p ON p.id = s.post_id WHERE {where}"
-                " ORDER BY s.post_id, s.seq",
+                f" s.explicit FROM segments s WHERE s.post_id IN (SELECT p.id FROM posts p"
+                f" WHERE {where}) ORDER BY s.post_id, s.seq",
                 thread_id,
                 lo,
                 hi,
             )
         segments: dict[int, list[Segment]] = {}
-        for r in seg_rows:
-            segments.setdefault(r[0], []).append(_segment_from_row(tuple(r)[1:]))
+        for post_id, paragraph, kind, text, source_post, source_author, explicit in seg_rows:
+            found = segments.get(post_id)
+            if found is None:
+                found = segments[post_id] = []
+            found.append(Segment(kind, text, paragraph, source_post, source_author, bool(explicit)))
+        del seg_rows
+        empty: tuple[Segment, ...] = ()
         return [
             StoredPost(
-                number=r["number"],
-                text=r["text"],
-                content_hash=r["content_hash"],
-                segments=tuple(segments.get(r["id"], ())),
-                author=r["author"],
-                source_id=r["source_id"],
-                time=from_db_time(r["posted_at"]),
-                url=r["url"],
-                author_id=r["author_id"],
-                reply_to=r["reply_to"],
-                deleted=bool(r["deleted"]),
-                forum_number=r["forum_number"],
-                likes=r["likes"],
+                r[1],
+                r[2],
+                r[3],
+                tuple(segments.get(r[0], empty)),
+                r[4],
+                r[5],
+                None if r[6] is None else datetime.fromisoformat(r[6]),
+                r[7],
+                r[8],
+                r[9],
+                bool(r[10]),
+                r[12],  # likes
+                r[11],  # forum_number
             )
             for r in post_rows
         ]
