@@ -43,7 +43,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 from bot.core.models import Segment
 from bot.core.summary import stop_words_for
@@ -482,6 +482,20 @@ _NEGATOR_RE = re.compile(
 """Finds a text's negators before it is tokenised (a superset of `_is_negator`'s words)."""
 
 
+def _for_lowercase(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """The pattern (whose letters are all lowercase) without IGNORECASE, for text already
+    lowercased: the same yes-or-no on any text whose letters lowercase one to one
+    (IGNORECASE alternations are 2-3 times slower in `re`, and these run on every reply
+    of a 100,000-post thread)."""
+    return re.compile(pattern.pattern, pattern.flags & ~re.IGNORECASE)
+
+
+_CONTRARY_LOW = _for_lowercase(_CONTRARY_RE)
+_FRIENDLY_LOW = _for_lowercase(_FRIENDLY_RE)
+_HEDGE_LOW = _for_lowercase(_HEDGE_RE)
+_NEGATOR_LOW = _for_lowercase(_NEGATOR_RE)
+
+
 def _is_negator(word: str) -> bool:
     return word in _NEGATORS or word.endswith("n't")
 
@@ -517,14 +531,30 @@ _CUE_WORDS: tuple[tuple[str, tuple[int, ...]], ...] = tuple(
     (word, tuple(i for i, cue in enumerate(_CUES) if word in cue.words))
     for word in sorted({word for cue in _CUES for word in cue.words})
 )
-"""Every cue word with the cues it opens: one pass of substring tests per sentence."""
+"""Every cue word with the cues it opens."""
+
+
+@lru_cache(maxsize=1)
+def _cue_automaton() -> Any:
+    """An Aho-Corasick automaton of the cue words (pyahocorasick): one pass over a sentence
+    finds every cue word in it, overlapping ones too ("disagree" holds "agree"), where
+    testing each of the 95 words as a substring took ~20 µs a sentence."""
+    import ahocorasick
+
+    automaton = ahocorasick.Automaton()
+    for word, cues in _CUE_WORDS:
+        automaton.add_word(word, cues)
+    automaton.make_automaton()
+    return automaton
 
 
 def _cues_in(sentence: str) -> list[tuple[_Cue, re.Match[str]]]:
     """Every match of every cue in one sentence; a cue is searched for only when one of its
     words is in the sentence."""
     low = sentence.lower()
-    opened = {i for word, cues in _CUE_WORDS if word in low for i in cues}
+    opened = {i for _, cues in _cue_automaton().iter(low) for i in cues}
+    if not opened:
+        return []
     found = []
     for index in sorted(opened):
         cue = _CUES[index]
@@ -601,7 +631,7 @@ def _resolve(text: str, matches: list[_Match], spans: list[tuple[int, int]]) -> 
 
 def _echo_negation(reply_sentence: str, quoted: str) -> str | None:
     """The added negation ("not cheap") when the reply repeats a quoted claim negated."""
-    if _NEGATOR_RE.search(reply_sentence) is None:  # the common case, without tokenising
+    if _NEGATOR_LOW.search(reply_sentence.lower()) is None:  # the common case, without tokenising
         return None
     stop = _stop_words("english")
     reply_words = word_spans(reply_sentence)
@@ -648,9 +678,10 @@ def classify_reply(reply: str, quoted: str | None = None) -> Agreement:
         return Agreement("unclear", None, 0.0)
     window_text = text[spans[0][0] : spans[-1][1]]
     verdict = _verdict(text, spans, window_text, quoted)
-    friendly = _FRIENDLY_RE.search(window_text) is not None
+    window_low = window_text.lower()
+    friendly = _FRIENDLY_LOW.search(window_low) is not None
     contrary = (
-        verdict.label == "unclear" and not friendly and _CONTRARY_RE.search(window_text) is not None
+        verdict.label == "unclear" and not friendly and _CONTRARY_LOW.search(window_low) is not None
     )
     if contrary or friendly:
         return Agreement(verdict.label, verdict.cue, verdict.score, contrary, friendly)
@@ -669,7 +700,7 @@ def _verdict(
             m.polarity * m.weight * (QUESTION_FACTOR if m.sentence in asked else 1.0) for m in live
         )
         total = max(-1.0, min(1.0, total))
-        if _HEDGE_RE.search(window_text):
+        if _HEDGE_LOW.search(window_text.lower()):
             total *= HEDGE_FACTOR
         total = round(total, 3)
         if abs(total) < LABEL_THRESHOLD:

@@ -39,6 +39,7 @@ Pure and synchronous; numpy only. About linear in the interactions.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 import re
 from collections import defaultdict
@@ -52,7 +53,7 @@ from bot.core.agreement import Agreement, classify_reply, has_cue, reply_pairs
 from bot.core.keypoints import KeyPointIndex, SentenceVectors
 from bot.core.models import PostLike
 from bot.core.summary import own_sentences, stemmer_for, stop_words_for
-from bot.core.text import normalise_word, split_words
+from bot.core.text import WORD_RE, normalise_word
 
 SideName = Literal["A", "B"]
 Evidence = Literal["replies", "words"]
@@ -211,7 +212,15 @@ def interactions(posts: Sequence[PostLike], people: Participants) -> list[Intera
     wrote that (kind "next"; a run of one person's posts answers once)."""
     by_name = {name.casefold(): name for name in people.names}
     flat = not any(getattr(p, "reply_to", None) is not None for p in posts)
-    claims = {p.number: _claim_words(p) >= MIN_CLAIM_WORDS for p in posts}
+    by_number = {p.number: p for p in posts}
+    claimed: dict[int, bool] = {}
+
+    def claims(number: int) -> bool:  # asked only of posts someone answers
+        found = claimed.get(number)
+        if found is None:
+            found = claimed[number] = _makes_claim(by_number[number])
+        return found
+
     found: list[Interaction] = []
     previous: tuple[int, str] | None = None  # (post, speaker) just before this one
     for post in posts:
@@ -223,7 +232,7 @@ def interactions(posts: Sequence[PostLike], people: Participants) -> list[Intera
             found.append(
                 Interaction(
                     post.number, before[0], speaker, before[1], "next",
-                    classify_reply(words), "", words, claims[before[0]],
+                    classify_reply(words), "", words, claims(before[0]),
                 )
             )  # fmt: skip
             continue
@@ -253,7 +262,7 @@ def interactions(posts: Sequence[PostLike], people: Participants) -> list[Intera
         found.append(
             Interaction(
                 post.number, parent, speaker, target, "reply",
-                classify_reply(words), "", words, claims[parent],
+                classify_reply(words), "", words, claims(parent),
             )
         )  # fmt: skip
     return found
@@ -263,10 +272,14 @@ _PLACEHOLDER_RE = re.compile(r"\[[^\]\n]{0,2000}\]")
 """What readers put for what is not text: "[link: …]", "[image]", "[video]", "[code]"."""
 
 
-def _claim_words(post: PostLike) -> int:
-    """A post's own words, links and pictures left out."""
+def _makes_claim(post: PostLike) -> bool:
+    """Whether a post has at least MIN_CLAIM_WORDS words of its own, links and pictures
+    left out (reading no further than that many words)."""
     own = " ".join(s.text for s in post.segments if s.kind == "own")
-    return len(split_words(_PLACEHOLDER_RE.sub(" ", own)))
+    if "[" in own:
+        own = _PLACEHOLDER_RE.sub(" ", own)
+    words = WORD_RE.finditer(own)
+    return sum(1 for _ in itertools.islice(words, MIN_CLAIM_WORDS)) >= MIN_CLAIM_WORDS
 
 
 def _opening_words(post: PostLike) -> str:

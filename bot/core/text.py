@@ -155,6 +155,16 @@ def normalise_word(word: str) -> str:
     return word.casefold()
 
 
+def normalised_words(text: str) -> list[str]:
+    """`normalise_word` of each of `split_words(text)`, in one regex pass over the folded
+    text where folding keeps every character in place (almost always: "İ" and a few others
+    grow, and then each word is folded alone, as before)."""
+    folded = straighten(text).casefold()
+    if len(folded) == len(text):
+        return WORD_RE.findall(folded)
+    return [normalise_word(w) for w in WORD_RE.findall(text)]
+
+
 def word_spans(text: str) -> list[tuple[str, int, int]]:
     """Normalised words of `text` with their character offsets, for mapping matches back."""
     folded = straighten(text).casefold()
