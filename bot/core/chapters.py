@@ -21,11 +21,15 @@ the whole selection, so a post quoted from a later chapter still counts as quote
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import itertools
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+
+import numpy as np
 
 from bot.core.models import PostLike
 from bot.core.summary import (
@@ -34,12 +38,18 @@ from bot.core.summary import (
     THREAD_WHOLE_SENTENCES,
     CollectedSentences,
     Picks,
+    SentenceSource,
     Summary,
     SummaryJob,
     SummaryRequest,
+    collect_sentences,
+    own_chars,
     pick_sentences,
     prepare,
+    stop_words_for,
 )
+from bot.core.text import normalised_words
+from bot.core.threadrank import W_ENGAGED, PostSignals
 from bot.errors import UserError
 
 CHAPTER_SENTENCES = 2
@@ -50,6 +60,17 @@ AUTO_CHAPTERS = 10
 """Chapters of the view when none are asked for (fewer for a short thread)."""
 MIN_CHAPTER_POSTS = 10
 """A chapter of the view holds at least this many posts when the number is automatic."""
+BIG_CHAPTER_POSTS = 10_000
+"""Posts per chapter when a selection is too big to split whole (THREAD_WHOLE_CHARS)."""
+CANDIDATE_POSTS = 250
+"""Posts of such a chapter (or of a big chapter of the view) ranked sentence by sentence."""
+SHORTLIST = 1_500
+"""Posts of such a chapter read word by word to choose those `CANDIDATE_POSTS`."""
+LENGTH_WEIGHT = 0.5
+"""How much a post's length (log of its own characters) counts on the shortlist."""
+CLOSE_READ_CHARS = 1_500_000
+"""A chapter of the view with more own text than this (some 10,000 sentences) is read
+through its `CANDIDATE_POSTS` best posts, like a chapter of a big whole summary."""
 WHOLE_CHAPTER_SENTENCES = THREAD_WHOLE_SENTENCES // 2
 """Sentences per chapter when a whole summary goes by chapters: half the one-piece limit,
 so a chapter of uneven density still fits."""
@@ -197,6 +218,97 @@ def summarise_by_chapters(
     return Picks(final.sources, final.picked, [note, *final.notes], final.used)
 
 
+# --- a selection too big to split whole --------------------------------------------------------
+
+
+def candidate_posts(
+    posts: Sequence[PostLike],
+    signals: Mapping[int, PostSignals],
+    keep: int,
+    stop_words: frozenset[str],
+) -> list[PostLike]:
+    """The `keep` posts of a chapter most worth reading sentence by sentence, in thread
+    order: its first post, and those most answered, quoted or liked, longest and most
+    typical of the chapter.
+
+    Two steps, so that a 10,000-post chapter costs a few hundredths of a second: every post
+    is first rated by what costs nothing to read (its answers, quotes and likes on a log
+    scale as in bot.core.threadrank, and its length), and the best `SHORTLIST` of those are
+    then read word by word for how typical they are of each other: the summed frequency of
+    their content words over the square root of their number (a long post in the
+    conversation's own vocabulary rates high, a word salad of rare words low)."""
+    if len(posts) <= keep:
+        return list(posts)
+    engaged = np.asarray(
+        [
+            math.log1p(len(s.quoted_by) + max(0, s.likes)) if (s := signals.get(p.number)) else 0.0
+            for p in posts
+        ]
+    )
+    engaged /= float(engaged.max()) or 1.0
+    length = np.log1p([sum(len(s.text) for s in p.segments if s.kind == "own") for p in posts])
+    length /= float(length.max()) or 1.0
+    cheap = W_ENGAGED * engaged + LENGTH_WEIGHT * length
+    cheap[0] = math.inf  # always read: the chapter's first post opens what it is about
+    shortlist = np.lexsort((np.arange(len(posts)), -cheap))[: max(keep, SHORTLIST)]
+    shortlist.sort()
+    words = [
+        normalised_words(" ".join(s.text for s in posts[i].segments if s.kind == "own"))
+        for i in shortlist.tolist()
+    ]
+    frequency: Counter[str] = Counter()
+    for post_words in words:
+        frequency.update(post_words)  # counted in C
+    for stop in stop_words & frequency.keys():
+        frequency[stop] = 0
+    count = frequency.__getitem__
+    typical = np.asarray([sum(map(count, w)) / math.sqrt(len(w) or 1) for w in words])
+    typical /= float(typical.max()) or 1.0
+    score = typical + cheap[shortlist]  # the first post stays first (infinite)
+    best = shortlist[np.lexsort((shortlist, -score))[:keep]]
+    return [posts[i] for i in sorted(best.tolist())]
+
+
+def summarise_big(job: SummaryJob, explain: bool) -> Summary:
+    """The whole summary of a selection with more own text than THREAD_WHOLE_CHARS: chapters
+    of about `BIG_CHAPTER_POSTS` posts, in each the `CANDIDATE_POSTS` posts most worth reading
+    (`candidate_posts`) ranked sentence by sentence, and the whole from the chapters' picks.
+    Memory and time grow with the posts read closely, not with the thread."""
+    signals, quotes = job.signals, job.quotes
+    count = max(2, math.ceil(len(job.posts) / BIG_CHAPTER_POSTS))
+    spans = plan_chapters(job.posts, count)
+    stop = stop_words_for(job.language)
+    candidates: list[SentenceSource] = []
+    ranked = 0
+    for start, end in spans:
+        read = candidate_posts(job.posts[start:end], signals, CANDIDATE_POSTS, stop)
+        part = collect_sentences(read)
+        ranked += len(part.sources)
+        if not part.sources:
+            continue
+        numbers = {p.number for p in read}
+        inside = [q for q in quotes if q[1] in numbers]  # quotes of the posts read here
+        picks = pick_sentences(job, part, signals=signals, quotes=inside)
+        candidates.extend(picks.sources[i] for i, _, _ in sorted(picks.picked))
+    merged = CollectedSentences(
+        tuple(candidates), tuple(range(len(candidates))), len({c.post for c in candidates})
+    )
+    if not candidates:
+        raise UserError("The selected posts have no sentences of their own to summarise.")
+    final = pick_sentences(job, merged, signals=signals, quotes=quotes)
+    note = (
+        f"Summarised by chapters: {len(spans)} chapters of about "
+        f"{len(job.posts) // len(spans):,} posts; in each, the {CANDIDATE_POSTS:,} posts "
+        "most answered, quoted or liked, longest and most typical of it were ranked sentence "
+        f"by sentence, then the whole from their {len(candidates):,} picks "
+        "(summary --chapters shows the chapters)."
+    )
+    picks = Picks(final.sources, final.picked, [note, *final.notes], final.used)
+    whole = CollectedSentences((), (), len(job.posts))
+    summary = picks.summary(job, whole, explain)
+    return dataclasses.replace(summary, considered_sentences=ranked)
+
+
 # --- the chapter view ------------------------------------------------------------------------
 
 
@@ -220,8 +332,11 @@ def summarise_chapters(
     request = request or SummaryRequest()
     if chapters is not None and not 1 <= chapters <= MAX_CHAPTERS:
         raise UserError(f"Ask for 1 to {MAX_CHAPTERS} chapters (asked for {chapters}).")
-    job = prepare(posts, request, language, title, default_sentences=CHAPTER_SENTENCES)
-    collected = job.collected
+    lazy = (request.algorithm or "thread").strip().lower() in CHAPTERED_ALGORITHMS
+    job = prepare(
+        posts, request, language, title, default_sentences=CHAPTER_SENTENCES, collect=not lazy
+    )
+    collected = job.collected  # the default splits each chapter's sentences by itself
     total = len(collected.sources)
     cap = SENTENCE_CAPS[job.algorithm]
     wanted = chapters or auto_chapter_count(len(job.posts))
@@ -234,10 +349,16 @@ def summarise_chapters(
                 raise UserError(_too_big(job.algorithm, total, cap, needed))
     spans = plan_chapters(job.posts, wanted)
     signals, quotes = (job.signals, job.quotes) if job.algorithm == "thread" else ({}, [])
+    stop = stop_words_for(job.language)
     out: list[Chapter] = []
     for start, end in spans:
         members = job.posts[start:end]
-        part = chapter_sentences(collected, members[0].number, members[-1].number)
+        if not lazy:
+            part = chapter_sentences(collected, members[0].number, members[-1].number)
+        elif own_chars(members) > CLOSE_READ_CHARS:
+            part = collect_sentences(candidate_posts(members, signals, CANDIDATE_POSTS, stop))
+        else:
+            part = collect_sentences(members)
         if not part.sources:
             picks = Picks((), [], ["No words of their own here (only quotes)."], job.algorithm)
         elif len(part.sources) > cap:  # only the default gets here
@@ -260,8 +381,8 @@ def summarise_chapters(
         chapters=tuple(out),
         algorithm=used.pop() if len(used) == 1 else job.algorithm,
         language=job.language,
-        considered_sentences=total,
-        considered_posts=collected.posts,
+        considered_sentences=sum(c.summary.considered_sentences for c in out),
+        considered_posts=len(job.posts),
         note=" ".join(job.notes) or None,
         explain=request.explain,
     )

@@ -40,6 +40,7 @@ imported only when a summary is made: ~0.6 s that other commands need not pay.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -88,6 +89,10 @@ THREAD_WHOLE_SENTENCES = 100_000
 """Past this many sentences (about 17,000 posts) the thread-aware summary is made by
 chapters (bot.core.chapters): the whole-thread ranking's memory grows with the words, and a
 100,000-post thread (600,000 sentences) took 1.9 GB in one piece."""
+THREAD_WHOLE_CHARS = 12_000_000
+"""Past this much own text (about 100,000 sentences) the thread-aware summary does not even
+split every sentence: each chapter first picks the posts worth reading sentence by sentence
+(bot.core.chapters.summarise_big)."""
 
 SENTENCE_CAPS: dict[str, int] = {
     "thread": THREAD_WHOLE_SENTENCES,
@@ -690,7 +695,8 @@ def _thread_ranking(
 
 
 def post_signals(posts: Sequence[PostLike]) -> dict[int, PostSignals]:
-    """Per post: the later posts of the selection that quote or answer it, and its likes."""
+    """Per post: the later posts of the selection that quote or answer it, and its likes;
+    posts with neither are left out (most of a big thread)."""
     from bot.core.threadrank import PostSignals
 
     numbers = {p.number for p in posts}
@@ -703,10 +709,13 @@ def post_signals(posts: Sequence[PostLike]) -> dict[int, PostSignals]:
         for target in targets:
             if target in numbers and target != post.number:
                 answered.setdefault(target, set()).add(post.number)
-    return {
-        p.number: PostSignals(frozenset(answered.get(p.number, ())), getattr(p, "likes", 0) or 0)
-        for p in posts
-    }
+    found: dict[int, PostSignals] = {}
+    for post in posts:
+        likes = getattr(post, "likes", 0) or 0
+        quoted_by = answered.get(post.number)
+        if quoted_by or likes:
+            found[post.number] = PostSignals(frozenset(quoted_by or ()), likes)
+    return found
 
 
 def quotes_within(posts: Sequence[PostLike]) -> list[tuple[int, int, str]]:
@@ -815,7 +824,12 @@ def summarise(
     the whole from the chapters' picks (bot.core.chapters).
     """
     request = request or SummaryRequest()
-    job = prepare(posts, request, language, title)
+    job = prepare(posts, request, language, title, collect=False)
+    if job.algorithm in CHAPTERED_ALGORITHMS and own_chars(job.posts) > THREAD_WHOLE_CHARS:
+        from bot.core.chapters import summarise_big
+
+        return summarise_big(job, request.explain)
+    job = job.with_sentences()
     count, cap = len(job.collected.sources), SENTENCE_CAPS[job.algorithm]
     if count <= cap:
         picks = pick_sentences(job, job.collected)
@@ -834,7 +848,7 @@ class SummaryJob:
 
     posts: Sequence[PostLike]
     """The selected posts, in thread order."""
-    collected: CollectedSentences
+    collected: CollectedSentences  # empty until `with_sentences` (prepare(collect=False))
     algorithm: str
     language: str
     title: str
@@ -845,6 +859,15 @@ class SummaryJob:
     @property
     def signals(self) -> dict[int, PostSignals]:
         return post_signals(self.posts)
+
+    def with_sentences(self) -> SummaryJob:
+        """The job with every sentence of its posts split (UserError when there is none)."""
+        if self.collected.sources:
+            return self
+        collected = collect_sentences(self.posts)
+        if not collected.sources:
+            raise UserError("The selected posts have no sentences of their own to summarise.")
+        return dataclasses.replace(self, collected=collected)
 
     @property
     def quotes(self) -> list[tuple[int, int, str]]:
@@ -893,9 +916,11 @@ def prepare(
     title: str,
     *,
     default_sentences: int = DEFAULT_SENTENCES,
+    collect: bool = True,
 ) -> SummaryJob:
-    """Check the request, select its posts, settle the language and split the sentences;
-    UserError with the reason when any of it fails."""
+    """Check the request, select its posts, settle the language and (unless `collect` is
+    False: `SummaryJob.with_sentences` does it later) split the sentences; UserError with
+    the reason when any of it fails."""
     algorithm = _resolve_algorithm(request.algorithm)
     unit, amount = _check_length(request, default_sentences)
     chosen = select_posts(
@@ -912,11 +937,15 @@ def prepare(
         )
     language, language_note = _resolve_summary_language(language, own_texts)
     del own_texts
-    collected = collect_sentences(chosen)
-    if not collected.sources:
-        raise UserError("The selected posts have no sentences of their own to summarise.")
     notes = (language_note,) if language_note else ()
-    return SummaryJob(chosen, collected, algorithm, language, title, unit, amount, notes)
+    empty = CollectedSentences((), (), 0)
+    job = SummaryJob(chosen, empty, algorithm, language, title, unit, amount, notes)
+    return job.with_sentences() if collect else job
+
+
+def own_chars(posts: Sequence[PostLike]) -> int:
+    """How many characters of their own the posts hold (a cheap measure of size)."""
+    return sum(len(s.text) for p in posts for s in p.segments if s.kind == "own")
 
 
 def pick_sentences(

@@ -335,8 +335,10 @@ def _quoted_sentences(data: RankInput, folded: list[list[str]]) -> np.ndarray:
     quoters: dict[int, set[int]] = {}
     for quoting, quoted, text in data.quotes:
         haystack = joined.get(quoted)
+        if not haystack:
+            continue  # a post outside these sentences: fold nothing
         words = folded_words(text)
-        if not haystack or not words:
+        if not words:
             continue
         probes = [" ".join(words)]
         if len(words) > PROBE_WORDS:
@@ -357,14 +359,34 @@ def _quoted_sentences(data: RankInput, folded: list[list[str]]) -> np.ndarray:
     return out
 
 
+_TOPS: dict[int, tuple[Mapping[int, PostSignals], float]] = {}
+
+
+def engagement_top(signals: Mapping[int, PostSignals]) -> float:
+    """The most answers and likes of any post given, on the log scale (log1p grows with its
+    argument: one log, not one a post). Remembered for the last few signal maps: each
+    chapter of a big thread is ranked with the same map."""
+    found = _TOPS.get(id(signals))
+    if found is not None and found[0] is signals:
+        return found[1]
+    top = math.log1p(max((len(s.quoted_by) + max(0, s.likes) for s in signals.values()), default=0))
+    if len(_TOPS) >= 4:
+        _TOPS.clear()
+    _TOPS[id(signals)] = (signals, top)
+    return top
+
+
 def _engagement(data: RankInput, posts: np.ndarray) -> np.ndarray:
     """Per sentence, its post's answers and likes on a log scale, 1 for the most engaged."""
-    per_post = {
-        number: math.log1p(len(s.quoted_by) + max(0, s.likes)) for number, s in data.signals.items()
-    }
-    top = max(per_post.values(), default=0.0)
+    signals = data.signals
+    top = engagement_top(signals)
     if not top:
         return np.zeros(len(posts))
+    per_post = {
+        number: math.log1p(len(s.quoted_by) + max(0, s.likes))
+        for number in set(data.posts)
+        if (s := signals.get(number)) is not None
+    }
     return np.asarray([per_post.get(p, 0.0) / top for p in posts.tolist()])
 
 

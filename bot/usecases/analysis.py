@@ -77,13 +77,14 @@ _DOING = {
     "quotes": "Counting the quotes in",
 }
 Progress = Callable[[str], None]
-CACHE_VERSION = 8
+CACHE_VERSION = 9
 """Part of every cache key: bump it when an analysis changes what it returns (2: ties in
 ratings and key-point scores keep thread order; 3: stances carry sides, replies unclear;
 4: hard-wrapped lines joined before sentences are split, languages without a stemmer
 never used, the thread-aware summary; 5: the brief carries the sides; 6: replies are not
 quotes; 7: the quote graph places every name clear of the rest; 8: deleted posts, their
-quotes and replies left out of every analysis, forum post numbers)."""
+quotes and replies left out of every analysis, forum post numbers; 9: summaries of big
+threads by chapters)."""
 WORKER_NICENESS = 5
 
 PostsLoader = Callable[[], Awaitable[tuple[Sequence[StoredPost], Sequence[QuoteEdge]]]]
@@ -293,17 +294,22 @@ def _job_from_database(
     bot reading the thread's revision and this read is caught when the result is stored:
     `AnalysisCacheRepository.put` refuses a result for a revision that is no longer current.
     """
-    posts, edges = asyncio.run(_read_thread(path, scope, name, first))
+    posts, edges = asyncio.run(_read_thread(path, scope, name, first, job in _EDGE_JOBS))
     return _JOBS[job](posts, edges, *args)
 
 
+_EDGE_JOBS = frozenset({"brief", "stance", "quotes"})
+"""The jobs that read quote edges (summaries read only the posts)."""
+
+
 async def _read_thread(
-    path: str, scope: str, name: str, first: int | None = None
+    path: str, scope: str, name: str, first: int | None = None, edges: bool = True
 ) -> tuple[list[StoredPost], list[QuoteEdge]]:
     db = await open_database(path)
     try:
         threads = ThreadRepository(db)
-        return await threads.posts(scope, name, first), await threads.edges(scope, name)
+        posts = await threads.posts(scope, name, first)
+        return posts, (await threads.edges(scope, name) if edges else [])
     finally:
         await db.close()
 

@@ -520,7 +520,8 @@ class Services:
         progress: ProgressFn | None = None,
     ) -> SummaryAnswer:
         thread = await self._thread(scope, name)
-        summary = await self.analyses.summary(thread, request, self.posts_loader(thread), progress)
+        load = self.posts_loader(thread, edges=False)
+        summary = await self.analyses.summary(thread, request, load, progress)
         return SummaryAnswer(thread=thread, summary=summary)
 
     async def chapters(
@@ -534,7 +535,7 @@ class Services:
         """The thread by chapters: a short summary of each run of posts (bot.core.chapters)."""
         thread = await self._thread(scope, name)
         found = await self.analyses.chapters(
-            thread, request, self.posts_loader(thread), chapters, progress
+            thread, request, self.posts_loader(thread, edges=False), chapters, progress
         )
         return ChaptersAnswer(thread=thread, chapters=found)
 
@@ -545,12 +546,16 @@ class Services:
         brief = await self.analyses.brief(thread, self.posts_loader(thread), progress)
         return BriefAnswer(thread=thread, brief=brief)
 
-    def posts_loader(self, thread: StoredThread) -> Callable[[], Awaitable[tuple[Any, Any]]]:
-        """Reads the thread's posts and edges, for an analysis the cache cannot answer."""
+    def posts_loader(
+        self, thread: StoredThread, *, edges: bool = True
+    ) -> Callable[[], Awaitable[tuple[Any, Any]]]:
+        """Reads the thread's posts and (unless `edges` is False: summaries need none) its
+        quote edges, for an analysis the cache cannot answer."""
 
         async def load() -> tuple[list[StoredPost], list[QuoteEdge]]:
             posts = await self.threads.posts(thread.scope, thread.name)
-            return posts, await self.threads.edges(thread.scope, thread.name)
+            found = await self.threads.edges(thread.scope, thread.name) if edges else []
+            return posts, found
 
         return load
 

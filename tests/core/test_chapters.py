@@ -169,3 +169,45 @@ def test_past_the_limit_the_default_summary_goes_by_chapters(long_thread, monkey
     monkeypatch.setitem(summary_module.SENTENCE_CAPS, "luhn", 10)
     with pytest.raises(UserError, match=r"the default, thread, summarises any size"):
         summarise(long_thread, SummaryRequest("luhn"), "english", TITLE)
+
+
+# --- a selection too big to split whole ----------------------------------------------------------
+
+
+def test_past_the_size_limit_each_chapter_is_read_through_its_best_posts(long_thread, monkeypatch):
+    every = summarise(long_thread, SummaryRequest(), "english").considered_sentences
+    monkeypatch.setattr(summary_module, "THREAD_WHOLE_CHARS", 1_000)
+    monkeypatch.setattr(chapters_module, "BIG_CHAPTER_POSTS", 40)
+    monkeypatch.setattr(chapters_module, "CANDIDATE_POSTS", 10)
+    monkeypatch.setattr(chapters_module, "SHORTLIST", 20)
+    big = summarise(long_thread, SummaryRequest(sentences=3), "english", TITLE)
+    assert big.note.startswith("Summarised by chapters: 3 chapters of about 40 posts; in each")
+    assert len(big.sentences) == 3
+    assert big.considered_posts == 120
+    assert big.considered_sentences < every  # only the sentences of the posts read
+    # the picks come from the posts each chapter chose to read
+    stop = summary_module.stop_words_for("english")
+    signals = summary_module.post_signals(long_thread)
+    read = {
+        p.number
+        for start in (0, 40, 80)
+        for p in chapters_module.candidate_posts(long_thread[start : start + 40], signals, 10, stop)
+    }
+    assert {s.post for s in big.sentences} <= read
+
+
+def test_candidate_posts_keep_the_opening_the_answered_and_thread_order(long_thread):
+    stop = summary_module.stop_words_for("english")
+    signals = summary_module.post_signals(long_thread)
+    chosen = chapters_module.candidate_posts(long_thread, signals, 12, stop)
+    numbers = [p.number for p in chosen]
+    assert len(numbers) == 12 and numbers == sorted(numbers)
+    assert numbers[0] == 1  # the first post opens what the chapter is about
+
+    def answers(n: int) -> int:
+        return len(signals[n].quoted_by) if n in signals else 0
+
+    chosen_mean = sum(answers(n) for n in numbers) / len(numbers)
+    thread_mean = sum(answers(p.number) for p in long_thread) / len(long_thread)
+    assert chosen_mean > 1.25 * thread_mean  # answered and quoted posts are read first
+    assert chapters_module.candidate_posts(long_thread[:5], signals, 12, stop) == long_thread[:5]
