@@ -254,9 +254,9 @@ class Services:
         data = await asyncio.to_thread(
             read_regular_file, Path(path), self.settings.storage.max_upload_bytes
         )
-        return await self.ingest_bytes(
-            scope, data, name=name, fmt=fmt, progress=progress, best_effort=best_effort
-        )
+        doc = await self._read_upload(data, fmt, progress, best_effort)
+        del data  # 100 MB for a 100,000-post thread: not kept through the analysis
+        return await self.ingest_doc(scope, doc, name=name, progress=progress)
 
     async def ingest_bytes(
         self,
@@ -270,10 +270,15 @@ class Services:
     ) -> IngestResult:
         """Read an uploaded file (text, Markdown or JSON) and store it: all or nothing."""
         validate_scope(scope)
+        doc = await self._read_upload(data, fmt, progress, best_effort)
+        return await self.ingest_doc(scope, doc, name=name, progress=progress)
+
+    async def _read_upload(
+        self, data: bytes, fmt: str, progress: ProgressFn | None, best_effort: bool
+    ) -> ThreadDoc:
         limit = self.settings.storage.max_upload_bytes
         _say(progress, f"Reading {len(data):,} bytes…")
-        doc = await asyncio.to_thread(read_file_bytes, data, fmt, limit, best_effort)
-        return await self.ingest_doc(scope, doc, name=name, progress=progress)
+        return await asyncio.to_thread(read_file_bytes, data, fmt, limit, best_effort)
 
     async def ingest_doc(
         self,
