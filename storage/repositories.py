@@ -161,9 +161,11 @@ def _post_row(post: AnalysedPost) -> _PostRow:
             int(bool(post.deleted)),
             post.forum_number,
         ),
-        segments=tuple(
-            (s.paragraph, s.kind, s.text, s.source_post, s.source_author, int(bool(s.explicit)))
-            for s in post.segments
+        segments=tuple(  # a list first: a generator costs a frame switch a segment
+            [
+                (s.paragraph, s.kind, s.text, s.source_post, s.source_author, int(s.explicit))
+                for s in post.segments
+            ]
         ),
         likes=post.likes,
     )

@@ -79,13 +79,21 @@ def _stop_word_index() -> dict[str, tuple[str, ...]]:
     return {word: tuple(langs) for word, langs in index.items()}
 
 
+_OPTIONAL_STEMMERS = frozenset({"greek", "polish", "ukrainian"})
+"""sumy's stemmers that import a package of their own (sumy.nlp.stemmers.SPECIAL_STEMMERS)."""
+
+
 @lru_cache(maxsize=64)
 def stemmer_problem(language: str) -> str | None:
     """Why sumy cannot stem `language` here ("needs pystempel"), or None when it can.
 
     sumy builds some stemmers from optional packages and raises ValueError naming the
     package; a language it has no stemmer for at all (LookupError) is stemmed by the
-    null stemmer, which works."""
+    null stemmer, which works. Only sumy's Greek, Polish and Ukrainian stemmers use optional
+    packages (the rest are NLTK's Snowball, which sumy requires, or sumy's own): any other
+    language is answered without importing NLTK (~1 s that an ingest need not pay)."""
+    if language.strip().lower() not in _OPTIONAL_STEMMERS:
+        return None
     from sumy.nlp.stemmers import Stemmer
 
     try:

@@ -9,7 +9,9 @@ inference needs to follow a quote past the own words that found it.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
+from itertools import compress
 from dataclasses import dataclass, field
 
 from bot.core.text import WORD_RE, word_spans
@@ -22,8 +24,6 @@ SHORT_LINE_WORDS = 3
 """Own lines this short are kept whole in a phrase table (they have too few shingles)."""
 SHORT_LINE_POSTS = 4
 """A short line written by this many posts is a common phrase, not something to quote."""
-JOINED_CACHE = 512
-"""Posts whose joined text is kept for look-ups."""
 MAX_QUOTERS = 16
 """Later posts remembered per post as having quoted it (the nearest are kept)."""
 
@@ -73,7 +73,7 @@ class ShingleIndex:
             return {}
         shared = known & more.keys()  # written by more than one post: the rare case
         found: dict[int, list[int]] = {}
-        for i in [i for i, key in enumerate(keys) if key in known]:
+        for i in compress(range(len(keys)), map(known.__contains__, keys)):
             key = keys[i]
             if key in shared:
                 later = more[key]
@@ -120,16 +120,18 @@ class WordStreams:
 
     def __init__(self) -> None:
         self._texts: dict[int, str] = {}
-        self._lists: dict[int, list[str]] = {}
+        self._lists: OrderedDict[int, list[str]] = OrderedDict()
 
     def __setitem__(self, post: int, words: list[str]) -> None:
         self._texts[post] = " ".join(words)
         self._remember(post, words)
 
     def __getitem__(self, post: int) -> list[str]:
-        words = self._lists.pop(post, None)
-        if words is None:
-            words = self._texts[post].split()
+        words = self._lists.get(post)
+        if words is not None:
+            self._lists.move_to_end(post)
+            return words
+        words = self._texts[post].split()
         self._remember(post, words)
         return words
 
@@ -146,7 +148,7 @@ class WordStreams:
     def _remember(self, post: int, words: list[str]) -> None:
         lists = self._lists
         if len(lists) >= WORDS_CACHE:
-            del lists[next(iter(lists))]
+            lists.popitem(last=False)  # O(1), where deleting a dict's first key is not
         lists[post] = words
 
 
@@ -167,7 +169,6 @@ class PostTexts:
     paragraph_starts: dict[int, list[int]] = field(default_factory=dict)
     quoters: dict[int, list[int]] = field(default_factory=dict)
     short_lines: dict[tuple[str, ...], list[int]] = field(default_factory=dict)
-    _joined: dict[int, str] = field(default_factory=dict)
 
     def add(
         self,
@@ -211,15 +212,8 @@ class PostTexts:
                     del later[0]
 
     def joined(self, post: int) -> str:
-        """The post's words as " w1 w2 … ": a word run is found with str.find. The most
-        recently used JOINED_CACHE are kept (quotes are mostly of recent posts)."""
-        text = self._joined.pop(post, None)
-        if text is None:
-            text = f" {self.words.text(post)} "
-            if len(self._joined) >= JOINED_CACHE:
-                del self._joined[next(iter(self._joined))]
-        self._joined[post] = text
-        return text
+        """The post's words as " w1 w2 … ": a word run is found with str.find."""
+        return f" {self.words.text(post)} "
 
     def find(self, part: Sequence[str], post: int) -> int:
         """Where `part` starts in the post's word stream, word for word; -1 if nowhere."""

