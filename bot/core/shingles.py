@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from collections.abc import Sequence
-from itertools import compress
 from dataclasses import dataclass, field
+from itertools import compress
 
 from bot.core.text import WORD_RE, word_spans
 
