@@ -1,5 +1,5 @@
 """`python -m bot` is the `threadwise` command."""
 
-from bot.cli.main import main
+from bot.cli.main import entry
 
-raise SystemExit(main())
+entry()

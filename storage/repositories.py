@@ -284,10 +284,18 @@ class ThreadRepository:
         return None if row is None else _thread_from_row(row)
 
     async def posts(
-        self, scope: str, name: str, first: int | None = None, last: int | None = None
+        self,
+        scope: str,
+        name: str,
+        first: int | None = None,
+        last: int | None = None,
+        *,
+        text: bool = True,
     ) -> list[StoredPost]:
         """Posts numbered first..last (inclusive, open ends allowed) with their segments.
 
+        `text=False` leaves each post's whole text and its hash empty: the analyses read
+        the segments only, and a 100,000-post thread's text is 100 MB read for nothing.
         Raises NotFound when the scope has no such thread.
         """
         validate_scope(scope)
@@ -297,8 +305,9 @@ class ThreadRepository:
         where = "p.thread_id = $1 AND p.number >= $2 AND ($3 < 0 OR p.number <= $3)"
         async with self._db.snapshot() as conn:
             thread_id = await _thread_id(conn, scope, name)
+            whole = "p.text, p.content_hash" if text else "'', ''"
             post_rows = await conn.fetch_tuples(
-                "SELECT p.id, p.number, p.text, p.content_hash, p.author, p.source_id,"
+                f"SELECT p.id, p.number, {whole}, p.author, p.source_id,"
                 " p.posted_at, p.url, p.author_id, p.reply_to, p.deleted, p.forum_number,"
                 " p.likes"
                 f" FROM posts p WHERE {where} ORDER BY p.number",

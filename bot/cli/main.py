@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import json
 import os
@@ -24,7 +25,7 @@ from typing import Any, NoReturn
 
 from bot.argtypes import positive_int, shard_range
 from bot.cli import digest_args
-from bot.cli.terminal import json_text, render_text
+from bot.cli.terminal import json_bytes, render_text
 from bot.core import jsonout, render
 from bot.core.models import LOCAL_SCOPE
 from bot.core.summary import ALGORITHMS, SummaryRequest
@@ -214,10 +215,17 @@ class Console:
         print(message, file=sys.stderr, flush=True)
 
     def answer(self, answer: render.Answer, document: Any) -> None:
-        if self.json_mode:
-            print(json_text(document))
-        else:
+        if not self.json_mode:
             print(render_text(answer))
+            return
+        data = json_bytes(document)
+        raw = getattr(sys.stdout, "buffer", None)
+        if raw is None:  # stdout replaced by a text stream (tests, embedding)
+            sys.stdout.write(data.decode("utf-8"))
+            return
+        sys.stdout.flush()  # whatever went out as text first stays first
+        raw.write(data)  # the UTF-8 bytes as they are: no decode and encode of 185 MB
+        raw.flush()
 
 
 Handler = Callable[[Services, argparse.Namespace, Console], Awaitable[None]]
@@ -581,5 +589,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def entry() -> NoReturn:
+    """The `threadwise` command (and `python -m bot`): `main`, then the process ends without
+    freeing its objects one by one. After a command on a 100,000-post thread that is
+    millions of them (~0.5 s); the database is closed and the output flushed first."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(BrokenPipeError, ValueError):  # a reader gone, or closed
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()

@@ -9,15 +9,15 @@ from typing import Any
 from bot.core.render import Answer
 
 
-def json_text(document: Any) -> str:
-    """One JSON document as `--json` prints it: indented by 2, UTF-8 as is.
+def json_bytes(document: Any) -> bytes:
+    """One JSON document as `--json` prints it: indented by 2, UTF-8 as is, a newline.
 
     orjson writes it in C: a 100,000-post quote report is a 185 MB document, which the
     standard library's indenting encoder (pure Python) took ~8 s to write."""
     import orjson
 
-    option = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
-    return orjson.dumps(document, option=option).decode("utf-8")
+    option = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
+    return orjson.dumps(document, option=option)
 
 
 def render_text(answer: Answer, width: int | None = None) -> str:

@@ -193,14 +193,27 @@ def _decoder(kind: Any) -> Callable[[Any], Any]:
 
 
 def encode(value: Any) -> str:
-    return json.dumps(to_jsonable(value), ensure_ascii=False, separators=(",", ":"))
+    """The cached document of a (nested) frozen dataclass: what `to_jsonable` makes, written
+    by orjson straight from the dataclasses (a 100,000-post stance report holds 127,000
+    replies: walking them in Python took about a second)."""
+    import orjson
+
+    try:
+        return orjson.dumps(value).decode("utf-8")
+    except TypeError:
+        return json.dumps(to_jsonable(value), ensure_ascii=False, separators=(",", ":"))
 
 
 def decode(kind: type[T], text: str) -> T:
+    import orjson
+
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CodecError(f"not JSON: {exc}") from exc
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CodecError(f"not JSON: {exc}") from exc
     return from_jsonable(kind, data)
 
 
@@ -308,7 +321,7 @@ async def _read_thread(
     db = await open_database(path)
     try:
         threads = ThreadRepository(db)
-        posts = await threads.posts(scope, name, first)
+        posts = await threads.posts(scope, name, first, text=False)
         return posts, (await threads.edges(scope, name) if edges else [])
     finally:
         await db.close()

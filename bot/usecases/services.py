@@ -558,7 +558,7 @@ class Services:
         quote edges, for an analysis the cache cannot answer."""
 
         async def load() -> tuple[list[StoredPost], list[QuoteEdge]]:
-            posts = await self.threads.posts(thread.scope, thread.name)
+            posts = await self.threads.posts(thread.scope, thread.name, text=False)
             found = await self.threads.edges(thread.scope, thread.name) if edges else []
             return posts, found
 
@@ -635,14 +635,16 @@ class Services:
                 thread, self.posts_loader(thread), author, post, progress
             )
             return QuotesAnswer(thread=thread, report=report)
-        view = await self.view(scope, name)
+        thread = await self._thread(scope, name)
+        posts = tuple(await self.threads.posts(scope, thread.name, text=False))  # segments only
+        edges = tuple(await self.threads.edges(scope, thread.name))
 
         async def loaded() -> tuple[tuple[StoredPost, ...], tuple[QuoteEdge, ...]]:
-            return view.posts, view.edges
+            return posts, edges
 
-        report = await self.analyses.quotes(view.thread, loaded, author, post, progress)
-        shown, _ = for_analysis(view.posts, view.edges, view.thread.forum_numbers)
-        return QuotesAnswer(thread=view.thread, report=report, posts=tuple(shown))
+        report = await self.analyses.quotes(thread, loaded, author, post, progress)
+        shown, _ = for_analysis(posts, edges, thread.forum_numbers)
+        return QuotesAnswer(thread=thread, report=report, posts=tuple(shown))
 
     async def quote_graph(self, answer: QuotesAnswer) -> bytes:
         title = f"Who quoted whom — {answer.thread.title}"
