@@ -178,7 +178,16 @@ _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'"})
 
 
 def _excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
-    flat = " ".join(text.split())
+    head = text[: 4 * limit]
+    words = head.split()
+    if len(head) < len(text) and words:
+        words.pop()  # maybe cut in the middle: the words kept are the text's own first words
+        flat = " ".join(words)
+        if len(flat) >= limit:  # more words follow: the whole text would be cut here too
+            return flat[: limit - 1].rstrip() + "…"
+        flat = " ".join(text.split())
+    else:
+        flat = " ".join(words)
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
