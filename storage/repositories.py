@@ -11,6 +11,7 @@ SQLite and PostgreSQL (storage/dbapi.py).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -146,6 +147,21 @@ class _PostRow:
     """Likes or votes: they change without the post changing (see ThreadRepository.save)."""
 
 
+BIG_SAVE_POSTS = 2_000
+"""From this many posts, a save builds its rows in a worker thread: 100,000 posts take
+about a second of Python that the event loop should spend answering other commands."""
+
+
+async def _off_loop(count: int, func: Callable[..., Any], /, *args: Any) -> Any:
+    if count >= BIG_SAVE_POSTS:
+        return await asyncio.to_thread(func, *args)
+    return func(*args)
+
+
+def _post_rows(posts: Sequence[AnalysedPost]) -> list[_PostRow]:
+    return [_post_row(p) for p in posts]
+
+
 def _post_row(post: AnalysedPost) -> _PostRow:
     return _PostRow(
         number=post.number,
@@ -183,6 +199,16 @@ def _segment_from_row(row: Sequence[Any]) -> Segment:
     )
 
 
+def _post_params(thread_id: int, new: list[_PostRow]) -> list[tuple[Any, ...]]:
+    return [(thread_id, row.number, *row.fields, row.likes) for row in new]
+
+
+def _segment_params(written: list[tuple[int, _PostRow]]) -> list[tuple[Any, ...]]:
+    return [
+        (post_id, seq, *seg) for post_id, row in written for seq, seg in enumerate(row.segments)
+    ]
+
+
 async def _write_posts(
     conn: Connection,
     thread_id: int,
@@ -210,14 +236,12 @@ async def _write_posts(
             "INSERT INTO posts (thread_id, number, source_id, author, posted_at, url, text,"
             " content_hash, author_id, reply_to, deleted, forum_number, likes)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            [(thread_id, row.number, *row.fields, row.likes) for row in new],
+            await _off_loop(len(new), _post_params, thread_id, new),
         )
         ids = await conn.fetch("SELECT number, id FROM posts WHERE thread_id = $1", thread_id)
         post_ids: dict[int, int] = {number: post_id for number, post_id in ids}
         written += [(post_ids[row.number], row) for row in new]
-    segments = [
-        (post_id, seq, *seg) for post_id, row in written for seq, seg in enumerate(row.segments)
-    ]
+    segments = await _off_loop(len(written), _segment_params, written)
     if segments:
         await conn.executemany(
             "INSERT INTO segments (post_id, seq, paragraph, kind, text, source_post,"
@@ -471,7 +495,7 @@ class ThreadRepository:
         """
         validate_scope(scope)
         _check_name(name)
-        rows = [_post_row(p) for p in thread.posts]
+        rows = await _off_loop(len(thread.posts), _post_rows, thread.posts)
         numbers = [r.number for r in rows]
         if len(set(numbers)) != len(numbers):
             raise ValueError("post numbers must be unique within a thread")

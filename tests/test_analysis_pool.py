@@ -379,3 +379,52 @@ async def test_cached_stance_and_quotes_read_no_posts(db: Database, monkeypatch)
         assert first_quotes.posts == ()
     finally:
         await services.close()
+
+
+async def test_a_big_ingest_infers_its_quotes_in_the_pool_and_other_commands_are_answered(
+    db: Database, tmp_path
+):
+    """Quote inference of a thread of POOL_THRESHOLD_POSTS posts or more runs in the pool's
+    worker: meanwhile the bot lists threads and summarises another one, and the ingest's
+    progress lines are the same as in a thread."""
+    from bench.synthetic import make_thread
+
+    doc = make_thread(posts=5_000, seed=11, authors=30).doc
+    assert len(doc.posts) >= POOL_THRESHOLD_POSTS
+    services = Services(db, Settings())
+    lines: list[str] = []
+    try:
+        await save(db, "short", thread_posts(30, seed=8))
+        await services.analyses.warm_up()
+        running = asyncio.create_task(
+            services.ingest_doc(SCOPE, doc, name="mega", progress=lines.append)
+        )
+        for _ in range(2_000):  # until the inference is handed to the worker
+            if services.analyses.stats.in_process:
+                break
+            await asyncio.sleep(0.01)
+        assert services.analyses.stats.in_process == 1
+        listed = await services.list_threads(SCOPE)
+        quick = await services.summary(SCOPE, "short", SummaryRequest(sentences=1))
+        assert not running.done(), "the loop was free while the worker found the quotes"
+        assert [t.name for t in listed] == ["short"] and len(quick.summary.sentences) == 1
+        stored = await running
+    finally:
+        await services.close()
+    assert stored.created and stored.thread.post_count == 5_000
+    assert lines[0].startswith("Found 5000 posts in")
+    assert lines[1].startswith("Found ") and " quotes between " in lines[1]
+    assert lines[-1] == "Saving…"
+
+    # the same thread analysed in a thread of this process: the same posts and edges
+    other = await open_database(tmp_path / "threads-in-process.db")
+    try:
+        alone = Services(other, Settings(), processes=False)
+        await alone.ingest_doc(SCOPE, doc, name="mega")
+        same = ThreadRepository(other)
+        assert await same.edges(SCOPE, "mega") == await ThreadRepository(db).edges(SCOPE, "mega")
+        assert [p.segments for p in await same.posts(SCOPE, "mega")] == [
+            p.segments for p in await ThreadRepository(db).posts(SCOPE, "mega")
+        ]
+    finally:
+        await other.close()

@@ -562,6 +562,18 @@ class Analyses:
             )
         return self._pool
 
+    async def in_pool(self, func: Callable[..., T], /, *args: Any) -> T:
+        """`func(*args)` in the pool's worker (a module-level function; arguments and result
+        are pickled), whatever the size: for work the caller already knows is big (a
+        100,000-post ingest's quote inference)."""
+        self.stats.in_process += 1
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor(), func, *args)
+        except BrokenProcessPool:
+            await self._drop_pool()
+            raise
+
     async def warm_up(self) -> int | None:
         """Start the pool's worker now (a bot can call this at start-up); its pid, or None
         when analyses run in threads only."""

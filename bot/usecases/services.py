@@ -319,7 +319,7 @@ class Services:
                     progress,
                     f"Found {len(to_store.posts)} posts in “{to_store.title}”; finding quotes…",
                 )
-                analysed = await asyncio.to_thread(_analyse, to_store, progress)
+                analysed = await self._analyse(to_store, progress)
                 _say(progress, "Saving…")
                 expect = 0 if existing is None else existing.revision
                 try:
@@ -343,6 +343,18 @@ class Services:
             deleted=plan.deleted,
             renumbered=plan.renumbered,
         )
+
+    async def _analyse(self, doc: ThreadDoc, progress: ProgressFn | None) -> AnalysedThread:
+        """Quote inference (and the language) off the event loop: in the analysis process
+        pool for a big thread (a 100,000-post thread takes ~20 s of pure Python, which in a
+        thread of the bot's own process would slow every other command), else in a thread."""
+        from bot.usecases.analysis import POOL_THRESHOLD_POSTS
+
+        if not self._processes or len(doc.posts) < POOL_THRESHOLD_POSTS:
+            return await asyncio.to_thread(_analyse, doc, progress)
+        analysed = await self.analyses.in_pool(_analyse, doc, None)
+        _say(progress, _found_quotes(analysed))
+        return analysed
 
     def _name_lock(self, scope: str, name: str) -> asyncio.Lock:
         return self._ingest_locks.setdefault((scope, name), asyncio.Lock())
@@ -753,13 +765,14 @@ def _analyse(doc: ThreadDoc, progress: ProgressFn | None) -> AnalysedThread:
     if analysed.language is None:
         sample = [p.own_text for p in analysed.posts[:400]]
         analysed = dataclasses.replace(analysed, language=detect_language(sample))
+    _say(progress, _found_quotes(analysed))
+    return analysed
+
+
+def _found_quotes(analysed: AnalysedThread) -> str:
     quotes = sum(e.count for e in analysed.edges)
     replies = f" and {len(analysed.replies)} replies" if analysed.replies else ""
-    _say(
-        progress,
-        f"Found {quotes} quotes between {len(analysed.edges)} pairs of posts{replies}.",
-    )
-    return analysed
+    return f"Found {quotes} quotes between {len(analysed.edges)} pairs of posts{replies}."
 
 
 def _with_likes(analysed: AnalysedThread, doc: ThreadDoc) -> AnalysedThread:
