@@ -42,6 +42,7 @@ from bot.core.summary import (
     Summary,
     SummaryJob,
     SummaryRequest,
+    _cap_message,
     collect_sentences,
     own_chars,
     pick_sentences,
@@ -60,6 +61,10 @@ AUTO_CHAPTERS = 10
 """Chapters of the view when none are asked for (fewer for a short thread)."""
 MIN_CHAPTER_POSTS = 10
 """A chapter of the view holds at least this many posts when the number is automatic."""
+THREAD_WHOLE_CHARS = 12_000_000
+"""Past this much own text (about 100,000 sentences) the thread-aware summary does not even
+split every sentence: each chapter first picks the posts worth reading sentence by sentence
+(`summarise_big`)."""
 BIG_CHAPTER_POSTS = 10_000
 """Posts per chapter when a selection is too big to split whole (THREAD_WHOLE_CHARS)."""
 CANDIDATE_POSTS = 250
@@ -216,6 +221,35 @@ def summarise_by_chapters(
         f"their {len(candidates):,} picks (summary --chapters shows them)."
     )
     return Picks(final.sources, final.picked, [note, *final.notes], final.used)
+
+
+# --- a summary of any size -----------------------------------------------------------------------
+
+
+def summarise_any(
+    posts: Sequence[PostLike],
+    request: SummaryRequest | None = None,
+    language: str | None = None,
+    title: str = "",
+) -> Summary:
+    """bot.core.summary.summarise at any size, which every command uses: with the default
+    algorithm, a selection past THREAD_WHOLE_CHARS of own text is summarised through each
+    chapter's best posts (`summarise_big`), and one past its cap in sentences by whole
+    chapters (`summarise_by_chapters`); sumy's algorithms answer in one piece or say what
+    to narrow."""
+    request = request or SummaryRequest()
+    job = prepare(posts, request, language, title, collect=False)
+    if job.algorithm in CHAPTERED_ALGORITHMS and own_chars(job.posts) > THREAD_WHOLE_CHARS:
+        return summarise_big(job, request.explain)
+    job = job.with_sentences()
+    count, cap = len(job.collected.sources), SENTENCE_CAPS[job.algorithm]
+    if count <= cap:
+        picks = pick_sentences(job, job.collected)
+    elif job.algorithm in CHAPTERED_ALGORITHMS:
+        picks = summarise_by_chapters(job, job.collected)
+    else:
+        raise UserError(_cap_message(job.algorithm, count, cap))
+    return picks.summary(job, job.collected, request.explain)
 
 
 # --- a selection too big to split whole --------------------------------------------------------

@@ -30,7 +30,6 @@ from bot.core.summary import (
     SummaryRequest,
     SummarySentence,
     own_sentences,
-    summarise,
 )
 from bot.errors import UserError
 
@@ -278,7 +277,9 @@ def _summarise(
                 f"({total} sentences) with {algorithm}."
             )
     request = SummaryRequest(algorithm=algorithm, sentences=sentences, since_post=since)
-    summary = summarise(new, request, thread.language, thread.title)
+    from bot.core.chapters import summarise_any  # numpy: only when a digest summarises
+
+    summary = summarise_any(new, request, thread.language, thread.title)
     return tuple(
         dataclasses.replace(s, text=_clip(s.text), url=s.url or thread.source_url)
         for s in summary.sentences

@@ -89,10 +89,6 @@ THREAD_WHOLE_SENTENCES = 100_000
 """Past this many sentences (about 17,000 posts) the thread-aware summary is made by
 chapters (bot.core.chapters): the whole-thread ranking's memory grows with the words, and a
 100,000-post thread (600,000 sentences) took 1.9 GB in one piece."""
-THREAD_WHOLE_CHARS = 12_000_000
-"""Past this much own text (about 100,000 sentences) the thread-aware summary does not even
-split every sentence: each chapter first picks the posts worth reading sentence by sentence
-(bot.core.chapters.summarise_big)."""
 
 SENTENCE_CAPS: dict[str, int] = {
     "thread": THREAD_WHOLE_SENTENCES,
@@ -818,28 +814,16 @@ def summarise(
     Pure and synchronous (CPU-bound: run it off the event loop). `language` None means
     detect it from the selected text. `title` (the thread title) feeds Edmundson's title
     and bonus words; the other algorithms ignore it. Raises UserError for an unknown
-    algorithm, a bad length, an empty selection or a selection too big for a sumy
-    algorithm (see the module docstring for the caps). The default algorithm answers at
-    any size: past `THREAD_WHOLE_SENTENCES` it summarises chapters of the thread and then
-    the whole from the chapters' picks (bot.core.chapters).
+    algorithm, a bad length, an empty selection or a selection too big to rank in one
+    piece (see the module docstring for the caps). bot.core.chapters.summarise_any is the
+    summary of any size that commands use: past the default algorithm's cap it goes by
+    chapters.
     """
-    request = request or SummaryRequest()
-    job = prepare(posts, request, language, title, collect=False)
-    if job.algorithm in CHAPTERED_ALGORITHMS and own_chars(job.posts) > THREAD_WHOLE_CHARS:
-        from bot.core.chapters import summarise_big
-
-        return summarise_big(job, request.explain)
-    job = job.with_sentences()
+    job = prepare(posts, request or SummaryRequest(), language, title)
     count, cap = len(job.collected.sources), SENTENCE_CAPS[job.algorithm]
-    if count <= cap:
-        picks = pick_sentences(job, job.collected)
-    elif job.algorithm in CHAPTERED_ALGORITHMS:
-        from bot.core.chapters import summarise_by_chapters
-
-        picks = summarise_by_chapters(job, job.collected)
-    else:
+    if count > cap:
         raise UserError(_cap_message(job.algorithm, count, cap))
-    return picks.summary(job, job.collected, request.explain)
+    return pick_sentences(job, job.collected).summary(job, job.collected, job_explain(request))
 
 
 @dataclass(frozen=True, slots=True)
@@ -941,6 +925,10 @@ def prepare(
     empty = CollectedSentences((), (), 0)
     job = SummaryJob(chosen, empty, algorithm, language, title, unit, amount, notes)
     return job.with_sentences() if collect else job
+
+
+def job_explain(request: SummaryRequest | None) -> bool:
+    return bool(request and request.explain)
 
 
 def own_chars(posts: Sequence[PostLike]) -> int:

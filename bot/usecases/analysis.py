@@ -45,14 +45,14 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from bot.core.brief import ThreadBrief, thread_brief
-from bot.core.chapters import ChapterSummary, summarise_chapters
+from bot.core.chapters import ChapterSummary, summarise_any, summarise_chapters
 from bot.core.digest import DIGEST_SENTENCES, DigestSummary, digest_summary
 from bot.core.graph import render_quote_graph
 from bot.core.models import QuoteEdge, StoredPost, StoredThread
 from bot.core.numbering import for_analysis
 from bot.core.quote_report import QuoteReport, quote_report
 from bot.core.stance import StanceReport, stance_digest
-from bot.core.summary import Summary, SummaryRequest, summarise
+from bot.core.summary import Summary, SummaryRequest
 from bot.errors import NotFound, StorageError
 from bot.offload import off_loop_if_big
 from storage.database import Database, open_database
@@ -239,7 +239,7 @@ def _summary_job(
     posts: Sequence[StoredPost], edges: Sequence[QuoteEdge], forum: bool, *args: Any
 ) -> Summary:
     live, _ = for_analysis(posts, edges, forum)
-    return summarise(live, *args)
+    return summarise_any(live, *args)
 
 
 def _chapters_job(

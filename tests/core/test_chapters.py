@@ -13,6 +13,7 @@ from bot.core import summary as summary_module
 from bot.core.chapters import (
     CHAPTER_SENTENCES,
     plan_chapters,
+    summarise_any,
     summarise_chapters,
 )
 from bot.core.models import StoredPost, content_hash
@@ -142,7 +143,7 @@ def test_past_the_limit_the_default_summary_goes_by_chapters(long_thread, monkey
     total = whole.considered_sentences
     monkeypatch.setitem(summary_module.SENTENCE_CAPS, "thread", total // 3)
     monkeypatch.setattr(chapters_module, "WHOLE_CHAPTER_SENTENCES", -(-total // 4))
-    big = summarise(long_thread, SummaryRequest(sentences=4), "english", TITLE)
+    big = summarise_any(long_thread, SummaryRequest(sentences=4), "english", TITLE)
     assert big.algorithm == "thread"
     assert big.note.startswith("Summarised by chapters: 4 chapters of about 30 posts")
     assert len(big.sentences) == 4
@@ -168,7 +169,10 @@ def test_past_the_limit_the_default_summary_goes_by_chapters(long_thread, monkey
     # sumy's algorithms still refuse past their caps, and say the default answers
     monkeypatch.setitem(summary_module.SENTENCE_CAPS, "luhn", 10)
     with pytest.raises(UserError, match=r"the default, thread, summarises any size"):
-        summarise(long_thread, SummaryRequest("luhn"), "english", TITLE)
+        summarise_any(long_thread, SummaryRequest("luhn"), "english", TITLE)
+    # in one piece, the default refuses too: commands go through summarise_any
+    with pytest.raises(UserError, match=r"Thread-aware is too slow past"):
+        summarise(long_thread, SummaryRequest(sentences=4), "english", TITLE)
 
 
 # --- a selection too big to split whole ----------------------------------------------------------
@@ -176,11 +180,11 @@ def test_past_the_limit_the_default_summary_goes_by_chapters(long_thread, monkey
 
 def test_past_the_size_limit_each_chapter_is_read_through_its_best_posts(long_thread, monkeypatch):
     every = summarise(long_thread, SummaryRequest(), "english").considered_sentences
-    monkeypatch.setattr(summary_module, "THREAD_WHOLE_CHARS", 1_000)
+    monkeypatch.setattr(chapters_module, "THREAD_WHOLE_CHARS", 1_000)
     monkeypatch.setattr(chapters_module, "BIG_CHAPTER_POSTS", 40)
     monkeypatch.setattr(chapters_module, "CANDIDATE_POSTS", 10)
     monkeypatch.setattr(chapters_module, "SHORTLIST", 20)
-    big = summarise(long_thread, SummaryRequest(sentences=3), "english", TITLE)
+    big = summarise_any(long_thread, SummaryRequest(sentences=3), "english", TITLE)
     assert big.note.startswith("Summarised by chapters: 3 chapters of about 40 posts; in each")
     assert len(big.sentences) == 3
     assert big.considered_posts == 120
