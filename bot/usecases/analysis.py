@@ -420,7 +420,7 @@ class Analyses:
             "title": thread.title,
             "chapters": chapters,
         }
-        args = (request, thread.language, thread.title, chapters)
+        args = (thread.forum_numbers, request, thread.language, thread.title, chapters)
         return await self._cached(
             thread, "chapters", params, ChapterSummary,
             lambda: self._run(thread, "chapters", load, args), progress,
