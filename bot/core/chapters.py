@@ -348,8 +348,9 @@ def summarise_big(job: SummaryJob, explain: bool) -> Summary:
 
 def auto_chapter_count(posts: int) -> int:
     """Chapters of a view when none are asked for: `AUTO_CHAPTERS`, fewer for a short
-    thread (at least `MIN_CHAPTER_POSTS` posts each)."""
-    return max(1, min(AUTO_CHAPTERS, posts // MIN_CHAPTER_POSTS))
+    thread (at least `MIN_CHAPTER_POSTS` posts each), and two whenever there are two posts
+    (a view of one chapter would be the summary)."""
+    return max(min(2, posts), min(AUTO_CHAPTERS, posts // MIN_CHAPTER_POSTS))
 
 
 def summarise_chapters(

@@ -71,6 +71,11 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     return f"{n} {word if n == 1 else many or word + 's'}"
 
 
+def _count(n: int, word: str) -> str:
+    """ "1 post", "12,000 posts"."""
+    return f"{n:,} {word if n == 1 else word + 's'}"
+
+
 def _post_url(thread: StoredThread, post: int, url: str | None) -> str | None:
     if url:
         return url
@@ -153,8 +158,9 @@ def chapters_answer(thread: StoredThread, chapters: ChapterSummary) -> Answer:
         sections.append(Section(chapter_heading(chapter), lines))
     name = _ALGORITHM_NAMES.get(chapters.algorithm, chapters.algorithm)
     notes = [
-        f"{name} summaries of {len(chapters.chapters)} chapters: "
-        f"{chapters.considered_sentences:,} sentences from {chapters.considered_posts:,} posts "
+        f"{name} summaries of {plural(len(chapters.chapters), 'chapter')}: "
+        f"{_count(chapters.considered_sentences, 'sentence')} from "
+        f"{_count(chapters.considered_posts, 'post')} "
         f"({chapters.language}); quoted text left out."
     ]
     if chapters.note:

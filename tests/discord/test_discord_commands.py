@@ -177,6 +177,22 @@ async def test_ingest_a_file_then_summarise_with_links_on_every_line(driver, fak
         assert "](<https://forum.example/t/garden/" in line  # a jump to the post itself
 
 
+async def test_summary_by_chapters_has_a_section_per_run_of_posts(driver, fake, services):
+    await store(services, SCOPE_A, garden_json())
+    requests = await driver.command(
+        "summary", opt("thread", GARDEN), opt("length", 1), opt("chapters", True)
+    )
+    check_payloads(requests)
+    (embed,) = answers(requests)[-1]["embeds"]
+    assert embed["title"] == "Chapters — A garden behind the library"
+    shown = embed["description"] + "".join(
+        f["name"] + f["value"] for f in embed.get("fields") or []
+    )
+    assert "Posts 1–3" in shown and "Posts 4–6" in shown  # 6 posts: two chapters
+    assert shown.count("](<https://forum.example/t/garden/") == 2  # one linked line each
+    assert fake.violations == []
+
+
 async def test_hostile_thread_renders_within_limits_and_escaped(driver, fake, services):
     option, resolved = attachment_option(fake, hostile_json())
     await driver.command("thread", sub("ingest", option, opt("name", HOSTILE)), resolved=resolved)

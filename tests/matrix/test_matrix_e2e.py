@@ -177,6 +177,11 @@ async def test_uploaded_file_is_ingested_and_every_analysis_answers(
         assert body(brief).startswith("Brief — Watering rota") and len(body(brief)) <= 2000
         assert "What it is about" in body(brief) and "— #1 Maren" in body(brief)
 
+        by_chapters = await command(alice, room_id, "!tw summary garden --chapters 2 --sentences 1")
+        assert body(by_chapters).startswith("Chapters — Watering rota")
+        headings = [line for line in body(by_chapters).split("\n") if line.startswith("Posts ")]
+        assert len(headings) == 2, body(by_chapters)
+
         overview_cmd = await alice.send(room_id, "!tw stance garden")
         overview = await alice.answers_to(room_id, overview_cmd)
         assert len(body(overview)) <= 2000, body(overview)

@@ -23,6 +23,15 @@ def test_summary_options_parse_like_the_cli() -> None:
     assert args.author == "Big Al" and args.explain is True and args.sentences is None
 
 
+def test_summary_by_chapters_parses_with_or_without_a_count() -> None:
+    assert parse("!tw summary garden --chapters", "!tw").args.chapters == 0  # type: ignore[union-attr]
+    command = parse("!tw summary garden --chapters 4 --sentences 1", "!tw")
+    assert command is not None and command.args.chapters == 4 and command.args.sentences == 1
+    assert parse("!tw summary garden", "!tw").args.chapters is None  # type: ignore[union-attr]
+    with pytest.raises(UsageError):
+        parse("!tw summary garden --chapters 0", "!tw")
+
+
 def test_prefix_is_configurable_and_case_insensitive() -> None:
     command = parse("?Bot thread list", "?bot")
     assert command is not None and command.name == "thread list"
