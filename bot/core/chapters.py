@@ -186,7 +186,7 @@ def summarise_by_chapters(
     job: SummaryJob,
     collected: CollectedSentences,
     *,
-    signals: Mapping[int, object] | None = None,
+    signals: Mapping[int, PostSignals] | None = None,
     quotes: Sequence[tuple[int, int, str]] | None = None,
 ) -> Picks:
     """Picks for the whole of `collected` made from its chapters' picks: each chapter (about
@@ -207,14 +207,14 @@ def summarise_by_chapters(
         if len(part.sources) > SENTENCE_CAPS[job.algorithm]:  # very uneven: cut it again
             picks = summarise_by_chapters(job, part, signals=signals, quotes=quotes)
         else:
-            picks = pick_sentences(job, part, signals=signals, quotes=quotes)  # type: ignore[arg-type]
+            picks = pick_sentences(job, part, signals=signals, quotes=quotes)
         for index, _score, _rank in sorted(picks.picked):
             candidates.append(picks.sources[index])
             groups.append(len(groups))
     merged = CollectedSentences(tuple(candidates), tuple(groups), len({c.post for c in candidates}))
     if not candidates:
         return Picks(merged.sources, [], ["Nothing to pick."], job.algorithm)
-    final = pick_sentences(job, merged, signals=signals, quotes=quotes)  # type: ignore[arg-type]
+    final = pick_sentences(job, merged, signals=signals, quotes=quotes)
     note = (
         f"Summarised by chapters: {len(spans)} chapters of about "
         f"{len(posts) // len(spans):,} posts, each ranked alone, then the whole ranked from "
@@ -399,7 +399,7 @@ def summarise_chapters(
         elif len(part.sources) > cap:  # only the default gets here
             picks = summarise_by_chapters(job, part, signals=signals, quotes=quotes)
         else:
-            picks = pick_sentences(job, part, signals=signals, quotes=quotes)  # type: ignore[arg-type]
+            picks = pick_sentences(job, part, signals=signals, quotes=quotes)
         times = [t for t in (_time_of(p) for p in members) if t is not None]
         out.append(
             Chapter(

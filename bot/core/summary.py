@@ -792,10 +792,12 @@ def _cap_message(algorithm: str, count: int, cap: int) -> str:
     name = ALGORITHM_NAMES[algorithm]
     fits = [a for a in _ALTERNATIVES if a != algorithm and count <= SENTENCE_CAPS[a]][:2]
     use = f"use {' or '.join(fits)}, or " if fits else ""
+    anysize = (
+        "" if algorithm in CHAPTERED_ALGORITHMS else " (the default, thread, summarises any size)"
+    )
     return (
         f"{name} is too slow past {cap:,} sentences (this selection has {count:,}); "
-        f"{use}narrow it with --since, --author or a post range "
-        "(the default, thread, summarises any size)."
+        f"{use}narrow it with --since, --author or a post range{anysize}."
     )
 
 
@@ -819,11 +821,12 @@ def summarise(
     summary of any size that commands use: past the default algorithm's cap it goes by
     chapters.
     """
-    job = prepare(posts, request or SummaryRequest(), language, title)
+    request = request or SummaryRequest()
+    job = prepare(posts, request, language, title)
     count, cap = len(job.collected.sources), SENTENCE_CAPS[job.algorithm]
     if count > cap:
         raise UserError(_cap_message(job.algorithm, count, cap))
-    return pick_sentences(job, job.collected).summary(job, job.collected, job_explain(request))
+    return pick_sentences(job, job.collected).summary(job, job.collected, request.explain)
 
 
 @dataclass(frozen=True, slots=True)
@@ -925,10 +928,6 @@ def prepare(
     empty = CollectedSentences((), (), 0)
     job = SummaryJob(chosen, empty, algorithm, language, title, unit, amount, notes)
     return job.with_sentences() if collect else job
-
-
-def job_explain(request: SummaryRequest | None) -> bool:
-    return bool(request and request.explain)
 
 
 def own_chars(posts: Sequence[PostLike]) -> int:
