@@ -50,11 +50,12 @@ from bot.core.shingles import (
     SHORT_LINE_POSTS,
     SHORT_LINE_WORDS,
     STOP_SHINGLE_POSTS,
+    Ids,
     PostTexts,
     ShingleIndex,
+    ThreadWords,
     quote_tokens,
     quote_words,
-    shingle_keys,
 )
 
 __all__ = [
@@ -129,8 +130,9 @@ class _Stream:
 
     paragraphs: list[int]  # block indices
     texts: list[str]
-    words: list[str]
+    words: list[int]  # vocabulary ids
     bounds: list[tuple[int, int]]  # word range of each paragraph
+    content: bytearray  # per vocabulary id: a distinctive word
     starts: list[int] = field(default_factory=list)
     _tokens: dict[int, list[tuple[str, int, int]]] = field(default_factory=dict)
 
@@ -174,6 +176,7 @@ class _Context:
 
     index: ShingleIndex
     texts: PostTexts
+    words: ThreadWords
     authors: dict[int, str | None]
     posts: Sequence[PostDoc] = ()
     number: int = 0
@@ -200,7 +203,9 @@ def _no_gc_pauses() -> Iterator[None]:
 
 
 def _infer(doc: ThreadDoc) -> AnalysedThread:
-    ctx = _Context(ShingleIndex(), PostTexts(), {}, doc.posts)
+    words = ThreadWords(doc.posts)
+    words.mark_content(_is_content)
+    ctx = _Context(ShingleIndex(), PostTexts(words), words, {}, doc.posts)
     by_source_id: dict[str, int] = {}
     posts: list[AnalysedPost] = []
     for number, post in enumerate(doc.posts, start=1):
@@ -271,63 +276,63 @@ def _analysed(
 def _infer_post(post: PostDoc, ctx: _Context, by_source_id: dict[str, int]) -> list[Segment]:
     """The post's segments in paragraph order; then the post joins the index and texts."""
     blocks = post.blocks
-    para_words: list[list[str]] = [[] for _ in blocks]
+    para_bounds = ctx.words.block_bounds(ctx.number)
     para_segments: list[list[Segment]] = [[] for _ in blocks]
     para_marks: list[bytes | None] = [None] * len(blocks)
-    stretches: list[tuple[list[str], list[int] | None]] = []
+    own_keys: list[list[int]] = []
     pending: list[int] = []
 
     def flush() -> None:
         if pending:
-            stretches.extend(
-                _infer_stream(pending[:], blocks, para_words, para_segments, para_marks, ctx)
+            own_keys.extend(
+                _infer_stream(pending[:], blocks, para_bounds, para_segments, para_marks, ctx)
             )
             pending.clear()
 
     for i, block in enumerate(blocks):
         if block.is_quote:
             flush()
-            para_words[i] = quote_words(block.text)
-            para_segments[i] = [_explicit_quote(block, i, para_words[i], ctx, by_source_id)]
-            para_marks[i] = b"\x01" * len(para_words[i])
+            size = para_bounds[i][1] - para_bounds[i][0]
+            para_segments[i] = [_explicit_quote(block, i, size, ctx, by_source_id)]
+            para_marks[i] = b"\x01" * size
         else:
             pending.append(i)
     flush()
 
     segments = [s for segs in para_segments for s in segs]
     sources = sorted({s.source_post for s in segments if s.source_post is not None})
-    for words, keys in stretches:  # after the whole post: a post never quotes itself
-        if len(words) >= SHINGLE:
-            ctx.index.add(words, ctx.number, keys)
-    ctx.texts.add(ctx.number, para_words, para_marks, sources)
+    for keys in own_keys:  # after the whole post: a post never quotes itself
+        if keys:
+            ctx.index.add(keys, ctx.number)
+    ctx.texts.add(ctx.number, para_bounds, para_marks, sources)
     return segments
 
 
 def _infer_stream(
     paragraphs: list[int],
     blocks: Sequence[Block],
-    para_words: list[list[str]],
+    para_bounds: list[tuple[int, int]],
     para_segments: list[list[Segment]],
     para_marks: list[bytes | None],
     ctx: _Context,
-) -> list[tuple[list[str], list[int] | None]]:
-    """Segments of consecutive inferred paragraphs; returns their own-word stretches."""
-    words: list[str] = []
-    bounds: list[tuple[int, int]] = []
-    short_lines = False
-    for i in paragraphs:
-        w = para_words[i] = quote_words(blocks[i].text)
-        bounds.append((len(words), len(words) + len(w)))
-        words.extend(w)
-        short_lines = short_lines or (0 < len(w) <= SHORT_LINE_WORDS)
-    keys = shingle_keys(words)
-    coverage = ctx.index.starts(keys) if keys else {}
-    if not coverage and not (short_lines and _any_short_line(paragraphs, para_words, ctx)):
+) -> list[list[int]]:
+    """Segments of consecutive inferred paragraphs; returns the shingle keys of their own
+    words (only those that occur more than once in the thread: no other can be quoted)."""
+    first = para_bounds[paragraphs[0]][0]
+    bounds = [(a - first, b - first) for a, b in (para_bounds[i] for i in paragraphs)]
+    thread = ctx.words
+    positions, keys = thread.shingles(thread.unit(ctx.number, paragraphs[0]))
+    coverage = ctx.index.starts(positions, keys) if keys else {}
+    base = thread.post_range(ctx.number)[0] + first
+    if not coverage and not _any_short_line(bounds, base, ctx):
         for i in paragraphs:
             para_segments[i] = [Segment("own", blocks[i].text, i)]
-        return [(words, keys)]
+        return [keys]
 
-    stream = _Stream(paragraphs, [blocks[i].text for i in paragraphs], words, bounds)
+    words = thread.words(base, base + bounds[-1][1])
+    stream = _Stream(
+        paragraphs, [blocks[i].text for i in paragraphs], words, bounds, thread.content
+    )
     chosen = _choose(_candidates(stream, coverage, ctx), stream, ctx)
     pieces: list[list[_Run]] = [[] for _ in paragraphs]
     for run in chosen:
@@ -354,7 +359,7 @@ def _infer_stream(
     if not any(pieces):
         for i in paragraphs:
             para_segments[i] = [Segment("own", blocks[i].text, i)]
-        return [(words, keys)]
+        return [keys]
     quoted = bytearray(len(words))
     for k, i in enumerate(paragraphs):
         a, b = bounds[k]
@@ -363,29 +368,29 @@ def _infer_stream(
             continue
         local = [_Run(r.source, r.start - a, r.end - a) for r in sorted(pieces[k], key=_start)]
         _absorb_edges(local, b - a)
-        para_segments[i] = _cut(blocks[i].text, stream.tokens(k), local, i, ctx.authors)
+        para_segments[i] = _cut(blocks[i].text, stream, k, local, ctx.authors)
         marked = 0
         for run in local:
             quoted[a + run.start : a + run.end] = b"\x01" * run.length
             marked += run.length
         if 2 * marked > b - a:  # mostly quoted
             para_marks[i] = bytes(quoted[a:b])
-    return _own_stretches(words, keys, quoted)
+    return _own_stretches(positions, keys, quoted)
 
 
-def _own_stretches(
-    words: list[str], keys: list[int], quoted: bytearray
-) -> list[tuple[list[str], list[int] | None]]:
-    """The maximal runs of own words, with their shingle keys cut from the stream's."""
-    stretches: list[tuple[list[str], list[int] | None]] = []
+def _own_stretches(positions: list[int], keys: list[int], quoted: bytearray) -> list[list[int]]:
+    """The shingle keys of each maximal run of own words (shingles wholly inside it)."""
+    stretches: list[list[int]] = []
     start = 0
-    size = len(words)
+    size = len(quoted)
     while start < size:
         end = quoted.find(1, start)
         if end < 0:
             end = size
-        if end > start:
-            stretches.append((words[start:end], keys[start : max(start, end - SHINGLE + 1)]))
+        if end - start >= SHINGLE:
+            lo = bisect_left(positions, start)
+            hi = bisect_left(positions, end - SHINGLE + 1, lo)
+            stretches.append(keys[lo:hi])
         start = quoted.find(0, end)
         if start < 0:
             break
@@ -408,19 +413,22 @@ def _paragraph_hits(coverage: dict[int, list[int]], a: int, b: int) -> dict[int,
     return hits
 
 
-def _any_short_line(paragraphs: list[int], para_words: list[list[str]], ctx: _Context) -> bool:
+def _any_short_line(bounds: list[tuple[int, int]], base: int, ctx: _Context) -> bool:
+    """Whether a paragraph of the stream (at word `base` of the thread) is a short line
+    that an earlier post wrote."""
     table = ctx.texts.short_lines
+    ids = ctx.words.ids
     return any(
-        0 < len(para_words[i]) <= SHORT_LINE_WORDS and tuple(para_words[i]) in table
-        for i in paragraphs
+        0 < b - a <= SHORT_LINE_WORDS and tuple(ids[base + a : base + b]) in table
+        for a, b in bounds
     )
 
 
-def _coverage(keys: list[int], index: ShingleIndex) -> dict[int, set[int]]:
+def _coverage(positions: list[int], keys: list[int], index: ShingleIndex) -> dict[int, set[int]]:
     """For each earlier post sharing own shingles with the words, the positions covered."""
     return {
         post: {i + d for i in starts for d in range(SHINGLE)}
-        for post, starts in index.starts(keys).items()
+        for post, starts in index.starts(positions, keys).items()
     }
 
 
@@ -434,12 +442,13 @@ def _candidates(stream: _Stream, coverage: dict[int, list[int]], ctx: _Context) 
     for source, starts in coverage.items():
         if len(starts) < 2:
             continue  # one shingle is shorter than MIN_QUOTE_WORDS
+        source_words = texts.words(source)
         for seed in _seeds(starts, source, stream):
             if seed.length < MIN_QUOTE_WORDS:
                 continue
-            for part in _aligned(seed, stream, texts, source):
+            for part in _aligned(seed, stream, texts, source, source_words):
                 exact = part.src_end - part.src_start == part.length
-                grown = _follow(part, stream.words, texts.words[source], texts.quoted.get(source))
+                grown = _follow(part, stream.words, source_words, texts.quoted.get(source))
                 if grown is not None:
                     found.append(grown)
                 if not exact:
@@ -454,7 +463,7 @@ def _candidates(stream: _Stream, coverage: dict[int, list[int]], ctx: _Context) 
                     if at < 0:
                         continue
                     via = _Run(later, part.start, part.end, at, at + part.length)
-                    grown = _follow(via, stream.words, texts.words[later], texts.quoted.get(later))
+                    grown = _follow(via, stream.words, texts.words(later), texts.quoted.get(later))
                     if grown is not None:
                         found.append(grown)
     return found
@@ -479,7 +488,9 @@ def _seeds(starts: list[int], source: int, stream: _Stream) -> list[_Run]:
     return runs
 
 
-def _aligned(run: _Run, stream: _Stream, texts: PostTexts, source: int) -> list[_Run]:
+def _aligned(
+    run: _Run, stream: _Stream, texts: PostTexts, source: int, source_words: Ids
+) -> list[_Run]:
     """Parts of a run that follow the source in order, with where they lie in it.
 
     Bridging a gap is right for an edited quote (the source has other words in the same
@@ -491,7 +502,7 @@ def _aligned(run: _Run, stream: _Stream, texts: PostTexts, source: int) -> list[
     at = texts.find(quoted, source)
     if at >= 0:  # the usual quote: one block, no alignment
         return [_Run(run.source, run.start, run.end, at, at + run.length)]
-    matcher = SequenceMatcher(None, quoted, texts.words[source], autojunk=False)
+    matcher = SequenceMatcher(None, quoted, source_words, autojunk=False)
     parts: list[_Run] = []
     last_a = last_b = -1
     for a, b, size in matcher.get_matching_blocks():
@@ -516,9 +527,7 @@ def _joins(quote_gap: int, source_gap: int, stream: _Stream, end: int, start: in
     return quote_gap == 0 and source_gap <= MAX_ELIDED and stream.elided_before(start)
 
 
-def _follow(
-    run: _Run, words: Sequence[str], source: Sequence[str], quoted: bytearray | None
-) -> _Run | None:
+def _follow(run: _Run, words: Ids, source: Ids, quoted: bytearray | None) -> _Run | None:
     """The run grown word by word while both texts go on alike (into words the source had
     quoted, across paragraphs), then with any whole-paragraph quote of the source cut off
     its ends: those words belong to the post they were quoted from."""
@@ -587,7 +596,7 @@ def _acceptable(run: _Run, stream: _Stream) -> list[_Run]:
         end = last.start
     if end - start < MIN_QUOTE_WORDS:
         return []
-    if _content_words(stream.words[start:end]) < MIN_CONTENT_WORDS:
+    if _content_words(stream.words[start:end], stream.content) < MIN_CONTENT_WORDS:
         return []
     return [_Run(run.source, start, end)]
 
@@ -614,8 +623,13 @@ def _clip(run: _Run, stream: _Stream) -> list[tuple[int, _Run]]:
     return out
 
 
-def _content_words(words: Sequence[str]) -> int:
-    return len({w for w in words if len(w) >= 4 and w not in _FORMULAIC})
+def _is_content(word: str) -> bool:
+    return len(word) >= 4 and word not in _FORMULAIC
+
+
+def _content_words(words: Ids, content: bytearray) -> int:
+    """How many distinct distinctive words (`_is_content`, by vocabulary id) `words` hold."""
+    return len({w for w in words if content[w]})
 
 
 # --- short lines and retyped quotes ------------------------------------------------------------
@@ -659,7 +673,7 @@ def _short_line_source(
             holders[source] = _line_or_sentence(ctx, source, at, len(words))
     if not holders or len(holders) > 2:
         return None  # nobody wrote it, or it is a common phrase
-    distinctive = _content_words(words)
+    distinctive = _content_words(words, stream.content)
     if distinctive == 0:
         return None
 
@@ -684,7 +698,7 @@ def _line_or_sentence(ctx: _Context, source: int, at: int, size: int) -> bool:
     """Whether words [at, at + size) of the source are one of its lines, or sentences."""
     starts = ctx.texts.paragraph_starts[source]
     j = bisect_right(starts, at) - 1
-    end = starts[j + 1] if j + 1 < len(starts) else len(ctx.texts.words[source])
+    end = starts[j + 1] if j + 1 < len(starts) else ctx.texts.size(source)
     if at + size > end:
         return False
     text = ctx.posts[source - 1].blocks[j].text
@@ -697,15 +711,15 @@ def _line_or_sentence(ctx: _Context, source: int, at: int, size: int) -> bool:
     return not _SENTENCE_ENDS.isdisjoint(before) and not _SENTENCE_ENDS.isdisjoint(after)
 
 
-def _fuzzy_source(words: list[str], hits: dict[int, tuple[int, int]], ctx: _Context) -> int | None:
+def _fuzzy_source(words: list[int], hits: dict[int, tuple[int, int]], ctx: _Context) -> int | None:
     """The earlier post one of whose own paragraphs this short paragraph retypes, if any."""
     if not hits or not FUZZY_MIN_WORDS <= len(words) <= FUZZY_MAX_WORDS:
         return None
-    if _content_words(words) < MIN_CONTENT_WORDS:
+    if _content_words(words, ctx.words.content) < MIN_CONTENT_WORDS:
         return None
     ranked = sorted(((n, s) for s, (n, _) in hits.items()), key=lambda ns: (-ns[0], ns[1]))
     for _, source in ranked[:3]:
-        source_words = ctx.texts.words[source]
+        source_words = ctx.texts.words(source)
         for start, end in ctx.texts.own_paragraphs[source]:
             matcher = SequenceMatcher(None, words, source_words[start:end], autojunk=False)
             matched = sum(block.size for block in matcher.get_matching_blocks())
@@ -720,7 +734,7 @@ def _fuzzy_source(words: list[str], hits: dict[int, tuple[int, int]], ctx: _Cont
 def _explicit_quote(
     block: Block,
     paragraph: int,
-    words: list[str],
+    size: int,
     ctx: _Context,
     by_source_id: dict[str, int],
 ) -> Segment:
@@ -729,14 +743,14 @@ def _explicit_quote(
         source = by_source_id.get(block.quoted_source_id)
     if source is None and not block.quoted_elsewhere:
         wanted = block.quoted_author.casefold() if block.quoted_author else None
-        keys = shingle_keys(words)
-        coverage = _coverage(keys, ctx.index) if keys else {}
+        positions, keys = ctx.words.shingles(ctx.words.unit(ctx.number, paragraph))
+        coverage = _coverage(positions, keys, ctx.index) if keys else {}
         ranked = sorted(coverage.items(), key=lambda kv: (-len(kv[1]), kv[0]))
         for candidate, covered in ranked:
             author = ctx.authors.get(candidate)
             if wanted is not None and (author is None or author.casefold() != wanted):
                 continue
-            if len(covered) >= min(MIN_QUOTE_WORDS, len(words)):
+            if len(covered) >= min(MIN_QUOTE_WORDS, size):
                 source = candidate
             break
     source_author = ctx.authors.get(source) if source is not None else None
@@ -760,16 +774,22 @@ def _absorb_edges(chosen: list[_Run], total: int) -> None:
 
 def _cut(
     text: str,
-    spans: list[tuple[str, int, int]],
+    stream: _Stream,
+    k: int,
     chosen: list[_Run],
-    paragraph: int,
     authors: dict[int, str | None],
 ) -> list[Segment]:
+    """Paragraph `k` of the stream (`text`) as own and quoted segments. Word offsets in the
+    text are read only where a run starts or ends inside it (a whole-paragraph quote, the
+    usual case, needs none)."""
+    paragraph = stream.paragraphs[k]
+    a, b = stream.bounds[k]
+    size = b - a
     segments: list[Segment] = []
     cursor = 0
     for run in chosen:
-        start = 0 if run.start == 0 else spans[run.start][1]
-        end = len(text) if run.end >= len(spans) else spans[run.end][1]
+        start = 0 if run.start == 0 else stream.tokens(k)[run.start][1]
+        end = len(text) if run.end >= size else stream.tokens(k)[run.end][1]
         own = text[cursor:start].strip()
         if own:
             segments.append(Segment("own", own, paragraph))

@@ -1,20 +1,34 @@
 """Words and hashed word shingles for quote inference, and what is known of earlier posts.
 
-`ShingleIndex` maps each shingle (SHINGLE consecutive words) of the posts' OWN words to the
-posts that wrote it. `PostTexts` keeps every earlier post's whole word stream (own and
-quoted words, in order), which paragraphs of it are quotes, and who quoted it: what the
-inference needs to follow a quote past the own words that found it.
+`ThreadWords` reads every word of the thread once, before inference starts: each word
+becomes a small integer (its place in the thread's vocabulary), and the 4-word shingles
+are hashed for the whole thread at once with numpy. Only a shingle that occurs more than
+once in the thread can ever find a quote, so only those are handed to the index (about
+half of a thread's shingles; the others are never looked up or stored).
+
+`ShingleIndex` maps each such shingle of the posts' OWN words to the posts that wrote it.
+`PostTexts` knows, of every earlier post, which paragraphs are quotes and who quoted it:
+with the post's word ids that is what the inference needs to follow a quote past the own
+words that found it.
 """
 
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
+from array import array
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import compress
+from itertools import compress, groupby, pairwise
+from operator import itemgetter
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from bot.core.text import WORD_RE, word_spans
+
+if TYPE_CHECKING:
+    from bot.core.models import PostDoc
 
 SHINGLE = 4
 """Words per shingle: long enough that "I think so too" style phrases rarely collide."""
@@ -27,23 +41,28 @@ SHORT_LINE_POSTS = 4
 MAX_QUOTERS = 16
 """Later posts remembered per post as having quoted it (the nearest are kept)."""
 
+Ids = Sequence[int]
+"""Words as vocabulary ids: equal ids, equal words."""
+
+
+_FIRST = itemgetter(0)
+_SECOND = itemgetter(1)
+
 
 class ShingleIndex:
     """Hashed word shingles of own words → the posts that wrote them (in thread order).
 
     Most shingles of a thread are written once, so the first post is kept in a plain
-    dict and only the later ones in lists: a 33,000-post thread has ~4 million shingles,
-    and a list per shingle was most of the index's memory and time. Set operations in C
-    find which keys are new (or known) without a Python-level step per shingle.
+    dict and only the later ones in lists. Set operations in C find which keys are known
+    without a Python-level step per shingle.
     """
 
     def __init__(self) -> None:
         self._first: dict[int, int] = {}
         self._more: dict[int, list[int]] = {}
 
-    def add(self, words: Sequence[str], post: int, keys: list[int] | None = None) -> None:
-        """Index `words` as post `post`'s own; `keys` are their shingle keys if known."""
-        keys = shingle_keys(words) if keys is None else keys
+    def add(self, keys: Sequence[int], post: int) -> None:
+        """Index shingle `keys` as post `post`'s own words."""
         first, more = self._first, self._more
         known = first.keys() & keys
         if not known:
@@ -64,17 +83,28 @@ class ShingleIndex:
         """The keys some earlier post wrote (whether common or not)."""
         return self._first.keys() & keys
 
-    def starts(self, keys: Sequence[int]) -> dict[int, list[int]]:
-        """For each earlier post sharing shingles with `keys`, where those shingles start
-        (ascending): the words [i, i + SHINGLE) at each start repeat that post's own words."""
+    def starts(self, positions: Sequence[int], keys: Sequence[int]) -> dict[int, list[int]]:
+        """For each earlier post sharing shingles `keys` (starting at `positions`,
+        ascending), where those shingles start: the words [i, i + SHINGLE) at each start
+        repeat that post's own words."""
         first, more = self._first, self._more
         known = first.keys() & keys
         if not known:  # most paragraphs: nothing here was written before
             return {}
         shared = known & more.keys()  # written by more than one post: the rare case
         found: dict[int, list[int]] = {}
-        for i in compress(range(len(keys)), map(known.__contains__, keys)):
-            key = keys[i]
+        flags = list(map(known.__contains__, keys))
+        if not shared:  # one post each: group the runs of positions by that post, in C
+            sources = map(first.__getitem__, compress(keys, flags))
+            pairs = zip(sources, compress(positions, flags))  # noqa: B905 (same length)
+            for post, group in groupby(pairs, key=_FIRST):
+                at = found.get(post)
+                if at is None:
+                    found[post] = list(map(_SECOND, group))
+                else:
+                    at.extend(map(_SECOND, group))
+            return found
+        for i, key in compress(zip(positions, keys, strict=True), flags):
             if key in shared:
                 later = more[key]
                 if len(later) >= STOP_SHINGLE_POSTS:
@@ -103,58 +133,192 @@ class ShingleIndex:
         return [first, *later]
 
 
-WORDS_CACHE = 2_048
-"""Posts whose word lists are kept ready (the rest are split again from their text)."""
+class _Vocabulary(dict[str, int]):
+    """word → id, a new word getting the next id: `map(vocabulary.__getitem__, words)` runs
+    in C for every word already seen."""
+
+    def __missing__(self, word: str) -> int:
+        self[word] = len(self)
+        return len(self) - 1
 
 
-class WordStreams:
-    """post → its word stream, kept as ONE string of space-separated words and split again
-    when asked for (the most recently used `WORDS_CACHE` lists are kept).
+_MIX = tuple(
+    np.uint64(m)
+    for m in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93)
+)
+_FINAL = np.uint64(0x94D049BB133111EB)
 
-    Quote inference must be able to look back at any earlier post, but a list of word
-    strings costs ~60 bytes a word: 700 MB for the 12 million words of a 100,000-post
-    thread, against 80 MB as text. Words never hold white space (they are runs of letters
-    and digits, or URLs), so splitting gives back exactly the words stored."""
 
-    __slots__ = ("_lists", "_texts")
+def shingle_hashes(ids: np.ndarray) -> np.ndarray:
+    """64-bit keys of every SHINGLE consecutive ids (len(ids) - SHINGLE + 1 of them), as
+    int64. Distinct shingles get distinct keys but for a chance of about 2^-64 a pair, as
+    with Python's hash of a tuple."""
+    if len(ids) < SHINGLE:
+        return np.zeros(0, dtype=np.int64)
+    words = ids.astype(np.uint64)
+    n = len(words) - SHINGLE + 1
+    with np.errstate(over="ignore"):
+        key = words[:n] * _MIX[0]
+        for d in range(1, SHINGLE):
+            key += words[d : d + n] * _MIX[d]
+        key ^= key >> np.uint64(31)
+        key *= _FINAL
+        key ^= key >> np.uint64(29)
+    return key.view(np.int64)
 
-    def __init__(self) -> None:
-        self._texts: dict[int, str] = {}
-        self._lists: OrderedDict[int, list[str]] = OrderedDict()
 
-    def __setitem__(self, post: int, words: list[str]) -> None:
-        self._texts[post] = " ".join(words)
-        self._remember(post, words)
+def shingle_keys(ids: Ids) -> list[int]:
+    """The keys of `shingle_hashes` as Python ints."""
+    return shingle_hashes(np.asarray(ids, dtype=np.int64)).tolist()
 
-    def __getitem__(self, post: int) -> list[str]:
-        words = self._lists.get(post)
-        if words is not None:
-            self._lists.move_to_end(post)
-            return words
-        words = self._texts[post].split()
-        self._remember(post, words)
-        return words
 
-    def __contains__(self, post: object) -> bool:
-        return post in self._texts
+def _repeated(keys: np.ndarray, positions: np.ndarray, size: int) -> np.ndarray:
+    """The positions (ascending) whose key occurs at least twice among `keys`.
 
-    def get(self, post: int, default: Sequence[str] = ()) -> Sequence[str]:
-        return self[post] if post in self._texts else default
+    One sort of the keys' high bits packed with their position: positions whose keys
+    share those bits come out next to each other. Keys that differ only in their low bits
+    count as repeated too, which costs a look-up that finds nothing, never a quote."""
+    if len(keys) < 2:
+        return np.zeros(0, dtype=np.int64)
+    bits = np.uint64(max(1, int(size).bit_length()))
+    packed = ((keys.view(np.uint64) >> bits) << bits) | positions.astype(np.uint64)
+    packed.sort()
+    high = packed >> bits
+    same = high[1:] == high[:-1]
+    repeated = np.zeros(len(packed), dtype=bool)
+    repeated[1:] = same
+    repeated[:-1] |= same
+    found = (packed[repeated] & ((np.uint64(1) << bits) - np.uint64(1))).astype(np.int64)
+    found.sort()
+    return found
 
-    def text(self, post: int) -> str:
-        """The post's words joined by single spaces ("" for an unknown post)."""
-        return self._texts.get(post, "")
 
-    def _remember(self, post: int, words: list[str]) -> None:
-        lists = self._lists
-        if len(lists) >= WORDS_CACHE:
-            lists.popitem(last=False)  # O(1), where deleting a dict's first key is not
-        lists[post] = words
+class ThreadWords:
+    """Every word of a thread's posts as vocabulary ids, read once before inference.
+
+    A post's words are its blocks' words in order. The shingles are those of each
+    *unit*: a run of consecutive blocks that are not explicit quotes (read as one stream),
+    or one explicit quote block; a shingle never spans two units. `shingles(unit)` gives
+    those that occur more than once in the thread.
+    """
+
+    __slots__ = (
+        "_block_starts",
+        "_bytes",
+        "_post_blocks",
+        "_shingle_index",
+        "_shingle_keys",
+        "_shingle_positions",
+        "_unit_blocks",
+        "_unit_starts",
+        "content",
+        "ids",
+        "vocabulary",
+    )
+
+    def __init__(self, posts: Sequence[PostDoc]) -> None:
+        vocabulary = _Vocabulary()
+        lookup = vocabulary.__getitem__
+        ids = array("i")
+        block_starts: list[int] = []  # word offset of each block (thread order), + the end
+        post_blocks: list[int] = []  # first block of each post, + the end
+        unit_blocks: list[int] = []  # first block of each unit, + the end
+        for post in posts:
+            post_blocks.append(len(block_starts))
+            in_stream = False
+            for block in post.blocks:
+                if block.is_quote or not in_stream:
+                    unit_blocks.append(len(block_starts))
+                in_stream = not block.is_quote
+                block_starts.append(len(ids))
+                ids.extend(map(lookup, quote_words(block.text)))
+        post_blocks.append(len(block_starts))
+        unit_blocks.append(len(block_starts))
+        block_starts.append(len(ids))
+        self.ids = ids
+        self.vocabulary = vocabulary
+        self._bytes = ids.tobytes()
+        self._block_starts = block_starts
+        self._post_blocks = post_blocks
+        self._unit_blocks = unit_blocks
+        self._unit_starts = [block_starts[b] for b in unit_blocks]
+        self.content = bytearray()
+        self._index_shingles()
+
+    def _index_shingles(self) -> None:
+        """Keys and positions of the repeated shingles, and where each unit's begin."""
+        size = len(self.ids)
+        keys = shingle_hashes(np.frombuffer(self._bytes, dtype=np.int32))
+        starts = np.asarray(self._unit_starts, dtype=np.int64)
+        valid = np.ones(len(keys), dtype=bool)
+        ends, begins = starts[1:], starts[:-1]
+        for back in range(1, SHINGLE):  # the last SHINGLE - 1 words of a unit start none
+            at = ends - back
+            inside = (at >= begins) & (at < len(keys))
+            valid[at[inside]] = False
+        positions = np.flatnonzero(valid)
+        found = _repeated(keys[positions], positions, size)
+        self._shingle_positions = found
+        self._shingle_keys = keys[found]
+        self._shingle_index = np.searchsorted(found, starts).tolist()
+
+    # --- where things are ------------------------------------------------------------------
+
+    def post_range(self, post: int) -> tuple[int, int]:
+        """Word offsets [start, end) of post number `post` (1-based) in the thread."""
+        blocks = self._post_blocks
+        return self._block_starts[blocks[post - 1]], self._block_starts[blocks[post]]
+
+    def block_bounds(self, post: int) -> list[tuple[int, int]]:
+        """Word ranges [start, end) of the post's blocks, as offsets within the post."""
+        starts = self._block_starts[self._post_blocks[post - 1] : self._post_blocks[post] + 1]
+        base = starts[0]
+        return [(a - base, b - base) for a, b in pairwise(starts)]
+
+    def unit(self, post: int, block: int) -> int:
+        """The unit starting at block `block` of post `post`."""
+        first = self._post_blocks[post - 1] + block
+        return bisect_left(self._unit_blocks, first)
+
+    def shingles(self, unit: int) -> tuple[list[int], list[int]]:
+        """(positions within the unit, keys) of its shingles that occur more than once in
+        the thread, positions ascending."""
+        lo, hi = self._shingle_index[unit], self._shingle_index[unit + 1]
+        if lo == hi:
+            return [], []
+        base = self._unit_starts[unit]
+        return (
+            (self._shingle_positions[lo:hi] - base).tolist(),
+            self._shingle_keys[lo:hi].tolist(),
+        )
+
+    def words(self, start: int, end: int) -> list[int]:
+        return self.ids[start:end].tolist()
+
+    def find(self, part: Ids, start: int, end: int) -> int:
+        """Where the words `part` first occur, word for word, within words [start, end)
+        of the thread (an offset from `start`); -1 if nowhere."""
+        if not part:
+            return -1
+        needle = array("i", part).tobytes()
+        data = self._bytes
+        at = data.find(needle, 4 * start, 4 * end)
+        while at >= 0 and at % 4:
+            at = data.find(needle, at + 1, 4 * end)
+        return -1 if at < 0 else at // 4 - start
+
+    def mark_content(self, is_content: object) -> None:
+        """`content[id]` is 1 for each word that `is_content(word)` holds true of."""
+        flags = bytearray(len(self.vocabulary))
+        for word, index in self.vocabulary.items():
+            if is_content(word):  # type: ignore[operator]
+                flags[index] = 1
+        self.content = flags
 
 
 @dataclass(slots=True)
 class PostTexts:
-    """Every analysed post's words as one stream (paragraphs in order, quotes included).
+    """What inference keeps of every analysed post, besides its words (in `words`).
 
     `quoted[post]` marks the quoted words of the paragraphs that are mostly quotes (absent
     when the post has none): a later quote of those words belongs to the post they were
@@ -163,45 +327,42 @@ class PostTexts:
     the (start, end) word ranges of the paragraphs that are not wholly quotes.
     """
 
-    words: WordStreams = field(default_factory=WordStreams)
+    thread: ThreadWords
     quoted: dict[int, bytearray] = field(default_factory=dict)
     own_paragraphs: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     paragraph_starts: dict[int, list[int]] = field(default_factory=dict)
     quoters: dict[int, list[int]] = field(default_factory=dict)
-    short_lines: dict[tuple[str, ...], list[int]] = field(default_factory=dict)
+    short_lines: dict[tuple[int, ...], list[int]] = field(default_factory=dict)
 
     def add(
         self,
         post: int,
-        paragraphs: Sequence[Sequence[str]],
+        bounds: Sequence[tuple[int, int]],
         quoted: Sequence[bytes | None],
         sources: Sequence[int],
     ) -> None:
-        """Keep post `post`: its paragraphs' words, which of their words are quoted (None:
-        none), and the earlier posts it quotes (it becomes one of their quoters)."""
-        words: list[str] = []
-        bounds: list[tuple[int, int]] = []
-        starts: list[int] = []
+        """Keep post `post`: its paragraphs' word ranges within the post, which of their
+        words are quoted (None: none), and the earlier posts it quotes (it becomes one of
+        their quoters)."""
+        own: list[tuple[int, int]] = []
         mask: bytearray | None = None
-        for para, marks in zip(paragraphs, quoted, strict=True):
-            start = len(words)
-            starts.append(start)
-            words.extend(para)
+        base = self.thread.post_range(post)[0]
+        ids = self.thread.ids
+        for (start, end), marks in zip(bounds, quoted, strict=True):
             if marks is not None:
                 if mask is None:
                     mask = bytearray(start)
                 mask.extend(marks)
             elif mask is not None:
-                mask.extend(bytes(len(para)))
+                mask.extend(bytes(end - start))
             if marks is None or not all(marks):
-                bounds.append((start, len(words)))
-            if marks is None and 0 < len(para) <= SHORT_LINE_WORDS:
-                holders = self.short_lines.setdefault(tuple(para), [])
+                own.append((start, end))
+            if marks is None and 0 < end - start <= SHORT_LINE_WORDS:
+                holders = self.short_lines.setdefault(tuple(ids[base + start : base + end]), [])
                 if len(holders) < SHORT_LINE_POSTS and (not holders or holders[-1] != post):
                     holders.append(post)
-        self.words[post] = words
-        self.own_paragraphs[post] = bounds
-        self.paragraph_starts[post] = starts
+        self.own_paragraphs[post] = own
+        self.paragraph_starts[post] = [start for start, _ in bounds]
         if mask is not None:
             self.quoted[post] = mask
         for source in sources:
@@ -211,19 +372,17 @@ class PostTexts:
                 if len(later) > MAX_QUOTERS:
                     del later[0]
 
-    def joined(self, post: int) -> str:
-        """The post's words as " w1 w2 … ": a word run is found with str.find."""
-        return f" {self.words.text(post)} "
+    def words(self, post: int) -> list[int]:
+        """The post's whole word stream (paragraphs in order, quotes included)."""
+        return self.thread.words(*self.thread.post_range(post))
 
-    def find(self, part: Sequence[str], post: int) -> int:
+    def size(self, post: int) -> int:
+        start, end = self.thread.post_range(post)
+        return end - start
+
+    def find(self, part: Ids, post: int) -> int:
         """Where `part` starts in the post's word stream, word for word; -1 if nowhere."""
-        if not part:
-            return -1
-        text = self.joined(post)
-        at = text.find(f" {' '.join(part)} ")
-        if at < 0:
-            return -1
-        return text.count(" ", 0, at)
+        return self.thread.find(part, *self.thread.post_range(post))
 
     def is_quoted(self, post: int, index: int) -> bool:
         mask = self.quoted.get(post)
@@ -268,6 +427,9 @@ def quote_words(text: str) -> list[str]:
 
 
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'"})
+_PLAIN_WORD_RE = re.compile(r"\w+(?:'\w+)*")
+r"""text.WORD_RE on folded text without "_" (the only \w that WORD_RE leaves out) and with
+its apostrophes straightened: the same words, in 25 % less time."""
 
 
 def normalised_words(text: str) -> list[str]:
@@ -276,15 +438,11 @@ def normalised_words(text: str) -> list[str]:
         text = text.translate(_APOSTROPHES)
     folded = text.casefold()
     if len(folded) == len(text):
-        return WORD_RE.findall(folded)
+        if "_" in folded:
+            return WORD_RE.findall(folded)
+        return _PLAIN_WORD_RE.findall(folded)
     return [w for w, _, _ in word_spans(text)]
 
 
 def _url_token(url: str) -> str:
     return url.casefold().rstrip(".,;:!?)]}'\"")
-
-
-def shingle_keys(words: Sequence[str]) -> list[int]:
-    # zip of shifted views: no slice per position (this is the hottest loop of an ingest)
-    shifted = [words[i:] for i in range(SHINGLE)]
-    return [hash(t) for t in zip(*shifted, strict=False)]

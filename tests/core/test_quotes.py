@@ -235,18 +235,19 @@ def test_bundled_example_thread_gives_exactly_its_labelled_edges():
 def test_shingle_index_keeps_posts_in_order_once_each_up_to_the_stop_limit():
     from bot.core.shingles import STOP_SHINGLE_POSTS, ShingleIndex, shingle_keys
 
-    phrase = "the depot by the old bridge".split()
-    other = "a quite different thing to say here".split()
-    keys = shingle_keys(phrase)
+    phrase = shingle_keys([1, 2, 3, 1, 4, 5])  # "the depot by the old bridge" as word ids
+    other = shingle_keys([6, 7, 8, 9, 10, 11, 12])
+    keys = phrase
     index = ShingleIndex()
     index.add(phrase, 1)
     index.add(phrase, 1)  # a second own paragraph of the same post
     index.add(other, 2)
-    index.add(phrase, 3, keys)
+    index.add(phrase, 3)
     assert index.lookup(keys[0]) == [1, 3]
-    assert index.lookup(shingle_keys(other)[0]) == [2]
+    assert index.lookup(other[0]) == [2]
     assert index.known([*keys, 12345]) == set(keys)
     assert index.lookup(12345) == []
+    assert index.starts([0, 2, 5], [keys[0], 12345, other[1]]) == {1: [0], 3: [0], 2: [5]}
     for post in range(4, STOP_SHINGLE_POSTS + 1):  # STOP_SHINGLE_POSTS posts in all
         index.add(phrase, post)
     assert index.lookup(keys[0]) == [1, *range(3, STOP_SHINGLE_POSTS + 1)]
@@ -254,6 +255,40 @@ def test_shingle_index_keeps_posts_in_order_once_each_up_to_the_stop_limit():
     assert index.lookup(keys[0]) == [1, *range(3, STOP_SHINGLE_POSTS + 2)]
     index.add(phrase, STOP_SHINGLE_POSTS + 2)  # one post too many: too common to point
     assert index.lookup(keys[0]) == []
+    assert index.starts([0, 1], [keys[0], other[0]]) == {2: [1]}
+
+
+def test_thread_words_give_ids_units_and_only_the_repeated_shingles():
+    from bot.core.shingles import ThreadWords
+
+    shared = "the tram would cross the river at the old bridge"
+    doc = ThreadDoc(
+        title="t",
+        source_kind="text",
+        posts=(
+            PostDoc(blocks=(Block("Hello there."), Block(shared + " today"))),
+            PostDoc(blocks=(Block(shared, is_quote=True), Block("No, " + shared))),
+            PostDoc(blocks=(Block("Quite_so, İstanbul don’t"),)),
+        ),
+    )
+    words = ThreadWords(doc.posts)
+    ids = {word: i for word, i in words.vocabulary.items()}
+    assert words.block_bounds(1) == [(0, 2), (2, 13)]
+    assert words.block_bounds(2) == [(0, 10), (10, 21)]
+    assert words.post_range(2) == (13, 34)
+    folded = ["quite", "so", "i̇stanbul", "don't"]  # as quote_words reads them
+    assert words.words(*words.post_range(3)) == [ids[w] for w in folded]
+    # the first post's second block starts its one unit at block 0; the quote is its own unit
+    assert [words.unit(1, 0), words.unit(2, 0), words.unit(2, 1), words.unit(3, 0)] == [0, 1, 2, 3]
+    positions, keys = words.shingles(0)
+    assert positions == list(range(2, 9))  # "the tram … bridge" of block 2, not "hello there"
+    assert words.shingles(1)[0] == list(range(7))
+    assert words.shingles(2)[0] == list(range(1, 8))
+    assert words.shingles(3) == ([], [])
+    assert words.shingles(1)[1] == keys
+    assert words.find([ids["old"], ids["bridge"]], *words.post_range(2)) == 8
+    assert words.find([ids["bridge"], ids["no"]], *words.post_range(2)) == 9
+    assert words.find([ids["bridge"], ids["today"]], *words.post_range(2)) == -1
 
 
 # --- quote blocks, short, edited and shortened quotes (own writing) -----------------------------
