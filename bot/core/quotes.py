@@ -205,7 +205,7 @@ def _no_gc_pauses() -> Iterator[None]:
 def _infer(doc: ThreadDoc) -> AnalysedThread:
     words = ThreadWords(doc.posts)
     words.mark_content(_is_content)
-    ctx = _Context(ShingleIndex(), PostTexts(words), words, {}, doc.posts)
+    ctx = _Context(ShingleIndex(words.groups), PostTexts(words), words, {}, doc.posts)
     by_source_id: dict[str, int] = {}
     posts: list[AnalysedPost] = []
     for number, post in enumerate(doc.posts, start=1):

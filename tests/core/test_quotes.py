@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from bench.synthetic import make_thread
 from bot.core.models import Block, PostDoc, ThreadDoc
 from bot.core.quotes import infer_quotes
@@ -233,32 +236,54 @@ def test_bundled_example_thread_gives_exactly_its_labelled_edges():
 
 
 def test_shingle_index_keeps_posts_in_order_once_each_up_to_the_stop_limit():
-    from bot.core.shingles import STOP_SHINGLE_POSTS, ShingleIndex, shingle_keys
+    from bot.core.shingles import STOP_SHINGLE_POSTS, ShingleIndex
 
-    phrase = shingle_keys([1, 2, 3, 1, 4, 5])  # "the depot by the old bridge" as word ids
-    other = shingle_keys([6, 7, 8, 9, 10, 11, 12])
-    keys = phrase
-    index = ShingleIndex()
+    phrase = [0, 1, 2]  # the shingle groups of "the depot by the old bridge"
+    other = [3, 4, 5, 6]
+    index = ShingleIndex(groups=10)
     index.add(phrase, 1)
     index.add(phrase, 1)  # a second own paragraph of the same post
     index.add(other, 2)
     index.add(phrase, 3)
-    assert index.lookup(keys[0]) == [1, 3]
-    assert index.lookup(other[0]) == [2]
-    assert index.known([*keys, 12345]) == set(keys)
-    assert index.lookup(12345) == []
-    assert index.starts([0, 2, 5], [keys[0], 12345, other[1]]) == {1: [0], 3: [0], 2: [5]}
+    assert index.lookup(0) == [1, 3]
+    assert index.lookup(3) == [2]
+    assert index.known([*phrase, 9]) == set(phrase)
+    assert index.lookup(9) == []
+    assert index.starts([0, 2, 5], [0, 9, 4]) == {1: [0], 3: [0], 2: [5]}
+    assert index.starts([0, 1, 7], [3, 4, 9]) == {2: [0, 1]}
     for post in range(4, STOP_SHINGLE_POSTS + 1):  # STOP_SHINGLE_POSTS posts in all
         index.add(phrase, post)
-    assert index.lookup(keys[0]) == [1, *range(3, STOP_SHINGLE_POSTS + 1)]
+    assert index.lookup(0) == [1, *range(3, STOP_SHINGLE_POSTS + 1)]
     index.add(phrase, STOP_SHINGLE_POSTS + 1)
-    assert index.lookup(keys[0]) == [1, *range(3, STOP_SHINGLE_POSTS + 2)]
+    assert index.lookup(0) == [1, *range(3, STOP_SHINGLE_POSTS + 2)]
     index.add(phrase, STOP_SHINGLE_POSTS + 2)  # one post too many: too common to point
-    assert index.lookup(keys[0]) == []
-    assert index.starts([0, 1], [keys[0], other[0]]) == {2: [1]}
+    assert index.lookup(0) == []
+    assert index.starts([0, 1], [0, 3]) == {2: [1]}
 
 
-def test_thread_words_give_ids_units_and_only_the_repeated_shingles():
+def test_shingle_groups_number_repeated_keys_by_first_occurrence():
+    import numpy as np
+
+    from bot.core.shingles import shingle_groups
+
+    rng = np.random.default_rng(3)
+    for trial in range(100):
+        size = int(rng.integers(1, 2000))
+        pool = rng.integers(-(2**63), 2**63 - 1, size=max(1, size // 3), dtype=np.int64)
+        keys = pool[rng.integers(0, len(pool), size)]
+        if trial % 2:  # keys that share their high bits but are not equal
+            keys = (keys & ~np.int64(0xFFFF)) | rng.integers(0, 3, size).astype(np.int64)
+        counts: dict[int, int] = {}
+        for key in keys.tolist():
+            counts[key] = counts.get(key, 0) + 1
+        first: dict[int, int] = {}
+        expected = [
+            first.setdefault(key, len(first)) if counts[key] > 1 else -1 for key in keys.tolist()
+        ]
+        assert shingle_groups(keys).tolist() == expected
+
+
+def test_thread_words_give_ids_units_and_the_repeated_shingles():
     from bot.core.shingles import ThreadWords
 
     shared = "the tram would cross the river at the old bridge"
@@ -280,12 +305,13 @@ def test_thread_words_give_ids_units_and_only_the_repeated_shingles():
     assert words.words(*words.post_range(3)) == [ids[w] for w in folded]
     # the first post's second block starts its one unit at block 0; the quote is its own unit
     assert [words.unit(1, 0), words.unit(2, 0), words.unit(2, 1), words.unit(3, 0)] == [0, 1, 2, 3]
-    positions, keys = words.shingles(0)
+    positions, groups = words.shingles(0)
     assert positions == list(range(2, 9))  # "the tram … bridge" of block 2, not "hello there"
-    assert words.shingles(1)[0] == list(range(7))
-    assert words.shingles(2)[0] == list(range(1, 8))
+    assert groups == list(range(7))  # numbered by first occurrence
+    assert words.shingles(1) == (list(range(7)), groups)
+    assert words.shingles(2) == (list(range(1, 8)), groups)
     assert words.shingles(3) == ([], [])
-    assert words.shingles(1)[1] == keys
+    assert words.groups == 7
     assert words.find([ids["old"], ids["bridge"]], *words.post_range(2)) == 8
     assert words.find([ids["bridge"], ids["no"]], *words.post_range(2)) == 9
     assert words.find([ids["bridge"], ids["today"]], *words.post_range(2)) == -1
@@ -398,3 +424,22 @@ def test_the_post_replied_to_wins_between_two_that_wrote_a_short_line() -> None:
 
     assert labels(infer_quotes(doc(None)), 4)[0] == ("quote", 3)
     assert labels(infer_quotes(doc("1")), 4)[0] == ("quote", 1)
+
+
+_ASCII_WORDY = "".join(map(chr, range(128))) + "aeiou tn'`_" * 4
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=_ASCII_WORDY, max_size=60), min_size=1, max_size=8))
+def test_thread_words_read_ascii_text_as_quote_words_does(texts: list[str]) -> None:
+    """The ASCII fast path (bytes.translate + split) gives exactly the regex's words."""
+    from bot.core.shingles import ThreadWords, quote_words
+
+    texts = [*texts, "www.example.com/x Don't", "https://a.b/c?d=1 x", "Ünïcode İ ﬁne"]
+    doc = ThreadDoc(
+        title="t", source_kind="text", posts=(PostDoc(blocks=tuple(map(Block, texts))),)
+    )
+    words = ThreadWords(doc.posts)
+    by_id = {i: w for w, i in words.vocabulary.items()}
+    read = [by_id[i] for i in words.words(*words.post_range(1))]
+    assert read == [w for text in texts for w in quote_words(text)]
