@@ -534,7 +534,12 @@ FLOOR = (
 into words with one regex. Each command is measured as a multiple of it."""
 
 
-def measure_ratios(workdir: Path, posts: int) -> list[str]:
+RATIO_STEPS = ("ingest", "summary", "quotes", "stance", "summary --chapters")
+
+
+def measure_ratios(
+    workdir: Path, posts: int, only: Sequence[str] = RATIO_STEPS, startup: bool = True
+) -> list[str]:
     """`threadwise … --json` as whole processes on a `posts`-post synthetic thread, each as a
     multiple of the floor measured in the same run, with its peak RSS; then `threadwise
     threads` against `python3 -c pass` (the interpreter as a user starts it)."""
@@ -562,6 +567,8 @@ def measure_ratios(workdir: Path, posts: int) -> list[str]:
         "summary --chapters": ["summary", "mega", "--chapters"],
     }
     for name, args in steps.items():
+        if name not in only and name != "ingest":  # every other step reads what it stored
+            continue
         run = run_child([*base, *args, "--json"], workdir, parse=False)
         ratio = run.wall_s / floor.wall_s
         goal = RATIO_GOALS.get(name)
@@ -580,6 +587,8 @@ def measure_ratios(workdir: Path, posts: int) -> list[str]:
             ]
         )
     lines.append(table(("step", "wall s", "× floor", "goal", "peak MiB", ""), rows))
+    if not startup:
+        return lines
     python3 = shutil.which("python3") or sys.executable
     empty = workdir / "empty.db"
     _remove_database(empty)
@@ -648,6 +657,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="POSTS",
         help=f"only the whole commands against the floor (issue 17; default {MEGA_POSTS:,} posts)",
     )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=RATIO_STEPS,
+        default=list(RATIO_STEPS),
+        help="with --ratios: only these commands (the ingest always runs) and no start-up",
+    )
     parser.add_argument("--step", help=argparse.SUPPRESS)
     parser.add_argument("--posts", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--algorithm", help=argparse.SUPPRESS)
@@ -661,7 +677,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             workdir = Path(args.workdir or tmp)
             workdir.mkdir(parents=True, exist_ok=True)
             load_before = os.getloadavg()
-            print("\n".join(measure_ratios(workdir, args.ratios)))
+            startup = set(args.only) == set(RATIO_STEPS)
+            print("\n".join(measure_ratios(workdir, args.ratios, args.only, startup)))
             print(f"load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after")
         return 0
     with tempfile.TemporaryDirectory(prefix="threadwise-perf-") as tmp:

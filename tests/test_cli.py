@@ -311,3 +311,47 @@ def test_run_refuses_shards_outside_the_shard_count(tmp_path, capsys) -> None:
     config.write_text("[discord]\n", encoding="utf-8")
     assert main(["--config", str(config), "--db", db, "run", "--shards", "0"]) == 1
     assert "--shards needs [discord] shard_count" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "off"),
+    [
+        (["ingest", "thread.json"], True),
+        (["ingest", "-"], True),
+        (["ingest", "https://forum.example/t/1"], False),  # parsed pages are cyclic trees
+        (["refresh", "t"], False),
+        (["quotes", "t", "--json"], True),
+        (["summary", "t"], True),
+        (["stance", "t"], True),
+        (["threads"], True),
+        (["digest", "list"], True),
+        (["digest", "run-due"], False),  # refreshes threads from their forums
+        (["run"], False),
+    ],
+)
+def test_one_shot_commands_without_web_pages_run_without_the_cycle_collector(argv, off) -> None:
+    from bot.cli.main import build_parser, without_cycle_collection
+
+    assert without_cycle_collection(build_parser().parse_args(argv)) is off
+
+
+def test_a_one_shot_command_ends_with_the_cycle_collector_off_and_main_leaves_it_on(
+    tmp_path: Path,
+) -> None:
+    code = (
+        "import gc, sys\n"
+        "from bot.cli import main as cli\n"
+        "cli.main(['--db', sys.argv[1], 'threads'])\n"
+        "print('collector', gc.isenabled())\n"
+        "cli.main(['--db', sys.argv[1], 'threads'], one_shot=True)\n"
+        "print('collector', gc.isenabled())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "tw.db")],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    said = [line for line in done.stdout.splitlines() if line.startswith("collector")]
+    assert said == ["collector True", "collector False"]
