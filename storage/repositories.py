@@ -238,7 +238,9 @@ async def _write_posts(
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             await _off_loop(len(new), _post_params, thread_id, new),
         )
-        ids = await conn.fetch("SELECT number, id FROM posts WHERE thread_id = $1", thread_id)
+        ids = await conn.fetch_tuples(
+            "SELECT number, id FROM posts WHERE thread_id = $1", thread_id
+        )
         post_ids: dict[int, int] = {number: post_id for number, post_id in ids}
         written += [(post_ids[row.number], row) for row in new]
     segments = await _off_loop(len(written), _segment_params, written)
@@ -670,7 +672,7 @@ async def _decide_numbering(conn: Connection, thread_id: int) -> None:
     """Show the forum's post numbers when every post that stands has one and they rise
     with the thread; otherwise (a copy, a chat, numbers the forum has since shifted on
     pages not read again) the posts' places in the thread are shown."""
-    rows = await conn.fetch(
+    rows = await conn.fetch_tuples(
         "SELECT forum_number FROM posts WHERE thread_id = $1 AND deleted = 0 ORDER BY number",
         thread_id,
     )
