@@ -43,7 +43,7 @@ import itertools
 import math
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -52,8 +52,8 @@ import numpy as np
 from bot.core.agreement import Agreement, classify_reply, has_cue, reply_pairs
 from bot.core.keypoints import KeyPointIndex, SentenceVectors
 from bot.core.models import PostLike
-from bot.core.summary import own_sentences, stemmer_for, stop_words_for
-from bot.core.text import WORD_RE, normalise_word
+from bot.core.summary import stemmer_for, stop_words_for
+from bot.core.text import WORD_RE, normalise_word, split_sentences
 
 SideName = Literal["A", "B"]
 Evidence = Literal["replies", "words"]
@@ -577,13 +577,17 @@ def _side_points(
 
 @dataclass(slots=True)
 class ThreadWords:
-    """Every own sentence of the thread, indexed for key points (shared with the stance
-    digest, which scores the same sentences per person)."""
+    """Every own sentence of the thread, split once and indexed for key points; the stance
+    digest scores the same sentences per person, and the agreement of a reply is read from
+    its first sentences here (`sentences`)."""
 
     index: KeyPointIndex
     meta: list[tuple[int, str | None, str | None]]
     """Per sentence: (post, author or None, post url)."""
     own_words: dict[str, int]
+    segments: dict[int, tuple[int, ...]]
+    """Per post number: where each segment's sentences start in the index, and where the
+    last one's end (a quote's sentences are none: its start is the next one's)."""
 
     @classmethod
     def of(cls, posts: Sequence[PostLike], people: Participants, language: str) -> ThreadWords:
@@ -591,14 +595,39 @@ class ThreadWords:
         index = KeyPointIndex(stop, stemmer_for(language))
         owner_of = {name: k for k, name in enumerate(people.names)}
         meta: list[tuple[int, str | None, str | None]] = []
-        own_words: dict[str, int] = defaultdict(int)
+        texts: list[str] = []
+        owners: list[int] = []
+        segments: dict[int, tuple[int, ...]] = {}
         for post in posts:
             label = people.of_post[post.number]
-            author = None if people.per_post else label
-            for _, text in own_sentences(post):
-                meta.append((post.number, author, post.url))
-                own_words[label] += index.add(owner_of[label], text)
-        return cls(index, meta, own_words)
+            first = len(texts)
+            starts = [first]
+            for segment in post.segments:
+                if segment.kind == "own":
+                    for line in segment.text.splitlines():
+                        texts.extend(split_sentences(line))
+                starts.append(len(texts))
+            segments[post.number] = tuple(starts)
+            if len(texts) > first:
+                where = (post.number, None if people.per_post else label, post.url)
+                meta.extend(itertools.repeat(where, len(texts) - first))
+                owners.extend(itertools.repeat(owner_of[label], len(texts) - first))
+        counts = index.extend(owners, texts)
+        per_owner = np.bincount(
+            np.asarray(owners, dtype=np.int64), counts, minlength=len(people.names)
+        )
+        written = np.bincount(np.asarray(owners, dtype=np.int64), minlength=len(people.names))
+        own_words = {
+            people.names[k]: int(per_owner[k]) for k in np.flatnonzero(written).tolist()
+        }
+        return cls(index, meta, own_words, segments)
+
+    def sentences(self, post: int, start: int, end: int) -> Iterator[str]:
+        """The sentences of segments start..end-1 of a post, in order."""
+        offsets = self.segments[post]
+        texts = self.index.text
+        for k in range(offsets[start], offsets[end]):
+            yield texts(k)
 
 
 def _stop_words(language: str) -> frozenset[str]:
