@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
@@ -512,11 +512,16 @@ class _Match:
     consumed: bool = False
 
 
-def _window(reply: str) -> list[tuple[int, int]]:
-    """(start, end) spans of the first WINDOW_SENTENCES sentences in the normalised reply."""
+def _window(reply: str, sentences: Iterable[str] | None = None) -> list[tuple[int, int]]:
+    """(start, end) spans of the first WINDOW_SENTENCES sentences in the normalised reply.
+
+    `sentences`, when given, are the reply's sentences as `split_sentences` gives them line
+    by line (the stance digest has split every post already)."""
     spans: list[tuple[int, int]] = []
     cursor = 0
-    for sentence in (s for line in reply.splitlines() for s in split_sentences(line)):
+    if sentences is None:
+        sentences = (s for line in reply.splitlines() for s in split_sentences(line))
+    for sentence in sentences:
         start = reply.find(sentence, cursor)
         if start < 0:
             continue
@@ -661,6 +666,10 @@ def _stop_words(language: str) -> frozenset[str]:
 
 
 def _normalise(text: str) -> str:
+    """NFC with straight apostrophes; ASCII text is NFC already (and comes back as itself
+    when it has no backtick)."""
+    if text.isascii():
+        return text.translate(_APOSTROPHES) if "`" in text else text
     return unicodedata.normalize("NFC", text).translate(_APOSTROPHES)
 
 
@@ -670,10 +679,16 @@ def has_cue(sentence: str) -> bool:
     return bool(_cues_in(_normalise(sentence)))
 
 
-def classify_reply(reply: str, quoted: str | None = None) -> Agreement:
-    """What the words of `reply` say about what it answers (module docstring: the method)."""
+def classify_reply(
+    reply: str, quoted: str | None = None, sentences: Iterable[str] | None = None
+) -> Agreement:
+    """What the words of `reply` say about what it answers (module docstring: the method).
+
+    `sentences` may give the reply's sentences, split line by line as `split_sentences`
+    does, to spare splitting them again (used only where normalising leaves the text as
+    it is)."""
     text = _normalise(reply or "")
-    spans = _window(text)
+    spans = _window(text, sentences if sentences is not None and text == reply else None)
     if not spans:
         return Agreement("unclear", None, 0.0)
     window_text = text[spans[0][0] : spans[-1][1]]
@@ -727,29 +742,38 @@ def reply_pairs(segments: Sequence[Segment]) -> list[tuple[Segment, str, str]]:
     followed by another source's quote has no reply of its own. Own words before the
     first quote answer nothing in particular and are left out.
     """
-    pairs: list[tuple[Segment, str, str]] = []
-    quote: list[Segment] = []
-    reply: list[str] = []
+    return [
+        (segments[first], quoted, reply) for first, _, _, quoted, reply in reply_runs(segments)
+    ]
 
-    def flush() -> None:
-        text = "\n".join(t for t in reply if t.strip())
-        if quote and text.strip():
-            pairs.append((quote[0], "\n".join(s.text for s in quote), text))
 
-    for segment in segments:
-        if segment.kind == "quote":
-            same_source = (
-                quote
-                and not reply
-                and (quote[-1].source_post, quote[-1].source_author)
-                == (segment.source_post, segment.source_author)
-            )
-            if same_source:
-                quote.append(segment)
+def reply_runs(segments: Sequence[Segment]) -> list[tuple[int, int, int, str, str]]:
+    """`reply_pairs` with where each lies: (first quote segment, first reply segment, end of
+    the reply, quoted text, reply text), the reply being segments[first reply:end]."""
+    runs: list[tuple[int, int, int, str, str]] = []
+    first = -1  # the current quote's first segment (-1: no quote yet)
+    reply = -1  # the first segment after it
+
+    def flush(end: int) -> None:
+        if first < 0:
+            return
+        text = "\n".join(t for s in segments[reply:end] if (t := s.text).strip())
+        if text.strip():
+            quoted = "\n".join(s.text for s in segments[first:reply])
+            runs.append((first, reply, end, quoted, text))
+
+    for k, segment in enumerate(segments):
+        if segment.kind != "quote":
+            continue
+        if first >= 0 and reply == k:  # right after a quote: the same source goes on
+            before = segments[k - 1]
+            if (before.source_post, before.source_author) == (
+                segment.source_post,
+                segment.source_author,
+            ):
+                reply = k + 1
                 continue
-            flush()
-            quote, reply = [segment], []
-        elif quote:
-            reply.append(segment.text)
-    flush()
-    return pairs
+        flush(k)
+        first, reply = k, k + 1
+    flush(len(segments))
+    return runs

@@ -49,7 +49,7 @@ from typing import Literal
 
 import numpy as np
 
-from bot.core.agreement import Agreement, classify_reply, has_cue, reply_pairs
+from bot.core.agreement import Agreement, classify_reply, has_cue, reply_runs
 from bot.core.keypoints import KeyPointIndex, SentenceVectors
 from bot.core.models import PostLike
 from bot.core.summary import stemmer_for, stop_words_for
@@ -201,7 +201,9 @@ class Participants:
         return cls(tuple(names), of_post, per_post)
 
 
-def interactions(posts: Sequence[PostLike], people: Participants) -> list[Interaction]:
+def interactions(
+    posts: Sequence[PostLike], people: Participants, words: ThreadWords | None = None
+) -> list[Interaction]:
     """Every quote a post answers (the words after the quote) and every reply from the
     source's reply structure (`reply_to`) that does not also quote the post it answers.
     Quotes of oneself and of people outside the thread are kept (a digest lists them);
@@ -209,7 +211,9 @@ def interactions(posts: Sequence[PostLike], people: Participants) -> list[Intera
 
     A flat thread (no post has `reply_to`: forum pages, copies) has posts that answer
     without quoting; each is taken to answer the post just before it when someone else
-    wrote that (kind "next"; a run of one person's posts answers once)."""
+    wrote that (kind "next"; a run of one person's posts answers once).
+
+    `words`, the same posts' sentences, spares splitting the replies into sentences again."""
     by_name = {name.casefold(): name for name in people.names}
     flat = not any(getattr(p, "reply_to", None) is not None for p in posts)
     by_number = {p.number: p for p in posts}
@@ -221,6 +225,13 @@ def interactions(posts: Sequence[PostLike], people: Participants) -> list[Intera
             found = claimed[number] = _makes_claim(by_number[number])
         return found
 
+    def opening(post: PostLike) -> tuple[str, Iterator[str] | None]:
+        """A reply's own words before it quotes anything, and their sentences."""
+        segments = post.segments
+        end = next((k for k, s in enumerate(segments) if s.kind == "quote"), len(segments))
+        text = "\n".join(t for s in segments[:end] if (t := s.text).strip())
+        return text, None if words is None else words.sentences(post.number, 0, end)
+
     found: list[Interaction] = []
     previous: tuple[int, str] | None = None  # (post, speaker) just before this one
     for post in posts:
@@ -228,16 +239,17 @@ def interactions(posts: Sequence[PostLike], people: Participants) -> list[Intera
         before = previous if previous is not None and previous[1] != speaker else None
         previous = (post.number, speaker)
         if flat and before is not None and not any(s.kind == "quote" for s in post.segments):
-            words = _opening_words(post)
+            text, sentences = opening(post)
             found.append(
                 Interaction(
                     post.number, before[0], speaker, before[1], "next",
-                    classify_reply(words), "", words, claims(before[0]),
+                    classify_reply(text, None, sentences), "", text, claims(before[0]),
                 )
             )  # fmt: skip
             continue
         quoted_posts: set[int] = set()
-        for segment, quoted, reply_text in reply_pairs(post.segments):
+        for first, start, end, quoted, reply_text in reply_runs(post.segments):
+            segment = post.segments[first]
             if segment.source_post in people.of_post:
                 target: str | None = people.of_post[segment.source_post]
             elif segment.source_author:
@@ -246,10 +258,11 @@ def interactions(posts: Sequence[PostLike], people: Participants) -> list[Intera
                 target = None
             if segment.source_post is not None:
                 quoted_posts.add(segment.source_post)
+            sentences = None if words is None else words.sentences(post.number, start, end)
             found.append(
                 Interaction(
                     post.number, segment.source_post, speaker, target, "quote",
-                    classify_reply(reply_text, quoted), quoted, reply_text,
+                    classify_reply(reply_text, quoted, sentences), quoted, reply_text,
                 )
             )  # fmt: skip
         parent = getattr(post, "reply_to", None)
@@ -258,11 +271,11 @@ def interactions(posts: Sequence[PostLike], people: Participants) -> list[Intera
         target = people.of_post[parent]
         if target == speaker:
             continue
-        words = _opening_words(post)
+        text, sentences = opening(post)
         found.append(
             Interaction(
                 post.number, parent, speaker, target, "reply",
-                classify_reply(words), "", words, claims(parent),
+                classify_reply(text, None, sentences), "", text, claims(parent),
             )
         )  # fmt: skip
     return found
@@ -280,16 +293,6 @@ def _makes_claim(post: PostLike) -> bool:
         own = _PLACEHOLDER_RE.sub(" ", own)
     words = WORD_RE.finditer(own)
     return sum(1 for _ in itertools.islice(words, MIN_CLAIM_WORDS)) >= MIN_CLAIM_WORDS
-
-
-def _opening_words(post: PostLike) -> str:
-    """A reply's own words before it quotes anything (all of them when it quotes nothing)."""
-    words: list[str] = []
-    for segment in post.segments:
-        if segment.kind == "quote":
-            break
-        words.append(segment.text)
-    return "\n".join(w for w in words if w.strip())
 
 
 # --- the signed graph and its cut ------------------------------------------------------------
@@ -820,7 +823,7 @@ def thread_sides(
     ordered = sorted(posts, key=lambda p: p.number)
     people = Participants.of(ordered)
     words = ThreadWords.of(ordered, people, language)
-    return read_sides(people, interactions(ordered, people), words, key_points)
+    return read_sides(people, interactions(ordered, people, words), words, key_points)
 
 
 # --- labels consistent with the sides --------------------------------------------------------

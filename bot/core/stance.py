@@ -254,7 +254,7 @@ def stance_digest(
         quotes[source][target] += edge.count
         quoted_by[target][source] += edge.count
 
-    found = interactions(posts, people)
+    found = interactions(posts, people, words)
     sides = read_sides(people, found, words, key_points)
     replies: dict[str, list[Reply]] = defaultdict(list)
     agrees: dict[str, dict[str, None]] = defaultdict(dict)
