@@ -42,7 +42,6 @@ import heapq
 import itertools
 import math
 import re
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -620,9 +619,7 @@ class ThreadWords:
             np.asarray(owners, dtype=np.int64), counts, minlength=len(people.names)
         )
         written = np.bincount(np.asarray(owners, dtype=np.int64), minlength=len(people.names))
-        own_words = {
-            people.names[k]: int(per_owner[k]) for k in np.flatnonzero(written).tolist()
-        }
+        own_words = {people.names[k]: int(per_owner[k]) for k in np.flatnonzero(written).tolist()}
         return cls(index, meta, own_words, segments)
 
     def sentences(self, post: int, start: int, end: int) -> Iterator[str]:
@@ -641,7 +638,7 @@ def _stop_words(language: str) -> frozenset[str]:
 
 
 @dataclass(slots=True)
-class _Evidence:
+class ThreadEvidence:
     """The interactions between participants and what they say about sides, per pair."""
 
     found: list[Interaction]
@@ -650,37 +647,63 @@ class _Evidence:
     said: np.ndarray
     count: np.ndarray
     pair: dict[tuple[int, int], float]
-    """Summed evidence of each pair (lower number first), before damping."""
+    """Summed evidence of each pair (lower number first), before damping, in the order the
+    pairs first interact."""
 
     @classmethod
-    def of(cls, people: Participants, found: Sequence[Interaction]) -> _Evidence:
+    def of(cls, people: Participants, found: Sequence[Interaction]) -> ThreadEvidence:
         """How much people argue, from what they quote or answer (a post guessed to answer
         the one before it says less): per thread, and where two people interact, from both
         people's interactions smoothed towards the thread's share. A thread of jokes with
-        one argument in it (a Reddit page) argues only there."""
+        one argument in it (a Reddit page) argues only there.
+
+        Summed with numpy in the order of the interactions (bincount adds in input order),
+        so every sum is the one a loop over them makes."""
         n = len(people.names)
         number = {name: k for k, name in enumerate(people.names)}
         found = [i for i in found if i.target in number and i.target != i.source]
         shown = [i for i in found if i.kind != "next"] or found
         share = argued_share(shown)
-        scores = [argues(item.text) for item in found]
-        said: np.ndarray = np.zeros(n)
-        count: np.ndarray = np.zeros(n)
         ends = [(number[i.source], number[i.target]) for i in found]  # type: ignore[index]
-        for item, (i, j), score in zip(found, ends, scores, strict=True):
-            if item.kind != "next" or shown is found:
-                said[[i, j]] += score
-                count[[i, j]] += 1
-        pair: dict[tuple[int, int], float] = defaultdict(float)
-        for item, (i, j), score in zip(found, ends, scores, strict=True):
-            if item.kind == "next" and shown is not found:
-                weight = NEXT_WEIGHT * evidence(item.text, prior_for(share), item.to_a_claim)
-            else:
-                local = (said[i] + said[j] - score + LOCAL_WEIGHT * share) / (
-                    count[i] + count[j] - 1 + LOCAL_WEIGHT
-                )
-                weight = evidence(item.text, prior_for(local), item.to_a_claim)
-            pair[(min(i, j), max(i, j))] += weight
+        size = len(found)
+        scores = np.fromiter((argues(i.text) for i in found), np.float64, size)
+        guessed = np.fromiter((i.kind == "next" for i in found), bool, size)
+        if shown is found:
+            guessed[:] = False  # nothing else to go by: the guesses count in full
+        ends_array = np.array(ends, dtype=np.int64).reshape(size, 2)
+        a, b = ends_array[:, 0], ends_array[:, 1]
+        counted = ends_array[~guessed].ravel()  # i, j of each in turn: each node's sum in order
+        said = np.bincount(counted, np.repeat(scores[~guessed], 2), minlength=n)
+        count = np.bincount(counted, minlength=n).astype(np.float64)
+        text_score = np.fromiter(
+            (i.text.score if i.text.label != "unclear" else 0.0 for i in found), np.float64, size
+        )
+        silent = np.fromiter((i.text.friendly or not i.to_a_claim for i in found), bool, size)
+        contrary = np.fromiter((i.text.contrary for i in found), bool, size)
+        tone = np.where(silent, 0.0, np.where((text_score != 0) | contrary, 1.0, QUIET_TONE))
+        gain = np.where(text_score > 0, AGREE_GAIN, DISAGREE_GAIN)
+        local = (said[a] + said[b] - scores + LOCAL_WEIGHT * share) / (
+            count[a] + count[b] - 1 + LOCAL_WEIGHT
+        )
+        prior = PRIOR * np.minimum(
+            1.0, np.maximum(0.0, (local - CALM_SHARE) / (ARGUED_SHARE - CALM_SHARE))
+        )
+        prior[guessed] = prior_for(share)
+        weight = -prior * tone + gain * text_score
+        weight[guessed] *= NEXT_WEIGHT
+        low, high = np.minimum(a, b), np.maximum(a, b)
+        keys = low * max(n, 1) + high
+        pairs, first, which = np.unique(keys, return_index=True, return_inverse=True)
+        sums = np.bincount(which.reshape(-1), weight, minlength=len(pairs))
+        in_order = np.argsort(first, kind="stable")  # the order the pairs first interact
+        starts = first[in_order]
+        pair = dict(
+            zip(
+                zip(low[starts].tolist(), high[starts].tolist(), strict=True),
+                sums[in_order].tolist(),
+                strict=True,
+            )
+        )
         return cls(found, share, ends, said, count, pair)
 
 
@@ -689,10 +712,12 @@ def read_sides(
     found: Sequence[Interaction],
     words: ThreadWords,
     key_points: int = 3,
+    evidence: ThreadEvidence | None = None,
 ) -> Sides:
-    """The sides of a thread from its interactions (see the module docstring)."""
+    """The sides of a thread from its interactions (see the module docstring); `evidence`,
+    when given, is `ThreadEvidence.of(people, found)`."""
     n = len(people.names)
-    ev = _Evidence.of(people, found)
+    ev = ThreadEvidence.of(people, found) if evidence is None else evidence
     found, share, ends, pair = ev.found, ev.share, ev.ends, ev.pair
     graph = _graph(n, pair)
     parts = _parts(graph)
@@ -869,12 +894,16 @@ def label_interaction(
 
 
 def labelled(
-    found: Sequence[Interaction], sides: Sides, people: Participants
+    found: Sequence[Interaction],
+    sides: Sides,
+    people: Participants,
+    evidence: ThreadEvidence | None = None,
 ) -> list[tuple[Interaction, Label]]:
-    """Every interaction with its label (see `label_interaction`)."""
+    """Every interaction with its label (see `label_interaction`); `evidence`, when given,
+    is `ThreadEvidence.of(people, found)`."""
     placements = {p.participant: p for p in sides.placements}
     number = {name: k for k, name in enumerate(people.names)}
-    pair = _Evidence.of(people, found).pair
+    pair = (ThreadEvidence.of(people, found) if evidence is None else evidence).pair
     out = []
     for item in found:
         i, j = number.get(item.source), number.get(item.target or "")
