@@ -233,8 +233,8 @@ class KeyPointIndex:
         self._vectors = SentenceVectors(empty, empty, np.zeros(0), owners, shortness, terms, counts)
         sentence_of, term_ids = _joined(self._rows), _joined(self._terms)
         if len(term_ids):
-            pairs, tf = np.unique(sentence_of * terms + term_ids, return_counts=True)
-            row, col = pairs // terms, pairs % terms
+            pairs, tf = _counted(sentence_of * terms + term_ids)
+            row, col = np.divmod(pairs, terms)
             df = np.bincount(col, minlength=terms)
             idf = np.log((1 + sentences) / (1 + df)) + 1.0
             weight = tf * idf[col]
@@ -261,3 +261,13 @@ class KeyPointIndex:
 
 def _joined(parts: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def _counted(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(keys, return_counts=True)` for keys that are mostly in order already (a
+    sentence's terms after the previous sentence's): a stable sort (timsort for int64)
+    takes ~0.06 s where unique's quicksort takes ~0.35 s for 5 million keys."""
+    ordered = np.sort(keys, kind="stable")
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    counts = np.diff(np.append(starts, len(ordered)))
+    return ordered[starts], counts

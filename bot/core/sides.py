@@ -49,7 +49,7 @@ from typing import Literal
 import numpy as np
 
 from bot.core.agreement import Agreement, classify_reply, has_cue, reply_runs
-from bot.core.keypoints import KeyPointIndex, SentenceVectors
+from bot.core.keypoints import DENSE_CELLS, KeyPointIndex, SentenceVectors
 from bot.core.models import PostLike
 from bot.core.summary import stemmer_for, stop_words_for
 from bot.core.text import WORD_RE, normalise_word, split_sentences
@@ -510,8 +510,13 @@ class _Words:
     def __init__(self, vectors: SentenceVectors, people: int) -> None:
         self.vectors = vectors
         owner = vectors.owners[vectors.row] if len(vectors.row) else vectors.row
-        cells, cell_of = np.unique(owner * vectors.terms + vectors.col, return_inverse=True)
-        weight = np.bincount(cell_of, vectors.unit, minlength=len(cells))
+        key = owner * vectors.terms + vectors.col
+        if people * vectors.terms <= DENSE_CELLS:  # a slot per (person, term): no sort
+            cells = np.flatnonzero(np.bincount(key, minlength=people * vectors.terms))
+            weight = np.bincount(key, vectors.unit, minlength=people * vectors.terms)[cells]
+        else:
+            cells, cell_of = np.unique(key, return_inverse=True)
+            weight = np.bincount(cell_of, vectors.unit, minlength=len(cells))
         self.owner = cells // vectors.terms
         self.term = cells % vectors.terms
         norm = np.sqrt(np.bincount(self.owner, weight * weight, minlength=people))
