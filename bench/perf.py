@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -241,6 +242,14 @@ async def _ingest(workdir: Path, posts: int, plain: bool) -> dict[str, Any]:
             await close()
         await db.close()
     return {"seconds": time.perf_counter() - start, "posts": result.thread.post_count}
+
+
+def _forget_analyses(path: Path) -> None:
+    """Drop a database's cached analyses, so the next command computes its answer."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        db.execute("DELETE FROM analysis_cache")
 
 
 def _remove_database(path: Path) -> None:
@@ -534,15 +543,16 @@ FLOOR = (
 into words with one regex. Each command is measured as a multiple of it."""
 
 
-RATIO_STEPS = ("ingest", "summary", "quotes", "stance", "summary --chapters")
-
-
 def measure_ratios(
-    workdir: Path, posts: int, only: Sequence[str] = RATIO_STEPS, startup: bool = True
+    workdir: Path, posts: int, only: Sequence[str] = (), reuse: bool = False
 ) -> list[str]:
     """`threadwise … --json` as whole processes on a `posts`-post synthetic thread, each as a
     multiple of the floor measured in the same run, with its peak RSS; then `threadwise
-    threads` against `python3 -c pass` (the interpreter as a user starts it)."""
+    threads` against `python3 -c pass` (the interpreter as a user starts it).
+
+    `only` keeps those commands (and skips the start-up lines); `reuse` keeps the database
+    an earlier run ingested when ingest is not among them, with its cached analyses
+    dropped, so each command computes its answer as on a fresh thread."""
     source = thread_file(workdir, posts)
     if not source.exists():
         prepare(workdir, posts)
@@ -551,7 +561,11 @@ def measure_ratios(
     config = workdir / "threadwise.toml"
     config.write_text("[storage]\nmax_upload_bytes = 1073741824\n", encoding="utf-8")
     db = workdir / f"ratios-{posts}.db"
-    _remove_database(db)
+    reused = reuse and db.exists() and "ingest" not in only and bool(only)
+    if reused:
+        _forget_analyses(db)
+    else:
+        _remove_database(db)
     base = [sys.executable, "-m", "bot", "--config", str(config), "--db", str(db), "-q"]
     lines = [
         f"{posts:,}-post thread, {megabytes:.0f} MB of JSON; floor (load it, split words): "
@@ -566,9 +580,14 @@ def measure_ratios(
         "stance": ["stance", "mega"],
         "summary --chapters": ["summary", "mega", "--chapters"],
     }
+    unknown = set(only) - steps.keys()
+    if unknown:
+        raise SystemExit(f"--only: no step {', '.join(sorted(unknown))} (have {', '.join(steps)})")
+    if only:
+        steps = {name: args for name, args in steps.items() if name in only}
+    if reused:
+        lines.insert(-1, "(the database ingested by an earlier run, its cached analyses dropped)")
     for name, args in steps.items():
-        if name not in only and name != "ingest":  # every other step reads what it stored
-            continue
         run = run_child([*base, *args, "--json"], workdir, parse=False)
         ratio = run.wall_s / floor.wall_s
         goal = RATIO_GOALS.get(name)
@@ -587,7 +606,7 @@ def measure_ratios(
             ]
         )
     lines.append(table(("step", "wall s", "× floor", "goal", "peak MiB", ""), rows))
-    if not startup:
+    if only:
         return lines
     python3 = shutil.which("python3") or sys.executable
     empty = workdir / "empty.db"
@@ -660,9 +679,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=RATIO_STEPS,
-        default=list(RATIO_STEPS),
-        help="with --ratios: only these commands (the ingest always runs) and no start-up",
+        default=(),
+        metavar="STEP",
+        help="with --ratios: only these commands (ingest, summary, quotes, stance, "
+        "'summary --chapters')",
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --ratios --only (no ingest): keep the database the last run ingested",
     )
     parser.add_argument("--step", help=argparse.SUPPRESS)
     parser.add_argument("--posts", type=int, help=argparse.SUPPRESS)
@@ -677,8 +702,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             workdir = Path(args.workdir or tmp)
             workdir.mkdir(parents=True, exist_ok=True)
             load_before = os.getloadavg()
-            startup = set(args.only) == set(RATIO_STEPS)
-            print("\n".join(measure_ratios(workdir, args.ratios, args.only, startup)))
+            print("\n".join(measure_ratios(workdir, args.ratios, args.only, args.reuse)))
             print(f"load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after")
         return 0
     with tempfile.TemporaryDirectory(prefix="threadwise-perf-") as tmp:

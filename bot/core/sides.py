@@ -42,18 +42,17 @@ import heapq
 import itertools
 import math
 import re
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
-from bot.core.agreement import Agreement, classify_reply, has_cue, reply_pairs
-from bot.core.keypoints import KeyPointIndex, SentenceVectors
+from bot.core.agreement import Agreement, classify_reply, has_cue, reply_runs
+from bot.core.keypoints import DENSE_CELLS, KeyPointIndex, SentenceVectors
 from bot.core.models import PostLike
-from bot.core.summary import own_sentences, stemmer_for, stop_words_for
-from bot.core.text import WORD_RE, normalise_word
+from bot.core.summary import stemmer_for, stop_words_for
+from bot.core.text import WORD_RE, normalise_word, split_sentences
 
 SideName = Literal["A", "B"]
 Evidence = Literal["replies", "words"]
@@ -201,7 +200,9 @@ class Participants:
         return cls(tuple(names), of_post, per_post)
 
 
-def interactions(posts: Sequence[PostLike], people: Participants) -> list[Interaction]:
+def interactions(
+    posts: Sequence[PostLike], people: Participants, words: ThreadWords | None = None
+) -> list[Interaction]:
     """Every quote a post answers (the words after the quote) and every reply from the
     source's reply structure (`reply_to`) that does not also quote the post it answers.
     Quotes of oneself and of people outside the thread are kept (a digest lists them);
@@ -209,7 +210,9 @@ def interactions(posts: Sequence[PostLike], people: Participants) -> list[Intera
 
     A flat thread (no post has `reply_to`: forum pages, copies) has posts that answer
     without quoting; each is taken to answer the post just before it when someone else
-    wrote that (kind "next"; a run of one person's posts answers once)."""
+    wrote that (kind "next"; a run of one person's posts answers once).
+
+    `words`, the same posts' sentences, spares splitting the replies into sentences again."""
     by_name = {name.casefold(): name for name in people.names}
     flat = not any(getattr(p, "reply_to", None) is not None for p in posts)
     by_number = {p.number: p for p in posts}
@@ -221,6 +224,13 @@ def interactions(posts: Sequence[PostLike], people: Participants) -> list[Intera
             found = claimed[number] = _makes_claim(by_number[number])
         return found
 
+    def opening(post: PostLike) -> tuple[str, Iterator[str] | None]:
+        """A reply's own words before it quotes anything, and their sentences."""
+        segments = post.segments
+        end = next((k for k, s in enumerate(segments) if s.kind == "quote"), len(segments))
+        text = "\n".join(t for s in segments[:end] if (t := s.text).strip())
+        return text, None if words is None else words.sentences(post.number, 0, end)
+
     found: list[Interaction] = []
     previous: tuple[int, str] | None = None  # (post, speaker) just before this one
     for post in posts:
@@ -228,16 +238,17 @@ def interactions(posts: Sequence[PostLike], people: Participants) -> list[Intera
         before = previous if previous is not None and previous[1] != speaker else None
         previous = (post.number, speaker)
         if flat and before is not None and not any(s.kind == "quote" for s in post.segments):
-            words = _opening_words(post)
+            text, sentences = opening(post)
             found.append(
                 Interaction(
                     post.number, before[0], speaker, before[1], "next",
-                    classify_reply(words), "", words, claims(before[0]),
+                    classify_reply(text, None, sentences), "", text, claims(before[0]),
                 )
             )  # fmt: skip
             continue
         quoted_posts: set[int] = set()
-        for segment, quoted, reply_text in reply_pairs(post.segments):
+        for first, start, end, quoted, reply_text in reply_runs(post.segments):
+            segment = post.segments[first]
             if segment.source_post in people.of_post:
                 target: str | None = people.of_post[segment.source_post]
             elif segment.source_author:
@@ -246,10 +257,11 @@ def interactions(posts: Sequence[PostLike], people: Participants) -> list[Intera
                 target = None
             if segment.source_post is not None:
                 quoted_posts.add(segment.source_post)
+            sentences = None if words is None else words.sentences(post.number, start, end)
             found.append(
                 Interaction(
                     post.number, segment.source_post, speaker, target, "quote",
-                    classify_reply(reply_text, quoted), quoted, reply_text,
+                    classify_reply(reply_text, quoted, sentences), quoted, reply_text,
                 )
             )  # fmt: skip
         parent = getattr(post, "reply_to", None)
@@ -258,11 +270,11 @@ def interactions(posts: Sequence[PostLike], people: Participants) -> list[Intera
         target = people.of_post[parent]
         if target == speaker:
             continue
-        words = _opening_words(post)
+        text, sentences = opening(post)
         found.append(
             Interaction(
                 post.number, parent, speaker, target, "reply",
-                classify_reply(words), "", words, claims(parent),
+                classify_reply(text, None, sentences), "", text, claims(parent),
             )
         )  # fmt: skip
     return found
@@ -280,16 +292,6 @@ def _makes_claim(post: PostLike) -> bool:
         own = _PLACEHOLDER_RE.sub(" ", own)
     words = WORD_RE.finditer(own)
     return sum(1 for _ in itertools.islice(words, MIN_CLAIM_WORDS)) >= MIN_CLAIM_WORDS
-
-
-def _opening_words(post: PostLike) -> str:
-    """A reply's own words before it quotes anything (all of them when it quotes nothing)."""
-    words: list[str] = []
-    for segment in post.segments:
-        if segment.kind == "quote":
-            break
-        words.append(segment.text)
-    return "\n".join(w for w in words if w.strip())
 
 
 # --- the signed graph and its cut ------------------------------------------------------------
@@ -508,8 +510,13 @@ class _Words:
     def __init__(self, vectors: SentenceVectors, people: int) -> None:
         self.vectors = vectors
         owner = vectors.owners[vectors.row] if len(vectors.row) else vectors.row
-        cells, cell_of = np.unique(owner * vectors.terms + vectors.col, return_inverse=True)
-        weight = np.bincount(cell_of, vectors.unit, minlength=len(cells))
+        key = owner * vectors.terms + vectors.col
+        if people * vectors.terms <= DENSE_CELLS:  # a slot per (person, term): no sort
+            cells = np.flatnonzero(np.bincount(key, minlength=people * vectors.terms))
+            weight = np.bincount(key, vectors.unit, minlength=people * vectors.terms)[cells]
+        else:
+            cells, cell_of = np.unique(key, return_inverse=True)
+            weight = np.bincount(cell_of, vectors.unit, minlength=len(cells))
         self.owner = cells // vectors.terms
         self.term = cells % vectors.terms
         norm = np.sqrt(np.bincount(self.owner, weight * weight, minlength=people))
@@ -577,13 +584,17 @@ def _side_points(
 
 @dataclass(slots=True)
 class ThreadWords:
-    """Every own sentence of the thread, indexed for key points (shared with the stance
-    digest, which scores the same sentences per person)."""
+    """Every own sentence of the thread, split once and indexed for key points; the stance
+    digest scores the same sentences per person, and the agreement of a reply is read from
+    its first sentences here (`sentences`)."""
 
     index: KeyPointIndex
     meta: list[tuple[int, str | None, str | None]]
     """Per sentence: (post, author or None, post url)."""
     own_words: dict[str, int]
+    segments: dict[int, tuple[int, ...]]
+    """Per post number: where each segment's sentences start in the index, and where the
+    last one's end (a quote's sentences are none: its start is the next one's)."""
 
     @classmethod
     def of(cls, posts: Sequence[PostLike], people: Participants, language: str) -> ThreadWords:
@@ -591,14 +602,37 @@ class ThreadWords:
         index = KeyPointIndex(stop, stemmer_for(language))
         owner_of = {name: k for k, name in enumerate(people.names)}
         meta: list[tuple[int, str | None, str | None]] = []
-        own_words: dict[str, int] = defaultdict(int)
+        texts: list[str] = []
+        owners: list[int] = []
+        segments: dict[int, tuple[int, ...]] = {}
         for post in posts:
             label = people.of_post[post.number]
-            author = None if people.per_post else label
-            for _, text in own_sentences(post):
-                meta.append((post.number, author, post.url))
-                own_words[label] += index.add(owner_of[label], text)
-        return cls(index, meta, own_words)
+            first = len(texts)
+            starts = [first]
+            for segment in post.segments:
+                if segment.kind == "own":
+                    for line in segment.text.splitlines():
+                        texts.extend(split_sentences(line))
+                starts.append(len(texts))
+            segments[post.number] = tuple(starts)
+            if len(texts) > first:
+                where = (post.number, None if people.per_post else label, post.url)
+                meta.extend(itertools.repeat(where, len(texts) - first))
+                owners.extend(itertools.repeat(owner_of[label], len(texts) - first))
+        counts = index.extend(owners, texts)
+        per_owner = np.bincount(
+            np.asarray(owners, dtype=np.int64), counts, minlength=len(people.names)
+        )
+        written = np.bincount(np.asarray(owners, dtype=np.int64), minlength=len(people.names))
+        own_words = {people.names[k]: int(per_owner[k]) for k in np.flatnonzero(written).tolist()}
+        return cls(index, meta, own_words, segments)
+
+    def sentences(self, post: int, start: int, end: int) -> Iterator[str]:
+        """The sentences of segments start..end-1 of a post, in order."""
+        offsets = self.segments[post]
+        texts = self.index.text
+        for k in range(offsets[start], offsets[end]):
+            yield texts(k)
 
 
 def _stop_words(language: str) -> frozenset[str]:
@@ -609,7 +643,7 @@ def _stop_words(language: str) -> frozenset[str]:
 
 
 @dataclass(slots=True)
-class _Evidence:
+class ThreadEvidence:
     """The interactions between participants and what they say about sides, per pair."""
 
     found: list[Interaction]
@@ -618,37 +652,63 @@ class _Evidence:
     said: np.ndarray
     count: np.ndarray
     pair: dict[tuple[int, int], float]
-    """Summed evidence of each pair (lower number first), before damping."""
+    """Summed evidence of each pair (lower number first), before damping, in the order the
+    pairs first interact."""
 
     @classmethod
-    def of(cls, people: Participants, found: Sequence[Interaction]) -> _Evidence:
+    def of(cls, people: Participants, found: Sequence[Interaction]) -> ThreadEvidence:
         """How much people argue, from what they quote or answer (a post guessed to answer
         the one before it says less): per thread, and where two people interact, from both
         people's interactions smoothed towards the thread's share. A thread of jokes with
-        one argument in it (a Reddit page) argues only there."""
+        one argument in it (a Reddit page) argues only there.
+
+        Summed with numpy in the order of the interactions (bincount adds in input order),
+        so every sum is the one a loop over them makes."""
         n = len(people.names)
         number = {name: k for k, name in enumerate(people.names)}
         found = [i for i in found if i.target in number and i.target != i.source]
         shown = [i for i in found if i.kind != "next"] or found
         share = argued_share(shown)
-        scores = [argues(item.text) for item in found]
-        said: np.ndarray = np.zeros(n)
-        count: np.ndarray = np.zeros(n)
         ends = [(number[i.source], number[i.target]) for i in found]  # type: ignore[index]
-        for item, (i, j), score in zip(found, ends, scores, strict=True):
-            if item.kind != "next" or shown is found:
-                said[[i, j]] += score
-                count[[i, j]] += 1
-        pair: dict[tuple[int, int], float] = defaultdict(float)
-        for item, (i, j), score in zip(found, ends, scores, strict=True):
-            if item.kind == "next" and shown is not found:
-                weight = NEXT_WEIGHT * evidence(item.text, prior_for(share), item.to_a_claim)
-            else:
-                local = (said[i] + said[j] - score + LOCAL_WEIGHT * share) / (
-                    count[i] + count[j] - 1 + LOCAL_WEIGHT
-                )
-                weight = evidence(item.text, prior_for(local), item.to_a_claim)
-            pair[(min(i, j), max(i, j))] += weight
+        size = len(found)
+        scores = np.fromiter((argues(i.text) for i in found), np.float64, size)
+        guessed = np.fromiter((i.kind == "next" for i in found), bool, size)
+        if shown is found:
+            guessed[:] = False  # nothing else to go by: the guesses count in full
+        ends_array = np.array(ends, dtype=np.int64).reshape(size, 2)
+        a, b = ends_array[:, 0], ends_array[:, 1]
+        counted = ends_array[~guessed].ravel()  # i, j of each in turn: each node's sum in order
+        said = np.bincount(counted, np.repeat(scores[~guessed], 2), minlength=n)
+        count = np.bincount(counted, minlength=n).astype(np.float64)
+        text_score = np.fromiter(
+            (i.text.score if i.text.label != "unclear" else 0.0 for i in found), np.float64, size
+        )
+        silent = np.fromiter((i.text.friendly or not i.to_a_claim for i in found), bool, size)
+        contrary = np.fromiter((i.text.contrary for i in found), bool, size)
+        tone = np.where(silent, 0.0, np.where((text_score != 0) | contrary, 1.0, QUIET_TONE))
+        gain = np.where(text_score > 0, AGREE_GAIN, DISAGREE_GAIN)
+        local = (said[a] + said[b] - scores + LOCAL_WEIGHT * share) / (
+            count[a] + count[b] - 1 + LOCAL_WEIGHT
+        )
+        prior = PRIOR * np.minimum(
+            1.0, np.maximum(0.0, (local - CALM_SHARE) / (ARGUED_SHARE - CALM_SHARE))
+        )
+        prior[guessed] = prior_for(share)
+        weight = -prior * tone + gain * text_score
+        weight[guessed] *= NEXT_WEIGHT
+        low, high = np.minimum(a, b), np.maximum(a, b)
+        keys = low * max(n, 1) + high
+        pairs, first, which = np.unique(keys, return_index=True, return_inverse=True)
+        sums = np.bincount(which.reshape(-1), weight, minlength=len(pairs))
+        in_order = np.argsort(first, kind="stable")  # the order the pairs first interact
+        starts = first[in_order]
+        pair = dict(
+            zip(
+                zip(low[starts].tolist(), high[starts].tolist(), strict=True),
+                sums[in_order].tolist(),
+                strict=True,
+            )
+        )
         return cls(found, share, ends, said, count, pair)
 
 
@@ -657,10 +717,12 @@ def read_sides(
     found: Sequence[Interaction],
     words: ThreadWords,
     key_points: int = 3,
+    evidence: ThreadEvidence | None = None,
 ) -> Sides:
-    """The sides of a thread from its interactions (see the module docstring)."""
+    """The sides of a thread from its interactions (see the module docstring); `evidence`,
+    when given, is `ThreadEvidence.of(people, found)`."""
     n = len(people.names)
-    ev = _Evidence.of(people, found)
+    ev = ThreadEvidence.of(people, found) if evidence is None else evidence
     found, share, ends, pair = ev.found, ev.share, ev.ends, ev.pair
     graph = _graph(n, pair)
     parts = _parts(graph)
@@ -791,7 +853,7 @@ def thread_sides(
     ordered = sorted(posts, key=lambda p: p.number)
     people = Participants.of(ordered)
     words = ThreadWords.of(ordered, people, language)
-    return read_sides(people, interactions(ordered, people), words, key_points)
+    return read_sides(people, interactions(ordered, people, words), words, key_points)
 
 
 # --- labels consistent with the sides --------------------------------------------------------
@@ -837,12 +899,16 @@ def label_interaction(
 
 
 def labelled(
-    found: Sequence[Interaction], sides: Sides, people: Participants
+    found: Sequence[Interaction],
+    sides: Sides,
+    people: Participants,
+    evidence: ThreadEvidence | None = None,
 ) -> list[tuple[Interaction, Label]]:
-    """Every interaction with its label (see `label_interaction`)."""
+    """Every interaction with its label (see `label_interaction`); `evidence`, when given,
+    is `ThreadEvidence.of(people, found)`."""
     placements = {p.participant: p for p in sides.placements}
     number = {name: k for k, name in enumerate(people.names)}
-    pair = _Evidence.of(people, found).pair
+    pair = (ThreadEvidence.of(people, found) if evidence is None else evidence).pair
     out = []
     for item in found:
         i, j = number.get(item.source), number.get(item.target or "")

@@ -26,6 +26,7 @@ from bot.core.sides import (
     Interaction,
     Participants,
     Sides,
+    ThreadEvidence,
     ThreadWords,
     interactions,
     labelled,
@@ -254,12 +255,13 @@ def stance_digest(
         quotes[source][target] += edge.count
         quoted_by[target][source] += edge.count
 
-    found = interactions(posts, people)
-    sides = read_sides(people, found, words, key_points)
+    found = interactions(posts, people, words)
+    evidence = ThreadEvidence.of(people, found)
+    sides = read_sides(people, found, words, key_points, evidence)
     replies: dict[str, list[Reply]] = defaultdict(list)
     agrees: dict[str, dict[str, None]] = defaultdict(dict)
     disagrees: dict[str, dict[str, None]] = defaultdict(dict)
-    for item, verdict in labelled(found, sides, people):
+    for item, verdict in labelled(found, sides, people, evidence):
         if item.kind == "next":  # a guess for the sides, not something the post shows
             continue
         replies[item.source].append(_reply(item, verdict.label, verdict.cue, verdict.confidence))

@@ -85,6 +85,8 @@ def _break_at(text: str, mark: int, end: int) -> int | None:
 def _plain_breaks(text: str) -> list[int] | None:
     """Offsets where the sentences of a stripped paragraph start (after the first), or None
     when some sentence-ending mark is not a plain case and nupunkt must read it all."""
+    if text.isascii():
+        return _ascii_breaks(text)
     marks = text.count(".") + text.count("!") + text.count("?")
     if not marks and "…" not in text:
         return []
@@ -101,6 +103,41 @@ def _plain_breaks(text: str) -> list[int] | None:
             return None
         if at != _NO_BREAK:
             breaks.append(at)
+        mark = spaced.find(". ", mark + 2)
+    return breaks
+
+
+def _ascii_breaks(text: str) -> list[int] | None:
+    """`_plain_breaks` for ASCII text, with `_break_at`'s steps inline (one Python call per
+    paragraph instead of one per mark: ~2.5 times faster on 600,000 sentences)."""
+    marks = text.count(".") + text.count("!") + text.count("?")
+    if not marks:
+        return []
+    spaced = text
+    if "! " in text or "? " in text:
+        spaced = text.replace("! ", ". ").replace("? ", ". ")
+    if spaced.count(". ") + (text[-1] in ".!?") != marks:
+        return _careful_breaks(text)  # runs ("!!", "..."), or marks inside tokens ("3.5")
+    breaks: list[int] = []
+    abbreviations = _abbreviations()
+    mark = spaced.find(". ")
+    while mark >= 0:
+        nxt = mark + 2  # the text is stripped: something follows the spaces
+        while text[nxt] == " ":
+            nxt += 1
+        if not text[nxt].isalpha():
+            return None
+        start = text.rfind(" ", 0, mark) + 1
+        word = text[start:mark]
+        if not word.isalpha() and _WORD_OF_LETTERS_RE.fullmatch(word) is None:
+            return None
+        if text[mark] == "." and (mark - start < 2 or word.lower() in abbreviations):
+            stop = text.find(" ", nxt)
+            token = text[nxt : stop if stop >= 0 else len(text)]
+            if not _breaks_after(word, text[mark + 1 : nxt], token):
+                mark = spaced.find(". ", mark + 2)
+                continue
+        breaks.append(nxt)
         mark = spaced.find(". ", mark + 2)
     return breaks
 
