@@ -11,6 +11,7 @@ pystempel (not installed): the summary was a ValueError traceback.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -145,5 +146,7 @@ def test_the_chapter_view_answers_in_text_and_json(db, tmp_path):
     assert text.startswith("Chapters — Ferry times")
     assert "Posts 1–9 · 1 May 2024\n" in text  # cut at the night before post 10
     assert "4 chapters" in text
+    # counted words in the note: "sentences from 40 posts", never "sentence from 40 post"
+    assert re.search(r"of 4 chapters: \d+ sentences from 40 posts \(english\)", text), text
     bad = tw(db, "summary", "ferry", "--chapters", "0", check=False)
     assert bad.returncode == 2

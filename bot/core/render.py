@@ -237,7 +237,9 @@ def brief_answer(thread: StoredThread, brief: ThreadBrief) -> Answer:
         sections.append(
             Section(
                 "Main points",
-                tuple(line(p.line, f"{made} {_count(p.people, people)}") for p in brief.points),
+                tuple(
+                    line(p.line, f"{made} {_count_plural(p.people, people)}") for p in brief.points
+                ),
             )
         )
     if brief.sides:
@@ -250,7 +252,7 @@ def brief_answer(thread: StoredThread, brief: ThreadBrief) -> Answer:
                         Ref(side.point.post, side.point.author, _post_url(
                             thread, side.point.post, side.point.url))
                         if side.point else None,
-                        f"side {side.name}: {_count(side.people, people)}"
+                        f"side {side.name}: {_count_plural(side.people, people)}"
                         + (f" ({', '.join(side.members)}"
                            + ("…" if side.people > len(side.members) else "") + ")"
                            if brief.named else ""),
@@ -264,7 +266,7 @@ def brief_answer(thread: StoredThread, brief: ThreadBrief) -> Answer:
             Section(
                 "Most quoted",
                 tuple(
-                    line(q.line, f"quoted or answered {by} {_count(q.people, people)}")
+                    line(q.line, f"quoted or answered {by} {_count_plural(q.people, people)}")
                     for q in brief.most_quoted
                 ),
             )
@@ -289,7 +291,7 @@ def brief_answer(thread: StoredThread, brief: ThreadBrief) -> Answer:
         )
     notes = [
         f"{brief.posts:,} posts"
-        + (f" by {_count(brief.participants, 'people')}" if brief.named else "")
+        + (f" by {_count_plural(brief.participants, 'people')}" if brief.named else "")
         + f" ({brief.language}); quoted text is credited to the people who wrote it."
     ]
     if brief.note:
@@ -306,7 +308,8 @@ def brief_answer(thread: StoredThread, brief: ThreadBrief) -> Answer:
     )
 
 
-def _count(n: int, noun: str) -> str:
+def _count_plural(n: int, noun: str) -> str:
+    """ "1 person", "3 people": `noun` given in the plural (the brief's counts)."""
     singular = {"people": "person", "posts": "post"}.get(noun, noun)
     return f"{n:,} {singular if n == 1 else noun}"
 
