@@ -335,7 +335,7 @@ def summarise_big(job: SummaryJob, explain: bool) -> Summary:
         f"{len(job.posts) // len(spans):,} posts; in each, the {CANDIDATE_POSTS:,} posts "
         "most answered, quoted or liked, longest and most typical of it were ranked sentence "
         f"by sentence, then the whole from their {len(candidates):,} picks "
-        "(summary --chapters shows the chapters)."
+        f"(summary --chapters {len(spans)} shows them)."
     )
     picks = Picks(final.sources, final.picked, [note, *final.notes], final.used)
     whole = CollectedSentences((), (), len(job.posts))

@@ -186,6 +186,7 @@ def test_past_the_size_limit_each_chapter_is_read_through_its_best_posts(long_th
     monkeypatch.setattr(chapters_module, "SHORTLIST", 20)
     big = summarise_any(long_thread, SummaryRequest(sentences=3), "english", TITLE)
     assert big.note.startswith("Summarised by chapters: 3 chapters of about 40 posts; in each")
+    assert big.note.endswith("(summary --chapters 3 shows them).")  # the same 3 chapters
     assert len(big.sentences) == 3
     assert big.considered_posts == 120
     assert big.considered_sentences < every  # only the sentences of the posts read
