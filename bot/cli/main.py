@@ -27,7 +27,7 @@ from typing import Any, NoReturn
 from bot.argtypes import positive_int, shard_range
 from bot.cli import digest_args
 from bot.cli.terminal import json_bytes, render_text
-from bot.core import jsonout, render
+from bot.core import forked, jsonout, render
 from bot.core.models import LOCAL_SCOPE
 from bot.core.summary import ALGORITHMS, SummaryRequest
 from bot.errors import ConfigError, ThreadwiseError, UserError, clip_words
@@ -579,6 +579,11 @@ _WEB_COMMANDS = frozenset({"refresh", "run", "migrate-storage"})
 whole database: the cyclic garbage collector stays on for them."""
 
 
+_FORKING_COMMANDS = frozenset({"stance", "demo"})
+"""One-shot commands whose analysis may run part of its work in a forked child (see
+bot/core/forked.py): the process does nothing else, and ends with the command."""
+
+
 def without_cycle_collection(args: argparse.Namespace) -> bool:
     """Whether a one-shot command may run with the cyclic garbage collector off.
 
@@ -603,6 +608,8 @@ def main(argv: Sequence[str] | None = None, *, one_shot: bool = False) -> int:
     args = parser.parse_args(argv)
     if one_shot and without_cycle_collection(args):
         gc.disable()
+    if one_shot and args.command in _FORKING_COMMANDS:
+        forked.allow()
     try:
         asyncio.run(run(args))
     except ThreadwiseError as exc:

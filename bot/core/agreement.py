@@ -47,7 +47,14 @@ from typing import Any, Literal
 
 from bot.core.models import Segment
 from bot.core.summary import stop_words_for
-from bot.core.text import normalise_word, split_sentences, split_words, word_spans
+from bot.core.text import (
+    normalise_word,
+    split_sentences,
+    split_words,
+    straighten,
+    warm_up,
+    word_spans,
+)
 
 Label = Literal["agree", "disagree", "unclear"]
 
@@ -632,6 +639,14 @@ def _cue_automaton() -> Any:
     return automaton
 
 
+def warm_up_agreement() -> None:
+    """Build what reading a reply loads on first use: the cue automaton, the stop words
+    and the sentence model (before forking a child that reads replies, say)."""
+    _cue_automaton()
+    _stop_words("english")
+    warm_up()
+
+
 def _cues_in(sentence: str) -> list[tuple[_Cue, re.Match[str]]]:
     """Every match of every cue in one sentence; a cue is searched for only when one of its
     words is in the sentence."""
@@ -726,6 +741,11 @@ def _echoed(reply_sentence: str, quoted: str) -> str | None:
     reply_words = word_spans(reply_sentence)
     reply_content = {w for w, _, _ in reply_words if w not in stop and not _is_negator(w)}
     if not any(_is_negator(w) for w, _, _ in reply_words):
+        return None
+    # A quoted sentence counts only when some of its words are among the reply's, so the
+    # quote, folded as its words are, holds one of those: when none does, it is not split.
+    folded = straighten(quoted).casefold()
+    if not any(word in folded for word in reply_content):
         return None
     for sentence in (s for line in quoted.splitlines() for s in split_sentences(line)):
         quoted_words = [normalise_word(w) for w in split_words(sentence)]

@@ -172,8 +172,8 @@ class KeyPointIndex:
         return np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
 
     def _read(self, texts: Sequence[str], first: int) -> np.ndarray:
-        lookup = self._ids
-        ids = np.array([lookup[word] for word in _tokens(texts)], dtype=np.int64)
+        tokens = _tokens(texts)  # ids in the order the words come (new stems numbered so)
+        ids = np.fromiter(map(self._ids.__getitem__, tokens), np.int64, len(tokens))
         mark = ids == SEPARATOR
         sentence = np.cumsum(mark)
         words = np.bincount(sentence[~mark], minlength=len(texts))

@@ -44,13 +44,13 @@ import math
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from bot.core.agreement import Agreement, classify_reply, has_cue, reply_runs
 from bot.core.keypoints import DENSE_CELLS, KeyPointIndex, SentenceVectors
-from bot.core.models import PostLike
+from bot.core.models import PostLike, Segment
 from bot.core.summary import stemmer_for, stop_words_for
 from bot.core.text import WORD_RE, normalise_word, split_sentences
 
@@ -200,6 +200,24 @@ class Participants:
         return cls(tuple(names), of_post, per_post)
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One post answering another participant, before its words are read: an
+    `Interaction` without its `text`, and where its words lie in the post."""
+
+    from_post: int
+    to_post: int | None
+    source: str
+    target: str | None
+    kind: Literal["quote", "reply", "next"]
+    quoted: str
+    reply: str
+    to_a_claim: bool
+    start: int
+    end: int
+    """The reply's words are the post's segments start..end-1."""
+
+
 def interactions(
     posts: Sequence[PostLike], people: Participants, words: ThreadWords | None = None
 ) -> list[Interaction]:
@@ -213,6 +231,23 @@ def interactions(
     wrote that (kind "next"; a run of one person's posts answers once).
 
     `words`, the same posts' sentences, spares splitting the replies into sentences again."""
+    found = answers(posts, people)
+    if words is None:
+        texts = [classify_reply(a.reply, a.quoted if a.kind == "quote" else None) for a in found]
+    else:
+        texts = [
+            classify_reply(
+                a.reply,
+                a.quoted if a.kind == "quote" else None,
+                words.sentences(a.from_post, a.start, a.end),
+            )
+            for a in found
+        ]
+    return read_answers(found, texts)
+
+
+def answers(posts: Sequence[PostLike], people: Participants) -> list[Answer]:
+    """The interactions of `interactions`, without reading their words."""
     by_name = {name.casefold(): name for name in people.names}
     flat = not any(getattr(p, "reply_to", None) is not None for p in posts)
     by_number = {p.number: p for p in posts}
@@ -224,25 +259,24 @@ def interactions(
             found = claimed[number] = _makes_claim(by_number[number])
         return found
 
-    def opening(post: PostLike) -> tuple[str, Iterator[str] | None]:
-        """A reply's own words before it quotes anything, and their sentences."""
+    def opening(post: PostLike) -> tuple[str, int]:
+        """A reply's own words before it quotes anything, and where they end."""
         segments = post.segments
         end = next((k for k, s in enumerate(segments) if s.kind == "quote"), len(segments))
-        text = "\n".join(t for s in segments[:end] if (t := s.text).strip())
-        return text, None if words is None else words.sentences(post.number, 0, end)
+        return "\n".join(t for s in segments[:end] if (t := s.text).strip()), end
 
-    found: list[Interaction] = []
+    found: list[Answer] = []
     previous: tuple[int, str] | None = None  # (post, speaker) just before this one
     for post in posts:
         speaker = people.of_post[post.number]
         before = previous if previous is not None and previous[1] != speaker else None
         previous = (post.number, speaker)
         if flat and before is not None and not any(s.kind == "quote" for s in post.segments):
-            text, sentences = opening(post)
+            text, end = opening(post)
             found.append(
-                Interaction(
-                    post.number, before[0], speaker, before[1], "next",
-                    classify_reply(text, None, sentences), "", text, claims(before[0]),
+                Answer(
+                    post.number, before[0], speaker, before[1], "next", "", text,
+                    claims(before[0]), 0, end,
                 )
             )  # fmt: skip
             continue
@@ -257,11 +291,10 @@ def interactions(
                 target = None
             if segment.source_post is not None:
                 quoted_posts.add(segment.source_post)
-            sentences = None if words is None else words.sentences(post.number, start, end)
             found.append(
-                Interaction(
-                    post.number, segment.source_post, speaker, target, "quote",
-                    classify_reply(reply_text, quoted, sentences), quoted, reply_text,
+                Answer(
+                    post.number, segment.source_post, speaker, target, "quote", quoted,
+                    reply_text, True, start, end,
                 )
             )  # fmt: skip
         parent = getattr(post, "reply_to", None)
@@ -270,14 +303,62 @@ def interactions(
         target = people.of_post[parent]
         if target == speaker:
             continue
-        text, sentences = opening(post)
+        text, end = opening(post)
         found.append(
-            Interaction(
-                post.number, parent, speaker, target, "reply",
-                classify_reply(text, None, sentences), "", text, claims(parent),
+            Answer(
+                post.number, parent, speaker, target, "reply", "", text, claims(parent), 0, end
             )
         )  # fmt: skip
     return found
+
+
+def answer_texts(posts: Sequence[PostLike], found: Sequence[Answer]) -> list[tuple[Any, ...]]:
+    """What the words of each answer say (`classify_reply`), as plain tuples (the fields of
+    `Agreement`: a forked child sends them back, ~10× cheaper to pickle than dataclasses).
+
+    Each reply's sentences are split here as `ThreadWords` splits them (own segments, line
+    by line), and only as far as the reply's first sentences: the same verdicts as
+    `interactions` with `words`, for a process that has no `ThreadWords`."""
+    by_number = {p.number: p for p in posts}
+
+    def sentences(segments: Sequence[Segment], start: int, end: int) -> Iterator[str]:
+        for segment in segments[start:end]:
+            if segment.kind == "own":
+                for line in segment.text.splitlines():
+                    yield from split_sentences(line)
+
+    out: list[tuple[Any, ...]] = []
+    for a in found:
+        text = classify_reply(
+            a.reply,
+            a.quoted if a.kind == "quote" else None,
+            sentences(by_number[a.from_post].segments, a.start, a.end),
+        )
+        out.append((text.label, text.cue, text.score, text.contrary, text.friendly))
+    return out
+
+
+def read_answers(
+    found: Sequence[Answer], texts: Sequence[Agreement | tuple[Any, ...]]
+) -> list[Interaction]:
+    """The interactions, each answer with what its words say (`Agreement`s, or the tuples
+    of `answer_texts`)."""
+    made: dict[tuple[Any, ...], Agreement] = {}
+    out = []
+    for a, text in zip(found, texts, strict=True):
+        if isinstance(text, tuple):
+            agreement = made.get(text)
+            if agreement is None:
+                agreement = made[text] = Agreement(*text)
+        else:
+            agreement = text
+        out.append(
+            Interaction(
+                a.from_post, a.to_post, a.source, a.target, a.kind, agreement, a.quoted,
+                a.reply, a.to_a_claim,
+            )
+        )  # fmt: skip
+    return out
 
 
 _PLACEHOLDER_RE = re.compile(r"\[[^\]\n]{0,2000}\]")

@@ -20,18 +20,23 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
-from bot.core.agreement import Agreement, Label, classify_reply, reply_pairs
+from bot.core import forked
+from bot.core.agreement import Agreement, Label, classify_reply, reply_pairs, warm_up_agreement
 from bot.core.models import PostLike, QuoteEdge
 from bot.core.sides import (
+    Answer,
     Interaction,
     Participants,
     Sides,
     ThreadEvidence,
     ThreadWords,
-    interactions,
+    answer_texts,
+    answers,
     labelled,
+    read_answers,
     read_sides,
 )
+from bot.core.sides import Label as SideLabel
 from bot.core.text import normalise_word, split_words
 from bot.errors import UserError
 
@@ -56,6 +61,9 @@ Polarity = Literal["positive", "negative", "neutral"]
 TOPIC_POLARITY_THRESHOLD = 0.05
 """VADER's own recommended cut-offs for positive / negative sentences."""
 EXCERPT_CHARS = 200
+FORK_MIN_ANSWERS = 10_000
+"""From this many replies on, their words are read in a forked child (bot/core/forked.py)
+while this process splits and indexes every sentence, where the process may fork."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +187,19 @@ _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'"})
 
 
 def _excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """The text with its white space flattened, cut to `limit` characters with an ellipsis.
+
+    Most replies are long: the first 2 × `limit` characters usually hold enough words, so
+    those are split first (192,000 excerpts of a 100,000-post thread); the same answer as
+    flattening the whole text, since the words kept are its first words."""
+    head = text[: 2 * limit]
+    if len(head) < len(text):
+        words = head.split()
+        if words:
+            words.pop()  # maybe cut in the middle
+            flat = " ".join(words)
+            if len(flat) >= limit:
+                return flat[: limit - 1].rstrip() + "…"
     head = text[: 4 * limit]
     words = head.split()
     if len(head) < len(text) and words:
@@ -242,8 +263,33 @@ def stance_digest(
             raise UserError(f"No participant called {author!r} in this thread. Known: {known}.")
 
     matcher = topic_pattern(topic) if topic and topic.strip() else None
-    words = ThreadWords.of(posts, people, language)
-
+    found_answers = answers(posts, people)
+    pending = None
+    if len(found_answers) >= FORK_MIN_ANSWERS and forked.available():
+        warm_up_agreement()  # the child imports and builds nothing (another thread may hold
+        # the import lock at the fork)
+        pending = forked.start(_read_replies, posts, found_answers)
+    try:
+        words = ThreadWords.of(posts, people, language)
+        texts: Sequence[Agreement | tuple[object, ...]]
+        if pending is not None:
+            words.index.vectors()  # the TF-IDF scores, while the child reads the replies
+            replied = [None if a.kind == "next" else _excerpt(a.reply) for a in found_answers]
+            texts, quoted = pending.result()
+            excerpts = [None if r is None else (q, r) for q, r in zip(quoted, replied, strict=True)]
+        else:
+            texts = [
+                classify_reply(
+                    a.reply,
+                    a.quoted if a.kind == "quote" else None,
+                    words.sentences(a.from_post, a.start, a.end),
+                )
+                for a in found_answers
+            ]
+            excerpts = _excerpts(found_answers)
+    finally:
+        if pending is not None:
+            pending.close()
     quotes: dict[str, Counter[str]] = defaultdict(Counter)
     quoted_by: dict[str, Counter[str]] = defaultdict(Counter)
     for edge in edges:
@@ -255,16 +301,18 @@ def stance_digest(
         quotes[source][target] += edge.count
         quoted_by[target][source] += edge.count
 
-    found = interactions(posts, people, words)
+    found = read_answers(found_answers, texts)
     evidence = ThreadEvidence.of(people, found)
     sides = read_sides(people, found, words, key_points, evidence)
     replies: dict[str, list[Reply]] = defaultdict(list)
     agrees: dict[str, dict[str, None]] = defaultdict(dict)
     disagrees: dict[str, dict[str, None]] = defaultdict(dict)
-    for item, verdict in labelled(found, sides, people, evidence):
-        if item.kind == "next":  # a guess for the sides, not something the post shows
+    for (item, verdict), excerpt in zip(
+        labelled(found, sides, people, evidence), excerpts, strict=True
+    ):
+        if excerpt is None:  # "next": a guess for the sides, not something the post shows
             continue
-        replies[item.source].append(_reply(item, verdict.label, verdict.cue, verdict.confidence))
+        replies[item.source].append(_reply(item, verdict, *excerpt))
         if item.target is None or item.target == item.source:
             continue
         if verdict.label == "agree":
@@ -278,8 +326,9 @@ def stance_digest(
     for post in posts:  # once, not once per participant: 10,000 posts without names are
         posts_of[labels[post.number]].append(post.number)  # 10,000 participants
     sentences_of: dict[str, list[int]] = defaultdict(list)
-    for index, (number, _, _) in enumerate(words.meta):
-        sentences_of[labels[number]].append(index)
+    if matcher is not None:  # 600,000 sentences in a 100,000-post thread: only for a topic
+        for index, (number, _, _) in enumerate(words.meta):
+            sentences_of[labels[number]].append(index)
     topic_matches = 0
     for name in names:
         topic_sentences: tuple[TopicSentence, ...] = ()
@@ -345,15 +394,30 @@ def stance_digest(
     )
 
 
-def _reply(item: Interaction, label: Label, cue: str | None, confidence: float) -> Reply:
+def _excerpts(found: Sequence[Answer]) -> list[tuple[str, str] | None]:
+    """The quoted words' and the reply's excerpts of each answer shown as a reply (none for
+    a post only guessed to answer the one before it)."""
+    return [None if a.kind == "next" else (_excerpt(a.quoted), _excerpt(a.reply)) for a in found]
+
+
+def _read_replies(
+    posts: Sequence[PostLike], found: Sequence[Answer]
+) -> tuple[list[tuple[object, ...]], list[str | None]]:
+    """What each answer's words say, and the excerpt of what it quotes: the forked child's
+    share of the work (the parent makes the replies' excerpts)."""
+    quoted = [None if a.kind == "next" else _excerpt(a.quoted) for a in found]
+    return answer_texts(posts, found), quoted
+
+
+def _reply(item: Interaction, verdict: SideLabel, quoted: str, reply: str) -> Reply:
     return Reply(
         from_post=item.from_post,
         to_post=item.to_post,
         to_author=item.target,
-        kind=item.kind,
-        label=label,
-        cue=cue,
-        confidence=confidence,
-        quoted_text_excerpt=_excerpt(item.quoted),
-        reply_excerpt=_excerpt(item.reply),
+        kind=item.kind,  # type: ignore[arg-type]  # never "next"
+        label=verdict.label,
+        cue=verdict.cue,
+        confidence=verdict.confidence,
+        quoted_text_excerpt=quoted,
+        reply_excerpt=reply,
     )

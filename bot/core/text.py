@@ -225,8 +225,9 @@ class OfflineTokenizer:
 
 @lru_cache(maxsize=1)
 def warm_up() -> None:
-    """Load the sentence model once (the first call pays for it)."""
-    split_sentences("Warm up. Done.")
+    """Load the sentence model and its abbreviations once (the first call pays for it)."""
+    _abbreviations()
+    nupunkt.sent_tokenize("Warm up. Done.")
 
 
 WRAP_MAX_WIDTH = 100

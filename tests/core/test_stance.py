@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.core.agreement import classify_reply
-from bot.core.stance import stance_digest, topic_pattern
+from bot.core.stance import _excerpt, stance_digest, topic_pattern
 from bot.errors import UserError
 
 # --- the digest -------------------------------------------------------------------------------
@@ -207,3 +209,26 @@ def test_topic_matching(topic, text, hit):
 def test_empty_thread_is_a_user_error():
     with pytest.raises(UserError):
         stance_digest([], ())
+
+
+# --- excerpts ---------------------------------------------------------------------------------
+
+
+def _flattened_excerpt(text: str, limit: int) -> str:
+    """What an excerpt is: the text's white space flattened, cut at `limit` with an ellipsis."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["a", "bb", "word", " ", "  ", "\n", "\t", "é", "x" * 90]), max_size=300
+    ),
+    st.sampled_from([5, 50, 200]),
+)
+def test_an_excerpt_is_the_flattened_text_cut(parts, limit):
+    """The excerpt reads only the text's head where that is enough: always the same answer
+    as flattening the whole text."""
+    text = "".join(parts)
+    assert _excerpt(text, limit) == _flattened_excerpt(text, limit)
