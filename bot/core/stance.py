@@ -274,9 +274,7 @@ def stance_digest(
         texts: Sequence[Agreement | tuple[object, ...]]
         if pending is not None:
             words.index.vectors()  # the TF-IDF scores, while the child reads the replies
-            replied = [None if a.kind == "next" else _excerpt(a.reply) for a in found_answers]
-            texts, quoted = pending.result()
-            excerpts = [None if r is None else (q, r) for q, r in zip(quoted, replied, strict=True)]
+            texts, excerpts = pending.result()
         else:
             texts = [
                 classify_reply(
@@ -402,11 +400,10 @@ def _excerpts(found: Sequence[Answer]) -> list[tuple[str, str] | None]:
 
 def _read_replies(
     posts: Sequence[PostLike], found: Sequence[Answer]
-) -> tuple[list[tuple[object, ...]], list[str | None]]:
-    """What each answer's words say, and the excerpt of what it quotes: the forked child's
-    share of the work (the parent makes the replies' excerpts)."""
-    quoted = [None if a.kind == "next" else _excerpt(a.quoted) for a in found]
-    return answer_texts(posts, found), quoted
+) -> tuple[list[tuple[object, ...]], list[tuple[str, str] | None]]:
+    """What each answer's words say, and its excerpts: the forked child's share of the
+    work (the parent splits and indexes every sentence and scores them meanwhile)."""
+    return answer_texts(posts, found), _excerpts(found)
 
 
 def _reply(item: Interaction, verdict: SideLabel, quoted: str, reply: str) -> Reply:
