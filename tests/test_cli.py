@@ -335,6 +335,27 @@ def test_one_shot_commands_without_web_pages_run_without_the_cycle_collector(arg
     assert without_cycle_collection(build_parser().parse_args(argv)) is off
 
 
+@pytest.mark.parametrize(
+    ("argv", "env", "fork"),
+    [
+        (["stance", "t"], None, True),
+        (["stance", "t", "--author", "Ann"], None, True),
+        (["stance", "t"], "0", False),  # THREADWISE_FORK=0: one process
+        (["summary", "t"], None, False),
+        (["run"], None, False),  # a bot never forks: its sockets, threads and event loop
+        (["digest", "run-due"], None, False),
+    ],
+)
+def test_only_a_one_shot_stance_may_fork_a_child(argv, env, fork, monkeypatch) -> None:
+    from bot.cli.main import build_parser, may_fork
+
+    if env is None:
+        monkeypatch.delenv("THREADWISE_FORK", raising=False)
+    else:
+        monkeypatch.setenv("THREADWISE_FORK", env)
+    assert may_fork(build_parser().parse_args(argv)) is fork
+
+
 def test_a_one_shot_command_ends_with_the_cycle_collector_off_and_main_leaves_it_on(
     tmp_path: Path,
 ) -> None:

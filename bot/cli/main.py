@@ -579,9 +579,15 @@ _WEB_COMMANDS = frozenset({"refresh", "run", "migrate-storage"})
 whole database: the cyclic garbage collector stays on for them."""
 
 
-_FORKING_COMMANDS = frozenset({"stance", "demo"})
+_FORKING_COMMANDS = frozenset({"stance"})
 """One-shot commands whose analysis may run part of its work in a forked child (see
-bot/core/forked.py): the process does nothing else, and ends with the command."""
+bot/core/forked.py): the process does nothing else, and ends with the command.
+THREADWISE_FORK=0 keeps them to one process."""
+
+
+def may_fork(args: argparse.Namespace) -> bool:
+    """Whether a one-shot command may fork a child for part of its analysis."""
+    return args.command in _FORKING_COMMANDS and os.environ.get("THREADWISE_FORK") != "0"
 
 
 def without_cycle_collection(args: argparse.Namespace) -> bool:
@@ -608,7 +614,7 @@ def main(argv: Sequence[str] | None = None, *, one_shot: bool = False) -> int:
     args = parser.parse_args(argv)
     if one_shot and without_cycle_collection(args):
         gc.disable()
-    if one_shot and args.command in _FORKING_COMMANDS:
+    if one_shot and may_fork(args):
         forked.allow()
     try:
         asyncio.run(run(args))
