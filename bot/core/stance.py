@@ -18,7 +18,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from bot.core import forked
 from bot.core.agreement import Agreement, Label, classify_reply, reply_pairs, warm_up_agreement
@@ -280,10 +280,12 @@ def stance_digest(
         pending = forked.start(_read_replies, posts, found_answers)
     try:
         words = ThreadWords.of(posts, people, language)
-        texts: Sequence[Agreement | tuple[object, ...]]
+        texts: Sequence[Agreement | tuple[Any, ...]]
         if pending is not None:
             words.index.vectors()  # the TF-IDF scores, while the child reads the replies
-            texts, excerpts = pending.result()
+            replied = [None if a.kind == "next" else _excerpt(a.reply) for a in found_answers]
+            texts, quoted = pending.result()
+            excerpts = [None if r is None else (q, r) for q, r in zip(quoted, replied, strict=True)]
         else:
             texts = [
                 classify_reply(
@@ -409,10 +411,12 @@ def _excerpts(found: Sequence[Answer]) -> list[tuple[str, str] | None]:
 
 def _read_replies(
     posts: Sequence[PostLike], found: Sequence[Answer]
-) -> tuple[list[tuple[object, ...]], list[tuple[str, str] | None]]:
-    """What each answer's words say, and its excerpts: the forked child's share of the
-    work (the parent splits and indexes every sentence and scores them meanwhile)."""
-    return answer_texts(posts, found), _excerpts(found)
+) -> tuple[list[tuple[Any, ...]], list[str | None]]:
+    """What each answer's words say, and the excerpts of what they quote: the forked
+    child's share (the parent splits, indexes and scores every sentence meanwhile, and
+    makes the replies' excerpts)."""
+    quoted = [None if a.kind == "next" else _excerpt(a.quoted) for a in found]
+    return answer_texts(posts, found), quoted
 
 
 def _reply(item: Interaction, verdict: SideLabel, quoted: str, reply: str) -> Reply:
