@@ -826,8 +826,13 @@ def _verdict(
         return Agreement("agree" if sign > 0 else "disagree", deciding.text, total)
     if quoted:
         first = text[spans[0][0] : spans[0][1]]
-        lowered = window if len(spans) == 1 else _Lowered(first.lower())
-        echoed = _echoed(first, _normalise(quoted)) if lowered.negated() else None
+        if len(spans) == 1:
+            negated = window.negated()
+        elif not text[spans[0][1]].isalnum() and not window.negated():
+            negated = False  # the first sentence's words are whole words of the window
+        else:
+            negated = _Lowered(first.lower()).negated()
+        echoed = _echoed(first, _normalise(quoted)) if negated else None
         if echoed:
             return Agreement("disagree", echoed, -0.6)
     return Agreement("unclear", None, 0.0)
