@@ -61,6 +61,10 @@ Polarity = Literal["positive", "negative", "neutral"]
 TOPIC_POLARITY_THRESHOLD = 0.05
 """VADER's own recommended cut-offs for positive / negative sentences."""
 EXCERPT_CHARS = 200
+FORK_SHARE = 0.95
+"""The share of the replies (the first ones) the child reads: this process reads the rest
+once it has indexed the sentences, faster than the child, which splits each reply's first
+lines into sentences again (the two finish about together on two free cores)."""
 FORK_MIN_ANSWERS = 10_000
 """From this many replies on, their words are read in a forked child (bot/core/forked.py)
 while this process splits and indexes every sentence, where the process may fork."""
@@ -274,27 +278,28 @@ def stance_digest(
     matcher = topic_pattern(topic) if topic and topic.strip() else None
     found_answers = answers(posts, people)
     pending = None
+    split = len(found_answers)  # the child reads the answers before this one
     if len(found_answers) >= FORK_MIN_ANSWERS and forked.available():
         warm_up_agreement()  # the child imports and builds nothing (another thread may hold
         # the import lock at the fork)
-        pending = forked.start(_read_replies, posts, found_answers)
+        split = int(len(found_answers) * FORK_SHARE)
+        pending = forked.start(_read_replies, posts, found_answers[:split])
     try:
         words = ThreadWords.of(posts, people, language)
-        texts: Sequence[Agreement | tuple[Any, ...]]
+        texts: list[Agreement | tuple[Any, ...]] = []
         if pending is not None:
             words.index.vectors()  # the TF-IDF scores, while the child reads the replies
             replied = [None if a.kind == "next" else _excerpt(a.reply) for a in found_answers]
+            quoted_here = [
+                None if a.kind == "next" else _excerpt(a.quoted) for a in found_answers[split:]
+            ]
+            texts_here = _texts(found_answers[split:], words)
             texts, quoted = pending.result()
+            texts.extend(texts_here)
+            quoted.extend(quoted_here)
             excerpts = [None if r is None else (q, r) for q, r in zip(quoted, replied, strict=True)]
         else:
-            texts = [
-                classify_reply(
-                    a.reply,
-                    a.quoted if a.kind == "quote" else None,
-                    words.sentences(a.from_post, a.start, a.end),
-                )
-                for a in found_answers
-            ]
+            texts = _texts(found_answers, words)
             excerpts = _excerpts(found_answers)
     finally:
         if pending is not None:
@@ -401,6 +406,18 @@ def stance_digest(
         people=len(names),
         person=wanted,
     )
+
+
+def _texts(found: Sequence[Answer], words: ThreadWords) -> list[Agreement | tuple[Any, ...]]:
+    """What the words of each answer say, from the thread's sentences."""
+    return [
+        classify_reply(
+            a.reply,
+            a.quoted if a.kind == "quote" else None,
+            words.sentences(a.from_post, a.start, a.end),
+        )
+        for a in found
+    ]
 
 
 def _excerpts(found: Sequence[Answer]) -> list[tuple[str, str] | None]:
