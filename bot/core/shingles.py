@@ -19,7 +19,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import compress, groupby, pairwise
+from itertools import accumulate, compress, groupby, pairwise
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
@@ -175,6 +175,59 @@ ASCII text without apostrophes or links, its words are then exactly `quote_words
 run of letters and digits, folded to lower case; "_" splits words), read by bytes.split in
 a third of the time of the word regex."""
 
+_SEPARATOR = 1
+_ASCII_BATCH = _ASCII_WORDS[:_SEPARATOR] + bytes([_SEPARATOR]) + _ASCII_WORDS[_SEPARATOR + 1 :]
+"""_ASCII_WORDS, but the byte 0x01 stays: it marks where one block's words end."""
+_BATCH_CHARS = 1 << 20
+"""ASCII text read in one go: big enough that the cost a block vanishes, small enough that
+its words (one bytes object each) are few at a time."""
+
+
+class _AsciiBatch:
+    """Words of ASCII blocks read many blocks at a time (see `_ASCII_WORDS`).
+
+    The blocks are joined with " \\x01 " between them, folded, split and looked up in one
+    pass each, so a block costs no calls of its own; the separators' id (-1) tells where
+    each block's words end. A batch whose text holds 0x01 itself is read block by block.
+    """
+
+    __slots__ = ("_chars", "_lookup", "_texts")
+
+    def __init__(self, words: _Vocabulary) -> None:
+        vocabulary = _AsciiVocabulary(words)
+        vocabulary[bytes([_SEPARATOR])] = -1
+        self._lookup = vocabulary.__getitem__
+        self._texts: list[str] = []
+        self._chars = 0
+
+    def add(self, text: str, ids: array[int], sizes: list[int]) -> None:
+        self._texts.append(text)
+        self._chars += len(text)
+        if self._chars >= _BATCH_CHARS:
+            self.flush(ids, sizes)
+
+    def flush(self, ids: array[int], sizes: list[int]) -> None:
+        """Append the waiting blocks' word ids to `ids` and their word counts to `sizes`."""
+        texts = self._texts
+        if not texts:
+            return
+        self._texts, self._chars = [], 0
+        data = " \x01 ".join(texts).encode()
+        if data.count(b"\x01") != len(texts) - 1:  # a text holds 0x01: one at a time
+            for text in texts:
+                words = list(map(self._lookup, text.encode().translate(_ASCII_WORDS).split()))
+                sizes.append(len(words))
+                ids.fromlist(words)
+            return
+        found = np.fromiter(
+            map(self._lookup, data.translate(_ASCII_BATCH).split()), dtype=np.int32
+        )
+        ends = np.flatnonzero(found < 0)
+        counts = np.diff(ends, prepend=-1, append=len(found)) - 1
+        sizes.extend(counts.tolist())
+        ids.frombytes(found[found >= 0].tobytes())
+
+
 _MIX = tuple(
     np.uint64(m)
     for m in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93)
@@ -294,21 +347,20 @@ class ThreadWords:
     def __init__(self, posts: Sequence[PostDoc]) -> None:
         vocabulary = _Vocabulary()
         lookup = vocabulary.__getitem__
-        ascii_lookup = _AsciiVocabulary(vocabulary).__getitem__
+        reader = _AsciiBatch(vocabulary)
         ids = array("i")
-        block_starts: list[int] = []  # word offset of each block (thread order), + the end
+        sizes: list[int] = []  # words of each block (thread order)
         post_blocks: list[int] = []  # first block of each post, + the end
         unit_blocks: list[int] = []  # first block of each unit, + the end
-        size = 0
+        blocks = 0
         for post in posts:
-            post_blocks.append(len(block_starts))
+            post_blocks.append(blocks)
             in_stream = False
-            words: list[int] = []  # a list grows faster than an array, which takes it whole
             for block in post.blocks:
                 if block.is_quote or not in_stream:
-                    unit_blocks.append(len(block_starts))
+                    unit_blocks.append(blocks)
                 in_stream = not block.is_quote
-                block_starts.append(size + len(words))
+                blocks += 1
                 text = block.text
                 if (
                     text.isascii()
@@ -316,14 +368,16 @@ class ThreadWords:
                     and "`" not in text
                     and not ("://" in text or "www." in text or "WWW." in text)
                 ):
-                    words += map(ascii_lookup, text.encode().translate(_ASCII_WORDS).split())
+                    reader.add(text, ids, sizes)
                 else:
-                    words += map(lookup, quote_words(text))
-            ids.fromlist(words)
-            size += len(words)
-        post_blocks.append(len(block_starts))
-        unit_blocks.append(len(block_starts))
-        block_starts.append(len(ids))
+                    reader.flush(ids, sizes)  # the words stay in thread order
+                    words = list(map(lookup, quote_words(text)))
+                    sizes.append(len(words))
+                    ids.fromlist(words)
+        reader.flush(ids, sizes)
+        post_blocks.append(blocks)
+        unit_blocks.append(blocks)
+        block_starts = [0, *accumulate(sizes)]  # word offset of each block, + the end
         self.ids = ids
         self.vocabulary = vocabulary
         self._bytes = ids.tobytes()
