@@ -57,3 +57,36 @@ def test_the_probe_sees_a_heavy_import(tmp_path):
     code, heavy = heavy_modules_after("--db", db, "summary", "tram")
     assert code == 0
     assert {"sumy", "numpy"} <= set(heavy)
+
+
+def test_ingesting_a_json_thread_imports_no_web_reader(tmp_path):
+    """A threadwise JSON file is claimed by no forum reader (bot/sources/sniff.py tells so
+    without them): Beautiful Soup and aiohttp stay out of its ingest."""
+    source = tmp_path / "thread.json"
+    posts = [
+        {"author": f"user{i % 3}", "text": f"Post number {i} says its own words."} for i in range(5)
+    ]
+    source.write_text(json.dumps({"title": "Small", "posts": posts}), encoding="utf-8")
+    db = str(tmp_path / "t.db")
+    code, heavy = heavy_modules_after("--db", db, "-q", "ingest", str(source), "--name", "small")
+    assert code == 0
+    assert not {"aiohttp", "bs4", "lxml"} & set(heavy)
+
+
+def test_each_forum_reader_sniffs_with_the_light_module():
+    from bot.sources import sniff
+    from bot.sources.web import URL_READERS
+
+    assert [r.name for r in URL_READERS] == list(sniff.FORUMS)
+    pages = {
+        "reddit": '[{"kind": "Listing", "data": {}}]',
+        "xenforo": '<!DOCTYPE html>\n<html id="XF" lang="en">',
+        "phpbb": '<html><body id="phpbb" class="x">',
+        "vbulletin": '<html><meta name="generator" content="vBulletin 4.2.5" />',
+        "discourse": '{"post_stream": {"posts": []}}',
+    }
+    for reader in URL_READERS:
+        claimed = [name for name, page in pages.items() if reader.sniff(page)]
+        assert claimed == [reader.name]
+        assert all(reader.sniff(p) == sniff.FORUMS[reader.name](p) for p in pages.values())
+    assert not sniff.any_forum('{"title": "Small", "posts": []}')

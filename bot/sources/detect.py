@@ -6,6 +6,7 @@ from typing import Literal
 
 from bot.core.models import ThreadDoc
 from bot.errors import UserError
+from bot.sources import sniff
 from bot.sources.decode import DEFAULT_MAX_BYTES, decode_upload
 from bot.sources.jsonthread import read_json_thread
 from bot.sources.plaintext import looks_like_markdown, read_markdown, read_plaintext
@@ -29,6 +30,8 @@ def read_file_bytes(
 
         return read_saved_page(text, best_effort=best_effort)
     if fmt == "json":
+        if not sniff.any_forum(text):  # threadwise's own JSON: no forum reader imported
+            return read_json_thread(text)
         from bot.sources.web import URL_READERS
 
         forum = next((r for r in URL_READERS if r.sniff(text)), None)

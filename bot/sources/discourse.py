@@ -24,7 +24,7 @@ from bs4 import BeautifulSoup, Tag
 
 from bot.core.models import Block, PostDoc, ThreadDoc
 from bot.errors import SourceError
-from bot.sources import decode
+from bot.sources import decode, sniff
 from bot.sources import html_text as h
 from bot.sources.base import PageFetcher, ReadOptions, match_web_path
 
@@ -331,10 +331,7 @@ class DiscourseReader:
         return parse_topic_url(url) is not None
 
     def sniff(self, text: str) -> bool:
-        head = text.lstrip()[:4096]
-        if head.startswith("{"):
-            return '"post_stream"' in text[:2_000_000]
-        return bool(re.search(r'<meta[^>]+content="Discourse', head + text[:20000], re.I))
+        return sniff.discourse(text)
 
     async def read(self, fetcher: PageFetcher, url: str, options: ReadOptions) -> ThreadDoc:
         where = parse_topic_url(url)

@@ -20,6 +20,7 @@ from bs4.element import NavigableString, Tag
 from bot.core.models import PostDoc
 from bot.errors import SourceError
 from bot.sources import html_text as h
+from bot.sources import sniff
 from bot.sources.html_text import BodyRules, Page, QuoteInfo
 
 _POST_ID = re.compile(r"^p(\d+)$")
@@ -28,11 +29,6 @@ _WROTE = re.compile(
     re.IGNORECASE,
 )
 _QUOTED_POST = re.compile(r"[?&]p=(\d+)|#p(\d+)")
-_MARKS = (
-    re.compile(r"<body[^>]*\bid\s*=\s*[\"']?phpbb\b", re.IGNORECASE),
-    re.compile(r"phpBB style name", re.IGNORECASE),
-    re.compile(r"Powered by\s*<a[^>]*>\s*phpBB", re.IGNORECASE),
-)
 _TIME_FORMATS = (
     "%a %b %d, %Y %I:%M %p",
     "%a %b %d, %Y %H:%M",
@@ -354,8 +350,7 @@ class PhpBBReader(h.PagedHtmlReader):
         return isinstance(url, str) and _is_topic_url(url)
 
     def sniff(self, text: str) -> bool:
-        head = text[:300_000] if isinstance(text, str) else ""
-        return any(mark.search(head) for mark in _MARKS)
+        return sniff.phpbb(text)
 
     def start_url(self, url: str, start_page: int) -> str:
         return thread_url_of(url) or url

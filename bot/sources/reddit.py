@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 
 from bot.core.models import Block, PostDoc, ThreadDoc
 from bot.errors import SourceError
-from bot.sources import decode
+from bot.sources import decode, sniff
 from bot.sources.base import PageFetcher, ReadOptions, match_web_path
 
 MORE_PER_REQUEST = 100
@@ -44,7 +44,6 @@ _LINK = re.compile(r"\[([^\]\n]{1,500})\]\((?:[^()\s]|\([^()\s]*\))+(?:\s+\"[^\"
 _EMPHASIS = re.compile(r"\*\*|__|~~|(?<!\w)\*(?=\S)|(?<=\S)\*(?!\w)|(?<!\w)\^(?=\S)")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
 _RULE = re.compile(r"^\s{0,3}(?:[-*_]\s*){3,}$")
-_LISTING_START = re.compile(r'^\s*\[\s*\{\s*"kind"\s*:\s*"Listing"')
 _TABLE_RULE = re.compile(r"^[\s|:-]*-[\s|:-]*$")
 _ZERO_WIDTH = re.compile(r"[\u200b\u200c\u200d\ufeff]|&#x200[bB];|&nbsp;")
 
@@ -467,7 +466,7 @@ class RedditReader:
         return where is not None and where.origin == CANONICAL_ORIGIN
 
     def sniff(self, text: str) -> bool:
-        return bool(_LISTING_START.match(text[:2000]))
+        return sniff.reddit(text)
 
     async def read(self, fetcher: PageFetcher, url: str, options: ReadOptions) -> ThreadDoc:
         where = parse_reddit_url(url)

@@ -22,6 +22,7 @@ from bs4.element import Tag
 from bot.core.models import PostDoc
 from bot.errors import SourceError
 from bot.sources import html_text as h
+from bot.sources import sniff
 from bot.sources.html_text import BodyRules, Page, QuoteInfo
 
 _MESSAGE_ID = re.compile(r"^post_message_(\d+)$")
@@ -45,11 +46,6 @@ _TIME_FORMATS = (
     "%B %d, %Y, %I:%M %p",
     "%d %B %Y, %H:%M",
     "%d %b %Y, %H:%M",
-)
-_GENERATOR = re.compile(r"<meta\b[^>]*\bvBulletin\b[^>]*>", re.IGNORECASE)
-_MARKS = (
-    re.compile(r"\bid\s*=\s*[\"']?vbulletin_html\b", re.IGNORECASE),
-    re.compile(r"Powered by\s*(?:<[^>]+>\s*)?vBulletin", re.IGNORECASE),
 )
 _SCRIPT = re.compile(r"THIS_SCRIPT\s*=\s*[\"'](\w+)[\"']")
 _SESSION_PARAMS = frozenset(("s", "sid", "page", "p", "highlight", "viewfull", "postcount"))
@@ -408,13 +404,7 @@ class VBulletinReader(h.PagedHtmlReader):
         return isinstance(url, str) and thread_url_of(url) is not None
 
     def sniff(self, text: str) -> bool:
-        if not isinstance(text, str):
-            return False
-        head = text[:300_000]
-        generator = _GENERATOR.search(head)
-        if generator and "generator" in generator.group(0).lower():
-            return True
-        return any(mark.search(head) for mark in _MARKS)
+        return sniff.vbulletin(text)
 
     def start_url(self, url: str, start_page: int) -> str:
         """Page `start_page` in vBulletin's own address forms (`/page2` after a thread path,

@@ -27,12 +27,11 @@ from bs4.element import Tag
 from bot.core.models import Block, PostDoc
 from bot.errors import SourceError
 from bot.sources import html_text as h
+from bot.sources import sniff
 from bot.sources.html_text import BodyRules, Page, QuoteInfo
 
 _THREAD_ROUTE = re.compile(r"^(?P<route>.*?/?threads/(?:[^/?#]*\.)?\d+)(?=/|$)(?P<rest>.*)$")
 _PAGE_IN_ROUTE = re.compile(r"/page-(\d+)(?=/|$|#|\?)")
-_XF2_MARK = re.compile(r"<html\b[^>]*\bid\s*=\s*[\"']?XF[\"'\s>]", re.IGNORECASE)
-_XF1_MARK = re.compile(r"<html\b[^>]*\bid\s*=\s*[\"']?XenForo[\"'\s>]", re.IGNORECASE)
 _POST_ID = re.compile(r"post-(\d+)$")
 _SOURCE = re.compile(r"^\s*post\s*:\s*(\d+)\s*$", re.IGNORECASE)
 _GOTO = re.compile(r"(?:[?&]id=|/posts/|/post-)(\d+)")
@@ -444,8 +443,7 @@ class XenForoReader(h.PagedHtmlReader):
         return thread_url_of(url) is not None
 
     def sniff(self, text: str) -> bool:
-        head = text[:4096] if isinstance(text, str) else ""
-        return bool(_XF2_MARK.search(head) or _XF1_MARK.search(head))
+        return sniff.xenforo(text)
 
     def start_url(self, url: str, start_page: int) -> str:
         thread = thread_url_of(url)
