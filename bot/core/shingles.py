@@ -219,9 +219,7 @@ class _AsciiBatch:
                 sizes.append(len(words))
                 ids.fromlist(words)
             return
-        found = np.fromiter(
-            map(self._lookup, data.translate(_ASCII_BATCH).split()), dtype=np.int32
-        )
+        found = np.fromiter(map(self._lookup, data.translate(_ASCII_BATCH).split()), dtype=np.int32)
         ends = np.flatnonzero(found < 0)
         counts = np.diff(ends, prepend=-1, append=len(found)) - 1
         sizes.extend(counts.tolist())
