@@ -150,6 +150,14 @@ def _blocks(lines: list[str]) -> list[Block]:
     return blocks
 
 
+def plain_blocks(text: str) -> list[Block]:
+    """`_blocks` of a text with no ">" and no "said:" (no quote markup): its non-empty
+    lines that are not page chrome, without `_blocks`' checks line by line."""
+    return [
+        Block(line) for line in map(str.strip, text.split("\n")) if line and not is_chrome(line)
+    ]
+
+
 def _quoted_after_header(lines: list[str], start: int) -> tuple[list[str], int]:
     end = next(
         (j for j in range(start, len(lines)) if _CLICK_TO_EXPAND.match(lines[j])),
