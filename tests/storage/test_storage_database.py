@@ -49,6 +49,33 @@ async def test_wal_persists_in_file(sqlite_db: Database, db_path: Path) -> None:
     assert await asyncio.to_thread(mode) == "wal"
 
 
+async def test_a_new_file_gets_big_pages_and_an_old_file_keeps_its_own(tmp_path: Path) -> None:
+    from storage.sqlite import PAGE_SIZE
+
+    def page_size(path: Path) -> int:
+        with sqlite3.connect(path) as conn:
+            return conn.execute("PRAGMA page_size").fetchone()[0]
+
+    new = tmp_path / "new.db"
+    db = await open_database(new)
+    async with db.transaction() as conn:
+        await conn.execute(INSERT_THREAD, "fresh")
+    await db.close()
+    assert PAGE_SIZE == 16384 and await asyncio.to_thread(page_size, new) == PAGE_SIZE
+
+    old = tmp_path / "old.db"
+    with sqlite3.connect(old) as conn:  # a file some earlier threadwise made with 4 KiB pages
+        conn.execute("PRAGMA page_size = 4096")
+        conn.execute("VACUUM")
+    assert old.stat().st_size == 4096  # one page: not a new, empty file
+    db = await open_database(old)
+    async with db.transaction() as conn:
+        await conn.execute(INSERT_THREAD, "older")
+    assert await _names(db) == ["older"]
+    await db.close()
+    assert await asyncio.to_thread(page_size, old) == 4096
+
+
 async def test_foreign_keys_are_enforced(db: Database) -> None:
     with pytest.raises(integrity_error(db)):
         async with db.transaction() as conn:
