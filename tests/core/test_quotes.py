@@ -267,8 +267,9 @@ def test_shingle_groups_number_repeated_keys_by_first_occurrence():
     from bot.core.shingles import shingle_groups
 
     rng = np.random.default_rng(3)
-    for trial in range(100):
-        size = int(rng.integers(1, 2000))
+    for trial in range(104):
+        # the last few cross the chunks shingle_groups packs the keys in
+        size = int(rng.integers(1, 2000)) if trial < 100 else int(rng.integers(65_000, 140_000))
         pool = rng.integers(-(2**63), 2**63 - 1, size=max(1, size // 3), dtype=np.int64)
         keys = pool[rng.integers(0, len(pool), size)]
         if trial % 2:  # keys that share their high bits but are not equal
@@ -281,6 +282,28 @@ def test_shingle_groups_number_repeated_keys_by_first_occurrence():
             first.setdefault(key, len(first)) if counts[key] > 1 else -1 for key in keys.tolist()
         ]
         assert shingle_groups(keys).tolist() == expected
+
+
+def test_shingle_hashes_mix_each_run_of_words_the_same_in_every_chunk():
+    import numpy as np
+
+    from bot.core.shingles import _FINAL, _MIX, SHINGLE, shingle_hashes
+
+    def one(words: list[int]) -> int:  # the documented mix, for one shingle
+        mask = 2**64 - 1
+        key = sum(w * int(m) for w, m in zip(words, _MIX, strict=True)) & mask
+        key ^= key >> 31
+        key = (key * int(_FINAL)) & mask
+        key ^= key >> 29
+        return key - 2**64 if key >= 2**63 else key
+
+    rng = np.random.default_rng(5)
+    ids = rng.integers(0, 2**31 - 1, size=140_000).astype(np.int32)
+    keys = shingle_hashes(ids)
+    assert len(keys) == len(ids) - SHINGLE + 1 and keys.dtype == np.int64
+    for i in [0, 1, 65_535, 65_536, 65_537, 131_071, 131_072, len(keys) - 1]:
+        assert int(keys[i]) == one(ids[i : i + SHINGLE].tolist())
+    assert shingle_hashes(ids[:3]).tolist() == []
 
 
 def test_thread_words_give_ids_units_and_the_repeated_shingles():
