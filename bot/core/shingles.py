@@ -328,8 +328,6 @@ def shingle_groups(keys: np.ndarray) -> np.ndarray:
     return groups
 
 
-
-
 class ThreadWords:
     """Every word of a thread's posts as vocabulary ids, read once before inference.
 
