@@ -718,10 +718,19 @@ def _fuzzy_source(words: list[int], hits: dict[int, tuple[int, int]], ctx: _Cont
     if _content_words(words, ctx.words.content) < MIN_CONTENT_WORDS:
         return None
     ranked = sorted(((n, s) for s, (n, _) in hits.items()), key=lambda ns: (-ns[0], ns[1]))
+    needed = FUZZY_SHARE * len(words)
     for _, source in ranked[:3]:
         source_words = ctx.texts.words(source)
         for start, end in ctx.texts.own_paragraphs[source]:
-            matcher = SequenceMatcher(None, words, source_words[start:end], autojunk=False)
+            # No alignment matches more words than the paragraph has, or than this one has
+            # in the paragraph's vocabulary: skip the matcher where those fall short.
+            if end - start < needed:
+                continue
+            paragraph = source_words[start:end]
+            vocabulary = set(paragraph)
+            if sum(map(vocabulary.__contains__, words)) < needed:
+                continue
+            matcher = SequenceMatcher(None, words, paragraph, autojunk=False)
             matched = sum(block.size for block in matcher.get_matching_blocks())
             if matched >= FUZZY_SHARE * len(words):
                 return source
