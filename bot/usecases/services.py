@@ -348,9 +348,11 @@ class Services:
         """Quote inference (and the language) off the event loop: in the analysis process
         pool for a big thread (a 100,000-post thread takes ~20 s of pure Python, which in a
         thread of the bot's own process would slow every other command), else in a thread."""
+        if not self._processes:  # the command line: no pool, and no import of the analyses
+            return await asyncio.to_thread(_analyse, doc, progress)
         from bot.usecases.analysis import POOL_THRESHOLD_POSTS
 
-        if not self._processes or len(doc.posts) < POOL_THRESHOLD_POSTS:
+        if len(doc.posts) < POOL_THRESHOLD_POSTS:
             return await asyncio.to_thread(_analyse, doc, progress)
         analysed = await self.analyses.in_pool(_analyse, doc, None)
         _say(progress, _found_quotes(analysed))
