@@ -64,11 +64,17 @@ class ShingleIndex:
 
     def __init__(self, groups: int) -> None:
         self._first = array("i", bytes(4 * groups))
+        self._first_view = np.frombuffer(self._first, dtype=np.int32)  # the same memory
         self._more: dict[int, list[int]] = {}
 
     def add(self, keys: Sequence[int], post: int) -> None:
         """Index shingle groups `keys` as post `post`'s own words."""
         first, more = self._first, self._more
+        if not any(map(first.__getitem__, keys)):
+            # the usual post: none of its shingles written before, so it is the first
+            # writer of each (written twice here, still the first): set them all in C
+            self._first_view[keys] = post
+            return
         for key in keys:
             writer = first[key]
             if not writer:
