@@ -14,6 +14,7 @@ child fails, the function runs here instead: the answer is the same either way.
 
 from __future__ import annotations
 
+import array
 import contextlib
 import gc
 import os
@@ -120,6 +121,39 @@ def _child(write: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
         code = 1
     finally:
         os._exit(code)
+
+
+class Batches:
+    """Work numbers 0 … count - 1 that this process and a child forked after it both draw
+    from, each taking the next one whenever it is free: the two share the work in whatever
+    proportion the machine allows (a busy host slows either one). The numbers wait in a
+    pipe whose writing end is closed: a 4-byte read takes one number atomically, and an
+    empty pipe reads as its end."""
+
+    MAX = 4096
+    """At most this many numbers (16 KiB: a pipe holds 64 KiB without a reader)."""
+
+    def __init__(self, count: int) -> None:
+        if not 0 <= count <= self.MAX:
+            raise ValueError(f"0 to {self.MAX} batches, not {count}")
+        read, write = os.pipe()
+        try:
+            os.write(write, array.array("I", range(count)).tobytes())
+        finally:
+            os.close(write)
+        self._read = read
+
+    def take(self) -> int | None:
+        """The next number not taken by either process, or None when all are taken."""
+        if self._read < 0:
+            return None
+        data = os.read(self._read, 4)
+        return array.array("I", data)[0] if len(data) == 4 else None
+
+    def close(self) -> None:
+        if self._read >= 0:
+            os.close(self._read)
+            self._read = -1
 
 
 def start(fn: Callable[..., T], *args: Any) -> Pending[T]:

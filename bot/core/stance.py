@@ -61,10 +61,11 @@ Polarity = Literal["positive", "negative", "neutral"]
 TOPIC_POLARITY_THRESHOLD = 0.05
 """VADER's own recommended cut-offs for positive / negative sentences."""
 EXCERPT_CHARS = 200
-FORK_SHARE = 0.95
-"""The share of the replies (the first ones) the child reads: this process reads the rest
-once it has indexed the sentences, faster than the child, which splits each reply's first
-lines into sentences again (the two finish about together on two free cores)."""
+FORK_BATCH = 256
+"""Replies read in batches of this many (more where there would be over
+forked.Batches.MAX batches): a forked child reads batch after batch while this
+process splits and indexes every sentence, then both take the batches left (whichever
+core is freer reads more of them)."""
 FORK_MIN_ANSWERS = 10_000
 """From this many replies on, their words are read in a forked child (bot/core/forked.py)
 while this process splits and indexes every sentence, where the process may fork."""
@@ -278,32 +279,43 @@ def stance_digest(
     matcher = topic_pattern(topic) if topic and topic.strip() else None
     found_answers = answers(posts, people)
     pending = None
-    split = len(found_answers)  # the child reads the answers before this one
+    batches = None
     if len(found_answers) >= FORK_MIN_ANSWERS and forked.available():
         warm_up_agreement()  # the child imports and builds nothing (another thread may hold
         # the import lock at the fork)
-        split = int(len(found_answers) * FORK_SHARE)
-        pending = forked.start(_read_replies, posts, found_answers[:split])
+        size = max(FORK_BATCH, -(-len(found_answers) // forked.Batches.MAX))
+        batches = forked.Batches(-(-len(found_answers) // size))
+        pending = forked.start(_read_batches, posts, found_answers, batches, size)
     try:
         words = ThreadWords.of(posts, people, language)
         texts: list[Agreement | tuple[Any, ...]] = []
-        if pending is not None:
+        if pending is not None and batches is not None:
             words.index.vectors()  # the TF-IDF scores, while the child reads the replies
-            replied = [None if a.kind == "next" else _excerpt(a.reply) for a in found_answers]
-            quoted_here = [
-                None if a.kind == "next" else _excerpt(a.quoted) for a in found_answers[split:]
-            ]
-            texts_here = _texts(found_answers[split:], words)
-            texts, quoted = pending.result()
-            texts.extend(texts_here)
-            quoted.extend(quoted_here)
-            excerpts = [None if r is None else (q, r) for q, r in zip(quoted, replied, strict=True)]
+            done: dict[int, _Batch] = {}
+            while (number := batches.take()) is not None:  # what the child has not begun
+                done[number] = _batch_here(
+                    found_answers[number * size : (number + 1) * size], words
+                )
+            done.update(pending.result())
+            excerpts = []
+            for number in range(-(-len(found_answers) // size)):
+                if number not in done:  # the child failed: its batches are read here
+                    done[number] = _batch_here(
+                        found_answers[number * size : (number + 1) * size], words
+                    )
+                batch_texts, quoted, replied = done.pop(number)
+                texts.extend(batch_texts)
+                excerpts.extend(
+                    None if r is None else (q, r) for q, r in zip(quoted, replied, strict=True)
+                )
         else:
             texts = _texts(found_answers, words)
             excerpts = _excerpts(found_answers)
     finally:
         if pending is not None:
             pending.close()
+        if batches is not None:
+            batches.close()
     quotes: dict[str, Counter[str]] = defaultdict(Counter)
     quoted_by: dict[str, Counter[str]] = defaultdict(Counter)
     for edge in edges:
@@ -426,14 +438,36 @@ def _excerpts(found: Sequence[Answer]) -> list[tuple[str, str] | None]:
     return [None if a.kind == "next" else (_excerpt(a.quoted), _excerpt(a.reply)) for a in found]
 
 
-def _read_replies(
-    posts: Sequence[PostLike], found: Sequence[Answer]
-) -> tuple[list[tuple[Any, ...]], list[str | None]]:
-    """What each answer's words say, and the excerpts of what they quote: the forked
-    child's share (the parent splits, indexes and scores every sentence meanwhile, and
-    makes the replies' excerpts)."""
-    quoted = [None if a.kind == "next" else _excerpt(a.quoted) for a in found]
-    return answer_texts(posts, found), quoted
+_Batch = tuple[list[Any], list[str | None], list[str | None]]
+"""What the answers of one batch say, and their excerpts of the quoted words and of the
+reply (None for a post only guessed to answer the one before it)."""
+
+
+def _batch_here(batch: Sequence[Answer], words: ThreadWords) -> _Batch:
+    """One batch of answers read from the thread's sentences (this process)."""
+    return (
+        list(_texts(batch, words)),
+        [None if a.kind == "next" else _excerpt(a.quoted) for a in batch],
+        [None if a.kind == "next" else _excerpt(a.reply) for a in batch],
+    )
+
+
+def _read_batches(
+    posts: Sequence[PostLike], found: Sequence[Answer], batches: forked.Batches, size: int
+) -> dict[int, _Batch]:
+    """The forked child's share: batch after batch of answers, read from their own
+    segments (the parent splits, indexes and scores every sentence meanwhile, then takes
+    the batches left), until none is left."""
+    same: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # one object per verdict: a short pickle
+    done: dict[int, _Batch] = {}
+    while (number := batches.take()) is not None:
+        batch = found[number * size : (number + 1) * size]
+        done[number] = (
+            [same.setdefault(t, t) for t in answer_texts(posts, batch)],
+            [None if a.kind == "next" else _excerpt(a.quoted) for a in batch],
+            [None if a.kind == "next" else _excerpt(a.reply) for a in batch],
+        )
+    return done
 
 
 def _reply(item: Interaction, verdict: SideLabel, quoted: str, reply: str) -> Reply:
