@@ -42,7 +42,7 @@ import heapq
 import itertools
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
@@ -312,14 +312,20 @@ def answers(posts: Sequence[PostLike], people: Participants) -> list[Answer]:
     return found
 
 
-def answer_texts(posts: Sequence[PostLike], found: Sequence[Answer]) -> list[tuple[Any, ...]]:
+def answer_texts(
+    posts: Sequence[PostLike],
+    found: Sequence[Answer],
+    by_number: Mapping[int, PostLike] | None = None,
+) -> list[tuple[Any, ...]]:
     """What the words of each answer say (`classify_reply`), as plain tuples (the fields of
     `Agreement`: a forked child sends them back, ~10× cheaper to pickle than dataclasses).
 
     Each reply's sentences are split here as `ThreadWords` splits them (own segments, line
     by line), and only as far as the reply's first sentences: the same verdicts as
-    `interactions` with `words`, for a process that has no `ThreadWords`."""
-    by_number = {p.number: p for p in posts}
+    `interactions` with `words`, for a process that has no `ThreadWords`. `by_number`: the
+    posts by number, made once by a caller that reads the answers batch by batch."""
+    if by_number is None:
+        by_number = {p.number: p for p in posts}
 
     def sentences(segments: Sequence[Segment], start: int, end: int) -> Iterator[str]:
         for segment in segments[start:end]:

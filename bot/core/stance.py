@@ -460,10 +460,11 @@ def _read_batches(
     the batches left), until none is left."""
     same: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # one object per verdict: a short pickle
     done: dict[int, _Batch] = {}
+    by_number = {p.number: p for p in posts}
     while (number := batches.take()) is not None:
         batch = found[number * size : (number + 1) * size]
         done[number] = (
-            [same.setdefault(t, t) for t in answer_texts(posts, batch)],
+            [same.setdefault(t, t) for t in answer_texts(posts, batch, by_number)],
             [None if a.kind == "next" else _excerpt(a.quoted) for a in batch],
             [None if a.kind == "next" else _excerpt(a.reply) for a in batch],
         )
