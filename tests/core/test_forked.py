@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 import pytest
 
@@ -134,3 +135,66 @@ def test_the_digest_is_the_same_with_a_child_reading_the_replies(
     assert stance_digest(posts, edges, author) == alone
     assert alone.participants and (author is None or alone.person == author)
     assert started == [True]
+
+
+def _draw_all(batches: forked.Batches) -> list[int]:
+    taken = []
+    while (number := batches.take()) is not None:
+        taken.append(number)
+    return taken
+
+
+@linux_only
+def test_a_child_and_this_process_share_the_batches(allowed):
+    """Each batch number is taken exactly once, by one process or the other, in order."""
+    batches = forked.Batches(3000)
+    with forked.start(_draw_all, batches) as pending:
+        assert pending.forked
+        here = _draw_all(batches)
+        there = pending.result()
+    batches.close()
+    assert sorted(here + there) == list(range(3000))
+    assert here == sorted(here) and there == sorted(there)
+    assert batches.take() is None  # closed: nothing more to take
+
+
+def test_batches_refuse_more_than_a_pipe_holds():
+    with pytest.raises(ValueError):
+        forked.Batches(forked.Batches.MAX + 1)
+    empty = forked.Batches(0)
+    assert empty.take() is None
+    empty.close()
+
+
+@linux_only
+def test_a_failing_child_leaves_its_batches_to_this_process(
+    synthetic, allowed, monkeypatch, tmp_path
+):
+    """The child takes three batches and dies: they are read here, the same answer."""
+    posts, edges = synthetic
+    monkeypatch.setattr(forked, "_allowed", False)
+    alone = stance_digest(posts, edges)
+    monkeypatch.setattr(forked, "_allowed", True)
+    monkeypatch.setattr(stance, "FORK_MIN_ANSWERS", 1)
+    monkeypatch.setattr(stance, "FORK_BATCH", 2)
+    parent, taken = os.getpid(), tmp_path / "taken"
+    real_read, real_words = stance._read_batches, stance.ThreadWords.of
+
+    def dies_in_the_child(posts, found, batches, size):
+        if os.getpid() != parent:
+            numbers = [batches.take() for _ in range(3)]
+            taken.write_text(repr(numbers))
+            os._exit(3)
+        return real_read(posts, found, batches, size)
+
+    def words_once_the_child_took(*args):
+        for _ in range(500):  # the child has taken its batches (at most 5 s)
+            if taken.exists():
+                break
+            time.sleep(0.01)
+        return real_words(*args)
+
+    monkeypatch.setattr(stance, "_read_batches", dies_in_the_child)
+    monkeypatch.setattr(stance.ThreadWords, "of", words_once_the_child_took)
+    assert stance_digest(posts, edges) == alone
+    assert taken.read_text() == "[0, 1, 2]"  # the child did take batches, then failed
