@@ -341,12 +341,14 @@ def test_one_shot_commands_without_web_pages_run_without_the_cycle_collector(arg
         (["stance", "t"], None, True),
         (["stance", "t", "--author", "Ann"], None, True),
         (["stance", "t"], "0", False),  # THREADWISE_FORK=0: one process
+        (["ingest", "thread.json"], None, True),
+        (["ingest", "thread.json"], "0", False),
         (["summary", "t"], None, False),
         (["run"], None, False),  # a bot never forks: its sockets, threads and event loop
         (["digest", "run-due"], None, False),
     ],
 )
-def test_only_a_one_shot_stance_may_fork_a_child(argv, env, fork, monkeypatch) -> None:
+def test_only_a_one_shot_stance_or_ingest_may_fork_a_child(argv, env, fork, monkeypatch) -> None:
     from bot.cli.main import build_parser, may_fork
 
     if env is None:

@@ -579,7 +579,7 @@ _WEB_COMMANDS = frozenset({"refresh", "run", "migrate-storage"})
 whole database: the cyclic garbage collector stays on for them."""
 
 
-_FORKING_COMMANDS = frozenset({"stance"})
+_FORKING_COMMANDS = frozenset({"ingest", "stance"})
 """One-shot commands whose analysis may run part of its work in a forked child (see
 bot/core/forked.py): the process does nothing else, and ends with the command.
 THREADWISE_FORK=0 keeps them to one process."""

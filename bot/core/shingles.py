@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bot.core import forked
 from bot.core.text import WORD_RE, word_spans
 
 if TYPE_CHECKING:
@@ -334,6 +335,86 @@ def shingle_groups(keys: np.ndarray) -> np.ndarray:
     return groups
 
 
+FORK_MIN_POSTS = 10_000
+"""From this many posts on, a forked child (bot/core/forked.py) turns the words of the
+later posts into ids while this process reads the earlier ones, where the process may
+fork (a one-shot command). Below it the ~20 µs a post saved do not pay for the fork."""
+FORK_SHARE = 0.5
+"""The share of the posts read here; the child reads the rest (it also pickles its answer,
+which the parent then maps into its own ids)."""
+
+
+def _readable_as_ascii(text: str) -> bool:
+    return (
+        text.isascii()
+        and "'" not in text
+        and "`" not in text
+        and not ("://" in text or "www." in text or "WWW." in text)
+    )
+
+
+def _read_into(
+    posts: Sequence[PostDoc], vocabulary: _Vocabulary, ids: array[int], sizes: list[int]
+) -> None:
+    """Append the posts' words, block by block, to `ids` (new words joining `vocabulary`)
+    and each block's word count to `sizes`."""
+    lookup = vocabulary.__getitem__
+    reader = _AsciiBatch(vocabulary)
+    for post in posts:
+        for block in post.blocks:
+            text = block.text
+            if _readable_as_ascii(text):
+                reader.add(text, ids, sizes)
+            else:
+                reader.flush(ids, sizes)  # the words stay in thread order
+                words = list(map(lookup, quote_words(text)))
+                sizes.append(len(words))
+                ids.fromlist(words)
+    reader.flush(ids, sizes)
+
+
+def _read_words(posts: Sequence[PostDoc], start: int) -> tuple[list[str], bytes, bytes]:
+    """The words of posts[start:] in a vocabulary of their own (for a forked child): its
+    words in the order of their ids (= of their first occurrence), the ids and the block
+    sizes as int32 bytes. Small next to the posts: ~4 bytes a word."""
+    vocabulary = _Vocabulary()
+    ids = array("i")
+    sizes: list[int] = []
+    _read_into(posts[start:], vocabulary, ids, sizes)
+    return list(vocabulary), ids.tobytes(), array("i", sizes).tobytes()
+
+
+def _append_read(
+    read: tuple[list[str], bytes, bytes], vocabulary: _Vocabulary, ids: array[int], sizes: list[int]
+) -> None:
+    """Append what `_read_words` read of the later posts, its ids mapped into `vocabulary`.
+
+    Its words come in the order they first occur in those posts, so the ones new here get
+    the ids they would have got had this process read those posts itself."""
+    words, their_ids, their_sizes = read
+    mapping = np.fromiter(map(vocabulary.__getitem__, words), dtype=np.int32, count=len(words))
+    ids.frombytes(mapping[np.frombuffer(their_ids, dtype=np.int32)].tobytes())
+    sizes.extend(np.frombuffer(their_sizes, dtype=np.int32).tolist())
+
+
+def _block_layout(posts: Sequence[PostDoc]) -> tuple[list[int], list[int]]:
+    """The first block of each post and of each unit (see `ThreadWords`), each + the end."""
+    post_blocks: list[int] = []
+    unit_blocks: list[int] = []
+    blocks = 0
+    for post in posts:
+        post_blocks.append(blocks)
+        in_stream = False
+        for block in post.blocks:
+            if block.is_quote or not in_stream:
+                unit_blocks.append(blocks)
+            in_stream = not block.is_quote
+            blocks += 1
+    post_blocks.append(blocks)
+    unit_blocks.append(blocks)
+    return post_blocks, unit_blocks
+
+
 class ThreadWords:
     """Every word of a thread's posts as vocabulary ids, read once before inference.
 
@@ -362,37 +443,20 @@ class ThreadWords:
 
     def __init__(self, posts: Sequence[PostDoc]) -> None:
         vocabulary = _Vocabulary()
-        lookup = vocabulary.__getitem__
-        reader = _AsciiBatch(vocabulary)
         ids = array("i")
         sizes: list[int] = []  # words of each block (thread order)
-        post_blocks: list[int] = []  # first block of each post, + the end
-        unit_blocks: list[int] = []  # first block of each unit, + the end
-        blocks = 0
-        for post in posts:
-            post_blocks.append(blocks)
-            in_stream = False
-            for block in post.blocks:
-                if block.is_quote or not in_stream:
-                    unit_blocks.append(blocks)
-                in_stream = not block.is_quote
-                blocks += 1
-                text = block.text
-                if (
-                    text.isascii()
-                    and "'" not in text
-                    and "`" not in text
-                    and not ("://" in text or "www." in text or "WWW." in text)
-                ):
-                    reader.add(text, ids, sizes)
-                else:
-                    reader.flush(ids, sizes)  # the words stay in thread order
-                    words = list(map(lookup, quote_words(text)))
-                    sizes.append(len(words))
-                    ids.fromlist(words)
-        reader.flush(ids, sizes)
-        post_blocks.append(blocks)
-        unit_blocks.append(blocks)
+        split = len(posts)  # the posts read here; a forked child reads the others
+        if len(posts) >= FORK_MIN_POSTS and forked.available():
+            split = int(len(posts) * FORK_SHARE)
+        pending = forked.start(_read_words, posts, split) if split < len(posts) else None
+        try:
+            _read_into(posts[:split], vocabulary, ids, sizes)
+            post_blocks, unit_blocks = _block_layout(posts)
+            if pending is not None:
+                _append_read(pending.result(), vocabulary, ids, sizes)
+        finally:
+            if pending is not None:
+                pending.close()  # an error here: the child is not waited for
         block_starts = [0, *accumulate(sizes)]  # word offset of each block, + the end
         self.ids = ids
         self.vocabulary = vocabulary
