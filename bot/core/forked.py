@@ -4,7 +4,9 @@ A one-shot `threadwise stance` on a 100,000-post thread is two long jobs that ne
 other only at the end: splitting and indexing every sentence, and reading the words of
 127,000 replies. On a machine with two cores or more, the replies are read in a child made
 by `os.fork` (it has the posts already: nothing is copied to it), and only its answer, a
-few MB, comes back through a pipe as a pickle.
+few MB, comes back through a pipe as a pickle. A one-shot `threadwise ingest` of a big
+thread has a child read the later half of its words for quote inference the same way
+(bot/core/shingles.py).
 
 Forking is only allowed where a process does nothing but this command (`allow`: the
 command line's one-shot commands), never in a bot, whose sockets, threads and event loop

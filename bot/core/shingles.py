@@ -2,9 +2,11 @@
 
 `ThreadWords` reads every word of the thread once, before inference starts: each word
 becomes a small integer (its place in the thread's vocabulary), and the 4-word shingles
-are hashed for the whole thread at once with numpy. Only a shingle that occurs more than
-once in the thread can ever find a quote, so only those are handed to the index (about
-half of a thread's shingles; the others are never looked up or stored).
+are hashed for the whole thread at once with numpy. On a big thread, where the process may
+fork, a child reads the later half of the words meanwhile (`FORK_MIN_POSTS`). Only a
+shingle that occurs more than once in the thread can ever find a quote, so only those are
+handed to the index (about half of a thread's shingles; the others are never looked up or
+stored).
 
 `ShingleIndex` maps each such shingle of the posts' OWN words to the posts that wrote it.
 `PostTexts` knows, of every earlier post, which paragraphs are quotes and who quoted it:
