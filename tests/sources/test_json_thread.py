@@ -19,7 +19,7 @@ from bot.sources.plaintext import _blocks, plain_blocks
 PIECES = st.sampled_from(
     ["word", "Other words.", " ", "\n", "\r\n", "\r", "\t", "\x01", "\x07", "\x08", "\x0c",
      "\x7f", "\u00e9", "> ", ">", "ann said:", "said:", "Click to expand...", "Reply",
-     "12 likes", "Last edited", "#3", "  ", "\u200e"]
+     "12 likes", "Last edited", "#3", "  ", "\u200e", "\\", "\\b", "\\u0041", "C:\\r"]
 )  # fmt: skip
 TEXTS = st.lists(PIECES, max_size=14).map("".join)
 
@@ -76,3 +76,15 @@ def test_escaped_controls_are_removed_and_line_ends_kept():
     assert post.author == "ann"
     assert not jsonthread._holds_no_controls(raw)
     assert jsonthread._holds_no_controls(json.dumps({"title": "T", "posts": [{"text": "a\tb"}]}))
+
+
+def test_a_literal_backslash_is_not_taken_for_an_escape():
+    """ "C:\\rivers\\bin" is written with escaped backslashes: no control can come of it,
+    while a real escape right after an escaped backslash still counts."""
+    plain = json.dumps({"title": "T", "posts": [{"text": "C:\\rivers\\bin \\u0041"}]})
+    assert "\\\\r" in plain
+    assert jsonthread._holds_no_controls(plain)
+    control = json.dumps({"title": "T", "posts": [{"text": "C:\\\rx"}]})
+    assert not jsonthread._holds_no_controls(control)
+    (post,) = read_json_thread(control).posts
+    assert [b.text for b in post.blocks] == ["C:\\", "x"]
