@@ -11,6 +11,7 @@ import socket
 
 import pytest
 
+from bot.core import forked
 from bot.core.models import AnalysedPost, QuoteEdge, Segment
 
 URL = "https://forum.example/t/tram/{}"
@@ -179,3 +180,17 @@ def build_post():
 def build_edges():
     """Factory fixture: quote edges counted from the posts' quote segments."""
     return edges_of
+
+
+def spy_on_forks(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each `forked.start` call really forked, in call order."""
+    started: list[bool] = []
+    real_start = forked.start
+
+    def spy(fn, *args):
+        pending = real_start(fn, *args)
+        started.append(pending.forked)
+        return pending
+
+    monkeypatch.setattr(forked, "start", spy)
+    return started

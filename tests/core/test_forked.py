@@ -17,6 +17,7 @@ from bot.core.sides import Participants, ThreadWords, answer_texts, answers
 from bot.core.stance import stance_digest
 from bot.sources.detect import read_file_bytes
 from tests.conftest import EXAMPLE_TEXT
+from tests.core.conftest import spy_on_forks
 
 linux_only = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="forking is used on Linux only"
@@ -123,15 +124,7 @@ def test_the_digest_is_the_same_with_a_child_reading_the_replies(
     alone = stance_digest(posts, edges, author)
     monkeypatch.setattr(forked, "_allowed", True)
     monkeypatch.setattr(stance, "FORK_MIN_ANSWERS", 1)
-    started = []
-    real_start = forked.start
-
-    def spy(fn, *args):
-        pending = real_start(fn, *args)
-        started.append(pending.forked)
-        return pending
-
-    monkeypatch.setattr(forked, "start", spy)
+    started = spy_on_forks(monkeypatch)
     assert stance_digest(posts, edges, author) == alone
     assert alone.participants and (author is None or alone.person == author)
     assert started == [True]

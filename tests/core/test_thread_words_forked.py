@@ -15,6 +15,7 @@ from bot.core import forked, shingles
 from bot.core.models import Block, PostDoc, ThreadDoc
 from bot.core.quotes import infer_quotes
 from bot.core.shingles import ThreadWords
+from tests.core.conftest import spy_on_forks
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="forking is used on Linux only"
@@ -56,19 +57,6 @@ def allowed(monkeypatch):
     monkeypatch.setattr(shingles, "FORK_MIN_POSTS", 1)
 
 
-def _spy_on_forks(monkeypatch) -> list[bool]:
-    started: list[bool] = []
-    real_start = forked.start
-
-    def spy(fn, *args):
-        pending = real_start(fn, *args)
-        started.append(pending.forked)
-        return pending
-
-    monkeypatch.setattr(forked, "start", spy)
-    return started
-
-
 def _state(words: ThreadWords) -> tuple[object, ...]:
     return (
         dict(words.vocabulary),
@@ -90,7 +78,7 @@ def test_words_read_half_in_a_child_are_the_words_read_here(allowed, monkeypatch
     alone = _state(ThreadWords(posts))
     monkeypatch.setattr(forked, "_allowed", True)
     monkeypatch.setattr(shingles, "FORK_SHARE", share)
-    started = _spy_on_forks(monkeypatch)
+    started = spy_on_forks(monkeypatch)
     assert _state(ThreadWords(posts)) == alone
     assert started == [True]
     late = alone[0]
@@ -102,7 +90,7 @@ def test_quotes_are_the_same_with_a_child_reading_words(allowed, monkeypatch):
     monkeypatch.setattr(forked, "_allowed", False)
     alone = infer_quotes(doc)
     monkeypatch.setattr(forked, "_allowed", True)
-    started = _spy_on_forks(monkeypatch)
+    started = spy_on_forks(monkeypatch)
     together = infer_quotes(doc)
     assert started == [True]
     assert together == alone
@@ -126,14 +114,14 @@ def test_a_failing_child_leaves_the_words_to_this_process(allowed, monkeypatch):
         return real_read(*args)
 
     monkeypatch.setattr(shingles, "_read_words", failing_in_child)
-    started = _spy_on_forks(monkeypatch)
+    started = spy_on_forks(monkeypatch)
     assert _state(ThreadWords(posts)) == alone
     assert started == [True]
     assert calls == [parent]  # the child's call is not seen here; the parent read them
 
 
 def test_a_small_thread_or_a_process_that_may_not_fork_reads_here(monkeypatch):
-    started = _spy_on_forks(monkeypatch)
+    started = spy_on_forks(monkeypatch)
     ThreadWords(_thread().posts)  # forking not allowed in the test process
     monkeypatch.setattr(forked, "_allowed", True)
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
