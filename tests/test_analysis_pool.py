@@ -412,7 +412,7 @@ async def test_a_big_ingest_infers_its_quotes_in_the_pool_and_other_commands_are
     finally:
         await services.close()
     assert stored.created and stored.thread.post_count == 5_000
-    assert lines[0].startswith("Found 5000 posts in")
+    assert lines[0].startswith("Found 5,000 posts in")  # counts read with separators
     assert lines[1].startswith("Found ") and " quotes between " in lines[1]
     assert lines[-1] == "Saving…"
 

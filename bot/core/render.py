@@ -67,13 +67,8 @@ class Answer:
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
-    """ "1 author", "2 authors" (`many` for irregular plurals: "1 reply", "3 replies")."""
-    return f"{n} {word if n == 1 else many or word + 's'}"
-
-
-def _count(n: int, word: str) -> str:
-    """ "1 post", "12,000 posts"."""
-    return f"{n:,} {word if n == 1 else word + 's'}"
+    """ "1 author", "12,000 posts" (`many` for irregular plurals: "1 reply", "3 replies")."""
+    return f"{n:,} {word if n == 1 else many or word + 's'}"
 
 
 def _post_url(thread: StoredThread, post: int, url: str | None) -> str | None:
@@ -159,8 +154,8 @@ def chapters_answer(thread: StoredThread, chapters: ChapterSummary) -> Answer:
     name = _ALGORITHM_NAMES.get(chapters.algorithm, chapters.algorithm)
     notes = [
         f"{name} summaries of {plural(len(chapters.chapters), 'chapter')}: "
-        f"{_count(chapters.considered_sentences, 'sentence')} from "
-        f"{_count(chapters.considered_posts, 'post')} "
+        f"{plural(chapters.considered_sentences, 'sentence')} from "
+        f"{plural(chapters.considered_posts, 'post')} "
         f"({chapters.language}); quoted text left out."
     ]
     if chapters.note:

@@ -109,7 +109,7 @@ class IngestResult:
         if self.changed:
             return (
                 f"Updated {t.name}: {plural(self.added, 'new post')}, {self.updated} edited, "
-                f"{self.deleted} deleted{renumbered} ({t.post_count} in all)."
+                f"{self.deleted} deleted{renumbered} ({t.post_count:,} in all)."
             )
         return (
             f"{t.name} is already up to date ({plural(t.post_count, 'post')}); nothing new, "
@@ -317,7 +317,8 @@ class Services:
                 to_store = plan.doc if plan is not None else doc
                 _say(
                     progress,
-                    f"Found {len(to_store.posts)} posts in “{to_store.title}”; finding quotes…",
+                    f"Found {plural(len(to_store.posts), 'post')} in “{to_store.title}”; "
+                    "finding quotes…",
                 )
                 analysed = await self._analyse(to_store, progress)
                 _say(progress, "Saving…")
@@ -773,8 +774,10 @@ def _analyse(doc: ThreadDoc, progress: ProgressFn | None) -> AnalysedThread:
 
 def _found_quotes(analysed: AnalysedThread) -> str:
     quotes = sum(e.count for e in analysed.edges)
-    replies = f" and {len(analysed.replies)} replies" if analysed.replies else ""
-    return f"Found {quotes} quotes between {len(analysed.edges)} pairs of posts{replies}."
+    replies = plural(len(analysed.replies), "reply", "replies") if analysed.replies else ""
+    replies = f" and {replies}" if replies else ""
+    pairs = plural(len(analysed.edges), "pair")
+    return f"Found {plural(quotes, 'quote')} between {pairs} of posts{replies}."
 
 
 def _with_likes(analysed: AnalysedThread, doc: ThreadDoc) -> AnalysedThread:
