@@ -18,7 +18,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.digest import digest_answer
-from bot.core.render import Answer, Line, Section
+from bot.core.render import Answer, Line, Section, plural
 from bot.core.schedule import WEEKDAYS, Cadence
 from bot.discord_app.glue import (
     BotBase,
@@ -103,10 +103,6 @@ def cadence_from_options(
         raise UserError("weekday: a weekly digest needs a day; pick one in weekday:.")
     on = None if weekday is None else WEEKDAYS[weekday]
     return digest_options.cadence_from_options(word, time, on, timezone, defaults, OPTION_NAMES)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 # --- the cog ---------------------------------------------------------------------------------
@@ -231,7 +227,7 @@ class DigestsCog(commands.GroupCog, group_name="digest", group_description="Sche
         if await self._repo().get(scope, schedule_id) is None:
             raise NotFound(_missing(schedule_id))
         _, digest = await preview(self.bot.services, scope, schedule_id)
-        title = f"Preview of digest #{schedule_id}: {_plural(digest.new_posts, 'new post')}"
+        title = f"Preview of digest #{schedule_id}: {plural(digest.new_posts, 'new post')}"
         answer = digest_answer(digest, title=title)
         answer = dataclasses.replace(answer, notes=(*answer.notes, PREVIEW_NOTE))
         await responder.send(render_answer(answer))
