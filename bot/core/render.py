@@ -111,19 +111,25 @@ def posts_answer(thread: StoredThread, posts: Sequence[StoredPost]) -> Answer:
     return Answer(title=thread.title, sections=tuple(sections), link=thread.source_url)
 
 
-def summary_answer(thread: StoredThread, summary: Summary) -> Answer:
-    lines = tuple(
+def _sentence_lines(thread: StoredThread, summary: Summary, explain: bool) -> tuple[Line, ...]:
+    """A summary's sentences, each attributed and linked (with score and rank on request)."""
+    return tuple(
         Line(
             s.text,
             Ref(s.post, s.author, _post_url(thread, s.post, s.url)),
-            detail=f"score {s.score:.4g}, rank {s.rank}" if summary.explain else None,
+            detail=f"score {s.score:.4g}, rank {s.rank}" if explain else None,
         )
         for s in summary.sentences
     )
+
+
+def summary_answer(thread: StoredThread, summary: Summary) -> Answer:
+    lines = _sentence_lines(thread, summary, summary.explain)
     notes = [
         f"{_ALGORITHM_NAMES.get(summary.algorithm, summary.algorithm)} summary of "
-        f"{summary.considered_sentences} sentences "
-        f"from {summary.considered_posts} posts ({summary.language}); quoted text left out."
+        f"{plural(summary.considered_sentences, 'sentence')} "
+        f"from {plural(summary.considered_posts, 'post')} ({summary.language}); "
+        "quoted text left out."
     ]
     if summary.note:
         notes.append(summary.note)
@@ -140,14 +146,7 @@ def chapters_answer(thread: StoredThread, chapters: ChapterSummary) -> Answer:
     each with its own attributed sentences."""
     sections = []
     for chapter in chapters.chapters:
-        lines = tuple(
-            Line(
-                s.text,
-                Ref(s.post, s.author, _post_url(thread, s.post, s.url)),
-                detail=f"score {s.score:.4g}, rank {s.rank}" if chapters.explain else None,
-            )
-            for s in chapter.summary.sentences
-        )
+        lines = _sentence_lines(thread, chapter.summary, chapters.explain)
         if chapter.summary.note and not lines:
             lines = (Line(chapter.summary.note),)
         sections.append(Section(chapter_heading(chapter), lines))
