@@ -52,10 +52,12 @@ def available() -> bool:
 class Pending(Generic[T]):
     """`fn(*args)`, being computed in a child (or, failing that, to compute here)."""
 
-    def __init__(self, fn: Callable[..., T], args: tuple[Any, ...]) -> None:
+    def __init__(self, fn: Callable[..., T], args: tuple[Any, ...], fork: bool = True) -> None:
         self._fn, self._args = fn, args
         self._pid = 0
         self._read = -1
+        if not fork:
+            return
         read, write = os.pipe()
         try:
             with warnings.catch_warnings():  # Python 3.12+ warns when other threads run
@@ -162,8 +164,4 @@ def start(fn: Callable[..., T], *args: Any) -> Pending[T]:
     """`fn(*args)` started in a forked child when `available()`, else run on `result()`.
 
     `fn` must be pure: its answer, not its side effects, comes back."""
-    if available():
-        return Pending(fn, args)
-    pending: Pending[T] = Pending.__new__(Pending)
-    pending._fn, pending._args, pending._pid, pending._read = fn, args, 0, -1
-    return pending
+    return Pending(fn, args, fork=available())
