@@ -285,7 +285,8 @@ def stance_digest(
         warm_up_agreement()  # the child imports and builds nothing (another thread may hold
         # the import lock at the fork)
         size = max(FORK_BATCH, -(-len(found_answers) // forked.Batches.MAX))
-        batches = forked.Batches(-(-len(found_answers) // size))
+        count = -(-len(found_answers) // size)
+        batches = forked.Batches(count)
         pending = forked.start(_read_batches, posts, found_answers, batches, size)
     try:
         words = ThreadWords.of(posts, people, language)
@@ -293,18 +294,18 @@ def stance_digest(
         if pending is not None and batches is not None:
             words.index.vectors()  # the TF-IDF scores, while the child reads the replies
             done: dict[int, _Batch] = {}
+
+            def here(number: int) -> _Batch:
+                return _batch_here(found_answers[number * size : (number + 1) * size], words)
+
             while (number := batches.take()) is not None:  # what the child has not begun
-                done[number] = _batch_here(
-                    found_answers[number * size : (number + 1) * size], words
-                )
+                done[number] = here(number)
             for number, data in pending.result().items():
                 done[number] = pickle.loads(data)
             excerpts = []
-            for number in range(-(-len(found_answers) // size)):
+            for number in range(count):
                 if number not in done:  # the child failed: its batches are read here
-                    done[number] = _batch_here(
-                        found_answers[number * size : (number + 1) * size], words
-                    )
+                    done[number] = here(number)
                 batch_texts, quoted, replied = done.pop(number)
                 texts.extend(batch_texts)
                 excerpts.extend(
