@@ -111,10 +111,6 @@ class Interaction:
     the source has no reply structure, a post that quotes nothing answering the post before
     it (a guess, so it counts `NEXT_WEIGHT` as much and is never shown as a reply)."""
     text: Agreement
-    quoted: str
-    """The quoted words ("" for a reply that quotes nothing)."""
-    reply: str
-    """The words that answer."""
     to_a_claim: bool = True
     """False for a reply to a post with next to nothing of its own to disagree with (a
     bare link or picture): it carries no prior of opposite sides."""
@@ -248,68 +244,89 @@ def interactions(
 
 def answers(posts: Sequence[PostLike], people: Participants) -> list[Answer]:
     """The interactions of `interactions`, without reading their words."""
-    by_name = {name.casefold(): name for name in people.names}
-    flat = not any(getattr(p, "reply_to", None) is not None for p in posts)
-    by_number = {p.number: p for p in posts}
-    claimed: dict[int, bool] = {}
+    return ThreadAnswers(posts, people).between(0, len(posts))
 
-    def claims(number: int) -> bool:  # asked only of posts someone answers
-        found = claimed.get(number)
+
+class ThreadAnswers:
+    """`answers`, a range of posts at a time: the answers of posts[first:stop] are those
+    of the whole thread that these posts make (a forked child and this process each find
+    the answers of the batches of posts they read, none before the fork)."""
+
+    __slots__ = ("_by_name", "_claimed", "_flat", "by_number", "people", "posts")
+
+    def __init__(self, posts: Sequence[PostLike], people: Participants) -> None:
+        self.posts = posts
+        self.people = people
+        self.by_number = {p.number: p for p in posts}
+        self._by_name = {name.casefold(): name for name in people.names}
+        self._flat = not any(getattr(p, "reply_to", None) is not None for p in posts)
+        self._claimed: dict[int, bool] = {}
+
+    def _claims(self, number: int) -> bool:  # asked only of posts someone answers
+        found = self._claimed.get(number)
         if found is None:
-            found = claimed[number] = _makes_claim(by_number[number])
+            found = self._claimed[number] = _makes_claim(self.by_number[number])
         return found
 
-    def opening(post: PostLike) -> tuple[str, int]:
-        """A reply's own words before it quotes anything, and where they end."""
-        segments = post.segments
-        end = next((k for k, s in enumerate(segments) if s.kind == "quote"), len(segments))
-        return "\n".join(t for s in segments[:end] if (t := s.text).strip()), end
+    def between(self, first: int, stop: int) -> list[Answer]:
+        """The answers posts[first:stop] make, in thread order."""
+        posts, people, by_name, flat = self.posts, self.people, self._by_name, self._flat
+        claims = self._claims
+        found: list[Answer] = []
+        previous: tuple[int, str] | None = None  # (post, speaker) just before this one
+        if 0 < first <= len(posts):
+            before_first = posts[first - 1].number
+            previous = (before_first, people.of_post[before_first])
+        for post in posts[first:stop]:
+            speaker = people.of_post[post.number]
+            before = previous if previous is not None and previous[1] != speaker else None
+            previous = (post.number, speaker)
+            if flat and before is not None and not any(s.kind == "quote" for s in post.segments):
+                text, end = _opening(post)
+                found.append(
+                    Answer(
+                        post.number, before[0], speaker, before[1], "next", "", text,
+                        claims(before[0]), 0, end,
+                    )
+                )  # fmt: skip
+                continue
+            quoted_posts: set[int] = set()
+            for opens, start, end, quoted, reply_text in reply_runs(post.segments):
+                segment = post.segments[opens]
+                if segment.source_post in people.of_post:
+                    target: str | None = people.of_post[segment.source_post]
+                elif segment.source_author:
+                    target = by_name.get(segment.source_author.casefold(), segment.source_author)
+                else:
+                    target = None
+                if segment.source_post is not None:
+                    quoted_posts.add(segment.source_post)
+                found.append(
+                    Answer(
+                        post.number, segment.source_post, speaker, target, "quote", quoted,
+                        reply_text, True, start, end,
+                    )
+                )  # fmt: skip
+            parent = getattr(post, "reply_to", None)
+            if parent is None or parent not in people.of_post or parent in quoted_posts:
+                continue
+            target = people.of_post[parent]
+            if target == speaker:
+                continue
+            text, end = _opening(post)
+            found.append(
+                Answer(
+                    post.number, parent, speaker, target, "reply", "", text, claims(parent), 0, end
+                )
+            )  # fmt: skip
+        return found
 
-    found: list[Answer] = []
-    previous: tuple[int, str] | None = None  # (post, speaker) just before this one
-    for post in posts:
-        speaker = people.of_post[post.number]
-        before = previous if previous is not None and previous[1] != speaker else None
-        previous = (post.number, speaker)
-        if flat and before is not None and not any(s.kind == "quote" for s in post.segments):
-            text, end = opening(post)
-            found.append(
-                Answer(
-                    post.number, before[0], speaker, before[1], "next", "", text,
-                    claims(before[0]), 0, end,
-                )
-            )  # fmt: skip
-            continue
-        quoted_posts: set[int] = set()
-        for first, start, end, quoted, reply_text in reply_runs(post.segments):
-            segment = post.segments[first]
-            if segment.source_post in people.of_post:
-                target: str | None = people.of_post[segment.source_post]
-            elif segment.source_author:
-                target = by_name.get(segment.source_author.casefold(), segment.source_author)
-            else:
-                target = None
-            if segment.source_post is not None:
-                quoted_posts.add(segment.source_post)
-            found.append(
-                Answer(
-                    post.number, segment.source_post, speaker, target, "quote", quoted,
-                    reply_text, True, start, end,
-                )
-            )  # fmt: skip
-        parent = getattr(post, "reply_to", None)
-        if parent is None or parent not in people.of_post or parent in quoted_posts:
-            continue
-        target = people.of_post[parent]
-        if target == speaker:
-            continue
-        text, end = opening(post)
-        found.append(
-            Answer(
-                post.number, parent, speaker, target, "reply", "", text, claims(parent), 0, end
-            )
-        )  # fmt: skip
-    return found
+
+def _opening(post: PostLike) -> tuple[str, int]:
+    """A reply's own words before it quotes anything, and where they end."""
+    segments = post.segments
+    end = next((k for k, s in enumerate(segments) if s.kind == "quote"), len(segments))
+    return "\n".join(t for s in segments[:end] if (t := s.text).strip()), end
 
 
 def answer_texts(
@@ -346,26 +363,37 @@ def answer_texts(
     return out
 
 
+def answer_links(found: Sequence[Answer]) -> list[tuple[Any, ...]]:
+    """Who answers whom in each answer, without its words: (from_post, to_post, source,
+    target, kind, to_a_claim), all `read_links` needs (a forked child sends these back,
+    2 MB for a 100,000-post thread where the answers' words are 100 MB)."""
+    return [(a.from_post, a.to_post, a.source, a.target, a.kind, a.to_a_claim) for a in found]
+
+
 def read_answers(
     found: Sequence[Answer], texts: Sequence[Agreement | tuple[Any, ...]]
 ) -> list[Interaction]:
     """The interactions, each answer with what its words say (`Agreement`s, or the tuples
     of `answer_texts`)."""
+    return read_links(answer_links(found), texts)
+
+
+def read_links(
+    links: Sequence[tuple[Any, ...]], texts: Sequence[Agreement | tuple[Any, ...]]
+) -> list[Interaction]:
+    """`read_answers` from the answers' `answer_links`."""
     made: dict[tuple[Any, ...], Agreement] = {}
     out = []
-    for a, text in zip(found, texts, strict=True):
+    for (from_post, to_post, source, target, kind, to_a_claim), text in zip(
+        links, texts, strict=True
+    ):
         if isinstance(text, tuple):
             agreement = made.get(text)
             if agreement is None:
                 agreement = made[text] = Agreement(*text)
         else:
             agreement = text
-        out.append(
-            Interaction(
-                a.from_post, a.to_post, a.source, a.target, a.kind, agreement, a.quoted,
-                a.reply, a.to_a_claim,
-            )
-        )  # fmt: skip
+        out.append(Interaction(from_post, to_post, source, target, kind, agreement, to_a_claim))
     return out
 
 

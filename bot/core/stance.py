@@ -29,12 +29,13 @@ from bot.core.sides import (
     Interaction,
     Participants,
     Sides,
+    ThreadAnswers,
     ThreadEvidence,
     ThreadWords,
+    answer_links,
     answer_texts,
-    answers,
     labelled,
-    read_answers,
+    read_links,
     read_sides,
 )
 from bot.core.sides import Label as SideLabel
@@ -62,14 +63,15 @@ Polarity = Literal["positive", "negative", "neutral"]
 TOPIC_POLARITY_THRESHOLD = 0.05
 """VADER's own recommended cut-offs for positive / negative sentences."""
 EXCERPT_CHARS = 200
-FORK_BATCH = 256
-"""Replies read in batches of this many (more where there would be over
-forked.Batches.MAX batches): a forked child reads batch after batch while this
-process splits and indexes every sentence, then both take the batches left (whichever
-core is freer reads more of them)."""
-FORK_MIN_ANSWERS = 10_000
-"""From this many replies on, their words are read in a forked child (bot/core/forked.py)
-while this process splits and indexes every sentence, where the process may fork."""
+FORK_BATCH = 200
+"""Replies read in batches of the answers of this many posts (more where there would be
+over forked.Batches.MAX batches): a forked child finds and reads batch after batch while
+this process splits and indexes every sentence, then both take the batches left
+(whichever core is freer reads more of them)."""
+FORK_MIN_POSTS = 8_000
+"""From this many posts on (~10,000 replies), their replies are found and read in a forked
+child (bot/core/forked.py) while this process splits and indexes every sentence, where the
+process may fork."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,40 +278,46 @@ def stance_digest(
             raise UserError(f"No participant called {author!r} in this thread. Known: {known}.")
 
     matcher = topic_pattern(topic) if topic and topic.strip() else None
-    found_answers = answers(posts, people)
     pending = None
     batches = None
-    if len(found_answers) >= FORK_MIN_ANSWERS and forked.available():
+    if len(posts) >= FORK_MIN_POSTS and forked.available():
         warm_up_agreement()  # the child imports and builds nothing (another thread may hold
         # the import lock at the fork)
-        size = max(FORK_BATCH, -(-len(found_answers) // forked.Batches.MAX))
-        count = -(-len(found_answers) // size)
+        thread_answers = ThreadAnswers(posts, people)
+        size = max(FORK_BATCH, -(-len(posts) // forked.Batches.MAX))
+        count = -(-len(posts) // size)
         batches = forked.Batches(count)
-        pending = forked.start(_read_batches, posts, found_answers, batches, size)
+        pending = forked.start(_read_batches, thread_answers, batches, size)
     try:
         words = ThreadWords.of(posts, people, language)
+        links: list[tuple[Any, ...]] = []
         texts: list[Agreement | tuple[Any, ...]] = []
+        excerpts: list[tuple[str, str] | None] = []
         if pending is not None and batches is not None:
             words.index.vectors()  # the TF-IDF scores, while the child reads the replies
             done: dict[int, _Batch] = {}
 
             def here(number: int) -> _Batch:
-                return _batch_here(found_answers[number * size : (number + 1) * size], words)
+                return _batch_here(
+                    thread_answers.between(number * size, (number + 1) * size), words
+                )
 
             while (number := batches.take()) is not None:  # what the child has not begun
                 done[number] = here(number)
             for number, data in pending.result().items():
                 done[number] = pickle.loads(data)
-            excerpts = []
             for number in range(count):
                 if number not in done:  # the child failed: its batches are read here
                     done[number] = here(number)
-                batch_texts, quoted, replied = done.pop(number)
+                batch_links, batch_texts, quoted, replied = done.pop(number)
+                links.extend(batch_links)
                 texts.extend(batch_texts)
                 excerpts.extend(
                     None if r is None else (q, r) for q, r in zip(quoted, replied, strict=True)
                 )
         else:
+            found_answers = ThreadAnswers(posts, people).between(0, len(posts))
+            links = answer_links(found_answers)
             texts = _texts(found_answers, words)
             excerpts = _excerpts(found_answers)
     finally:
@@ -328,7 +336,7 @@ def stance_digest(
         quotes[source][target] += edge.count
         quoted_by[target][source] += edge.count
 
-    found = read_answers(found_answers, texts)
+    found = read_links(links, texts)
     evidence = ThreadEvidence.of(people, found)
     sides = read_sides(people, found, words, key_points, evidence)
     replies: dict[str, list[Reply]] = defaultdict(list)
@@ -439,14 +447,16 @@ def _excerpts(found: Sequence[Answer]) -> list[tuple[str, str] | None]:
     return [None if a.kind == "next" else (_excerpt(a.quoted), _excerpt(a.reply)) for a in found]
 
 
-_Batch = tuple[list[Any], list[str | None], list[str | None]]
-"""What the answers of one batch say, and their excerpts of the quoted words and of the
-reply (None for a post only guessed to answer the one before it)."""
+_Batch = tuple[list[tuple[Any, ...]], list[Any], list[str | None], list[str | None]]
+"""The answers of one batch of posts: who answers whom (`answer_links`), what their words
+say, and their excerpts of the quoted words and of the reply (None for a post only guessed
+to answer the one before it)."""
 
 
 def _batch_here(batch: Sequence[Answer], words: ThreadWords) -> _Batch:
     """One batch of answers read from the thread's sentences (this process)."""
     return (
+        answer_links(batch),
         list(_texts(batch, words)),
         [None if a.kind == "next" else _excerpt(a.quoted) for a in batch],
         [None if a.kind == "next" else _excerpt(a.reply) for a in batch],
@@ -454,18 +464,20 @@ def _batch_here(batch: Sequence[Answer], words: ThreadWords) -> _Batch:
 
 
 def _read_batches(
-    posts: Sequence[PostLike], found: Sequence[Answer], batches: forked.Batches, size: int
+    thread_answers: ThreadAnswers, batches: forked.Batches, size: int
 ) -> dict[int, bytes]:
-    """The forked child's share: batch after batch of answers, read from their own
-    segments (the parent splits, indexes and scores every sentence meanwhile, then takes
-    the batches left), until none is left. Each batch is pickled as soon as it is read:
-    pickling them all at the end took 0.2 s that the parent spent waiting."""
+    """The forked child's share: batch after batch of posts, their answers found and read
+    from their own segments (the parent splits, indexes and scores every sentence
+    meanwhile, then takes the batches left), until none is left. Each batch is pickled as
+    soon as it is read: pickling them all at the end took 0.2 s that the parent spent
+    waiting. Only who answers whom goes back with what the words say, not the words."""
     same: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # one object per verdict: a short pickle
     done: dict[int, bytes] = {}
-    by_number = {p.number: p for p in posts}
+    posts, by_number = thread_answers.posts, thread_answers.by_number
     while (number := batches.take()) is not None:
-        batch = found[number * size : (number + 1) * size]
+        batch = thread_answers.between(number * size, (number + 1) * size)
         read: _Batch = (
+            answer_links(batch),
             [same.setdefault(t, t) for t in answer_texts(posts, batch, by_number)],
             [None if a.kind == "next" else _excerpt(a.quoted) for a in batch],
             [None if a.kind == "next" else _excerpt(a.reply) for a in batch],

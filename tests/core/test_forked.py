@@ -123,7 +123,7 @@ def test_the_digest_is_the_same_with_a_child_reading_the_replies(
     monkeypatch.setattr(forked, "_allowed", False)
     alone = stance_digest(posts, edges, author)
     monkeypatch.setattr(forked, "_allowed", True)
-    monkeypatch.setattr(stance, "FORK_MIN_ANSWERS", 1)
+    monkeypatch.setattr(stance, "FORK_MIN_POSTS", 1)
     started = spy_on_forks(monkeypatch)
     assert stance_digest(posts, edges, author) == alone
     assert alone.participants and (author is None or alone.person == author)
@@ -168,17 +168,17 @@ def test_a_failing_child_leaves_its_batches_to_this_process(
     monkeypatch.setattr(forked, "_allowed", False)
     alone = stance_digest(posts, edges)
     monkeypatch.setattr(forked, "_allowed", True)
-    monkeypatch.setattr(stance, "FORK_MIN_ANSWERS", 1)
+    monkeypatch.setattr(stance, "FORK_MIN_POSTS", 1)
     monkeypatch.setattr(stance, "FORK_BATCH", 2)
     parent, taken = os.getpid(), tmp_path / "taken"
     real_read, real_words = stance._read_batches, stance.ThreadWords.of
 
-    def dies_in_the_child(posts, found, batches, size):
+    def dies_in_the_child(found, batches, size):
         if os.getpid() != parent:
             numbers = [batches.take() for _ in range(3)]
             taken.write_text(repr(numbers))
             os._exit(3)
-        return real_read(posts, found, batches, size)
+        return real_read(found, batches, size)
 
     def words_once_the_child_took(*args):
         for _ in range(500):  # the child has taken its batches (at most 5 s)
