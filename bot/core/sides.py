@@ -998,21 +998,29 @@ def label_interaction(
     source = placements.get(item.source)
     target = placements.get(item.target) if item.target is not None else None
     if not sides.splits or source is None or target is None or not source.side or not target.side:
-        if text.strong:
-            return Label(text.label, text.cue, round(abs(text.score) * 0.5, 3))
-        return Label("unclear", None, 0.0)
+        return _by_words_alone(text)
     same = source.side == target.side
     agreeing = text.label == "agree" and same
     if not agreeing and not (text.label == "disagree" and not same):
-        return Label("unclear", None, 0.0)
+        return _UNCLEAR
     # Agreeing words are weak evidence on their own (a concession to the other side says
     # "you're right" too), so both people must be on the side also without the evidence
     # between the two of them, which counts +pair towards each one's side. Disagreeing
     # words across sides are what most replies are: no such check.
     if agreeing and min(source.margin, target.margin) - pair < MIN_MARGIN:
-        return Label("unclear", None, 0.0)
+        return _UNCLEAR
     both = math.sqrt(source.confidence * target.confidence)
     return Label(text.label, text.cue, round(min(1.0, abs(text.score)) * (0.5 + 0.5 * both), 3))
+
+
+_UNCLEAR = Label("unclear", None, 0.0)
+
+
+def _by_words_alone(text: Agreement) -> Label:
+    """The label where the sides say nothing: only strong words decide."""
+    if text.strong:
+        return Label(text.label, text.cue, round(abs(text.score) * 0.5, 3))
+    return _UNCLEAR
 
 
 def labelled(
@@ -1022,7 +1030,10 @@ def labelled(
     evidence: ThreadEvidence | None = None,
 ) -> list[tuple[Interaction, Label]]:
     """Every interaction with its label (see `label_interaction`); `evidence`, when given,
-    is `ThreadEvidence.of(people, found)`."""
+    is `ThreadEvidence.of(people, found)`. Where the thread does not split, the words
+    alone decide: no pair's evidence is looked up (127,000 replies at 100,000 posts)."""
+    if not sides.splits:
+        return [(item, _by_words_alone(item.text)) for item in found]
     placements = {p.participant: p for p in sides.placements}
     number = {name: k for k, name in enumerate(people.names)}
     pair = (ThreadEvidence.of(people, found) if evidence is None else evidence).pair
