@@ -48,11 +48,17 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
-from bot.core.agreement import Agreement, classify_reply, has_cue, reply_runs
+from bot.core.agreement import (
+    WINDOW_SENTENCES,
+    Agreement,
+    classify_reply,
+    has_cue,
+    reply_runs,
+)
 from bot.core.keypoints import DENSE_CELLS, KeyPointIndex, SentenceVectors
 from bot.core.models import PostLike, Segment
 from bot.core.summary import stemmer_for, stop_words_for
-from bot.core.text import WORD_RE, normalise_word, split_sentences
+from bot.core.text import WORD_RE, first_sentences, normalise_word, split_sentences
 
 SideName = Literal["A", "B"]
 Evidence = Literal["replies", "words"]
@@ -348,7 +354,10 @@ def answer_texts(
         for segment in segments[start:end]:
             if segment.kind == "own":
                 for line in segment.text.splitlines():
-                    yield from split_sentences(line)
+                    head = first_sentences(line, WINDOW_SENTENCES)  # all a reply's words
+                    yield from head  # are read from (the rest only when one is not found)
+                    if len(head) == WINDOW_SENTENCES:
+                        yield from split_sentences(line)[WINDOW_SENTENCES:]
 
     out: list[tuple[Any, ...]] = []
     same: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # one object per verdict: a short pickle

@@ -175,6 +175,52 @@ def split_sentences(text: str) -> list[str]:
     return [text[a:b].strip() for a, b in zip(starts, ends, strict=True)]
 
 
+def first_sentences(text: str, count: int) -> list[str]:
+    """`split_sentences(text)[:count]`, reading no further than the `count`-th break where
+    every mark up to it is plain (a reply's agreement is read from its first two sentences:
+    a paragraph of six is split a third as far).
+
+    Each plain mark's break is decided from the word before it and the token after it
+    alone (module docstring), whatever marks follow: so the breaks found before any mark
+    that is not plain are the paragraph's first breaks. ASCII text only; any other mark
+    first, or other text, is split whole."""
+    text = text.strip()
+    if not text or not text.isascii() or count <= 0:
+        return split_sentences(text)[:count]
+    breaks: list[int] = []
+    abbreviations = _abbreviations()
+    size = len(text)
+    for found in _MARK_RE.finditer(text):
+        mark = found.start()
+        if mark == size - 1:
+            break  # the paragraph's last character: the last sentence ends here
+        if text[mark + 1] != " ":
+            return split_sentences(text)[:count]  # a run ("!!", "..."), or inside a token
+        nxt = mark + 2
+        while text[nxt] == " ":  # the text is stripped: something follows the spaces
+            nxt += 1
+        start = text.rfind(" ", 0, mark) + 1
+        word = text[start:mark]
+        if not text[nxt].isalpha() or (
+            not word.isalpha() and _WORD_OF_LETTERS_RE.fullmatch(word) is None
+        ):
+            return split_sentences(text)[:count]  # nupunkt reads this mark
+        if text[mark] == "." and (mark - start < 2 or word.lower() in abbreviations):
+            stop = text.find(" ", nxt)
+            token = text[nxt : stop if stop >= 0 else size]
+            if not _breaks_after(word, text[mark + 1 : nxt], token):
+                continue
+        breaks.append(nxt)
+        if len(breaks) == count:
+            break
+    starts = [0, *breaks][:count]
+    ends = [*breaks, size][:count]
+    return [text[a:b].strip() for a, b in zip(starts, ends, strict=True)]
+
+
+_MARK_RE = re.compile(r"[.!?]")
+
+
 def split_words(text: str) -> list[str]:
     return WORD_RE.findall(text)
 

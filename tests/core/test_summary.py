@@ -32,7 +32,7 @@ from bot.core.summary import (
     make_summarizer,
     summarise,
 )
-from bot.core.text import OfflineTokenizer, split_sentences, split_words
+from bot.core.text import OfflineTokenizer, first_sentences, split_sentences, split_words
 from bot.errors import UserError
 from tests.conftest import EXAMPLE_TEXT, REPO, SEED_TEXT, need_shared
 
@@ -461,3 +461,25 @@ def _stored_thread():
 
     now = datetime(2026, 1, 1, tzinfo=UTC)
     return StoredThread(1, "local", "tram", TITLE, "json", None, "english", 1, 11, 5, now, now)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.sampled_from(_PIECES), min_size=1, max_size=14),
+    st.sampled_from([" ", "  "]),
+    st.integers(min_value=0, max_value=4),
+)
+def test_the_first_sentences_are_those_of_the_whole_split(pieces, gap, count):
+    """A reply's first sentences, split no further than needed: the same as splitting the
+    whole paragraph, whatever odd marks follow them."""
+    paragraph = gap.join(pieces)
+    assert first_sentences(paragraph, count) == split_sentences(paragraph)[:count]
+
+
+def test_the_first_sentences_of_real_paragraphs():
+    paragraphs = EXAMPLE_TEXT.read_text(encoding="utf-8").splitlines()
+    synthetic = make_thread(posts=150, seed=21, authors=9)
+    paragraphs += [b.text for p in synthetic.doc.posts for b in p.blocks]
+    for paragraph in paragraphs:
+        for count in (1, 2, 3):
+            assert first_sentences(paragraph, count) == split_sentences(paragraph)[:count]
