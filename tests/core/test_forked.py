@@ -13,7 +13,7 @@ from bench.synthetic import make_thread
 from bot.core import forked, stance
 from bot.core.agreement import classify_reply
 from bot.core.quotes import infer_quotes
-from bot.core.sides import Participants, ThreadWords, answer_texts, answers
+from bot.core.sides import Participants, ThreadAnswers, ThreadWords, answer_texts, answers
 from bot.core.stance import stance_digest
 from bot.sources.detect import read_file_bytes
 from tests.conftest import EXAMPLE_TEXT
@@ -191,3 +191,17 @@ def test_a_failing_child_leaves_its_batches_to_this_process(
     monkeypatch.setattr(stance.ThreadWords, "of", words_once_the_child_took)
     assert stance_digest(posts, edges) == alone
     assert taken.read_text() == "[0, 1, 2]"  # the child did take batches, then failed
+
+
+@pytest.mark.parametrize("size", [1, 7, 64])
+def test_the_answers_of_post_ranges_are_the_whole_threads(synthetic, size):
+    """A batch of posts finds the answers those posts make in the whole thread (a post
+    answering the one before it across a batch's start included), without the others."""
+    posts, _ = synthetic
+    people = Participants.of(posts)
+    whole = answers(posts, people)
+    ranges = ThreadAnswers(posts, people)
+    pieces = [ranges.between(first, first + size) for first in range(0, len(posts), size)]
+    assert [a for piece in pieces for a in piece] == whole
+    assert any(a.kind == "next" for a in whole) or any(a.kind == "reply" for a in whole)
+    assert ranges.between(len(posts), len(posts) + size) == []  # past the end: nothing
