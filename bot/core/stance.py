@@ -290,6 +290,17 @@ def stance_digest(
         batches = forked.Batches(count)
         pending = forked.start(_read_batches, thread_answers, batches, size)
     try:
+        # who quotes whom: counted while a forked child reads the replies
+        quotes: dict[str, Counter[str]] = defaultdict(Counter)
+        quoted_by: dict[str, Counter[str]] = defaultdict(Counter)
+        for edge in edges:
+            if edge.from_post not in labels or edge.to_post not in labels:
+                continue
+            source, target = labels[edge.from_post], labels[edge.to_post]
+            if source == target:
+                continue
+            quotes[source][target] += edge.count
+            quoted_by[target][source] += edge.count
         words = ThreadWords.of(posts, people, language)
         links: list[tuple[Any, ...]] = []
         texts: list[Agreement | tuple[Any, ...]] = []
@@ -326,17 +337,6 @@ def stance_digest(
             pending.close()
         if batches is not None:
             batches.close()
-    quotes: dict[str, Counter[str]] = defaultdict(Counter)
-    quoted_by: dict[str, Counter[str]] = defaultdict(Counter)
-    for edge in edges:
-        if edge.from_post not in labels or edge.to_post not in labels:
-            continue
-        source, target = labels[edge.from_post], labels[edge.to_post]
-        if source == target:
-            continue
-        quotes[source][target] += edge.count
-        quoted_by[target][source] += edge.count
-
     found = read_links(links, texts)
     evidence = ThreadEvidence.of(people, found)
     sides = read_sides(people, found, words, key_points, evidence)
