@@ -341,7 +341,14 @@ async def cmd_brief(services: Services, args: argparse.Namespace, out: Console) 
 
 
 async def cmd_stance(services: Services, args: argparse.Namespace, out: Console) -> None:
-    result = await services.stance(LOCAL_SCOPE, args.name, args.author, args.topic, out.progress)
+    result = await services.stance(
+        LOCAL_SCOPE,
+        args.name,
+        args.author,
+        args.topic,
+        out.progress,
+        with_urls=not out.json_mode,  # the JSON document links nothing
+    )
     out.answer(
         render.stance_answer(
             result.thread,

@@ -624,11 +624,17 @@ class Services:
         author: str | None = None,
         topic: str | None = None,
         progress: ProgressFn | None = None,
+        *,
+        with_urls: bool = True,
     ) -> StanceAnswer:
+        """The stance report, with every post's link for the lines that show one
+        (`with_urls=False`: none, for an answer that shows no line, such as --json)."""
         thread = await self._thread(scope, name)
         report = await self.analyses.stance(
             thread, self.posts_loader(thread), author, topic, progress=progress
         )
+        if not with_urls:
+            return StanceAnswer(thread=thread, report=report, post_urls={})
         urls = await self.threads.post_urls(scope, thread.name)
         if thread.forum_numbers:
             numbering = await self.numbering(thread)
