@@ -192,19 +192,20 @@ def _decoder(kind: Any) -> Callable[[Any], Any]:
     raise TypeError(f"no codec for {kind!r}")
 
 
-def encode(value: Any) -> str:
-    """The cached document of a (nested) frozen dataclass: what `to_jsonable` makes, written
-    by orjson straight from the dataclasses (a 100,000-post stance report holds 127,000
-    replies: walking them in Python took about a second)."""
+def encode(value: Any) -> bytes:
+    """The cached document of a (nested) frozen dataclass, as UTF-8 JSON: what
+    `to_jsonable` makes, written by orjson straight from the dataclasses (a 100,000-post
+    stance report holds 127,000 replies: walking them in Python took about a second)."""
     import orjson
 
     try:
-        return orjson.dumps(value).decode("utf-8")
+        return orjson.dumps(value)
     except TypeError:
-        return json.dumps(to_jsonable(value), ensure_ascii=False, separators=(",", ":"))
+        text = json.dumps(to_jsonable(value), ensure_ascii=False, separators=(",", ":"))
+        return text.encode("utf-8")
 
 
-def decode(kind: type[T], text: str) -> T:
+def decode(kind: type[T], text: str | bytes) -> T:
     import orjson
 
     try:

@@ -460,6 +460,17 @@ async def test_cache_is_valid_for_one_revision(
     assert await cache.get("local", "trams", "summary", "lsa:5") == '{"v": 4}'
 
 
+async def test_cache_takes_a_utf8_document_as_bytes(
+    threads: ThreadRepository, cache: AnalysisCacheRepository
+) -> None:
+    """orjson's bytes go in as they are (SQLite) or as their text (PostgreSQL), and come
+    back as the same text either way."""
+    await threads.save("local", "trams", make_thread(3))
+    document = '{"said": "Zürich → 東京 “quoted” 🚋", "n": 1}'
+    assert await cache.put("local", "trams", "stance", "k", document.encode("utf-8"))
+    assert await cache.get("local", "trams", "stance", "k") == document
+
+
 async def test_cache_for_missing_thread(cache: AnalysisCacheRepository) -> None:
     assert await cache.get("local", "nope", "summary", "k") is None
     with pytest.raises(NotFound):
