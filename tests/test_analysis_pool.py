@@ -190,35 +190,6 @@ async def test_a_repeated_summary_is_a_database_read(db: Database, analyses: Ana
     assert len(other.sentences) == 4 and loader.calls == 2
 
 
-async def test_a_deferred_cache_write_is_done_by_close(db: Database):
-    """The CLI's Analyses hand the answer back before writing its cache entry (the write
-    overlaps printing it); close() waits for the write, so the next process finds it."""
-    thread = await save(db, "ferry", thread_posts(60))
-    deferred = Analyses(db, processes=False, defer_stores=True)
-    written = asyncio.Event()
-    real_put = deferred.cache.put
-
-    async def slow_put(*args, **kwargs):
-        await asyncio.sleep(0.05)  # the answer is back before the write has begun
-        try:
-            return await real_put(*args, **kwargs)
-        finally:
-            written.set()
-
-    deferred.cache.put = slow_put  # type: ignore[method-assign]
-    first = await deferred.summary(thread, SummaryRequest(sentences=3), Loader(db, "ferry"))
-    assert not written.is_set() and deferred.stats.stored == 0
-    await deferred.close()
-    assert written.is_set() and deferred.stats.stored == 1
-    later = Analyses(db, processes=False)
-    loader = Loader(db, "ferry")
-    try:
-        assert await later.summary(thread, SummaryRequest(sentences=3), loader) == first
-        assert loader.calls == 0 and later.stats.hits == 1
-    finally:
-        await later.close()
-
-
 async def test_a_new_revision_retires_cached_results(db: Database, analyses: Analyses):
     posts = thread_posts(40)
     thread = await save(db, "ferry", posts)

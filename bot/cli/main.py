@@ -573,7 +573,7 @@ async def run(args: argparse.Namespace) -> None:
         raise UserError(f"There is no database at {target} to back up.")
     console = Console(quiet=args.quiet, json_mode=getattr(args, "json", False))
     db = await open_database(target)
-    services = Services(db, settings, processes=False, defer_stores=True)
+    services = Services(db, settings, processes=False)
     try:
         await HANDLERS[args.command](services, args, console)
     finally:

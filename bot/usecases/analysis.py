@@ -358,9 +358,7 @@ class Analyses:
     """Runs the pure analyses off the event loop and caches their answers.
 
     `processes=False` keeps everything in worker threads (the CLI: one command per process,
-    so a pool would only add a worker's start-up time). `defer_stores=True` returns a
-    computed answer before its cache entry is written, and `close` waits for the write
-    (the CLI: writing a 100,000-post stance document, ~0.3 s, overlaps printing it).
+    so a pool would only add a worker's start-up time).
     """
 
     def __init__(
@@ -371,7 +369,6 @@ class Analyses:
         pool_threshold: int = POOL_THRESHOLD_POSTS,
         max_workers: int = 1,
         start_method: str = "spawn",
-        defer_stores: bool = False,
     ) -> None:
         if start_method not in ("spawn", "forkserver"):
             raise ValueError("start_method must be spawn or forkserver (fork is unsafe here)")
@@ -385,8 +382,6 @@ class Analyses:
         self._pool: ProcessPoolExecutor | None = None
         self._inflight: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
         self._closed = False
-        self.defer_stores = defer_stores
-        self._stores: set[asyncio.Task[None]] = set()
 
     # --- the analyses ----------------------------------------------------------------------
 
@@ -594,14 +589,9 @@ class Analyses:
             await asyncio.to_thread(pool.shutdown, True, cancel_futures=True)
 
     async def close(self) -> None:
-        """Write the deferred cache entries, and stop the worker processes (waiting for a
-        running job to end)."""
+        """Stop the worker processes (waiting for a running job to end)."""
         self._closed = True
-        try:
-            while self._stores:
-                await asyncio.gather(*self._stores)
-        finally:
-            await self._drop_pool()
+        await self._drop_pool()
 
     # --- the cache ---------------------------------------------------------------------------
 
@@ -636,12 +626,7 @@ class Analyses:
                 with contextlib.suppress(Exception):  # a progress line is never worth a failure
                     progress(f"{_DOING.get(kind, 'Analysing')} {thread.post_count:,} posts…")
             value = await compute()
-            if self.defer_stores:
-                store = asyncio.create_task(self._store(thread, kind, key, value))
-                self._stores.add(store)
-                store.add_done_callback(self._stores.discard)
-            else:
-                await self._store(thread, kind, key, value)
+            await self._store(thread, kind, key, value)
             future.set_result(value)
             return value
         except asyncio.CancelledError:

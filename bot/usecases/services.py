@@ -200,15 +200,12 @@ class Services:
         *,
         fetcher: SafeFetcher | None = None,
         processes: bool = True,
-        defer_stores: bool = False,
     ) -> None:
         """`processes=False` keeps analyses in worker threads (the CLI: one command per
-        process, where a process pool would only add its start-up time); `defer_stores`
-        writes their cache entries while the answer is shown (`close` waits for them)."""
+        process, where a process pool would only add its start-up time)."""
         self.db = db
         self.settings = settings
         self._processes = processes
-        self._defer_stores = defer_stores
         if fetcher is not None:
             self.fetcher = fetcher
         self.threads = ThreadRepository(db)
@@ -233,7 +230,7 @@ class Services:
         """Analyses off the event loop, made on first use (they import sumy and numpy)."""
         from bot.usecases.analysis import Analyses
 
-        return Analyses(self.db, processes=self._processes, defer_stores=self._defer_stores)
+        return Analyses(self.db, processes=self._processes)
 
     async def close(self) -> None:
         """Close the shared HTTP client and the analysis pool; the database is its owner's."""
