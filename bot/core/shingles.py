@@ -468,6 +468,7 @@ class ThreadWords:
         "_shingle_positions",
         "_unit_blocks",
         "_unit_starts",
+        "_view",
         "content",
         "groups",
         "ids",
@@ -494,6 +495,7 @@ class ThreadWords:
         self.ids = ids
         self.vocabulary = vocabulary
         self._bytes = ids.tobytes()
+        self._view = memoryview(self._bytes).cast("i")
         self._block_starts = block_starts
         self._post_blocks = post_blocks
         self._unit_blocks = unit_blocks
@@ -565,12 +567,25 @@ class ThreadWords:
     def words(self, start: int, end: int) -> list[int]:
         return self.ids[start:end].tolist()
 
+    def view(self, start: int, end: int) -> memoryview:
+        """Words [start, end) without copying them (indexing gives ints, as a list's)."""
+        return self._view[start:end]
+
     def find(self, part: Ids, start: int, end: int) -> int:
         """Where the words `part` first occur, word for word, within words [start, end)
         of the thread (an offset from `start`); -1 if nowhere."""
         if not part:
             return -1
-        needle = array("i", part).tobytes()
+        return self._find(array("i", part).tobytes(), start, end)
+
+    def find_words(self, first: int, last: int, start: int, end: int) -> int:
+        """`find` of the thread's own words [first, last) (a stretch of the post being
+        read): the needle is a slice of the thread's bytes, not a list converted."""
+        if last <= first:
+            return -1
+        return self._find(self._bytes[4 * first : 4 * last], start, end)
+
+    def _find(self, needle: bytes, start: int, end: int) -> int:
         data = self._bytes
         at = data.find(needle, 4 * start, 4 * end)
         while at >= 0 and at % 4:
@@ -642,17 +657,22 @@ class PostTexts:
                 if len(later) > MAX_QUOTERS:
                     del later[0]
 
-    def words(self, post: int) -> list[int]:
-        """The post's whole word stream (paragraphs in order, quotes included)."""
-        return self.thread.words(*self.thread.post_range(post))
-
     def size(self, post: int) -> int:
         start, end = self.thread.post_range(post)
         return end - start
 
+    def view(self, post: int) -> memoryview:
+        """The post's whole word stream (paragraphs in order, quotes included), without
+        copying it (indexing gives ints, as a list's)."""
+        return self.thread.view(*self.thread.post_range(post))
+
     def find(self, part: Ids, post: int) -> int:
         """Where `part` starts in the post's word stream, word for word; -1 if nowhere."""
         return self.thread.find(part, *self.thread.post_range(post))
+
+    def find_words(self, first: int, last: int, post: int) -> int:
+        """`find` of the thread's words [first, last) in the post's word stream."""
+        return self.thread.find_words(first, last, *self.thread.post_range(post))
 
     def is_quoted(self, post: int, index: int) -> bool:
         mask = self.quoted.get(post)
