@@ -475,6 +475,8 @@ def _seeds(starts: list[int], source: int, stream: _Stream) -> list[_Run]:
     """Maximal runs of the words the shingles starting at `starts` cover, bridging gaps of
     up to MAX_GAP words that do not hold a whole paragraph ("Yes." between two quotes of
     one post stays the poster's)."""
+    if starts[-1] - starts[0] == len(starts) - 1:  # the usual quote: one unbroken stretch
+        return [_Run(source, starts[0], starts[-1] + SHINGLE)]
     runs: list[_Run] = []
     for start in starts:
         if runs and (
