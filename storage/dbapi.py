@@ -101,6 +101,16 @@ class Connection(ABC):
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """Run one statement once per parameter row (batched by the driver)."""
 
+    async def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """INSERT many rows of `columns` into `table`: one statement a row (executemany)
+        here; SQLite packs them into multi-row statements."""
+        values = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+        await self.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})", rows
+        )
+
     @abstractmethod
     async def execute_script(self, sql: str) -> None:
         """Several statements without parameters (schema steps), inside the transaction."""

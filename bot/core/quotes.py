@@ -134,6 +134,7 @@ class _Stream:
     words: list[int]  # vocabulary ids
     bounds: list[tuple[int, int]]  # word range of each paragraph
     content: bytearray  # per vocabulary id: a distinctive word
+    base: int  # where words[0] is in the thread's words
     starts: list[int] = field(default_factory=list)
     _tokens: dict[int, list[tuple[str, int, int]]] = field(default_factory=dict)
 
@@ -332,7 +333,7 @@ def _infer_stream(
 
     words = thread.words(base, base + bounds[-1][1])
     stream = _Stream(
-        paragraphs, [blocks[i].text for i in paragraphs], words, bounds, thread.content
+        paragraphs, [blocks[i].text for i in paragraphs], words, bounds, thread.content, base
     )
     chosen = _choose(_candidates(stream, coverage, ctx), stream, ctx)
     pieces: list[list[_Run]] = [[] for _ in paragraphs]
@@ -443,7 +444,7 @@ def _candidates(stream: _Stream, coverage: dict[int, list[int]], ctx: _Context) 
     for source, starts in coverage.items():
         if len(starts) < 2:
             continue  # one shingle is shorter than MIN_QUOTE_WORDS
-        source_words = texts.words(source)
+        source_words = texts.view(source)
         for seed in _seeds(starts, source, stream):
             if seed.length < MIN_QUOTE_WORDS:
                 continue
@@ -454,17 +455,17 @@ def _candidates(stream: _Stream, coverage: dict[int, list[int]], ctx: _Context) 
                     found.append(grown)
                 if not exact:
                     continue
-                quoted = stream.words[part.start : part.end]
+                first, last = stream.base + part.start, stream.base + part.end
                 for later in texts.quoters.get(source, ()):
                     # a quoter whose own words are nowhere near could only win by words it
                     # quoted whole, which are trimmed off again: skip the look-up
                     if later >= ctx.number or later not in coverage:
                         continue
-                    at = texts.find(quoted, later)
+                    at = texts.find_words(first, last, later)
                     if at < 0:
                         continue
                     via = _Run(later, part.start, part.end, at, at + part.length)
-                    grown = _follow(via, stream.words, texts.words(later), texts.quoted.get(later))
+                    grown = _follow(via, stream.words, texts.view(later), texts.quoted.get(later))
                     if grown is not None:
                         found.append(grown)
     return found
@@ -474,6 +475,8 @@ def _seeds(starts: list[int], source: int, stream: _Stream) -> list[_Run]:
     """Maximal runs of the words the shingles starting at `starts` cover, bridging gaps of
     up to MAX_GAP words that do not hold a whole paragraph ("Yes." between two quotes of
     one post stays the poster's)."""
+    if starts[-1] - starts[0] == len(starts) - 1:  # the usual quote: one unbroken stretch
+        return [_Run(source, starts[0], starts[-1] + SHINGLE)]
     runs: list[_Run] = []
     for start in starts:
         if runs and (
@@ -490,7 +493,7 @@ def _seeds(starts: list[int], source: int, stream: _Stream) -> list[_Run]:
 
 
 def _aligned(
-    run: _Run, stream: _Stream, texts: PostTexts, source: int, source_words: Ids
+    run: _Run, stream: _Stream, texts: PostTexts, source: int, source_words: memoryview
 ) -> list[_Run]:
     """Parts of a run that follow the source in order, with where they lie in it.
 
@@ -499,11 +502,11 @@ def _aligned(
     sit a few words apart here and far apart in the source ("it makes it feel" … "than it
     actually is").
     """
-    quoted = stream.words[run.start : run.end]
-    at = texts.find(quoted, source)
+    at = texts.find_words(stream.base + run.start, stream.base + run.end, source)
     if at >= 0:  # the usual quote: one block, no alignment
         return [_Run(run.source, run.start, run.end, at, at + run.length)]
-    matcher = SequenceMatcher(None, quoted, source_words, autojunk=False)
+    quoted = stream.words[run.start : run.end]
+    matcher = SequenceMatcher(None, quoted, source_words.tolist(), autojunk=False)
     parts: list[_Run] = []
     last_a = last_b = -1
     for a, b, size in matcher.get_matching_blocks():
@@ -528,7 +531,9 @@ def _joins(quote_gap: int, source_gap: int, stream: _Stream, end: int, start: in
     return quote_gap == 0 and source_gap <= MAX_ELIDED and stream.elided_before(start)
 
 
-def _follow(run: _Run, words: Ids, source: Ids, quoted: bytearray | None) -> _Run | None:
+def _follow(
+    run: _Run, words: Ids, source: Ids | memoryview, quoted: bytearray | None
+) -> _Run | None:
     """The run grown word by word while both texts go on alike (into words the source had
     quoted, across paragraphs), then with any whole-paragraph quote of the source cut off
     its ends: those words belong to the post they were quoted from."""
@@ -668,7 +673,7 @@ def _short_line_source(
         for source, (_, n) in hits.items():
             if n < inside:
                 continue  # its shingles do not cover the whole line
-            at = texts.find(words, source)
+            at = texts.find_words(stream.base + a, stream.base + b, source)
             if at < 0 or texts.is_quoted(source, at):
                 continue
             holders[source] = _line_or_sentence(ctx, source, at, len(words))
@@ -721,13 +726,13 @@ def _fuzzy_source(words: list[int], hits: dict[int, tuple[int, int]], ctx: _Cont
     ranked = sorted(((n, s) for s, (n, _) in hits.items()), key=lambda ns: (-ns[0], ns[1]))
     needed = FUZZY_SHARE * len(words)
     for _, source in ranked[:3]:
-        source_words = ctx.texts.words(source)
+        source_words = ctx.texts.view(source)
         for start, end in ctx.texts.own_paragraphs[source]:
             # No alignment matches more words than the paragraph has, or than this one has
             # in the paragraph's vocabulary: skip the matcher where those fall short.
             if end - start < needed:
                 continue
-            paragraph = source_words[start:end]
+            paragraph = source_words[start:end].tolist()
             vocabulary = set(paragraph)
             if sum(map(vocabulary.__contains__, words)) < needed:
                 continue

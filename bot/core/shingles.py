@@ -20,6 +20,7 @@ import re
 from array import array
 from bisect import bisect_left
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import accumulate, compress, groupby, pairwise
 from operator import itemgetter
@@ -276,6 +277,12 @@ def shingle_keys(ids: Ids) -> list[int]:
     return shingle_hashes(np.asarray(ids, dtype=np.int64)).tolist()
 
 
+_SPLIT_MIN = 1 << 18
+"""From this many keys, shingle_groups sorts the keys with the top bit clear and those with
+it set in two threads: numpy releases the GIL while it sorts and compares, so the halves
+(which can share no key) are grouped side by side on two cores."""
+
+
 def shingle_groups(keys: np.ndarray) -> np.ndarray:
     """For each key, its group: the same number for equal keys, numbered 0, 1, 2 … in the
     order of each repeated key's first occurrence; -1 for a key that occurs only once.
@@ -284,21 +291,52 @@ def shingle_groups(keys: np.ndarray) -> np.ndarray:
     side by side, in index order; only those are compared in full. Keys that share the
     high bits but differ (a few among millions) are sorted apart again. (Counting keys in
     hash buckets with np.bincount was slower: millions of random writes into a big table.)
+    A big array is grouped as two halves (by the keys' top bit) in two threads.
     """
     size = len(keys)
     groups = np.full(size, -1, dtype=np.int32)
     if size < 2:
         return groups
     bits = np.uint64(size.bit_length())
+    if size < _SPLIT_MIN:
+        runs = [_repeated_runs(keys, None, bits)]
+    else:
+        with ThreadPoolExecutor(1) as pool:
+            negative = pool.submit(_repeated_runs, keys, np.flatnonzero(keys < 0), bits)
+            runs = [_repeated_runs(keys, np.flatnonzero(keys >= 0), bits), negative.result()]
+    first = np.zeros(size, dtype=bool)
+    for heads, _, _ in runs:
+        first[heads] = True
+    numbers = np.cumsum(first, dtype=np.int32)  # numbered by first occurrence
+    del first
+    for heads, members, sizes in runs:
+        groups[members] = np.repeat(numbers[heads] - 1, sizes)
+    return groups
+
+
+def _repeated_runs(
+    keys: np.ndarray, index: np.ndarray | None, bits: np.uint64
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The keys that occur more than once among keys[index] (all keys if None), as index
+    arrays: each one's first index (heads), then all their indices, grouped key by key in
+    the order of the heads and ascending within a key (members), and each key's count."""
+    size = len(keys) if index is None else len(index)
     packed = np.empty(size, dtype=np.uint64)
     unsigned = keys.view(np.uint64)
-    index = np.arange(min(size, _CHUNK), dtype=np.uint64)
+    if index is None:
+        counting = np.arange(min(size, _CHUNK), dtype=np.uint64)
     for start in range(0, size, _CHUNK):  # in chunks, as in shingle_hashes
         p = packed[start : start + _CHUNK]
-        np.right_shift(unsigned[start : start + _CHUNK], bits, out=p)
-        p <<= bits
-        p |= index[: len(p)]
-        index += np.uint64(len(p))
+        if index is None:
+            np.right_shift(unsigned[start : start + _CHUNK], bits, out=p)
+            p <<= bits
+            p |= counting[: len(p)]
+            counting += np.uint64(len(p))
+        else:
+            at = index[start : start + _CHUNK]
+            np.right_shift(unsigned[at], bits, out=p)
+            p <<= bits
+            p |= at.view(np.uint64)
     packed.sort()
     high = packed >> bits
     same = high[1:] == high[:-1]
@@ -327,14 +365,7 @@ def shingle_groups(keys: np.ndarray) -> np.ndarray:
     starts = np.flatnonzero(new)
     sizes = np.diff(np.append(starts, len(order)))
     repeated = sizes > 1
-    heads = order[starts[repeated]]  # each repeated key's first index
-    first = np.zeros(size, dtype=bool)
-    first[heads] = True
-    rank = np.cumsum(first, dtype=np.int32)[heads] - 1  # numbered by first occurrence
-    del first
-    members = order[np.repeat(repeated, sizes)]
-    groups[members] = np.repeat(rank, sizes[repeated])
-    return groups
+    return order[starts[repeated]], order[np.repeat(repeated, sizes)], sizes[repeated]
 
 
 FORK_MIN_POSTS = 10_000
@@ -437,6 +468,7 @@ class ThreadWords:
         "_shingle_positions",
         "_unit_blocks",
         "_unit_starts",
+        "_view",
         "content",
         "groups",
         "ids",
@@ -463,6 +495,7 @@ class ThreadWords:
         self.ids = ids
         self.vocabulary = vocabulary
         self._bytes = ids.tobytes()
+        self._view = memoryview(self._bytes).cast("i")
         self._block_starts = block_starts
         self._post_blocks = post_blocks
         self._unit_blocks = unit_blocks
@@ -534,12 +567,25 @@ class ThreadWords:
     def words(self, start: int, end: int) -> list[int]:
         return self.ids[start:end].tolist()
 
+    def view(self, start: int, end: int) -> memoryview:
+        """Words [start, end) without copying them (indexing gives ints, as a list's)."""
+        return self._view[start:end]
+
     def find(self, part: Ids, start: int, end: int) -> int:
         """Where the words `part` first occur, word for word, within words [start, end)
         of the thread (an offset from `start`); -1 if nowhere."""
         if not part:
             return -1
-        needle = array("i", part).tobytes()
+        return self._find(array("i", part).tobytes(), start, end)
+
+    def find_words(self, first: int, last: int, start: int, end: int) -> int:
+        """`find` of the thread's own words [first, last) (a stretch of the post being
+        read): the needle is a slice of the thread's bytes, not a list converted."""
+        if last <= first:
+            return -1
+        return self._find(self._bytes[4 * first : 4 * last], start, end)
+
+    def _find(self, needle: bytes, start: int, end: int) -> int:
         data = self._bytes
         at = data.find(needle, 4 * start, 4 * end)
         while at >= 0 and at % 4:
@@ -611,17 +657,22 @@ class PostTexts:
                 if len(later) > MAX_QUOTERS:
                     del later[0]
 
-    def words(self, post: int) -> list[int]:
-        """The post's whole word stream (paragraphs in order, quotes included)."""
-        return self.thread.words(*self.thread.post_range(post))
-
     def size(self, post: int) -> int:
         start, end = self.thread.post_range(post)
         return end - start
 
+    def view(self, post: int) -> memoryview:
+        """The post's whole word stream (paragraphs in order, quotes included), without
+        copying it (indexing gives ints, as a list's)."""
+        return self.thread.view(*self.thread.post_range(post))
+
     def find(self, part: Ids, post: int) -> int:
         """Where `part` starts in the post's word stream, word for word; -1 if nowhere."""
         return self.thread.find(part, *self.thread.post_range(post))
+
+    def find_words(self, first: int, last: int, post: int) -> int:
+        """`find` of the thread's words [first, last) in the post's word stream."""
+        return self.thread.find_words(first, last, *self.thread.post_range(post))
 
     def is_quoted(self, post: int, index: int) -> bool:
         mask = self.quoted.get(post)

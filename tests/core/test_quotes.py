@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -261,10 +262,15 @@ def test_shingle_index_keeps_posts_in_order_once_each_up_to_the_stop_limit():
     assert index.starts([0, 1], [0, 3]) == {2: [1]}
 
 
-def test_shingle_groups_number_repeated_keys_by_first_occurrence():
+@pytest.mark.parametrize("split", [False, True], ids=["one sort", "two halves in threads"])
+def test_shingle_groups_number_repeated_keys_by_first_occurrence(monkeypatch, split):
     import numpy as np
 
+    from bot.core import shingles
     from bot.core.shingles import shingle_groups
+
+    # the halves (keys with the top bit clear, and set) are grouped apart, then numbered as one
+    monkeypatch.setattr(shingles, "_SPLIT_MIN", 2 if split else 1 << 40)
 
     rng = np.random.default_rng(3)
     for trial in range(104):

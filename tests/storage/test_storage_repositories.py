@@ -10,6 +10,7 @@ import pytest
 from storage_builders import T0, dump, expected_edges, integrity_error, make_post, make_thread
 
 import storage.repositories as repositories
+import storage.sqlite as sqlite_backend
 from bot.core.models import QuoteEdge
 from bot.errors import NotFound
 from storage import (
@@ -48,6 +49,25 @@ async def test_first_save_creates_everything(threads: ThreadRepository) -> None:
             want.text, want.segments, want.author, want.source_id, want.time, want.url,
         )  # fmt: skip
         assert got.content_hash == want.content_hash
+    assert await threads.edges("local", "trams") == expected_edges(thread)
+
+
+@pytest.mark.parametrize("values", [13, 40, 32766])
+async def test_rows_are_the_same_however_many_go_in_one_statement(
+    db: Database, threads: ThreadRepository, monkeypatch: pytest.MonkeyPatch, values: int
+) -> None:
+    # SQLite inserts new posts and segments several rows a statement, up to MAX_VARIABLES
+    # values: one row a statement (13), a few with a short last chunk (40), all at once
+    monkeypatch.setattr(sqlite_backend, "MAX_VARIABLES", values)
+    thread = make_thread(9)
+    await threads.save("local", "trams", thread)
+    posts = await threads.posts("local", "trams")
+    assert [(p.number, p.text, p.segments, p.author, p.time) for p in posts] == [
+        (w.number, w.text, w.segments, w.author, w.time) for w in thread.posts
+    ]
+    assert sum(len(p.segments) for p in posts) > 9  # several segments a post, split too
+    ids = await db.fetch("SELECT number FROM posts ORDER BY id")
+    assert [r[0] for r in ids] == list(range(1, 10))  # ids in thread order, as before
     assert await threads.edges("local", "trams") == expected_edges(thread)
 
 
