@@ -454,7 +454,21 @@ def stemmer_for(language: str) -> Callable[[str], str]:
 
 @lru_cache(maxsize=64)
 def stop_words_for(language: str) -> frozenset[str]:
-    """sumy's stop words for the language (read from its package data once)."""
+    """sumy's stop words for the language (read from its package data once).
+
+    A language given by its name ("english") is read as sumy's `get_stop_words` reads it,
+    without importing sumy.utils: that imports requests and looks the name up in
+    pycountry's table of languages (~0.09 s, before a stance digest's fork); a code
+    ("en") goes through sumy, which turns it into a name."""
+    if len(language) > 3 and language.isalpha() and language.islower():
+        import pkgutil
+
+        try:
+            data = pkgutil.get_data("sumy", f"data/stopwords/{language}.txt")
+        except OSError:
+            data = None
+        if data is not None:
+            return frozenset(w.rstrip() for w in data.decode("utf-8").splitlines() if w)
     from sumy.utils import get_stop_words
 
     return frozenset(get_stop_words(language))

@@ -106,3 +106,40 @@ def test_resolve_language_names_and_codes():
     assert resolve_language("German") == "german"
     assert resolve_language("klingon") is None
     assert resolve_language("") is None
+
+
+def test_stop_words_read_without_sumy_utils_are_sumys(monkeypatch):
+    """stop_words_for reads a named language's file itself (no requests, no pycountry):
+    the same words sumy's get_stop_words gives, for every language sumy has a file for,
+    and for a code, which sumy turns into a name."""
+    import os
+
+    import sumy
+    from sumy.utils import get_stop_words
+
+    from bot.core.summary import stop_words_for
+
+    names = sorted(
+        name.removesuffix(".txt")
+        for name in os.listdir(os.path.join(os.path.dirname(sumy.__file__), "data", "stopwords"))
+    )
+    assert "english" in names and len(names) > 10
+    for language in [*names, "en", "de"]:
+        stop_words_for.cache_clear()
+        assert stop_words_for(language) == frozenset(get_stop_words(language)), language
+    stop_words_for.cache_clear()
+    with pytest.raises(LookupError):
+        stop_words_for("klingon")
+
+
+def test_a_named_languages_stop_words_import_neither_requests_nor_pycountry():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from bot.core.summary import stop_words_for; "
+        "assert 'the' in stop_words_for('english'); "
+        "print(sorted(m for m in ('sumy.utils', 'requests', 'pycountry') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
