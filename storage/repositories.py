@@ -162,23 +162,28 @@ def _post_rows(posts: Sequence[AnalysedPost]) -> list[_PostRow]:
     return [_post_row(p) for p in posts]
 
 
+def _post_fields(post: AnalysedPost) -> PostFields:
+    """The stored columns of a post between its number and its likes (_POST_COLUMNS)."""
+    return (
+        post.source_id,
+        post.author,
+        to_db_time(post.time),
+        post.url,
+        post.text,
+        post.content_hash,
+        post.author_id,
+        post.reply_to,
+        int(bool(post.deleted)),
+        post.forum_number,
+    )
+
+
 def _post_row(post: AnalysedPost) -> _PostRow:
     return _PostRow(
         number=post.number,
-        fields=(
-            post.source_id,
-            post.author,
-            to_db_time(post.time),
-            post.url,
-            post.text,
-            post.content_hash,
-            post.author_id,
-            post.reply_to,
-            int(bool(post.deleted)),
-            post.forum_number,
-        ),
+        fields=_post_fields(post),
         segments=tuple(  # a list first: a generator costs a frame switch a segment
-            [
+            [  # _SEGMENT_COLUMNS after post_id and seq, as _segment_params writes them
                 (s.paragraph, s.kind, s.text, s.source_post, s.source_author, int(s.explicit))
                 for s in post.segments
             ]
@@ -218,24 +223,7 @@ _SEGMENT_COLUMNS = (
 def _post_params(thread_id: int, new: Sequence[AnalysedPost]) -> list[tuple[Any, ...]]:
     """The INSERT rows of new posts, made straight from the posts (no _PostRow between:
     at 100,000 posts that halves the Python time of a first save)."""
-    return [
-        (
-            thread_id,
-            p.number,
-            p.source_id,
-            p.author,
-            to_db_time(p.time),
-            p.url,
-            p.text,
-            p.content_hash,
-            p.author_id,
-            p.reply_to,
-            int(bool(p.deleted)),
-            p.forum_number,
-            p.likes,
-        )
-        for p in new
-    ]
+    return [(thread_id, p.number, *_post_fields(p), p.likes) for p in new]
 
 
 def _segment_params(
@@ -246,7 +234,7 @@ def _segment_params(
     params = [
         (post_id, seq, *seg) for post_id, row in changed for seq, seg in enumerate(row.segments)
     ]
-    params += [
+    params += [  # as _post_row makes them, without the tuple in between
         (
             post_id,
             seq,
