@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
-from bot.core.models import Segment, _cheap_to_build
+from bot.core.models import Segment, cheap_to_build
 from bot.core.summary import stop_words_for
 from bot.core.text import (
     normalise_word,
@@ -70,7 +70,7 @@ STRONG = 0.6
 right" is 0.6; a lone "I'm not sure" framing, 0.4, is not)."""
 
 
-@_cheap_to_build  # one per reply: 127,000 at 100,000 posts
+@cheap_to_build  # one per reply: 127,000 at 100,000 posts
 @dataclass(frozen=True, slots=True)
 class Agreement:
     """What the words of a reply say about the post they answer."""

@@ -30,7 +30,7 @@ def validate_scope(scope: str) -> str:
 _Built = TypeVar("_Built", bound=type)
 
 
-def _cheap_to_build(cls: _Built) -> _Built:
+def cheap_to_build(cls: _Built) -> _Built:
     """Give a frozen, slotted dataclass an `__init__` that stores each field through its
     slot directly: the generated one looks up and calls `object.__setattr__` once per
     field, and a 100,000-post thread builds about a million blocks, segments and posts
@@ -63,7 +63,7 @@ def _cheap_to_build(cls: _Built) -> _Built:
 # --- what a reader produces -------------------------------------------------------------
 
 
-@_cheap_to_build
+@cheap_to_build
 @dataclass(frozen=True, slots=True)
 class Block:
     """One paragraph of a post as the source shows it.
@@ -80,7 +80,7 @@ class Block:
     """The markup says the quote comes from another thread: never match it to a post here."""
 
 
-@_cheap_to_build
+@cheap_to_build
 @dataclass(frozen=True, slots=True)
 class PostDoc:
     blocks: tuple[Block, ...]
@@ -122,7 +122,7 @@ class ThreadDoc:
 # --- what analysis produces and storage keeps ---------------------------------------------
 
 
-@_cheap_to_build
+@cheap_to_build
 @dataclass(frozen=True, slots=True)
 class Segment:
     """A run of a post's text that is either the poster's own words or a quote.
@@ -139,7 +139,7 @@ class Segment:
     explicit: bool = False
 
 
-@_cheap_to_build
+@cheap_to_build
 @dataclass(frozen=True, slots=True)
 class AnalysedPost:
     number: int  # 1-based, thread order
@@ -217,7 +217,7 @@ class StoredThread:
     has one, in thread order); otherwise by their place in the thread."""
 
 
-@_cheap_to_build
+@cheap_to_build
 @dataclass(frozen=True, slots=True)
 class StoredPost:
     number: int

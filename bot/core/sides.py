@@ -56,7 +56,7 @@ from bot.core.agreement import (
     reply_runs,
 )
 from bot.core.keypoints import DENSE_CELLS, KeyPointIndex, SentenceVectors
-from bot.core.models import PostLike, Segment, _cheap_to_build
+from bot.core.models import PostLike, Segment, cheap_to_build
 from bot.core.summary import stemmer_for, stop_words_for
 from bot.core.text import WORD_RE, first_sentences, normalise_word, split_sentences
 
@@ -101,7 +101,7 @@ POINT_WORDS = 16
 # --- what the analysis returns ---------------------------------------------------------------
 
 
-@_cheap_to_build  # 127,000 at 100,000 posts, made after the fork (on one core)
+@cheap_to_build  # 127,000 at 100,000 posts, made after the fork (on one core)
 @dataclass(frozen=True, slots=True)
 class Interaction:
     """One post answering another participant, and what its words say about them."""
@@ -986,7 +986,7 @@ def thread_sides(
 # --- labels consistent with the sides --------------------------------------------------------
 
 
-@_cheap_to_build
+@cheap_to_build
 @dataclass(frozen=True, slots=True)
 class Label:
     label: Literal["agree", "disagree", "unclear"]

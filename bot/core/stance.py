@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from bot.core import forked
 from bot.core.agreement import Agreement, Label, classify_reply, reply_pairs, warm_up_agreement
-from bot.core.models import PostLike, QuoteEdge, _cheap_to_build
+from bot.core.models import PostLike, QuoteEdge, cheap_to_build
 from bot.core.sides import (
     Answer,
     Interaction,
@@ -81,7 +81,7 @@ class KeyPoint:
     url: str | None
 
 
-@_cheap_to_build  # 96,000 at 100,000 posts, made after the fork (on one core)
+@cheap_to_build  # 96,000 at 100,000 posts, made after the fork (on one core)
 @dataclass(frozen=True, slots=True)
 class Reply:
     from_post: int

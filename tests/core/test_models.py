@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.core.models import AnalysedPost, Block, PostDoc, Segment, StoredPost, _cheap_to_build
+from bot.core.models import AnalysedPost, Block, PostDoc, Segment, StoredPost, cheap_to_build
 
 BUILT_CHEAPLY = (Block, PostDoc, Segment, AnalysedPost, StoredPost)
 
@@ -70,7 +70,7 @@ def test_defaults_and_default_factories_are_filled_in() -> None:
     assert post.segments == () and post.deleted is False and post.likes is None
     assert dataclasses.replace(segment, text="bye") == Segment("own", "bye", 2)
 
-    @_cheap_to_build
+    @cheap_to_build
     @dataclasses.dataclass(frozen=True, slots=True)
     class Bag:
         name: str
