@@ -378,3 +378,43 @@ def test_a_one_shot_command_ends_with_the_cycle_collector_off_and_main_leaves_it
     )
     said = [line for line in done.stdout.splitlines() if line.startswith("collector")]
     assert said == ["collector True", "collector False"]
+
+
+def test_a_one_shot_command_keeps_what_it_made_for_the_process_end(tmp_path: Path) -> None:
+    """One-shot commands leave their posts, answers and documents to os._exit (freeing a
+    big thread's objects one by one as they go out of scope is slow); main called as a
+    library keeps nothing."""
+    thread = tmp_path / "ferry.txt"
+    thread.write_text(
+        "Ferry talk\n\nann wrote:\nThe ferry should run every hour in winter.\n\n"
+        "bob wrote:\nNo, every hour is too often for the few people on it in winter.\n",
+        encoding="utf-8",
+    )
+    code = (
+        "import sys\n"
+        "from bot.cli import main as cli\n"
+        "db, path = sys.argv[1], sys.argv[2]\n"
+        "cli.main(['--db', db, '-q', 'ingest', path, '--name', 'ferry', '--json'])\n"
+        "print('library', cli._kept)\n"
+        "cli.main(['--db', db, '-q', 'stance', 'ferry', '--json'], one_shot=True)\n"
+        "kinds = lambda: sorted({type(x).__name__ for item in cli._kept for x in"
+        " (item if isinstance(item, tuple) else (item,))})\n"
+        "print('kept', kinds())\n"
+        "cli._kept.clear()\n"
+        "cli.main(['--db', db, '-q', 'ingest', path, '--name', 'again', '--json'],"
+        " one_shot=True)\n"
+        "print('kept', kinds())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "tw.db"), str(thread)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    said = [line for line in done.stdout.splitlines() if line.startswith(("library", "kept"))]
+    assert said[0] == "library None"
+    # the posts read and the edges, the report, the text answer and the JSON document
+    assert said[1] == "kept ['Answer', 'StanceReport', 'dict', 'list']"
+    # the thread read and its analysis, the text answer and the JSON document
+    assert said[2] == "kept ['AnalysedThread', 'Answer', 'ThreadDoc', 'dict']"

@@ -358,7 +358,10 @@ class Analyses:
     """Runs the pure analyses off the event loop and caches their answers.
 
     `processes=False` keeps everything in worker threads (the CLI: one command per process,
-    so a pool would only add a worker's start-up time).
+    so a pool would only add a worker's start-up time). `retain` is handed the posts read
+    and every answer computed, for a process that frees them all at once when it ends
+    (the one-shot CLI: freeing a 100,000-post thread's million objects one by one when
+    they go out of scope took ~0.1 s).
     """
 
     def __init__(
@@ -369,6 +372,7 @@ class Analyses:
         pool_threshold: int = POOL_THRESHOLD_POSTS,
         max_workers: int = 1,
         start_method: str = "spawn",
+        retain: Callable[[object], None] | None = None,
     ) -> None:
         if start_method not in ("spawn", "forkserver"):
             raise ValueError("start_method must be spawn or forkserver (fork is unsafe here)")
@@ -382,6 +386,7 @@ class Analyses:
         self._pool: ProcessPoolExecutor | None = None
         self._inflight: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
         self._closed = False
+        self._retain = retain
 
     # --- the analyses ----------------------------------------------------------------------
 
@@ -533,6 +538,8 @@ class Analyses:
         """`first`: the job needs only posts from this number on (the worker reads no more)."""
         if not pool or self.where(thread) == "thread":
             posts, edges = await load()
+            if self._retain is not None:
+                self._retain((posts, edges))
             return await asyncio.to_thread(_JOBS[job], tuple(posts), tuple(edges), *args)
         self.stats.in_process += 1
         loop = asyncio.get_running_loop()
@@ -626,6 +633,8 @@ class Analyses:
                 with contextlib.suppress(Exception):  # a progress line is never worth a failure
                     progress(f"{_DOING.get(kind, 'Analysing')} {thread.post_count:,} posts…")
             value = await compute()
+            if self._retain is not None:
+                self._retain(value)
             await self._store(thread, kind, key, value)
             future.set_result(value)
             return value

@@ -200,12 +200,15 @@ class Services:
         *,
         fetcher: SafeFetcher | None = None,
         processes: bool = True,
+        retain: Callable[[object], None] | None = None,
     ) -> None:
         """`processes=False` keeps analyses in worker threads (the CLI: one command per
-        process, where a process pool would only add its start-up time)."""
+        process, where a process pool would only add its start-up time); `retain`: see
+        `Analyses`."""
         self.db = db
         self.settings = settings
         self._processes = processes
+        self._retain = retain
         if fetcher is not None:
             self.fetcher = fetcher
         self.threads = ThreadRepository(db)
@@ -230,7 +233,7 @@ class Services:
         """Analyses off the event loop, made on first use (they import sumy and numpy)."""
         from bot.usecases.analysis import Analyses
 
-        return Analyses(self.db, processes=self._processes)
+        return Analyses(self.db, processes=self._processes, retain=self._retain)
 
     async def close(self) -> None:
         """Close the shared HTTP client and the analysis pool; the database is its owner's."""
@@ -321,6 +324,8 @@ class Services:
                     "finding quotes…",
                 )
                 analysed = await self._analyse(to_store, progress)
+                if self._retain is not None:
+                    self._retain((to_store, analysed))
                 _say(progress, "Saving…")
                 expect = 0 if existing is None else existing.revision
                 try:
