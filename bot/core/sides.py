@@ -235,18 +235,22 @@ def interactions(
 
     `words`, the same posts' sentences, spares splitting the replies into sentences again."""
     found = answers(posts, people)
+    return read_answers(found, verdicts(found, words))
+
+
+def verdicts(found: Sequence[Answer], words: ThreadWords | None = None) -> list[Agreement]:
+    """What the words of each answer say (`classify_reply`); `words`, the thread's
+    sentences, spares splitting the replies into sentences again."""
     if words is None:
-        texts = [classify_reply(a.reply, a.quoted if a.kind == "quote" else None) for a in found]
-    else:
-        texts = [
-            classify_reply(
-                a.reply,
-                a.quoted if a.kind == "quote" else None,
-                words.sentences(a.from_post, a.start, a.end),
-            )
-            for a in found
-        ]
-    return read_answers(found, texts)
+        return [classify_reply(a.reply, a.quoted if a.kind == "quote" else None) for a in found]
+    return [
+        classify_reply(
+            a.reply,
+            a.quoted if a.kind == "quote" else None,
+            words.sentences(a.from_post, a.start, a.end),
+        )
+        for a in found
+    ]
 
 
 def answers(posts: Sequence[PostLike], people: Participants) -> list[Answer]:

@@ -37,6 +37,7 @@ from bot.core.sides import (
     labelled,
     read_links,
     read_sides,
+    verdicts,
 )
 from bot.core.sides import Label as SideLabel
 from bot.core.text import normalise_word, split_words
@@ -330,7 +331,7 @@ def stance_digest(
         else:
             found_answers = ThreadAnswers(posts, people).between(0, len(posts))
             links = answer_links(found_answers)
-            texts = _texts(found_answers, words)
+            texts = list(verdicts(found_answers, words))
             excerpts = _excerpts(found_answers)
     finally:
         if pending is not None:
@@ -430,18 +431,6 @@ def stance_digest(
     )
 
 
-def _texts(found: Sequence[Answer], words: ThreadWords) -> list[Agreement | tuple[Any, ...]]:
-    """What the words of each answer say, from the thread's sentences."""
-    return [
-        classify_reply(
-            a.reply,
-            a.quoted if a.kind == "quote" else None,
-            words.sentences(a.from_post, a.start, a.end),
-        )
-        for a in found
-    ]
-
-
 def _excerpts(found: Sequence[Answer]) -> list[tuple[str, str] | None]:
     """The quoted words' and the reply's excerpts of each answer shown as a reply (none for
     a post only guessed to answer the one before it)."""
@@ -458,7 +447,7 @@ def _batch_here(batch: Sequence[Answer], words: ThreadWords) -> _Batch:
     """One batch of answers read from the thread's sentences (this process)."""
     return (
         answer_links(batch),
-        list(_texts(batch, words)),
+        list(verdicts(batch, words)),
         [None if a.kind == "next" else _excerpt(a.quoted) for a in batch],
         [None if a.kind == "next" else _excerpt(a.reply) for a in batch],
     )

@@ -11,9 +11,15 @@ import pytest
 
 from bench.synthetic import make_thread
 from bot.core import forked, stance
-from bot.core.agreement import classify_reply
 from bot.core.quotes import infer_quotes
-from bot.core.sides import Participants, ThreadAnswers, ThreadWords, answer_texts, answers
+from bot.core.sides import (
+    Participants,
+    ThreadAnswers,
+    ThreadWords,
+    answer_texts,
+    answers,
+    verdicts,
+)
 from bot.core.stance import stance_digest
 from bot.sources.detect import read_file_bytes
 from tests.conftest import EXAMPLE_TEXT
@@ -99,14 +105,7 @@ def test_replies_read_from_their_segments_as_from_the_thread_words(synthetic):
     words = ThreadWords.of(posts, people, "english")
     found = answers(posts, people)
     assert len(found) > 10
-    expected = [
-        classify_reply(
-            a.reply,
-            a.quoted if a.kind == "quote" else None,
-            words.sentences(a.from_post, a.start, a.end),
-        )
-        for a in found
-    ]
+    expected = verdicts(found, words)
     got = answer_texts(posts, found)
     assert got == [(e.label, e.cue, e.score, e.contrary, e.friendly) for e in expected]
     if len(posts) < 400:  # the example thread
