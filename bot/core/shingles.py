@@ -666,10 +666,6 @@ class PostTexts:
         copying it (indexing gives ints, as a list's)."""
         return self.thread.view(*self.thread.post_range(post))
 
-    def find(self, part: Ids, post: int) -> int:
-        """Where `part` starts in the post's word stream, word for word; -1 if nowhere."""
-        return self.thread.find(part, *self.thread.post_range(post))
-
     def find_words(self, first: int, last: int, post: int) -> int:
         """`find` of the thread's words [first, last) in the post's word stream."""
         return self.thread.find_words(first, last, *self.thread.post_range(post))

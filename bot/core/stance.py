@@ -303,9 +303,6 @@ def stance_digest(
             quotes[source][target] += edge.count
             quoted_by[target][source] += edge.count
         words = ThreadWords.of(posts, people, language)
-        links: list[tuple[Any, ...]] = []
-        texts: list[Agreement | tuple[Any, ...]] = []
-        excerpts: list[tuple[str, str] | None] = []
         if pending is not None and batches is not None:
             words.index.vectors()  # the TF-IDF scores, while the child reads the replies
             done: dict[int, _Batch] = {}
@@ -319,25 +316,22 @@ def stance_digest(
                 done[number] = here(number)
             for number, data in pending.result().items():
                 done[number] = pickle.loads(data)
-            for number in range(count):
-                if number not in done:  # the child failed: its batches are read here
-                    done[number] = here(number)
-                batch_links, batch_texts, quoted, replied = done.pop(number)
-                links.extend(batch_links)
-                texts.extend(batch_texts)
-                excerpts.extend(
-                    None if r is None else (q, r) for q, r in zip(quoted, replied, strict=True)
-                )
+            # a batch the child did not send (it failed) is read here
+            read = [done.pop(n) if n in done else here(n) for n in range(count)]
         else:
-            found_answers = ThreadAnswers(posts, people).between(0, len(posts))
-            links = answer_links(found_answers)
-            texts = list(verdicts(found_answers, words))
-            excerpts = _excerpts(found_answers)
+            read = [_batch_here(ThreadAnswers(posts, people).between(0, len(posts)), words)]
     finally:
         if pending is not None:
             pending.close()
         if batches is not None:
             batches.close()
+    links: list[tuple[Any, ...]] = []
+    texts: list[Agreement | tuple[Any, ...]] = []
+    excerpts: list[tuple[str, str] | None] = []
+    for batch_links, batch_texts, quoted, replied in read:
+        links.extend(batch_links)
+        texts.extend(batch_texts)
+        excerpts.extend(None if r is None else (q, r) for q, r in zip(quoted, replied, strict=True))
     found = read_links(links, texts)
     evidence = ThreadEvidence.of(people, found)
     sides = read_sides(people, found, words, key_points, evidence)
@@ -431,26 +425,25 @@ def stance_digest(
     )
 
 
-def _excerpts(found: Sequence[Answer]) -> list[tuple[str, str] | None]:
-    """The quoted words' and the reply's excerpts of each answer shown as a reply (none for
-    a post only guessed to answer the one before it)."""
-    return [None if a.kind == "next" else (_excerpt(a.quoted), _excerpt(a.reply)) for a in found]
-
-
 _Batch = tuple[list[tuple[Any, ...]], list[Any], list[str | None], list[str | None]]
 """The answers of one batch of posts: who answers whom (`answer_links`), what their words
 say, and their excerpts of the quoted words and of the reply (None for a post only guessed
 to answer the one before it)."""
 
 
-def _batch_here(batch: Sequence[Answer], words: ThreadWords) -> _Batch:
-    """One batch of answers read from the thread's sentences (this process)."""
+def _batch(batch: Sequence[Answer], texts: list[Any]) -> _Batch:
+    """A batch of answers with `texts`, what their words say."""
     return (
         answer_links(batch),
-        list(verdicts(batch, words)),
+        texts,
         [None if a.kind == "next" else _excerpt(a.quoted) for a in batch],
         [None if a.kind == "next" else _excerpt(a.reply) for a in batch],
     )
+
+
+def _batch_here(batch: Sequence[Answer], words: ThreadWords) -> _Batch:
+    """One batch of answers read from the thread's sentences (this process)."""
+    return _batch(batch, list(verdicts(batch, words)))
 
 
 def _read_batches(
@@ -466,13 +459,8 @@ def _read_batches(
     posts, by_number = thread_answers.posts, thread_answers.by_number
     while (number := batches.take()) is not None:
         batch = thread_answers.between(number * size, (number + 1) * size)
-        read: _Batch = (
-            answer_links(batch),
-            [same.setdefault(t, t) for t in answer_texts(posts, batch, by_number)],
-            [None if a.kind == "next" else _excerpt(a.quoted) for a in batch],
-            [None if a.kind == "next" else _excerpt(a.reply) for a in batch],
-        )
-        done[number] = pickle.dumps(read, protocol=pickle.HIGHEST_PROTOCOL)
+        texts = [same.setdefault(t, t) for t in answer_texts(posts, batch, by_number)]
+        done[number] = pickle.dumps(_batch(batch, texts), protocol=pickle.HIGHEST_PROTOCOL)
     return done
 
 
